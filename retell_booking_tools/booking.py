@@ -1,0 +1,406 @@
+"""The booking decision: booked, existing, conflict, unavailable or error. No HTTP here.
+
+The rules, in order, all under a lock on (event type, start) shared by every replica:
+
+1. The store says this customer already holds an upcoming appointment at that start, and
+   Cal.com still has it (one GET; if Cal.com cannot be asked, the store is trusted):
+   ``existing`` (or ``booked`` when this very call made it), linked as ``duplicate_attempt``
+   with ``original_call_id`` and ``detected_at``. Cal.com is not asked to book again.
+2. The store says another customer holds it: ``conflict`` with nearby alternatives,
+   revealing nothing about the holder.
+3. Otherwise Cal.com is asked. A 201 counts as ``booked`` only if this call created the
+   booking (its metadata carries this call id, or it is new and unknown); a booking made
+   earlier, or a uid we hold, is ``existing`` for the same customer and ``conflict`` for
+   another. A refusal is followed by a look-up: this customer's booking at that start is
+   ``existing``; none is ``unavailable`` with nearby alternatives.
+4. After an ambiguous failure (timeout, reset, 5xx) the booking is looked up before any
+   second attempt, so a retry never books twice; when nothing can be settled: ``error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from retell_booking_tools.calcom.client import CalcomClient
+from retell_booking_tools.calcom.errors import (
+    CalcomError,
+    CalcomNotFound,
+    CalcomSlotUnavailable,
+    CalcomUnavailable,
+)
+from retell_booking_tools.calcom.models import Booking, CreateBooking, NewAttendee
+from retell_booking_tools.clock import Clock, system_clock
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    CallLink,
+    Customer,
+    NewAppointment,
+    Relationship,
+    ToolStatus,
+)
+from retell_booking_tools.identity import attendee_emails
+from retell_booking_tools.repository.protocol import Repository
+
+logger = logging.getLogger(__name__)
+
+CALL_ID_METADATA_KEY = "retell_call_id"
+"""The Cal.com booking metadata key that names the Retell call that made the booking."""
+
+
+@attrs.frozen
+class BookingPolicy:
+    """What to book and how to judge Cal.com's answers."""
+
+    event_type_id: int
+    timezone: str = "UTC"
+    attendee_email_domain: str = "phone.invalid"
+    created_by_us_skew: timedelta = timedelta(seconds=60)
+    """A booking Cal.com says was created this long before our request was not ours."""
+    max_alternatives: int = 3
+    alternatives_window: timedelta = timedelta(days=3)
+
+
+@attrs.frozen
+class BookingRequest:
+    """One caller asking one call for one start."""
+
+    call_id: str
+    customer: Customer
+    start: datetime
+    customer_name: str
+    email: str | None = attrs.field(default=None, repr=False)
+    language: str | None = None
+    notes: str | None = attrs.field(default=None, repr=False)
+    resumed: bool = False
+    """An earlier delivery of this call never finished: a booking may already exist."""
+
+
+@attrs.frozen
+class BookingOutcome:
+    """What happened, for the tool layer to word. ``appointment`` is always the caller's own."""
+
+    status: ToolStatus
+    appointment: Appointment | None = None
+    alternatives: tuple[datetime, ...] = ()
+    error_kind: str | None = None
+
+
+@attrs.frozen
+class _Detection:
+    """Where a duplicate was noticed, recorded in the link metadata."""
+
+    source: str
+
+
+class BookingService:
+    """Books on Cal.com and keeps the store and the call links honest."""
+
+    def __init__(
+        self,
+        *,
+        calcom: CalcomClient,
+        repository: Repository,
+        policy: BookingPolicy,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._calcom = calcom
+        self._repository = repository
+        self._policy = policy
+        self._clock = clock
+
+    @property
+    def policy(self) -> BookingPolicy:
+        return self._policy
+
+    async def book(self, request: BookingRequest) -> BookingOutcome:
+        """Decide and act for one booking request; see the module docstring for the rules."""
+        start = request.start.astimezone(UTC)
+        request = attrs.evolve(request, start=start)
+        lock_name = f"slot:{self._policy.event_type_id}:{start.isoformat()}"
+        async with self._repository.lock(lock_name):
+            return await self._book_locked(request)
+
+    async def confirm_existing(
+        self, *, call_id: str, customer: Customer, booking_uid: str
+    ) -> BookingOutcome:
+        """The caller keeps an appointment they already hold: link the call as ``confirmation``."""
+        appointment = await self._repository.get_appointment_by_uid(booking_uid)
+        if appointment is None:
+            return BookingOutcome(ToolStatus.NOT_FOUND)
+        if appointment.customer_id != customer.id:
+            return BookingOutcome(ToolStatus.CONFLICT)
+        if not appointment.is_upcoming(self._clock()):
+            return BookingOutcome(ToolStatus.NOT_FOUND)
+        await self._link(
+            call_id,
+            appointment,
+            Relationship.CONFIRMATION,
+            {"confirmed_at": self._clock().isoformat()},
+        )
+        return BookingOutcome(ToolStatus.CONFIRMED, appointment)
+
+    async def _book_locked(self, request: BookingRequest) -> BookingOutcome:
+        now = self._clock()
+        held = await self._repository.appointments_at(
+            event_type_id=self._policy.event_type_id, start=request.start
+        )
+        for appointment in held:
+            if (
+                appointment.customer_id == request.customer.id
+                and appointment.is_upcoming(now)
+                and await self._still_booked(appointment)
+            ):
+                return await self._already_held(request, appointment, _Detection("store"))
+        if any(
+            a.customer_id != request.customer.id and a.status.holds_slot and a.end > now
+            for a in held
+        ):
+            return BookingOutcome(
+                ToolStatus.CONFLICT, alternatives=await self._alternatives(request.start)
+            )
+
+        if request.resumed:
+            found = await self._find_upstream(request)
+            if found is not None:
+                return await self._adopt(request, found, sent_at=None)
+
+        return await self._create(request, attempts_left=2)
+
+    async def _still_booked(self, appointment: Appointment) -> bool:
+        """Check with Cal.com that a stored appointment still stands; record it if not.
+
+        Cal.com may have cancelled or moved it without telling us. When Cal.com cannot be
+        asked, the store is trusted: saying "you already have it" is then still our best
+        knowledge, and nothing is booked twice.
+        """
+        try:
+            booking = await self._calcom.get_booking(appointment.booking_uid)
+        except CalcomNotFound:
+            booking = None
+        except CalcomError as exc:
+            logger.warning("could not re-check a stored appointment: %s", exc.kind)
+            return True
+        if booking is not None and booking.is_active and booking.start == appointment.start:
+            return True
+        moved = booking is not None and booking.rescheduled_to_uid is not None
+        await self._repository.set_appointment_status(
+            appointment.id,
+            AppointmentStatus.RESCHEDULED if moved else AppointmentStatus.CANCELLED,
+        )
+        return False
+
+    async def _create(self, request: BookingRequest, *, attempts_left: int) -> BookingOutcome:
+        sent_at = self._clock()
+        try:
+            booking = await self._calcom.create_booking(self._create_body(request))
+        except CalcomSlotUnavailable:
+            return await self._after_refusal(request)
+        except CalcomUnavailable as exc:
+            if not exc.ambiguous:
+                return _error(exc)
+            return await self._after_ambiguous_failure(request, exc, attempts_left)
+        except CalcomError as exc:
+            return _error(exc)
+        return await self._adopt(request, booking, sent_at=sent_at)
+
+    async def _after_refusal(self, request: BookingRequest) -> BookingOutcome:
+        try:
+            found = await self._find_upstream(request)
+        except CalcomError as exc:
+            return _error(exc)
+        if found is not None:
+            return await self._adopt(request, found, sent_at=None)
+        return BookingOutcome(
+            ToolStatus.UNAVAILABLE, alternatives=await self._alternatives(request.start)
+        )
+
+    async def _after_ambiguous_failure(
+        self, request: BookingRequest, failure: CalcomUnavailable, attempts_left: int
+    ) -> BookingOutcome:
+        logger.warning(
+            "Cal.com create failed ambiguously (%s); looking the booking up before retrying",
+            failure.kind,
+            extra={"call_id": request.call_id},
+        )
+        try:
+            found = await self._find_upstream(request)
+        except CalcomError as exc:
+            return _error(exc)
+        if found is not None:
+            return await self._adopt(request, found, sent_at=None)
+        if attempts_left > 1:
+            return await self._create(request, attempts_left=attempts_left - 1)
+        return _error(failure)
+
+    async def _adopt(
+        self, request: BookingRequest, booking: Booking, *, sent_at: datetime | None
+    ) -> BookingOutcome:
+        """Judge a booking Cal.com gave us: made by this call, already held, or someone else's."""
+        stored = await self._repository.get_appointment_by_uid(booking.uid)
+        if stored is not None and stored.customer_id != request.customer.id:
+            logger.warning(
+                "Cal.com returned a booking held by another customer",
+                extra={"call_id": request.call_id},
+            )
+            return BookingOutcome(ToolStatus.CONFLICT)
+        if stored is None and not any(booking.has_attendee(e) for e in self._emails(request)):
+            logger.warning(
+                "Cal.com returned a booking for another attendee",
+                extra={"call_id": request.call_id},
+            )
+            return BookingOutcome(ToolStatus.CONFLICT)
+
+        appointment, _ = await self._repository.add_appointment(
+            NewAppointment(
+                customer_id=request.customer.id,
+                booking_uid=booking.uid,
+                event_type_id=self._policy.event_type_id,
+                start=booking.start.astimezone(UTC),
+                end=booking.end.astimezone(UTC),
+                timezone=self._policy.timezone,
+                status=(
+                    AppointmentStatus.PENDING
+                    if booking.status.lower() == "pending"
+                    else AppointmentStatus.ACTIVE
+                ),
+            )
+        )
+        if self._made_by_this_call(request, booking, stored, sent_at):
+            await self._link(
+                request.call_id,
+                appointment,
+                Relationship.ORIGINAL,
+                {"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
+            )
+            return BookingOutcome(ToolStatus.BOOKED, appointment)
+        source = "calcom_returned_existing" if sent_at is not None else "calcom_lookup"
+        return await self._already_held(request, appointment, _Detection(source))
+
+    def _made_by_this_call(
+        self,
+        request: BookingRequest,
+        booking: Booking,
+        stored: Appointment | None,
+        sent_at: datetime | None,
+    ) -> bool:
+        maker = booking.metadata.get(CALL_ID_METADATA_KEY)
+        if maker is not None:
+            return maker == request.call_id
+        if stored is not None or sent_at is None:
+            return False
+        return booking.created_at >= sent_at - self._policy.created_by_us_skew
+
+    async def _already_held(
+        self, request: BookingRequest, appointment: Appointment, detection: _Detection
+    ) -> BookingOutcome:
+        """The caller holds this appointment already; link this call to it, say so."""
+        links = await self._repository.links_for_appointment(appointment.id)
+        originals = [link.call_id for link in links if link.relationship is Relationship.ORIGINAL]
+        if request.call_id in originals:
+            return BookingOutcome(ToolStatus.BOOKED, appointment)
+        await self._link(
+            request.call_id,
+            appointment,
+            Relationship.DUPLICATE_ATTEMPT,
+            {
+                "original_call_id": originals[0] if originals else None,
+                "detected_at": self._clock().isoformat(),
+                "detected_by": detection.source,
+            },
+        )
+        return BookingOutcome(ToolStatus.EXISTING, appointment)
+
+    async def _link(
+        self,
+        call_id: str,
+        appointment: Appointment,
+        relationship: Relationship,
+        metadata: dict[str, Any],
+    ) -> CallLink:
+        link, _ = await self._repository.link(
+            CallLink(
+                call_id=call_id,
+                appointment_id=appointment.id,
+                relationship=relationship,
+                linked_at=self._clock(),
+                metadata=metadata,
+            )
+        )
+        return link
+
+    async def _find_upstream(self, request: BookingRequest) -> Booking | None:
+        """This customer's active Cal.com booking at the requested start, if any.
+
+        A booking this very call made (by metadata) wins over one made earlier.
+        """
+        matches: list[Booking] = []
+        for email in self._emails(request):
+            bookings = await self._calcom.list_bookings(
+                attendee_email=email,
+                event_type_id=self._policy.event_type_id,
+                after_start=request.start - timedelta(minutes=1),
+                before_end=request.start + timedelta(days=1),
+            )
+            matches.extend(
+                b
+                for b in bookings
+                if b.is_active and b.start == request.start and b.has_attendee(email)
+            )
+        if not matches:
+            return None
+        matches.sort(key=lambda b: b.metadata.get(CALL_ID_METADATA_KEY) != request.call_id)
+        return matches[0]
+
+    async def _alternatives(self, start: datetime) -> tuple[datetime, ...]:
+        """Up to ``max_alternatives`` free starts nearest the one asked for; none on failure."""
+        window = self._policy.alternatives_window
+        earliest = max(start - window, self._clock())
+        try:
+            slots = await self._calcom.get_slots(
+                event_type_id=self._policy.event_type_id,
+                start=earliest,
+                end=start + window,
+                time_zone=self._policy.timezone,
+            )
+        except CalcomError as exc:
+            logger.warning("could not fetch alternatives: %s", exc.kind)
+            return ()
+        return nearest(slots, start, self._policy.max_alternatives)
+
+    def _emails(self, request: BookingRequest) -> tuple[str, ...]:
+        return attendee_emails(
+            request.customer, given=request.email, domain=self._policy.attendee_email_domain
+        )
+
+    def _create_body(self, request: BookingRequest) -> CreateBooking:
+        return CreateBooking(
+            start=request.start,
+            event_type_id=self._policy.event_type_id,
+            attendee=NewAttendee(
+                name=request.customer_name,
+                email=self._emails(request)[0],
+                time_zone=self._policy.timezone,
+                phone_number=request.customer.phone,
+                language=request.language,
+            ),
+            metadata={CALL_ID_METADATA_KEY: request.call_id},
+            booking_fields_responses={"notes": request.notes} if request.notes else None,
+        )
+
+
+def nearest(slots: Sequence[datetime], target: datetime, limit: int) -> tuple[datetime, ...]:
+    """The ``limit`` slots closest to ``target`` (excluding it), in chronological order."""
+    others = [slot.astimezone(UTC) for slot in slots if slot != target]
+    closest = sorted(others, key=lambda slot: (abs(slot - target), slot))[:limit]
+    return tuple(sorted(closest))
+
+
+def _error(exc: CalcomError) -> BookingOutcome:
+    logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
+    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind)

@@ -1,0 +1,47 @@
+"""The Cal.com v2 HTTP boundary: client, wire models and errors, and nothing else."""
+
+from retell_booking_tools.calcom.client import (
+    BOOKINGS_API_VERSION,
+    DEFAULT_API_URL,
+    SLOTS_API_VERSION,
+    CalcomClient,
+    CalcomRequestEvent,
+)
+from retell_booking_tools.calcom.errors import (
+    CalcomAuthError,
+    CalcomError,
+    CalcomNotFound,
+    CalcomRateLimited,
+    CalcomSlotUnavailable,
+    CalcomUnavailable,
+    CalcomValidationError,
+)
+from retell_booking_tools.calcom.models import (
+    Booking,
+    BookingAttendee,
+    CancelBooking,
+    CreateBooking,
+    NewAttendee,
+    RescheduleBooking,
+)
+
+__all__ = [
+    "BOOKINGS_API_VERSION",
+    "DEFAULT_API_URL",
+    "SLOTS_API_VERSION",
+    "Booking",
+    "BookingAttendee",
+    "CalcomAuthError",
+    "CalcomClient",
+    "CalcomError",
+    "CalcomNotFound",
+    "CalcomRateLimited",
+    "CalcomRequestEvent",
+    "CalcomSlotUnavailable",
+    "CalcomUnavailable",
+    "CalcomValidationError",
+    "CancelBooking",
+    "CreateBooking",
+    "NewAttendee",
+    "RescheduleBooking",
+]

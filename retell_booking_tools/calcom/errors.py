@@ -1,0 +1,88 @@
+"""Errors at the Cal.com boundary, one class per way a caller reacts differently.
+
+    CalcomError (RetellBookingError)
+    ├── CalcomAuthError         401/403: the API key is wrong; nothing will help but config
+    ├── CalcomNotFound          404: no such booking or event type
+    ├── CalcomSlotUnavailable   400/409 "already has booking at this time or is not available"
+    ├── CalcomValidationError   other 400s: our request was malformed (a bug or a bad input)
+    ├── CalcomRateLimited       429: retryable, after ``retry_after`` seconds if known
+    └── CalcomUnavailable       5xx, timeouts, resets, malformed answers: retryable;
+                                ``ambiguous`` when a write may have been committed anyway
+
+Messages carry Cal.com's own message and status, never the API key or request body.
+"""
+
+from __future__ import annotations
+
+from retell_booking_tools.errors import RetellBookingError
+
+
+class CalcomError(RetellBookingError):
+    """Cal.com did not do what was asked."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+
+    @property
+    def kind(self) -> str:
+        """A short stable name for metrics and logs."""
+        return type(self).__name__
+
+
+class CalcomAuthError(CalcomError):
+    """The API key was refused."""
+
+
+class CalcomNotFound(CalcomError):
+    """The booking, event type or route does not exist."""
+
+
+class CalcomSlotUnavailable(CalcomError):
+    """Cal.com refused the start: taken (possibly by this same attendee) or outside hours."""
+
+
+class CalcomValidationError(CalcomError):
+    """Cal.com rejected the request as malformed."""
+
+
+class CalcomRateLimited(CalcomError):
+    """Too many requests; ``retry_after`` is seconds to wait when Cal.com told us."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = 429,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code)
+        self.retry_after = retry_after
+
+
+class CalcomUnavailable(CalcomError):
+    """Cal.com did not answer usefully. ``ambiguous``: a write may have been committed."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        ambiguous: bool = False,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code)
+        self.ambiguous = ambiguous

@@ -1,0 +1,120 @@
+"""Typed settings, read from the environment (or built directly for library use).
+
+Environment variables are a public contract: ``CALCOM_API_KEY``, ``CALCOM_API_URL``,
+``CALCOM_EVENT_TYPE_ID``, ``RETELL_API_KEY``, ``RETELL_BOOKING_DATABASE_URL``,
+``RETELL_BOOKING_TIMEZONE``, ``RETELL_BOOKING_LANGUAGE`` and the optional ones below.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retell_booking_tools.errors import ConfigurationError
+
+Language = Literal["en", "de"]
+DEFAULT_DATABASE_URL = "sqlite:///retell_booking.db"
+DEFAULT_CALCOM_API_URL = "https://api.cal.com/v2"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Everything the service needs; secrets are ``SecretStr`` so they never print."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    calcom_api_key: SecretStr | None = Field(default=None, validation_alias=_env("CALCOM_API_KEY"))
+    calcom_api_url: str = Field(
+        default=DEFAULT_CALCOM_API_URL, validation_alias=_env("CALCOM_API_URL")
+    )
+    calcom_event_type_id: int | None = Field(
+        default=None, validation_alias=_env("CALCOM_EVENT_TYPE_ID")
+    )
+    retell_api_key: SecretStr | None = Field(default=None, validation_alias=_env("RETELL_API_KEY"))
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, validation_alias=_env("RETELL_BOOKING_DATABASE_URL")
+    )
+    timezone: str = Field(default="UTC", validation_alias=_env("RETELL_BOOKING_TIMEZONE"))
+    language: Language = Field(default="en", validation_alias=_env("RETELL_BOOKING_LANGUAGE"))
+    phone_region: str = Field(default="US", validation_alias=_env("RETELL_BOOKING_PHONE_REGION"))
+    attendee_email_domain: str = Field(
+        default="phone.invalid", validation_alias=_env("RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN")
+    )
+    calcom_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias=_env("RETELL_BOOKING_CALCOM_TIMEOUT")
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r}")
+        return value.upper()
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the environment; a malformed value raises ConfigurationError naming it."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require_calcom(self) -> tuple[str, int]:
+        """The Cal.com API key and event type id, or a message naming what is missing."""
+        if self.calcom_api_key is None or not self.calcom_api_key.get_secret_value():
+            raise ConfigurationError("CALCOM_API_KEY is not set: the Cal.com API key is required")
+        if self.calcom_event_type_id is None:
+            raise ConfigurationError(
+                "CALCOM_EVENT_TYPE_ID is not set: the Cal.com event type to book is required"
+            )
+        return self.calcom_api_key.get_secret_value(), self.calcom_event_type_id
+
+    def require_retell_api_key(self) -> str:
+        """The key that signs Retell requests, or a message naming the variable."""
+        if self.retell_api_key is None or not self.retell_api_key.get_secret_value():
+            raise ConfigurationError(
+                "RETELL_API_KEY is not set: it is needed to verify Retell's request signatures"
+            )
+        return self.retell_api_key.get_secret_value()
+
+
+_ENV_NAMES = {
+    "calcom_api_key": "CALCOM_API_KEY",
+    "calcom_api_url": "CALCOM_API_URL",
+    "calcom_event_type_id": "CALCOM_EVENT_TYPE_ID",
+    "retell_api_key": "RETELL_API_KEY",
+    "database_url": "RETELL_BOOKING_DATABASE_URL",
+    "timezone": "RETELL_BOOKING_TIMEZONE",
+    "language": "RETELL_BOOKING_LANGUAGE",
+    "phone_region": "RETELL_BOOKING_PHONE_REGION",
+    "attendee_email_domain": "RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN",
+    "calcom_timeout_seconds": "RETELL_BOOKING_CALCOM_TIMEOUT",
+}
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = str(error["loc"][0]) if error["loc"] else "settings"
+        problems.append(f"{_ENV_NAMES.get(where, where)}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(problems)

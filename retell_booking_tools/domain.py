@@ -1,0 +1,162 @@
+"""Value objects of the booking domain: frozen, comparable, free of I/O.
+
+Instants are aware datetimes in UTC; the business time zone only matters when speaking
+to the caller or reading what the caller said.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+
+class Relationship(enum.StrEnum):
+    """How a call touched an appointment. One call may touch many, one appointment many calls."""
+
+    ORIGINAL = "original"
+    DUPLICATE_ATTEMPT = "duplicate_attempt"
+    CONFIRMATION = "confirmation"
+    RESCHEDULE = "reschedule"
+    CANCELLATION = "cancellation"
+
+
+class AppointmentStatus(enum.StrEnum):
+    """Lifecycle of a stored appointment; only ``active`` ones can be ``existing``."""
+
+    ACTIVE = "active"
+    PENDING = "pending"
+    CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"
+
+    @property
+    def holds_slot(self) -> bool:
+        return self in (AppointmentStatus.ACTIVE, AppointmentStatus.PENDING)
+
+
+class ToolStatus(enum.StrEnum):
+    """The closed set of outcomes a tool reports. ``booked`` means created by this call, only."""
+
+    BOOKED = "booked"
+    EXISTING = "existing"
+    CONFIRMED = "confirmed"
+    CONFLICT = "conflict"
+    UNAVAILABLE = "unavailable"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    ERROR = "error"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether a retried delivery may replay this answer instead of acting again."""
+        return self is not ToolStatus.ERROR
+
+
+def _frozen_dict(value: dict[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class Customer:
+    """A caller, identified by E.164 phone, else by lower-case email."""
+
+    id: int
+    name: str
+    phone: str | None = None
+    email: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class Appointment:
+    """Our record of one Cal.com booking; unique by ``booking_uid``."""
+
+    id: int
+    customer_id: int
+    booking_uid: str
+    event_type_id: int
+    start: datetime
+    end: datetime
+    timezone: str
+    status: AppointmentStatus
+    created_at: datetime
+    rescheduled_from_uid: str | None = None
+
+    def is_upcoming(self, now: datetime) -> bool:
+        """Active and not yet over: the only kind a caller can be told they already hold."""
+        return self.status.holds_slot and self.end > now
+
+
+@attrs.frozen
+class NewAppointment:
+    """What the store needs to record a booking; the store assigns the id."""
+
+    customer_id: int
+    booking_uid: str
+    event_type_id: int
+    start: datetime
+    end: datetime
+    timezone: str
+    status: AppointmentStatus = AppointmentStatus.ACTIVE
+    rescheduled_from_uid: str | None = None
+
+
+@attrs.frozen
+class Call:
+    """A Retell call as far as we know it; created on the first tool call or call event."""
+
+    call_id: str
+    customer_id: int | None = None
+    agent_id: str | None = None
+    from_number: str | None = attrs.field(default=None, repr=False)
+    to_number: str | None = attrs.field(default=None, repr=False)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    disconnection_reason: str | None = None
+
+
+@attrs.frozen
+class CallLink:
+    """One call touching one appointment in one way; unique per (call, appointment, relation)."""
+
+    call_id: str
+    appointment_id: int
+    relationship: Relationship
+    linked_at: datetime
+    metadata: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, hash=False)
+
+
+@attrs.frozen
+class ToolCallKey:
+    """Identity of one function call delivery: retries of it share the key."""
+
+    call_id: str
+    tool: str
+    args_digest: str
+
+
+@attrs.frozen
+class ToolCallClaimed:
+    """This delivery owns the tool call and must finish or abandon it.
+
+    ``resumed`` is true when an earlier delivery claimed it and never finished (a crash or
+    an ``error``), so a booking may already exist upstream and must be looked up first.
+    """
+
+    resumed: bool = False
+
+
+@attrs.frozen
+class ToolCallFinished:
+    """An earlier delivery finished this tool call; replay its result."""
+
+    result: dict[str, Any] = attrs.field(converter=_frozen_dict, hash=False)
+
+
+@attrs.frozen
+class ToolCallBusy:
+    """Another delivery is working on this tool call right now."""
+
+
+ToolCallClaim = ToolCallClaimed | ToolCallFinished | ToolCallBusy

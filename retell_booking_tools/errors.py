@@ -1,0 +1,55 @@
+"""Every exception this library raises derives from :class:`RetellBookingError`.
+
+    RetellBookingError
+    ├── ConfigurationError        a required setting is missing or malformed
+    ├── CalcomError               Cal.com answered badly or not at all (calcom/errors.py)
+    │   ├── CalcomAuthError
+    │   ├── CalcomNotFound
+    │   ├── CalcomSlotUnavailable
+    │   ├── CalcomValidationError
+    │   ├── CalcomRateLimited     retryable
+    │   └── CalcomUnavailable     retryable; ``ambiguous`` when a write may have committed
+    ├── RepositoryError           the store failed
+    │   └── SchemaOutOfDate       migrations have not been applied
+    ├── NotOwner                  a booking belongs to another customer
+    └── InvalidArguments          tool arguments that cannot be acted on
+
+The tool layer turns each into a status; nothing is swallowed silently.
+"""
+
+from __future__ import annotations
+
+
+class RetellBookingError(Exception):
+    """Root of the hierarchy. ``retryable`` tells whether the same action may succeed later."""
+
+    retryable: bool = False
+
+
+class ConfigurationError(RetellBookingError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class RepositoryError(RetellBookingError):
+    """The store could not complete an operation; nothing was half-written."""
+
+    retryable = True
+
+
+class SchemaOutOfDate(RepositoryError):
+    """The database schema is behind this version; run ``retell-booking-tools db upgrade``."""
+
+    retryable = False
+
+
+class NotOwner(RetellBookingError):
+    """The booking exists but belongs to a different customer. Carries no detail about them."""
+
+
+class InvalidArguments(RetellBookingError):
+    """Arguments that cannot be acted on; ``field`` names the first offending one."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

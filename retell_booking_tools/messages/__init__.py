@@ -1,0 +1,39 @@
+"""Speakable wording for every tool outcome, in the caller's language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from retell_booking_tools.config import Language
+from retell_booking_tools.messages.catalog import CATALOG
+from retell_booking_tools.messages.speech import join_words, speak_choices, speak_date, speak_time
+
+__all__ = ["CATALOG", "join_words", "render", "speak_choices", "speak_date", "speak_time"]
+
+
+def render(
+    key: str,
+    language: Language,
+    *,
+    zone: ZoneInfo,
+    at: datetime | None = None,
+    choices: Sequence[datetime] = (),
+) -> str:
+    """The sentence for ``key`` (falling back from ``status.variant`` to ``status``).
+
+    ``at`` fills ``{date}`` and ``{time}``; ``choices`` picks the ``.with_alternatives``
+    variant and fills ``{choices}``.
+    """
+    templates = CATALOG[language]
+    if choices and f"{key}.with_alternatives" in templates:
+        key = f"{key}.with_alternatives"
+    template = templates.get(key) or templates[key.split(".", 1)[0]]
+    fields: dict[str, str] = {}
+    if at is not None:
+        fields["date"] = speak_date(at, zone, language)
+        fields["time"] = speak_time(at, zone, language)
+    if choices:
+        fields["choices"] = speak_choices(choices, zone, language)
+    return template.format(**fields)

@@ -1,0 +1,83 @@
+"""What the agent says for each outcome, per language. Wording never claims more than happened.
+
+Templates use ``str.format`` fields: ``{date}``, ``{time}``, ``{choices}``, ``{field}``.
+Keys are a status, or ``status.variant`` where the same status needs other words
+(``invalid.date``, ``unavailable.with_alternatives``...).
+"""
+
+from __future__ import annotations
+
+from retell_booking_tools.config import Language
+
+CATALOG: dict[Language, dict[str, str]] = {
+    "en": {
+        "booked": "Your appointment is booked for {date} at {time}.",
+        "existing": (
+            "You already have an appointment on {date} at {time}. "
+            "Would you like to keep it or change it?"
+        ),
+        "confirmed": "Thank you. Your appointment on {date} at {time} stays as it is.",
+        "conflict": "I can't book that time for you. Would another time suit you?",
+        "conflict.with_alternatives": (
+            "I can't book that time for you. I could offer {choices}. Would one of those suit you?"
+        ),
+        "unavailable": (
+            "That time is not available, and I found no free time nearby. "
+            "Would another day suit you?"
+        ),
+        "unavailable.with_alternatives": (
+            "That time is not available. I could offer {choices}. Would one of those suit you?"
+        ),
+        "not_found": "I couldn't find an upcoming appointment with that reference.",
+        "conflict.appointment": "I can't find that appointment under your details.",
+        "invalid": "Sorry, I didn't get that. Could you say it again?",
+        "invalid.date": "I didn't catch a valid date. Which day would you like?",
+        "invalid.past": "That time has already passed. Which day would you like?",
+        "invalid.time": "I didn't catch a valid time. What time would you like?",
+        "invalid.customer_name": "May I have your name for the booking?",
+        "invalid.email": "That email address doesn't seem right. Could you spell it for me?",
+        "invalid.phone": "That phone number doesn't seem right. Could you repeat it?",
+        "invalid.booking_uid": "I'm missing the booking reference.",
+        "error": (
+            "I couldn't complete that just now because of a technical problem. "
+            "I haven't confirmed anything yet; shall I try again?"
+        ),
+    },
+    "de": {
+        "booked": "Ihr Termin ist gebucht: am {date} um {time}.",
+        "existing": (
+            "Sie haben bereits einen Termin am {date} um {time}. "
+            "Möchten Sie diesen Termin bestätigen oder ändern?"
+        ),
+        "confirmed": "Vielen Dank. Ihr Termin am {date} um {time} bleibt bestehen.",
+        "conflict": "Diesen Termin kann ich für Sie nicht buchen. Passt Ihnen eine andere Zeit?",
+        "conflict.with_alternatives": (
+            "Diesen Termin kann ich für Sie nicht buchen. Ich könnte Ihnen {choices} anbieten. "
+            "Passt Ihnen einer davon?"
+        ),
+        "unavailable": (
+            "Dieser Termin ist leider nicht frei, und in der Nähe habe ich nichts gefunden. "
+            "Passt Ihnen ein anderer Tag?"
+        ),
+        "unavailable.with_alternatives": (
+            "Dieser Termin ist leider nicht frei. Ich könnte Ihnen {choices} anbieten. "
+            "Passt Ihnen einer davon?"
+        ),
+        "not_found": "Einen bevorstehenden Termin mit dieser Kennung habe ich nicht gefunden.",
+        "conflict.appointment": "Diesen Termin finde ich unter Ihren Angaben nicht.",
+        "invalid": "Entschuldigung, das habe ich nicht verstanden. Können Sie das wiederholen?",
+        "invalid.date": "Ich habe kein gültiges Datum verstanden. An welchem Tag möchten Sie?",
+        "invalid.past": "Dieser Zeitpunkt liegt in der Vergangenheit. An welchem Tag möchten Sie?",
+        "invalid.time": "Ich habe keine gültige Uhrzeit verstanden. Um wie viel Uhr möchten Sie?",
+        "invalid.customer_name": "Darf ich Ihren Namen für die Buchung haben?",
+        "invalid.email": (
+            "Die E-Mail-Adresse scheint nicht zu stimmen. Können Sie sie buchstabieren?"
+        ),
+        "invalid.phone": "Die Telefonnummer scheint nicht zu stimmen. Können Sie sie wiederholen?",
+        "invalid.booking_uid": "Mir fehlt die Buchungskennung.",
+        "error": (
+            "Das konnte ich gerade wegen eines technischen Problems nicht abschließen. "
+            "Ich habe noch nichts bestätigt. Soll ich es noch einmal versuchen?"
+        ),
+    },
+}

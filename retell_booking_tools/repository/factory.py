@@ -1,0 +1,195 @@
+"""From ``RETELL_BOOKING_DATABASE_URL`` to a repository, and the schema migrations.
+
+    memory://                 InMemoryRepository (lost on exit; always current)
+    sqlite:///relative.db     SqliteRepository (also sqlite:////abs/path.db, sqlite:///:memory:)
+    postgresql://... or postgres://...   PostgresRepository (needs the ``postgres`` extra)
+
+Migrations are Alembic scripts shipped inside the package and configured from code, so an
+installed wheel upgrades its database with ``retell-booking-tools db upgrade`` alone.
+Messages never contain the URL's password.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.pool import NullPool
+
+from retell_booking_tools.errors import ConfigurationError, SchemaOutOfDate
+from retell_booking_tools.repository.memory import InMemoryRepository
+from retell_booking_tools.repository.postgres import (
+    PostgresRepository,
+    import_driver,
+    postgres_url,
+)
+from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.repository.sql import SqlRepository, masked_url, translate_errors
+from retell_booking_tools.repository.sqlite import SqliteRepository, sqlite_url
+
+__all__ = ["database_revision", "open_repository", "upgrade_database"]
+
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_SCHEMES: dict[str, Literal["memory", "sqlite", "postgres"]] = {
+    "memory": "memory",
+    "sqlite": "sqlite",
+    "sqlite+aiosqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "postgresql+psycopg": "postgres",
+}
+# Serialises concurrent ``db upgrade`` runs against one PostgreSQL database.
+_UPGRADE_LOCK_KEY = 0x7262745F6D696772  # "rbt_migr"
+
+
+def _kind(database_url: str) -> Literal["memory", "sqlite", "postgres"]:
+    scheme = database_url.partition("://")[0].lower() if "://" in database_url else ""
+    kind = _SCHEMES.get(scheme)
+    if kind is None:
+        raise ConfigurationError(
+            "RETELL_BOOKING_DATABASE_URL must start with sqlite:///, postgresql:// or "
+            f"memory://, not {masked_url(database_url)!r}"
+        )
+    return kind
+
+
+def _reject_schema_for(kind: str, schema: str | None) -> None:
+    if schema is not None and kind != "postgres":
+        raise ConfigurationError(f"a schema applies to PostgreSQL only, not to {kind}")
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Alembic configured from code: the packaged scripts, run on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this version of the package ships."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+def _current_revision(connection: sa.Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _upgrade_on(connection: sa.Connection) -> str | None:
+    if connection.dialect.name == "postgresql":
+        lock = sa.func.pg_advisory_xact_lock(sa.cast(_UPGRADE_LOCK_KEY, sa.BigInteger))
+        connection.execute(sa.select(lock))
+    command.upgrade(alembic_config(connection), "head")
+    return _current_revision(connection)
+
+
+def _schema_out_of_date(current: str | None, head: str) -> SchemaOutOfDate:
+    script = ScriptDirectory.from_config(alembic_config())
+    try:
+        known = current is None or script.get_revision(current) is not None
+    except CommandError:
+        known = False
+    if not known:
+        return SchemaOutOfDate(
+            f"database schema is at {current}, which this version of retell-booking-tools "
+            f"does not know (it knows up to {head}): upgrade retell-booking-tools"
+        )
+    return SchemaOutOfDate(
+        f"database schema is behind (at {current or 'none'}, need {head}): "
+        "run `retell-booking-tools db upgrade`"
+    )
+
+
+async def open_repository(
+    database_url: str, *, check_schema: bool = True, schema: str | None = None
+) -> Repository:
+    """The repository ``database_url`` names, ready to use.
+
+    With ``check_schema``, a database whose migrations are not at head (a new, empty one
+    included) raises :class:`SchemaOutOfDate`. ``sqlite:///:memory:`` is created on the spot,
+    since no other connection can reach it. ``schema`` picks a PostgreSQL schema
+    (``search_path``); see :mod:`retell_booking_tools.repository.postgres`.
+    """
+    kind = _kind(database_url)
+    _reject_schema_for(kind, schema)
+    if kind == "memory":
+        return InMemoryRepository()
+    repository: SqlRepository
+    if kind == "sqlite":
+        repository = SqliteRepository(database_url)
+    else:
+        repository = PostgresRepository(database_url, schema=schema)
+    try:
+        if isinstance(repository, SqliteRepository) and repository.is_memory:
+            await repository.run_sync("create the schema", _upgrade_on)
+        elif check_schema:
+            current = await repository.run_sync("check the schema", _current_revision)
+            head = head_revision()
+            if current != head:
+                raise _schema_out_of_date(current, head)
+    except BaseException:
+        await repository.close()
+        raise
+    return repository
+
+
+def _sync_engine(database_url: str, schema: str | None) -> sa.Engine | None:
+    """A short-lived sync engine for Alembic, or ``None`` for the in-memory store."""
+    kind = _kind(database_url)
+    _reject_schema_for(kind, schema)
+    if kind == "memory":
+        return None
+    if kind == "sqlite":
+        return sa.create_engine(
+            sqlite_url(database_url, driver="pysqlite"),
+            poolclass=NullPool,
+            hide_parameters=True,
+        )
+    url, connect_args = postgres_url(database_url, schema=schema)
+    import_driver()
+    return sa.create_engine(
+        url, connect_args=connect_args, poolclass=NullPool, hide_parameters=True
+    )
+
+
+def upgrade_database(database_url: str, *, schema: str | None = None) -> str:
+    """Apply every pending migration and return the revision the database is now at.
+
+    Safe to run from several processes at once on PostgreSQL; ``memory://`` has nothing to
+    upgrade.
+    """
+    engine = _sync_engine(database_url, schema)
+    if engine is None:
+        return head_revision()
+    try:
+        secret = engine.url.password
+        with translate_errors("upgrade the database", secret=secret), engine.begin() as connection:
+            revision = _upgrade_on(connection)
+    finally:
+        engine.dispose()
+    assert revision is not None, "alembic upgrade left no revision"
+    return revision
+
+
+def database_revision(database_url: str, *, schema: str | None = None) -> tuple[str | None, str]:
+    """``(current, head)``: where the database is (``None`` when empty) and where it should be."""
+    head = head_revision()
+    engine = _sync_engine(database_url, schema)
+    if engine is None:
+        return head, head
+    try:
+        secret = engine.url.password
+        with translate_errors("read the revision", secret=secret), engine.connect() as connection:
+            current = _current_revision(connection)
+    finally:
+        engine.dispose()
+    return current, head

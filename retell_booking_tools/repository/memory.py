@@ -1,0 +1,186 @@
+"""An in-memory repository: fast and faithful to the contract, for tests and experiments."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    Call,
+    CallLink,
+    Customer,
+    NewAppointment,
+    ToolCallBusy,
+    ToolCallClaim,
+    ToolCallClaimed,
+    ToolCallFinished,
+    ToolCallKey,
+)
+
+
+@attrs.define
+class _ToolCallRow:
+    claimed_at: datetime
+    result: dict[str, Any] | None = None
+    abandoned: bool = False
+
+
+class InMemoryRepository:
+    """Keeps everything in dicts; one process only, lost on exit."""
+
+    def __init__(self) -> None:
+        self._customers: dict[int, Customer] = {}
+        self._appointments: dict[int, Appointment] = {}
+        self._calls: dict[str, Call] = {}
+        self._links: list[CallLink] = []
+        self._tool_calls: dict[ToolCallKey, _ToolCallRow] = {}
+        self._ids = itertools.count(1)
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def upsert_customer(self, *, name: str, phone: str | None, email: str | None) -> Customer:
+        found = self._find_customer(phone, email)
+        if found is None:
+            customer = Customer(
+                id=next(self._ids), name=name, phone=phone, email=email and email.lower()
+            )
+        else:
+            customer = attrs.evolve(
+                found, name=found.name or name, email=found.email or (email and email.lower())
+            )
+        self._customers[customer.id] = customer
+        return customer
+
+    def _find_customer(self, phone: str | None, email: str | None) -> Customer | None:
+        for customer in self._customers.values():
+            if phone is not None and customer.phone == phone:
+                return customer
+            if (
+                phone is None
+                and email is not None
+                and customer.phone is None
+                and customer.email == email.lower()
+            ):
+                return customer
+        return None
+
+    async def get_customer(self, customer_id: int) -> Customer | None:
+        return self._customers.get(customer_id)
+
+    async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
+        existing = await self.get_appointment_by_uid(new.booking_uid)
+        if existing is not None:
+            return existing, False
+        appointment = Appointment(
+            id=next(self._ids),
+            customer_id=new.customer_id,
+            booking_uid=new.booking_uid,
+            event_type_id=new.event_type_id,
+            start=new.start,
+            end=new.end,
+            timezone=new.timezone,
+            status=new.status,
+            created_at=datetime.now(UTC),
+            rescheduled_from_uid=new.rescheduled_from_uid,
+        )
+        self._appointments[appointment.id] = appointment
+        return appointment, True
+
+    async def get_appointment(self, appointment_id: int) -> Appointment | None:
+        return self._appointments.get(appointment_id)
+
+    async def get_appointment_by_uid(self, booking_uid: str) -> Appointment | None:
+        for appointment in self._appointments.values():
+            if appointment.booking_uid == booking_uid:
+                return appointment
+        return None
+
+    async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
+        return [
+            a
+            for a in self._appointments.values()
+            if a.event_type_id == event_type_id and a.start == start
+        ]
+
+    async def appointments_for_customer(self, customer_id: int) -> list[Appointment]:
+        found = [a for a in self._appointments.values() if a.customer_id == customer_id]
+        return sorted(found, key=lambda a: (a.start, a.id))
+
+    async def set_appointment_status(
+        self, appointment_id: int, status: AppointmentStatus
+    ) -> Appointment:
+        appointment = attrs.evolve(self._appointments[appointment_id], status=status)
+        self._appointments[appointment_id] = appointment
+        return appointment
+
+    async def upsert_call(self, call: Call) -> Call:
+        stored = self._calls.get(call.call_id)
+        if stored is not None:
+            changes = {
+                field.name: getattr(call, field.name)
+                for field in attrs.fields(Call)
+                if getattr(call, field.name) is not None
+            }
+            call = attrs.evolve(stored, **changes)
+        self._calls[call.call_id] = call
+        return call
+
+    async def get_call(self, call_id: str) -> Call | None:
+        return self._calls.get(call_id)
+
+    async def link(self, link: CallLink) -> tuple[CallLink, bool]:
+        for stored in self._links:
+            if (stored.call_id, stored.appointment_id, stored.relationship) == (
+                link.call_id,
+                link.appointment_id,
+                link.relationship,
+            ):
+                return stored, False
+        self._links.append(link)
+        return link, True
+
+    async def links_for_call(self, call_id: str) -> list[CallLink]:
+        return [link for link in self._links if link.call_id == call_id]
+
+    async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
+        return [link for link in self._links if link.appointment_id == appointment_id]
+
+    async def claim_tool_call(
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+    ) -> ToolCallClaim:
+        row = self._tool_calls.get(key)
+        if row is None:
+            self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+            return ToolCallClaimed(resumed=False)
+        if row.result is not None:
+            return ToolCallFinished(result=row.result)
+        if row.abandoned or now - row.claimed_at >= lease:
+            self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+            return ToolCallClaimed(resumed=True)
+        return ToolCallBusy()
+
+    async def finish_tool_call(
+        self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
+    ) -> None:
+        self._tool_calls[key] = _ToolCallRow(claimed_at=now, result=dict(result))
+
+    async def abandon_tool_call(self, key: ToolCallKey) -> None:
+        row = self._tool_calls.get(key)
+        if row is not None and row.result is None:
+            row.abandoned = True
+
+    @asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        async with self._locks[name]:
+            yield
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,103 @@
+"""The store the booking service needs, as a Protocol every backend implements.
+
+Contract (checked by ``tests/repository/test_contract.py`` for every implementation):
+- appointments are unique by Cal.com ``booking_uid``: adding one twice returns the first;
+- links are unique per (call, appointment, relationship): linking twice keeps the first;
+- a customer is found by E.164 phone when one is given; without a phone, by lower-case
+  email among customers that have no phone (so knowing an email never grants access to a
+  phone caller's bookings);
+- tool-call claims make one delivery of a function call the owner, replay finished results
+  and let a later delivery resume one that never finished;
+- ``lock(name)`` serialises critical sections for every user of the same database.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    Call,
+    CallLink,
+    Customer,
+    NewAppointment,
+    ToolCallClaim,
+    ToolCallKey,
+)
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """Persistence for customers, appointments, calls, call-appointment links and tool calls."""
+
+    async def upsert_customer(self, *, name: str, phone: str | None, email: str | None) -> Customer:
+        """Find the customer (see the module contract) or create them; fill in a missing email."""
+        ...
+
+    async def get_customer(self, customer_id: int) -> Customer | None: ...
+
+    async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
+        """Store a booking; if its uid is already held, return that one and ``False``."""
+        ...
+
+    async def get_appointment(self, appointment_id: int) -> Appointment | None: ...
+
+    async def get_appointment_by_uid(self, booking_uid: str) -> Appointment | None: ...
+
+    async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
+        """Every stored appointment of that event type starting at that instant, any status."""
+        ...
+
+    async def appointments_for_customer(self, customer_id: int) -> list[Appointment]:
+        """The customer's appointments, ordered by start."""
+        ...
+
+    async def set_appointment_status(
+        self, appointment_id: int, status: AppointmentStatus
+    ) -> Appointment: ...
+
+    async def upsert_call(self, call: Call) -> Call:
+        """Record a call; fields that are ``None`` in ``call`` keep their stored value."""
+        ...
+
+    async def get_call(self, call_id: str) -> Call | None: ...
+
+    async def link(self, link: CallLink) -> tuple[CallLink, bool]:
+        """Link a call to an appointment; idempotent, returning the stored link and if it is new."""
+        ...
+
+    async def links_for_call(self, call_id: str) -> list[CallLink]:
+        """Links of one call, oldest first."""
+        ...
+
+    async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
+        """Links of one appointment, oldest first."""
+        ...
+
+    async def claim_tool_call(
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+    ) -> ToolCallClaim:
+        """Become the owner of a function call delivery, or learn its result or that it is busy.
+
+        A claim older than ``lease`` without a result counts as abandoned (its process died).
+        """
+        ...
+
+    async def finish_tool_call(
+        self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
+    ) -> None:
+        """Store the final result that every later delivery of the same call replays."""
+        ...
+
+    async def abandon_tool_call(self, key: ToolCallKey) -> None:
+        """Give up ownership without a final result; the next delivery resumes."""
+        ...
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Hold a named lock shared by every user of this database."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,134 @@
+"""The tables of the SQL repositories, as SQLAlchemy Core metadata.
+
+The uniqueness rules of the repository contract live here as database constraints, so they
+hold across processes and not only inside one. ``migrations/versions`` must create exactly
+this (``tests/repository/test_sql_specific.py`` compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """An aware instant in, an aware UTC instant out, on every backend.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time type, so the value is stored as
+    naive UTC in SQLAlchemy's fixed-width text form: equal instants give equal text (so
+    ``appointments_at`` matches exactly) and text order is time order.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: instants must be aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    return sa.JSON(none_as_null=True).with_variant(
+        postgresql.JSONB(none_as_null=True), "postgresql"
+    )
+
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=True, unique=True),
+    sa.Column("email", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # Without a phone, a customer is identified by email: at most one phone-less row per email.
+    sa.Index(
+        "ix_customers_email_phoneless",
+        "email",
+        unique=True,
+        sqlite_where=sa.text("phone IS NULL"),
+        postgresql_where=sa.text("phone IS NULL"),
+    ),
+)
+
+appointments = sa.Table(
+    "appointments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("booking_uid", sa.Text, nullable=False, unique=True),
+    sa.Column("event_type_id", sa.BigInteger, nullable=False),
+    sa.Column("start_at", UtcDateTime, nullable=False),
+    sa.Column("end_at", UtcDateTime, nullable=False),
+    sa.Column("timezone", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("rescheduled_from_uid", sa.Text, nullable=True),
+    sa.Index(None, "event_type_id", "start_at"),
+    sa.Index(None, "customer_id"),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("call_id", sa.Text, primary_key=True),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("agent_id", sa.Text, nullable=True),
+    sa.Column("from_number", sa.Text, nullable=True),
+    sa.Column("to_number", sa.Text, nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("disconnection_reason", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# ``call_id`` is not a foreign key: a link may be recorded before the call itself is known.
+# The unique constraint's index leads with ``call_id`` and serves lookups by call.
+call_appointment_links = sa.Table(
+    "call_appointment_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.Text, nullable=False),
+    sa.Column("appointment_id", sa.Integer, sa.ForeignKey("appointments.id"), nullable=False),
+    sa.Column("relationship", sa.String(32), nullable=False),
+    sa.Column("linked_at", UtcDateTime, nullable=False),
+    sa.Column("metadata", _json(), nullable=False),
+    sa.UniqueConstraint("call_id", "appointment_id", "relationship"),
+    sa.Index(None, "appointment_id"),
+)
+
+tool_calls = sa.Table(
+    "tool_calls",
+    metadata,
+    sa.Column("call_id", sa.Text, primary_key=True),
+    sa.Column("tool", sa.Text, primary_key=True),
+    sa.Column("args_digest", sa.Text, primary_key=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("result", _json(), nullable=True),
+)

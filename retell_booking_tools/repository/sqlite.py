@@ -1,0 +1,78 @@
+"""SQLite through aiosqlite: one file, one process.
+
+``lock`` is an in-process :class:`asyncio.Lock`, so run a single server process against a
+SQLite file; use PostgreSQL when several processes share the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.repository.sql import SqlRepository, masked_url
+
+__all__ = ["SqliteRepository", "sqlite_url"]
+
+_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON")
+
+
+def sqlite_url(url: str, *, driver: str) -> URL:
+    """``url`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite:///:memory:``)
+    for the given SQLAlchemy driver (``aiosqlite`` or ``pysqlite``)."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(f"not a SQLite URL: {masked_url(url)!r}") from exc
+    if parsed.get_backend_name() != "sqlite":
+        raise ConfigurationError(f"not a SQLite URL: {masked_url(url)!r}")
+    return parsed.set(drivername=f"sqlite+{driver}")
+
+
+def is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers work during a write; the busy timeout makes writers queue, not fail.
+    cursor = dbapi_connection.cursor()
+    for pragma in _PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+class SqliteRepository(SqlRepository):
+    """A SQLite file (or ``:memory:``) for a single process.
+
+    ``:memory:`` shares one connection (a :class:`StaticPool`) whose transactions are queued,
+    and starts empty: :func:`~retell_booking_tools.repository.factory.open_repository`
+    creates its tables.
+    """
+
+    def __init__(self, url: str) -> None:
+        async_url = sqlite_url(url, driver="aiosqlite")
+        self.is_memory = is_memory(async_url)
+        options: dict[str, Any] = {"poolclass": StaticPool} if self.is_memory else {}
+        engine = create_async_engine(async_url, hide_parameters=True, **options)
+        event.listen(engine.sync_engine, "connect", _configure_connection)
+        super().__init__(engine, serialize=self.is_memory)
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def _insert(self, table: sa.Table) -> sqlite.Insert:
+        return sqlite.insert(table)
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        """Excludes other tasks of this process only (see the module docstring)."""
+        async with self._locks[name]:
+            yield

@@ -1,0 +1,1 @@
+"""The Retell edge: request models, signature checks and tool schema export."""

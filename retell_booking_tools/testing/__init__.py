@@ -1,0 +1,33 @@
+"""Test helpers for code that books through Cal.com: an emulated Cal.com API v2 and a clock.
+
+emu = CalcomEmulator(api_key="cal_test_key", clock=FakeClock(now))
+emu.add_event_type(EventTypeSpec(id=1, title="Beratung", length_minutes=60))
+client = httpx.AsyncClient(transport=emu.transport, base_url="https://api.cal.com/v2")
+"""
+
+from __future__ import annotations
+
+from .calcom_emulator import CalcomEmulator
+from .clock import FakeClock
+from .emulator.faults import Fault, FaultKind
+from .emulator.models import (
+    BookingStatus,
+    BusinessHours,
+    EmulatedAttendee,
+    EmulatedBooking,
+    EventTypeSpec,
+    RecordedRequest,
+)
+
+__all__ = [
+    "BookingStatus",
+    "BusinessHours",
+    "CalcomEmulator",
+    "EmulatedAttendee",
+    "EmulatedBooking",
+    "EventTypeSpec",
+    "FakeClock",
+    "Fault",
+    "FaultKind",
+    "RecordedRequest",
+]

@@ -1,0 +1,226 @@
+"""An in-process Cal.com API v2 that behaves like the real one, for offline tests.
+
+It answers the slots and bookings endpoints the booking tools use, with Cal.com's
+validation, versions, rate limit and repeat-booking rules, and it can be told to fail the
+way networks and servers fail (:class:`Fault`), including after a write was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import TypeVar
+
+import attrs
+import httpx
+
+from retell_booking_tools.clock import Clock, system_clock
+
+from .emulator.api import CalcomApi
+from .emulator.asgi import EmulatorAsgiApp
+from .emulator.faults import Disruption, Exchange, Fault, FaultKind, FaultQueue
+from .emulator.models import (
+    BookingStatus,
+    EmulatedAttendee,
+    EmulatedBooking,
+    EventTypeSpec,
+    RecordedRequest,
+)
+from .emulator.rate_limit import RateLimiter
+from .emulator.store import BookingStore
+from .emulator.transport import EmulatorTransport
+from .emulator.wire import ApiError, WireRequest, WireResponse, failure
+
+_T = TypeVar("_T")
+
+
+class CalcomEmulator:
+    """One emulated Cal.com account: its API key, event types and bookings.
+
+    Talk to it through :attr:`transport` (in-process httpx) or :attr:`asgi_app` (served by
+    uvicorn); both share state. Inspect :attr:`bookings` and :attr:`requests` to assert on
+    what a client did.
+    """
+
+    asgi_timeout_sleep: float = 30.0
+    """How long the ASGI app stalls an answer hit by a timeout fault."""
+
+    def __init__(
+        self,
+        api_key: str = "cal_test_emulator_key",
+        clock: Clock = system_clock,
+        *,
+        rate_limit_per_minute: int = 120,
+    ) -> None:
+        self.api_key = api_key
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._store = BookingStore(clock)
+        self._api = CalcomApi(api_key, clock, self._store, RateLimiter(rate_limit_per_minute))
+        self._faults = FaultQueue()
+        self._requests: list[RecordedRequest] = []
+        self._released = False
+        self._transport = EmulatorTransport(self._exchange)
+        self._asgi_app = EmulatorAsgiApp(
+            self._exchange, lambda: self.asgi_timeout_sleep, lambda: self._released, clock
+        )
+
+    @property
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """For ``httpx.AsyncClient(transport=emu.transport, base_url=...)``."""
+        return self._transport
+
+    @property
+    def asgi_app(self) -> EmulatorAsgiApp:
+        """The same API as an ASGI app, to serve over real HTTP."""
+        return self._asgi_app
+
+    @property
+    def event_types(self) -> tuple[EventTypeSpec, ...]:
+        return tuple(self._store.event_types.values())
+
+    @property
+    def bookings(self) -> list[EmulatedBooking]:
+        """Every booking, cancelled ones included, in creation order (live objects)."""
+        with self._lock:
+            return list(self._store.bookings)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request in order of arrival, including those a fault hit."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def pending_faults(self) -> tuple[Fault, ...]:
+        """Injected faults not used up yet."""
+        with self._lock:
+            return self._faults.pending()
+
+    def created_bookings_count(self) -> int:
+        """Rows created through the API (creates and reschedules), not seeded ones."""
+        return self._store.created_count
+
+    def add_event_type(self, spec: EventTypeSpec) -> EventTypeSpec:
+        with self._lock:
+            self._store.event_types[spec.id] = spec
+        return spec
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.add(fault)
+
+    def booking(self, uid: str) -> EmulatedBooking:
+        """The booking with ``uid``; ``KeyError`` if there is none."""
+        return self._on_cal_side(lambda: self._store.get(uid))
+
+    def seed_booking(
+        self,
+        *,
+        event_type_id: int,
+        start: datetime,
+        attendee_name: str,
+        attendee_email: str,
+        created_at: datetime | None = None,
+        metadata: dict[str, str] | None = None,
+        status: BookingStatus = "accepted",
+        attendee_time_zone: str | None = None,
+        attendee_phone_number: str | None = None,
+    ) -> EmulatedBooking:
+        """Put a booking in directly, bypassing every rule (e.g. one made "yesterday")."""
+        if start.tzinfo is None:
+            raise ValueError("start must be an aware datetime")
+        event_type = self._on_cal_side(lambda: self._store.event_type(event_type_id))
+        attendee = EmulatedAttendee(
+            name=attendee_name,
+            email=attendee_email,
+            time_zone=attendee_time_zone or event_type.timezone,
+            phone_number=attendee_phone_number,
+        )
+        with self._lock:
+            return self._store.seed(
+                event_type,
+                start.astimezone(UTC),
+                attendee,
+                created_at=(created_at or self._clock()).astimezone(UTC),
+                metadata=dict(metadata or {}),
+                status=status,
+            )
+
+    def cancel_booking(self, uid: str, reason: str | None = None) -> EmulatedBooking:
+        """A cancellation made on Cal.com's side, e.g. by the business in Cal.com's UI."""
+        return self._on_cal_side(lambda: self._store.cancel(uid, reason))
+
+    def confirm_booking(self, uid: str) -> EmulatedBooking:
+        """The host accepts a booking that was pending confirmation."""
+        return self._on_cal_side(lambda: self._store.confirm(uid))
+
+    def reject_booking(self, uid: str, reason: str | None = None) -> EmulatedBooking:
+        """The host rejects a booking that was pending confirmation."""
+        return self._on_cal_side(lambda: self._store.reject(uid, reason))
+
+    def close(self) -> None:
+        """End every stalled ASGI answer now, so a server can shut down; state is kept."""
+        self._released = True
+
+    def _on_cal_side(self, action: Callable[[], _T]) -> _T:
+        with self._lock:
+            try:
+                return action()
+            except ApiError as error:
+                if error.status == 404:
+                    raise KeyError(error.message) from None
+                raise ValueError(error.message) from None
+
+    async def _exchange(self, request: WireRequest) -> Exchange:
+        """Apply the first matching fault around the API's answer to ``request``."""
+        with self._lock:
+            fault = self._faults.take(request.method, request.path)
+            self._requests.append(
+                RecordedRequest(
+                    method=request.method,
+                    path=request.path,
+                    query=dict(request.query),
+                    json=request.json_body(),
+                    headers={k: v for k, v in request.headers.items() if k != "authorization"},
+                    fault=fault.kind if fault else None,
+                )
+            )
+        kind = fault.kind if fault else None
+        if fault is not None and kind is FaultKind.DELAY:
+            await asyncio.sleep(fault.delay_seconds)
+        if kind is FaultKind.CONNECT_ERROR:
+            return Exchange(None, Disruption.REFUSED)
+        if kind is FaultKind.TIMEOUT:
+            return Exchange(None, Disruption.TIMEOUT)
+        if fault is not None and kind is FaultKind.SERVER_ERROR:
+            return Exchange(self._server_error(request, fault))
+        if fault is not None and kind is FaultKind.RATE_LIMITED:
+            return Exchange(self._rate_limited(request, fault))
+        with self._lock:
+            response = self._api.handle(request)
+        if kind is FaultKind.TIMEOUT_AFTER_COMMIT:
+            return Exchange(response, Disruption.TIMEOUT)
+        if kind is FaultKind.RESET_AFTER_COMMIT:
+            return Exchange(response, Disruption.RESET)
+        if fault is not None and kind is FaultKind.SERVER_ERROR_AFTER_COMMIT:
+            return Exchange(self._server_error(request, fault))
+        if kind is FaultKind.MALFORMED_JSON:
+            return Exchange(attrs.evolve(response, body=response.body[: len(response.body) // 2]))
+        return Exchange(response)
+
+    def _server_error(self, request: WireRequest, fault: Fault) -> WireResponse:
+        with self._lock:
+            headers = self._api.limiter.headers(self._api.caller(request), self._clock())
+        error = ApiError(fault.status_code, HTTPStatus(fault.status_code).phrase)
+        return failure(error, request.url, self._clock()).with_headers(headers)
+
+    def _rate_limited(self, request: WireRequest, fault: Fault) -> WireResponse:
+        headers = self._api.limiter.exhausted_headers()
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        error = ApiError(429, "ThrottlerException: Too Many Requests")
+        return failure(error, request.url, self._clock()).with_headers(headers)

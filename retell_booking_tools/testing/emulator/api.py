@@ -1,0 +1,431 @@
+"""The emulated endpoints: routing, auth, API versions, and the JSON shapes of each version."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+from .dto import (
+    CancelBookingIn,
+    CreateBookingIn,
+    LegacyCancelBookingIn,
+    LegacyCreateBookingIn,
+    RescheduleBookingIn,
+    check_query,
+    parse_body,
+    query_instant,
+    query_int,
+)
+from .models import EmulatedAttendee, EmulatedBooking, EventTypeSpec, zone
+from .rate_limit import RateLimiter
+from .schedule import free_starts
+from .shapes import booking_json, legacy_booking_json, pagination
+from .store import BookingStore, NewBooking
+from .wire import (
+    ApiError,
+    WireRequest,
+    WireResponse,
+    failure,
+    local_iso,
+    parse_instant,
+    parse_range_bound,
+    success,
+    utc_z,
+    validation_error,
+)
+
+SLOTS_VERSION: Final = "2024-09-04"
+BOOKINGS_VERSIONS: Final = frozenset({"2024-08-13", "2026-02-25"})
+MAX_TAKE: Final = 250
+DEFAULT_TAKE: Final = 100
+
+_SLOTS_QUERY = frozenset(
+    {"eventTypeId", "eventTypeSlug", "username", "start", "end", "timeZone", "duration", "format"}
+)
+_LEGACY_SLOTS_QUERY = frozenset(
+    {"eventTypeId", "eventTypeSlug", "startTime", "endTime", "start", "end", "timeZone", "duration"}
+)
+_LIST_QUERY = frozenset(
+    {
+        "attendeeEmail",
+        "attendeeName",
+        "eventTypeId",
+        "eventTypeIds",
+        "afterStart",
+        "beforeEnd",
+        "status",
+        "sortStart",
+        "take",
+        "skip",
+    }
+)
+_LEGACY_LIST_QUERY = frozenset(
+    {
+        "filters[status]",
+        "filters[attendeeEmail]",
+        "filters[attendeeName]",
+        "filters[eventTypeIds]",
+        "filters[afterStartDate]",
+        "filters[beforeEndDate]",
+        "limit",
+        "cursor",
+    }
+)
+_LIST_STATUSES = frozenset({"upcoming", "recurring", "past", "cancelled", "unconfirmed"})
+_BOOKING_PATH = re.compile(r"^/v2/bookings/(?P<uid>[^/]+)(?P<action>/cancel|/reschedule)?$")
+
+
+class CalcomApi:
+    """Answers one request synchronously, so a check and the write it guards never interleave."""
+
+    def __init__(
+        self, api_key: str, clock: Callable[[], datetime], store: BookingStore, limiter: RateLimiter
+    ) -> None:
+        self._api_key = api_key
+        self._clock = clock
+        self._store = store
+        self.limiter = limiter
+
+    def handle(self, request: WireRequest) -> WireResponse:
+        now = self._clock()
+        admitted, headers = self.limiter.admit(self.caller(request), now)
+        try:
+            if not admitted:
+                raise ApiError(429, "ThrottlerException: Too Many Requests")
+            response = self._route(request)
+        except ApiError as error:
+            response = failure(error, request.url, now)
+        return response.with_headers(headers)
+
+    def caller(self, request: WireRequest) -> str:
+        """The rate-limit key: the presented API key, or one bucket for anonymous callers."""
+        return request.headers.get("authorization", "anonymous")
+
+    def _route(self, request: WireRequest) -> WireResponse:
+        method, path = request.method, request.path
+        if path == "/v2/slots" and method == "GET":
+            self._authenticate(request, required=False)
+            return self._slots(request)
+        if path == "/v2/bookings" and method in {"GET", "POST"}:
+            self._authenticate(request, required=True)
+            if method == "POST":
+                return self._create(request)
+            return self._list(request)
+        match = _BOOKING_PATH.match(path)
+        if match is not None:
+            uid, action = match["uid"], match["action"]
+            if (method, action) in {("GET", None), ("POST", "/cancel"), ("POST", "/reschedule")}:
+                self._authenticate(request, required=True)
+                legacy = self._is_legacy_bookings(request)
+                if action is None:
+                    return self._get(uid, legacy=legacy)
+                if action == "/cancel":
+                    return self._cancel(request, uid, legacy=legacy)
+                if not legacy:
+                    return self._reschedule(request, uid)
+        raise ApiError(404, f"Cannot {method} {path}")
+
+    def _authenticate(self, request: WireRequest, *, required: bool) -> None:
+        header = request.headers.get("authorization")
+        if header is None:
+            if required:
+                raise ApiError(401, "ApiAuthStrategy - No authentication method provided")
+            return
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or token.strip() != self._api_key:
+            raise ApiError(401, "ApiAuthStrategy - api key - Invalid API Key")
+
+    @staticmethod
+    def _is_legacy_bookings(request: WireRequest) -> bool:
+        return request.headers.get("cal-api-version") not in BOOKINGS_VERSIONS
+
+    # --- slots -----------------------------------------------------------------------------
+
+    def _slots(self, request: WireRequest) -> WireResponse:
+        query = request.query
+        legacy = request.headers.get("cal-api-version") != SLOTS_VERSION
+        check_query(query, _LEGACY_SLOTS_QUERY if legacy else _SLOTS_QUERY)
+        start_key, end_key = ("startTime", "endTime") if legacy else ("start", "end")
+        if legacy and "start" in query:
+            start_key = "start"
+        if legacy and "end" in query:
+            end_key = "end"
+        missing = [f"{key} should not be empty" for key in (start_key, end_key) if key not in query]
+        if missing:
+            raise validation_error(missing)
+        window_start = _range_bound(query, start_key, end=False)
+        window_end = _range_bound(query, end_key, end=True)
+        answer_zone = zone("UTC")
+        if "timeZone" in query:
+            try:
+                answer_zone = zone(query["timeZone"])
+            except ValueError:
+                raise validation_error(["timeZone must be a valid IANA time zone"]) from None
+        if not legacy and query.get("format", "time") not in {"time", "range"}:
+            raise validation_error(["format must be one of the following values: time, range"])
+        event_type = self._slots_event_type(query)
+        duration = query_int(query, "duration")
+        if duration is not None and duration != event_type.length_minutes:
+            raise validation_error(
+                [f"duration must be the event type's length of {event_type.length_minutes}"]
+            )
+        starts = free_starts(
+            event_type,
+            self._store.bookings,
+            window_start,
+            window_end,
+            self._clock(),
+        )
+        days: dict[str, list[dict[str, str]]] = {}
+        for start in starts:
+            day = start.astimezone(answer_zone).date().isoformat()
+            if legacy:
+                days.setdefault(day, []).append({"time": utc_z(start)})
+                continue
+            slot = {"start": local_iso(start, answer_zone)}
+            if query.get("format") == "range":
+                slot["end"] = local_iso(start + event_type.length, answer_zone)
+            days.setdefault(day, []).append(slot)
+        return success({"slots": days} if legacy else days)
+
+    def _slots_event_type(self, query: dict[str, str]) -> EventTypeSpec:
+        event_type_id = query_int(query, "eventTypeId")
+        if event_type_id is not None:
+            return self._store.event_type(event_type_id)
+        if "eventTypeSlug" in query:
+            return self._store.event_type_by_slug(query["eventTypeSlug"], query.get("username"))
+        raise validation_error(["eventTypeId or eventTypeSlug with username must be provided"])
+
+    # --- bookings --------------------------------------------------------------------------
+
+    def _create(self, request: WireRequest) -> WireResponse:
+        body = _json_body(request)
+        if self._is_legacy_bookings(request):
+            legacy = parse_body(LegacyCreateBookingIn, body)
+            event_type = self._store.event_type(legacy.event_type_id)
+            extra = dict(legacy.responses.model_extra or {})
+            new = NewBooking(
+                event_type=event_type,
+                start=parse_instant(legacy.start),
+                attendee=EmulatedAttendee(
+                    name=legacy.responses.name,
+                    email=legacy.responses.email,
+                    time_zone=legacy.time_zone,
+                    language=legacy.language,
+                ),
+                metadata=dict(legacy.metadata or {}),
+                booking_fields_responses=extra,
+            )
+            outcome = self._store.create(new)
+            return success(legacy_booking_json(outcome.booking, event_type), status=201)
+        dto = parse_body(CreateBookingIn, body)
+        event_type = self._create_event_type(dto)
+        if dto.length_in_minutes is not None and dto.length_in_minutes != event_type.length_minutes:
+            raise ApiError(
+                400,
+                "Can't specify 'lengthInMinutes' because event type does not have multiple "
+                f"possible lengths. Use {event_type.length_minutes} or leave it out.",
+            )
+        new = NewBooking(
+            event_type=event_type,
+            start=parse_instant(dto.start),
+            attendee=EmulatedAttendee(
+                name=dto.attendee.name,
+                email=dto.attendee.email,
+                time_zone=dto.attendee.time_zone,
+                phone_number=dto.attendee.phone_number,
+                language=dto.attendee.language or "en",
+            ),
+            metadata=dict(dto.metadata or {}),
+            guests=list(dto.guests or []),
+            location=_location(dto.location) or dto.meeting_url,
+            booking_fields_responses=dict(dto.booking_fields_responses or {}),
+        )
+        outcome = self._store.create(new)
+        return success(booking_json(outcome.booking, event_type), status=201)
+
+    def _create_event_type(self, dto: CreateBookingIn) -> EventTypeSpec:
+        if dto.event_type_id is not None:
+            return self._store.event_type(dto.event_type_id)
+        if dto.event_type_slug is not None and dto.username is not None:
+            return self._store.event_type_by_slug(dto.event_type_slug, dto.username)
+        raise validation_error(
+            ["Either eventTypeId or eventTypeSlug + username or eventTypeSlug + teamSlug required"]
+        )
+
+    def _list(self, request: WireRequest) -> WireResponse:
+        query = request.query
+        if self._is_legacy_bookings(request):
+            return self._legacy_list(query)
+        check_query(query, _LIST_QUERY)
+        take = query_int(query, "take")
+        take = DEFAULT_TAKE if take is None else take
+        if not 1 <= take <= MAX_TAKE:
+            raise validation_error([f"take must not be greater than {MAX_TAKE}"])
+        skip = query_int(query, "skip") or 0
+        if skip < 0:
+            raise validation_error(["skip must not be less than 0"])
+        sort = query.get("sortStart", "asc")
+        if sort not in {"asc", "desc"}:
+            raise validation_error(["sortStart must be one of the following values: asc, desc"])
+        event_type_ids = _int_list(query, "eventTypeIds")
+        single = query_int(query, "eventTypeId")
+        if single is not None:
+            event_type_ids = [*(event_type_ids or []), single]
+        found = self._filter(
+            statuses=_statuses(query.get("status")),
+            attendee_email=query.get("attendeeEmail"),
+            attendee_name=query.get("attendeeName"),
+            event_type_ids=event_type_ids,
+            after_start=query_instant(query, "afterStart"),
+            before_end=query_instant(query, "beforeEnd"),
+            descending=sort == "desc",
+        )
+        page = found[skip : skip + take]
+        return success(
+            [self._shape(booking, legacy=False) for booking in page],
+            pagination=pagination(len(found), skip, take, len(page)),
+        )
+
+    def _legacy_list(self, query: dict[str, str]) -> WireResponse:
+        check_query(query, _LEGACY_LIST_QUERY)
+        limit = query_int(query, "limit") or DEFAULT_TAKE
+        cursor = query_int(query, "cursor") or 0
+        found = self._filter(
+            statuses=_statuses(query.get("filters[status]")),
+            attendee_email=query.get("filters[attendeeEmail]"),
+            attendee_name=query.get("filters[attendeeName]"),
+            event_type_ids=_int_list(query, "filters[eventTypeIds]"),
+            after_start=query_instant(query, "filters[afterStartDate]"),
+            before_end=query_instant(query, "filters[beforeEndDate]"),
+            descending=False,
+        )
+        page = found[cursor : cursor + limit]
+        next_cursor = cursor + limit if cursor + limit < len(found) else None
+        return success(
+            {
+                "bookings": [self._shape(booking, legacy=True) for booking in page],
+                "recurringInfo": [],
+                "nextCursor": next_cursor,
+            }
+        )
+
+    def _filter(
+        self,
+        *,
+        statuses: frozenset[str],
+        attendee_email: str | None,
+        attendee_name: str | None,
+        event_type_ids: list[int] | None,
+        after_start: datetime | None,
+        before_end: datetime | None,
+        descending: bool,
+    ) -> list[EmulatedBooking]:
+        now = self._clock()
+
+        def wanted(booking: EmulatedBooking) -> bool:
+            if statuses and not any(_in_status(booking, status, now) for status in statuses):
+                return False
+            if attendee_email is not None and not any(
+                attendee.email.lower() == attendee_email.lower() for attendee in booking.attendees
+            ):
+                return False
+            if attendee_name is not None and not any(
+                attendee.name.lower() == attendee_name.lower() for attendee in booking.attendees
+            ):
+                return False
+            if event_type_ids is not None and booking.event_type_id not in event_type_ids:
+                return False
+            if after_start is not None and booking.start < after_start:
+                return False
+            return before_end is None or booking.end <= before_end
+
+        found = [booking for booking in self._store.bookings if wanted(booking)]
+        return sorted(found, key=lambda booking: booking.start, reverse=descending)
+
+    def _get(self, uid: str, *, legacy: bool) -> WireResponse:
+        booking = self._store.get(uid)
+        return success(self._shape(booking, legacy=legacy))
+
+    def _cancel(self, request: WireRequest, uid: str, *, legacy: bool) -> WireResponse:
+        body = _json_body(request)
+        if legacy:
+            reason = parse_body(LegacyCancelBookingIn, body).cancellation_reason
+        else:
+            reason = parse_body(CancelBookingIn, body).cancellation_reason
+        booking = self._store.cancel(uid, reason)
+        return success(self._shape(booking, legacy=legacy))
+
+    def _shape(self, booking: EmulatedBooking, *, legacy: bool) -> dict[str, Any]:
+        event_type = self._store.event_type(booking.event_type_id)
+        if legacy:
+            return legacy_booking_json(booking, event_type)
+        return booking_json(booking, event_type)
+
+    def _reschedule(self, request: WireRequest, uid: str) -> WireResponse:
+        dto = parse_body(RescheduleBookingIn, _json_body(request))
+        booking = self._store.reschedule(
+            uid, parse_instant(dto.start), dto.rescheduling_reason, dto.rescheduled_by
+        )
+        return success(self._shape(booking, legacy=False), status=201)
+
+
+def _json_body(request: WireRequest) -> Any:
+    parsed = request.json_body()
+    if parsed is None and request.body.strip():
+        raise ApiError(400, "Unexpected token in JSON body")
+    return parsed
+
+
+def _location(location: str | dict[str, Any] | None) -> str | None:
+    if location is None or isinstance(location, str):
+        return location
+    for key in ("address", "link", "phone"):
+        if isinstance(location.get(key), str):
+            return str(location[key])
+    return f"integrations:{location.get('type', 'unknown')}"
+
+
+def _range_bound(query: dict[str, str], key: str, *, end: bool) -> datetime:
+    try:
+        return parse_range_bound(query[key], end=end)
+    except ValueError:
+        raise validation_error([f"{key} must be a valid ISO 8601 date string"]) from None
+
+
+def _int_list(query: dict[str, str], key: str) -> list[int] | None:
+    text = query.get(key)
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not all(re.fullmatch(r"\d+", part) for part in parts):
+        raise validation_error([f"{key} must be a comma-separated list of integers"])
+    return [int(part) for part in parts]
+
+
+def _statuses(text: str | None) -> frozenset[str]:
+    if text is None:
+        return frozenset()
+    statuses = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = statuses - _LIST_STATUSES
+    if unknown:
+        allowed = ", ".join(sorted(_LIST_STATUSES))
+        raise validation_error([f"status must be one of the following values: {allowed}"])
+    return statuses
+
+
+def _in_status(booking: EmulatedBooking, status: str, now: datetime) -> bool:
+    """Cal.com's list filters: they look at the end, so a booking under way is still upcoming."""
+    ended = booking.end <= now
+    withdrawn = booking.status in {"cancelled", "rejected"}
+    if status == "upcoming":
+        return not ended and not withdrawn
+    if status == "past":
+        return ended and not withdrawn
+    if status == "cancelled":
+        return withdrawn
+    if status == "unconfirmed":
+        return not ended and booking.status == "pending"
+    return False

@@ -1,0 +1,161 @@
+"""What the emulator holds: event types, bookings and the requests it has seen."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from .faults import FaultKind
+
+BookingStatus = Literal["accepted", "pending", "cancelled", "rejected"]
+ACTIVE_STATUSES: Final[frozenset[BookingStatus]] = frozenset({"accepted", "pending"})
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``; ``ValueError`` for anything else (including "")."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
+        raise ValueError(f"unknown IANA time zone {name!r}") from error
+
+
+def _check_zone(_instance: object, _attribute: object, value: str) -> None:
+    zone(value)
+
+
+def _slugify(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "event"
+
+
+@attrs.frozen
+class BusinessHours:
+    """Weekly opening hours in the event type's zone; weekdays count from Monday = 0."""
+
+    weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    opens: time = time(9)
+    closes: time = time(17)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.weekdays <= set(range(7)):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        if self.opens >= self.closes:
+            raise ValueError("business hours must open before they close")
+
+
+@attrs.frozen
+class EventTypeSpec:
+    """An event type as the emulated account has it configured.
+
+    ``requires_confirmation`` switches Cal.com's repeat-booking behaviour: such event types
+    hand back the existing booking with 201 instead of refusing with 400.
+    """
+
+    id: int
+    title: str
+    length_minutes: int = 30
+    requires_confirmation: bool = False
+    timezone: str = attrs.field(default="UTC", validator=_check_zone)
+    business_hours: BusinessHours = BusinessHours()
+    slot_interval_minutes: int | None = None
+    minimum_booking_notice_minutes: int = 0
+    slug: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.length_minutes <= 0 or (self.slot_interval_minutes or 1) <= 0:
+            raise ValueError("length and slot interval must be positive")
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(minutes=self.length_minutes)
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(minutes=self.slot_interval_minutes or self.length_minutes)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    @property
+    def effective_slug(self) -> str:
+        return self.slug or _slugify(self.title)
+
+
+@attrs.frozen
+class EmulatedHost:
+    """The one organiser every emulated event type belongs to."""
+
+    id: int = 1
+    name: str = "Emulated Host"
+    email: str = "host@emulator.invalid"
+    username: str = "emulated-host"
+
+
+HOST: Final = EmulatedHost()
+
+
+@attrs.frozen
+class EmulatedAttendee:
+    name: str
+    email: str
+    time_zone: str = "UTC"
+    phone_number: str | None = None
+    language: str = "en"
+
+    def is_same_person(self, other: EmulatedAttendee) -> bool:
+        """Cal.com's "same attendee": e-mail in any case, or the phone when both have one."""
+        if self.email.lower() == other.email.lower():
+            return True
+        return self.phone_number is not None and self.phone_number == other.phone_number
+
+
+@attrs.define(eq=False)
+class EmulatedBooking:
+    """One booking row; mutable because Cal.com changes bookings in place (cancel, reschedule)."""
+
+    id: int
+    uid: str
+    event_type_id: int
+    title: str
+    start: datetime
+    end: datetime
+    status: BookingStatus
+    attendees: list[EmulatedAttendee]
+    metadata: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    cancellation_reason: str | None = None
+    rescheduled_from_uid: str | None = None
+    rescheduled_to_uid: str | None = None
+    rescheduling_reason: str | None = None
+    rescheduled_by_email: str | None = None
+    guests: list[str] = attrs.Factory(list)
+    location: str | None = None
+    booking_fields_responses: dict[str, Any] = attrs.Factory(dict)
+
+    @property
+    def is_active(self) -> bool:
+        """Holds its slot."""
+        return self.status in ACTIVE_STATUSES
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.start < end and start < self.end
+
+
+@attrs.frozen
+class RecordedRequest:
+    """A request as the emulator received it, minus the ``Authorization`` header.
+
+    ``fault`` names the injected fault that hit this request, if any.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    headers: dict[str, str]
+    fault: FaultKind | None = None

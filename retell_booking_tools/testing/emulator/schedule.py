@@ -1,0 +1,75 @@
+"""Which starts an event type offers: business hours on a fixed grid, minus what is taken."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+
+from .models import EmulatedBooking, EventTypeSpec
+
+
+def grid_starts(event_type: EventTypeSpec, day: date, length: timedelta) -> Iterator[datetime]:
+    """Starts on the local ``day``, every interval from opening, each ending by closing."""
+    hours = event_type.business_hours
+    if day.weekday() not in hours.weekdays:
+        return
+    zone = event_type.zone
+    opens = datetime.combine(day, hours.opens)
+    closes = datetime.combine(day, hours.closes)
+    local = opens
+    while local + length <= closes:
+        yield local.replace(tzinfo=zone).astimezone(UTC)
+        local += event_type.interval
+
+
+def is_grid_start(event_type: EventTypeSpec, start: datetime, length: timedelta) -> bool:
+    """Whether ``start`` lies on the grid within business hours (free or not)."""
+    day = start.astimezone(event_type.zone).date()
+    return any(candidate == start for candidate in grid_starts(event_type, day, length))
+
+
+def earliest_bookable(event_type: EventTypeSpec, now: datetime) -> datetime:
+    return now + timedelta(minutes=event_type.minimum_booking_notice_minutes)
+
+
+def is_free(
+    bookings: Iterable[EmulatedBooking],
+    event_type_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    ignore_uid: str | None = None,
+) -> bool:
+    """No active booking of the event type overlaps ``[start, end)``."""
+    return not any(
+        booking.is_active
+        and booking.event_type_id == event_type_id
+        and booking.uid != ignore_uid
+        and booking.overlaps(start, end)
+        for booking in bookings
+    )
+
+
+def free_starts(
+    event_type: EventTypeSpec,
+    bookings: Iterable[EmulatedBooking],
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+) -> list[datetime]:
+    """Bookable starts within ``[window_start, window_end]``, strictly after the notice period."""
+    length = event_type.length
+    taken = [b for b in bookings if b.is_active and b.event_type_id == event_type.id]
+    not_before = earliest_bookable(event_type, now)
+    zone = event_type.zone
+    day = window_start.astimezone(zone).date() - timedelta(days=1)
+    last_day = window_end.astimezone(zone).date() + timedelta(days=1)
+    starts: list[datetime] = []
+    while day <= last_day:
+        for start in grid_starts(event_type, day, length):
+            if not (window_start <= start <= window_end) or start <= not_before:
+                continue
+            if is_free(taken, event_type.id, start, start + length):
+                starts.append(start)
+        day += timedelta(days=1)
+    return starts

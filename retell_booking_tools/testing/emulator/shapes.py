@@ -1,0 +1,124 @@
+"""The JSON shapes of a booking in each API version, and of list pagination."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .models import HOST, EmulatedAttendee, EmulatedBooking, EventTypeSpec
+from .wire import utc_z
+
+
+def booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[str, Any]:
+    """A booking as versions 2024-08-13 and 2026-02-25 return it."""
+    first = booking.attendees[0]
+    data: dict[str, Any] = {
+        "id": booking.id,
+        "uid": booking.uid,
+        "title": booking.title,
+        "description": "",
+        "hosts": [_host(event_type)],
+        "status": booking.status,
+        "start": utc_z(booking.start),
+        "end": utc_z(booking.end),
+        "duration": int((booking.end - booking.start).total_seconds() // 60),
+        "eventTypeId": booking.event_type_id,
+        "eventType": {"id": event_type.id, "slug": event_type.effective_slug},
+        "location": booking.location,
+        "absentHost": False,
+        "createdAt": utc_z(booking.created_at),
+        "updatedAt": utc_z(booking.updated_at),
+        "metadata": dict(booking.metadata),
+        "attendees": [_attendee(attendee) for attendee in booking.attendees],
+        "guests": list(booking.guests),
+        "bookingFieldsResponses": {
+            "name": first.name,
+            "email": first.email,
+            **booking.booking_fields_responses,
+        },
+    }
+    if booking.status in {"cancelled", "rejected"}:
+        data["cancellationReason"] = booking.cancellation_reason
+    optional = {
+        "rescheduledFromUid": booking.rescheduled_from_uid,
+        "rescheduledToUid": booking.rescheduled_to_uid,
+        "reschedulingReason": booking.rescheduling_reason,
+        "rescheduledByEmail": booking.rescheduled_by_email,
+    }
+    data.update({key: value for key, value in optional.items() if value is not None})
+    return data
+
+
+def legacy_booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[str, Any]:
+    """A booking in the oldest v2 shape: ``startTime``, upper-case status, ``user``."""
+    first = booking.attendees[0]
+    return {
+        "id": booking.id,
+        "uid": booking.uid,
+        "userId": HOST.id,
+        "title": booking.title,
+        "description": "",
+        "startTime": utc_z(booking.start),
+        "endTime": utc_z(booking.end),
+        "status": booking.status.upper(),
+        "eventTypeId": booking.event_type_id,
+        "location": booking.location,
+        "metadata": dict(booking.metadata),
+        "responses": {
+            "name": first.name,
+            "email": first.email,
+            **booking.booking_fields_responses,
+        },
+        "attendees": [
+            {
+                "name": attendee.name,
+                "email": attendee.email,
+                "timeZone": attendee.time_zone,
+                "locale": attendee.language,
+            }
+            for attendee in booking.attendees
+        ],
+        "user": _host(event_type),
+        "createdAt": utc_z(booking.created_at),
+        "updatedAt": utc_z(booking.updated_at),
+        "cancellationReason": booking.cancellation_reason,
+        "fromReschedule": booking.rescheduled_from_uid,
+        "rescheduled": booking.rescheduled_to_uid is not None,
+    }
+
+
+def _host(event_type: EventTypeSpec) -> dict[str, Any]:
+    return {
+        "id": HOST.id,
+        "name": HOST.name,
+        "email": HOST.email,
+        "username": HOST.username,
+        "timeZone": event_type.timezone,
+    }
+
+
+def _attendee(attendee: EmulatedAttendee) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": attendee.name,
+        "email": attendee.email,
+        "timeZone": attendee.time_zone,
+        "language": attendee.language,
+        "absent": False,
+    }
+    if attendee.phone_number is not None:
+        data["phoneNumber"] = attendee.phone_number
+    return data
+
+
+def pagination(total: int, skip: int, take: int, returned: int) -> dict[str, Any]:
+    remaining = max(total - skip - returned, 0)
+    return {
+        "totalItems": total,
+        "remainingItems": remaining,
+        "returnedItems": returned,
+        "itemsPerPage": take,
+        "currentPage": skip // take + 1,
+        "totalPages": math.ceil(total / take),
+        "hasNextPage": remaining > 0,
+        "hasPreviousPage": skip > 0,
+    }

@@ -1,0 +1,224 @@
+"""The booking rules Cal.com applies, independent of HTTP shapes and versions."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .models import HOST, BookingStatus, EmulatedAttendee, EmulatedBooking, EventTypeSpec
+from .schedule import earliest_bookable, is_free, is_grid_start
+from .wire import ApiError
+
+NOT_AVAILABLE = "User either already has booking at this time or is not available"
+IN_THE_PAST = "Attempting to book a meeting in the past."
+ALREADY_CANCELLED = "This booking has already been cancelled."
+
+
+@attrs.frozen
+class NewBooking:
+    """What a create request asks for, whichever API version it came in."""
+
+    event_type: EventTypeSpec
+    start: datetime
+    attendee: EmulatedAttendee
+    metadata: dict[str, str] = attrs.Factory(dict)
+    guests: list[str] = attrs.Factory(list)
+    location: str | None = None
+    booking_fields_responses: dict[str, Any] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class CreateOutcome:
+    booking: EmulatedBooking
+    created: bool
+
+
+class BookingStore:
+    """Event types and bookings; every method runs without awaiting, so each is atomic."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self.event_types: dict[int, EventTypeSpec] = {}
+        self.bookings: list[EmulatedBooking] = []
+        self.created_count = 0
+        self._next_id = 1
+
+    def event_type(self, event_type_id: int) -> EventTypeSpec:
+        try:
+            return self.event_types[event_type_id]
+        except KeyError:
+            raise ApiError(404, f"Event type with id={event_type_id} was not found") from None
+
+    def event_type_by_slug(self, slug: str, username: str | None) -> EventTypeSpec:
+        if username == HOST.username:
+            for event_type in self.event_types.values():
+                if event_type.effective_slug == slug:
+                    return event_type
+        raise ApiError(404, f"Event type with slug={slug} was not found")
+
+    def get(self, uid: str) -> EmulatedBooking:
+        for booking in self.bookings:
+            if booking.uid == uid:
+                return booking
+        raise ApiError(404, f"Booking with uid={uid} was not found")
+
+    def create(self, request: NewBooking) -> CreateOutcome:
+        """Cal.com's decision for a new booking, in its order: past, availability, repeat, taken."""
+        event_type, start = request.event_type, request.start
+        end = start + event_type.length
+        now = self._clock()
+        if start <= now:
+            raise ApiError(400, IN_THE_PAST)
+        if start <= earliest_bookable(event_type, now) or not is_grid_start(
+            event_type, start, event_type.length
+        ):
+            raise ApiError(400, NOT_AVAILABLE)
+        repeat = self._same_attendee_booking(event_type.id, start, request.attendee)
+        if repeat is not None:
+            if event_type.requires_confirmation:
+                return CreateOutcome(repeat, created=False)
+            raise ApiError(400, NOT_AVAILABLE)
+        if not is_free(self.bookings, event_type.id, start, end):
+            raise ApiError(400, NOT_AVAILABLE)
+        booking = self._insert(
+            event_type,
+            start,
+            [request.attendee],
+            request.metadata,
+            created_at=now,
+            status="pending" if event_type.requires_confirmation else "accepted",
+            guests=request.guests,
+            location=request.location,
+            booking_fields_responses=request.booking_fields_responses,
+        )
+        self.created_count += 1
+        return CreateOutcome(booking, created=True)
+
+    def seed(
+        self,
+        event_type: EventTypeSpec,
+        start: datetime,
+        attendee: EmulatedAttendee,
+        *,
+        created_at: datetime,
+        metadata: dict[str, str],
+        status: BookingStatus,
+    ) -> EmulatedBooking:
+        """Insert without any rule: state the test says already exists."""
+        return self._insert(event_type, start, [attendee], metadata, created_at, status)
+
+    def cancel(self, uid: str, reason: str | None) -> EmulatedBooking:
+        booking = self.get(uid)
+        if booking.status in {"cancelled", "rejected"}:
+            raise ApiError(400, ALREADY_CANCELLED)
+        booking.status = "cancelled"
+        booking.cancellation_reason = reason
+        booking.updated_at = self._clock()
+        return booking
+
+    def confirm(self, uid: str) -> EmulatedBooking:
+        booking = self.get(uid)
+        if booking.status != "pending":
+            raise ApiError(400, f"Booking with uid={uid} is not pending confirmation")
+        booking.status = "accepted"
+        booking.updated_at = self._clock()
+        return booking
+
+    def reject(self, uid: str, reason: str | None) -> EmulatedBooking:
+        booking = self.get(uid)
+        if booking.status != "pending":
+            raise ApiError(400, f"Booking with uid={uid} is not pending confirmation")
+        booking.status = "rejected"
+        booking.cancellation_reason = reason
+        booking.updated_at = self._clock()
+        return booking
+
+    def reschedule(
+        self, uid: str, start: datetime, reason: str | None, rescheduled_by: str | None
+    ) -> EmulatedBooking:
+        """A new booking at ``start``; the old one is cancelled and points to it."""
+        old = self.get(uid)
+        if not old.is_active:
+            raise ApiError(400, f"Can't reschedule booking with status {old.status}")
+        event_type = self.event_type(old.event_type_id)
+        now = self._clock()
+        if start <= now:
+            raise ApiError(400, IN_THE_PAST)
+        end = start + event_type.length
+        if (
+            start <= earliest_bookable(event_type, now)
+            or not is_grid_start(event_type, start, event_type.length)
+            or not is_free(self.bookings, event_type.id, start, end, ignore_uid=old.uid)
+        ):
+            raise ApiError(400, NOT_AVAILABLE)
+        new = self._insert(
+            event_type,
+            start,
+            list(old.attendees),
+            dict(old.metadata),
+            created_at=now,
+            status="pending" if event_type.requires_confirmation else "accepted",
+            guests=list(old.guests),
+            location=old.location,
+            booking_fields_responses=dict(old.booking_fields_responses),
+        )
+        new.rescheduled_from_uid = old.uid
+        new.rescheduling_reason = reason
+        new.rescheduled_by_email = rescheduled_by
+        old.status = "cancelled"
+        old.rescheduled_to_uid = new.uid
+        old.cancellation_reason = reason
+        old.rescheduled_by_email = rescheduled_by
+        old.updated_at = now
+        self.created_count += 1
+        return new
+
+    def _same_attendee_booking(
+        self, event_type_id: int, start: datetime, attendee: EmulatedAttendee
+    ) -> EmulatedBooking | None:
+        for booking in self.bookings:
+            if (
+                booking.is_active
+                and booking.event_type_id == event_type_id
+                and booking.start == start
+                and any(attendee.is_same_person(other) for other in booking.attendees)
+            ):
+                return booking
+        return None
+
+    def _insert(
+        self,
+        event_type: EventTypeSpec,
+        start: datetime,
+        attendees: list[EmulatedAttendee],
+        metadata: dict[str, str],
+        created_at: datetime,
+        status: BookingStatus,
+        *,
+        guests: list[str] | None = None,
+        location: str | None = None,
+        booking_fields_responses: dict[str, Any] | None = None,
+    ) -> EmulatedBooking:
+        booking = EmulatedBooking(
+            id=self._next_id,
+            uid=secrets.token_urlsafe(16),
+            event_type_id=event_type.id,
+            title=f"{event_type.title} between {HOST.name} and {attendees[0].name}",
+            start=start,
+            end=start + event_type.length,
+            status=status,
+            attendees=attendees,
+            metadata=dict(metadata),
+            created_at=created_at,
+            updated_at=created_at,
+            guests=list(guests or []),
+            location=location,
+            booking_fields_responses=dict(booking_fields_responses or {}),
+        )
+        self._next_id += 1
+        self.bookings.append(booking)
+        return booking

@@ -1,0 +1,154 @@
+"""What every tool shares: its context, the result shape and the customer from the call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+import attrs
+from pydantic import BaseModel, ConfigDict, Field
+
+from retell_booking_tools.booking import BookingOutcome, BookingService
+from retell_booking_tools.config import Language
+from retell_booking_tools.domain import Appointment, Call, Customer, ToolStatus
+from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.identity import normalize_email, normalize_phone
+from retell_booking_tools.messages import render
+from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.retell.models import RetellCall
+
+
+@attrs.frozen
+class ToolContext:
+    """Everything a tool needs besides its arguments, for one delivery of one function call."""
+
+    call: RetellCall
+    service: BookingService
+    repository: Repository
+    language: Language
+    zone: ZoneInfo
+    phone_region: str
+    now: datetime
+    resumed: bool = False
+
+
+class AppointmentView(BaseModel):
+    """An appointment as the agent sees it: the caller's own, times in the business zone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    booking_uid: str
+    start: datetime = Field(description="ISO 8601 with offset, in the business time zone")
+    end: datetime
+    timezone: str
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> AppointmentView:
+        zone = ZoneInfo(appointment.timezone)
+        return cls(
+            id=appointment.id,
+            booking_uid=appointment.booking_uid,
+            start=appointment.start.astimezone(zone),
+            end=appointment.end.astimezone(zone),
+            timezone=appointment.timezone,
+        )
+
+
+class ToolResult(BaseModel):
+    """The JSON the agent reads: a status from a closed set and words that match it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ToolStatus
+    message: str
+    appointment: AppointmentView | None = None
+    alternatives: list[datetime] | None = Field(
+        default=None, description="Free starts nearby (ISO 8601 with offset)"
+    )
+    field: str | None = Field(default=None, description="The argument that was invalid")
+
+    def to_json(self) -> dict[str, object]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+
+@attrs.frozen
+class Tool(Generic[ArgsT]):
+    """A Retell custom function: its name, what the model is told, its arguments and handler."""
+
+    name: str
+    description: str
+    args_model: type[ArgsT]
+    handler: Callable[[ArgsT, ToolContext], Awaitable[ToolResult]]
+
+    async def invoke(self, args: BaseModel, context: ToolContext) -> ToolResult:
+        assert isinstance(args, self.args_model)
+        return await self.handler(args, context)
+
+
+def outcome_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
+    """Word a booking outcome; the appointment is spoken in its own time zone."""
+    appointment = outcome.appointment
+    return ToolResult(
+        status=outcome.status,
+        message=render(
+            outcome.status.value,
+            context.language,
+            zone=ZoneInfo(appointment.timezone) if appointment else context.zone,
+            at=appointment.start if appointment else None,
+            choices=outcome.alternatives,
+        ),
+        appointment=AppointmentView.of(appointment) if appointment else None,
+        alternatives=[a.astimezone(context.zone) for a in outcome.alternatives] or None,
+    )
+
+
+def invalid_result(error: InvalidArguments, context: ToolContext) -> ToolResult:
+    """``invalid`` naming the field; the variant wording asks for exactly that field again."""
+    key = "invalid.past" if error.reason == "in the past" else f"invalid.{error.field}"
+    return ToolResult(
+        status=ToolStatus.INVALID,
+        message=render(key, context.language, zone=context.zone),
+        field=error.field,
+    )
+
+
+def status_result(
+    status: ToolStatus, context: ToolContext, variant: str | None = None
+) -> ToolResult:
+    """A result that carries no appointment, e.g. ``not_found`` or ``error``."""
+    key = f"{status.value}.{variant}" if variant else status.value
+    return ToolResult(status=status, message=render(key, context.language, zone=context.zone))
+
+
+async def resolve_customer(
+    context: ToolContext, *, name: str, phone: str | None, email: str | None
+) -> tuple[Customer, str | None]:
+    """The caller as a customer (phone from the args, else the call), and their given email.
+
+    Raises InvalidArguments when neither a phone nor an email identifies them.
+    """
+    given_email = normalize_email(email) if email else None
+    raw_phone = phone or context.call.customer_number
+    field = "phone"
+    normalized_phone = None
+    if raw_phone:
+        try:
+            normalized_phone = normalize_phone(raw_phone, region=context.phone_region, field=field)
+        except InvalidArguments:
+            if phone:
+                raise
+    if normalized_phone is None and given_email is None:
+        raise InvalidArguments(field, "a phone number or an email is needed to book")
+    customer = await context.repository.upsert_customer(
+        name=name, phone=normalized_phone, email=given_email
+    )
+    await context.repository.upsert_call(
+        Call(call_id=context.call.call_id, customer_id=customer.id)
+    )
+    return customer, given_email

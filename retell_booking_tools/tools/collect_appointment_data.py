@@ -1,0 +1,121 @@
+"""``collect_appointment_data``: book the caller's appointment, or say honestly why not."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retell_booking_tools.booking import BookingRequest
+from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.tools.base import (
+    Tool,
+    ToolContext,
+    ToolResult,
+    invalid_result,
+    outcome_result,
+    resolve_customer,
+)
+
+MAX_DAYS_AHEAD = 366
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class CollectAppointmentDataArgs(BaseModel):
+    """Arguments the model fills in from the conversation."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    customer_name: str = Field(
+        min_length=1, max_length=200, description="The caller's full name, as they said it."
+    )
+    date: str = Field(
+        max_length=40, description="Requested day, YYYY-MM-DD, in the business time zone."
+    )
+    time: str = Field(
+        max_length=40, description="Requested start, HH:MM (24-hour), in the business time zone."
+    )
+    email: str | None = Field(
+        default=None, max_length=320, description="Email, only if the caller gave one."
+    )
+    phone: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Phone number, only if the caller gave a different one than they call from.",
+    )
+    service: str | None = Field(
+        default=None, max_length=200, description="What the appointment is for, if said."
+    )
+    notes: str | None = Field(
+        default=None, max_length=1000, description="Anything else the caller wants noted."
+    )
+
+
+def requested_start(day_text: str, time_text: str, context: ToolContext) -> datetime:
+    """The instant the caller asked for, or InvalidArguments naming the date or time.
+
+    Rejects impossible dates, local times that do not exist (DST gaps), the past and
+    anything more than a year ahead (a hallucinated date, most likely).
+    """
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise InvalidArguments("date", "not a date in YYYY-MM-DD form") from None
+    if len(day_text) != 10:
+        raise InvalidArguments("date", "not a date in YYYY-MM-DD form")
+    match = _TIME.match(time_text)
+    if match is None:
+        raise InvalidArguments("time", "not a time in HH:MM form")
+    local = datetime.combine(day, time(int(match[1]), int(match[2])), tzinfo=context.zone)
+    start = local.astimezone(UTC)
+    if start.astimezone(context.zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise InvalidArguments("time", "does not exist on that day (clock change)")
+    if start <= context.now:
+        field = "date" if day < context.now.astimezone(context.zone).date() else "time"
+        raise InvalidArguments(field, "in the past")
+    if start - context.now > timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidArguments("date", "more than a year ahead")
+    return start
+
+
+async def collect_appointment_data(
+    args: CollectAppointmentDataArgs, context: ToolContext
+) -> ToolResult:
+    try:
+        start = requested_start(args.date, args.time, context)
+        customer, email = await resolve_customer(
+            context, name=args.customer_name, phone=args.phone, email=args.email
+        )
+    except InvalidArguments as error:
+        return invalid_result(error, context)
+    notes = "\n".join(part for part in (args.service, args.notes) if part) or None
+    outcome = await context.service.book(
+        BookingRequest(
+            call_id=context.call.call_id,
+            customer=customer,
+            start=start,
+            customer_name=args.customer_name,
+            email=email,
+            language=context.language,
+            notes=notes,
+            resumed=context.resumed,
+        )
+    )
+    return outcome_result(outcome, context)
+
+
+TOOL = Tool(
+    name="collect_appointment_data",
+    description=(
+        "Book an appointment once you have the caller's name, the day and the time. "
+        "Read the result's status and say only what it says: 'booked' means a new "
+        "appointment was made now; 'existing' means the caller ALREADY HAD this "
+        "appointment (never say it was booked; ask whether to keep or change it, and call "
+        "confirm_existing if they keep it); 'unavailable' or 'conflict' means it was not "
+        "booked (offer the alternatives); 'invalid' means ask again for the named field; "
+        "'error' means nothing is confirmed. The result's message is safe to speak as is."
+    ),
+    args_model=CollectAppointmentDataArgs,
+    handler=collect_appointment_data,
+)

@@ -1,0 +1,174 @@
+"""Runs a tool for one delivery of a Retell function call, exactly once per call.
+
+Retell retries a function call (``max_retry``) with the same call id, tool and
+arguments. The first delivery claims the call in the store; later ones replay its final
+result, wait while it runs, or resume it when it never finished (an ``error`` or a
+crash). A started booking is shielded from cancellation so it always finishes and links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from retell_booking_tools.booking import BookingService
+from retell_booking_tools.clock import Clock, system_clock
+from retell_booking_tools.config import Language
+from retell_booking_tools.domain import (
+    Call,
+    ToolCallBusy,
+    ToolCallClaimed,
+    ToolCallFinished,
+    ToolCallKey,
+    ToolStatus,
+)
+from retell_booking_tools.errors import InvalidArguments, RetellBookingError
+from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.retell.models import RetellCall
+from retell_booking_tools.tools.base import (
+    Tool,
+    ToolContext,
+    ToolResult,
+    invalid_result,
+    status_result,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownTool(RetellBookingError):
+    """No tool of that name is served."""
+
+
+def args_digest(args: Mapping[str, Any]) -> str:
+    """A stable digest of the arguments: key order and spacing do not matter."""
+    canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ToolRunner:
+    """Validates arguments, deduplicates deliveries and runs tools; knows nothing of HTTP."""
+
+    def __init__(
+        self,
+        *,
+        tools: Iterable[Tool[Any]],
+        service: BookingService,
+        repository: Repository,
+        language: Language,
+        timezone: str,
+        phone_region: str = "US",
+        clock: Clock = system_clock,
+        lease: timedelta = timedelta(seconds=60),
+        busy_wait_seconds: float = 20.0,
+    ) -> None:
+        self._tools = {tool.name: tool for tool in tools}
+        self._service = service
+        self._repository = repository
+        self._language = language
+        self._timezone = timezone
+        self._phone_region = phone_region
+        self._clock = clock
+        self._lease = lease
+        self._busy_wait_seconds = busy_wait_seconds
+        self._running: set[asyncio.Task[ToolResult]] = set()
+
+    @property
+    def tools(self) -> Mapping[str, Tool[Any]]:
+        return self._tools
+
+    async def run(self, name: str, call: RetellCall, args: Mapping[str, Any]) -> ToolResult:
+        """The result for this function call; identical for every delivery of it."""
+        tool = self._tools.get(name)
+        if tool is None:
+            raise UnknownTool(f"no tool named {name!r}")
+        key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=args_digest(args))
+        await self._repository.upsert_call(
+            Call(
+                call_id=call.call_id,
+                agent_id=call.agent_id,
+                from_number=call.from_number,
+                to_number=call.to_number,
+            )
+        )
+        deadline = asyncio.get_running_loop().time() + self._busy_wait_seconds
+        while True:
+            claim = await self._repository.claim_tool_call(
+                key, now=self._clock(), lease=self._lease
+            )
+            if isinstance(claim, ToolCallFinished):
+                return ToolResult.model_validate(claim.result)
+            if isinstance(claim, ToolCallClaimed):
+                break
+            assert isinstance(claim, ToolCallBusy)
+            if asyncio.get_running_loop().time() >= deadline:
+                return self._error_result(call)
+            await asyncio.sleep(0.05)
+        task = asyncio.create_task(self._run_claimed(tool, key, call, args, claim.resumed))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
+
+    async def wait_idle(self) -> None:
+        """Wait for started tool calls to finish (e.g. before shutdown)."""
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _run_claimed(
+        self,
+        tool: Tool[Any],
+        key: ToolCallKey,
+        call: RetellCall,
+        args: Mapping[str, Any],
+        resumed: bool,
+    ) -> ToolResult:
+        context = self._context(call, resumed)
+        try:
+            result = await self._invoke(tool, args, context)
+        except Exception:
+            logger.exception("tool failed", extra={"call_id": call.call_id, "tool": tool.name})
+            await self._repository.abandon_tool_call(key)
+            return self._error_result(call)
+        if result.status.is_final:
+            await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
+        else:
+            await self._repository.abandon_tool_call(key)
+        logger.info(
+            "tool answered",
+            extra={"call_id": call.call_id, "tool": tool.name, "status": result.status.value},
+        )
+        return result
+
+    async def _invoke(
+        self, tool: Tool[Any], args: Mapping[str, Any], context: ToolContext
+    ) -> ToolResult:
+        try:
+            parsed = tool.args_model.model_validate(dict(args))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "args"
+            return invalid_result(InvalidArguments(field, first["msg"]), context)
+        return await tool.invoke(parsed, context)
+
+    def _context(self, call: RetellCall, resumed: bool) -> ToolContext:
+        return ToolContext(
+            call=call,
+            service=self._service,
+            repository=self._repository,
+            language=self._language,
+            zone=ZoneInfo(self._timezone),
+            phone_region=self._phone_region,
+            now=self._clock(),
+            resumed=resumed,
+        )
+
+    def _error_result(self, call: RetellCall) -> ToolResult:
+        return status_result(ToolStatus.ERROR, self._context(call, resumed=False))

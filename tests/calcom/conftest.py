@@ -1,0 +1,509 @@
+"""Shared fixtures for the Cal.com boundary: retries without waiting, and cassette hygiene.
+
+Cassettes in ``tests/cassettes/calcom`` replay real HTTP of :class:`CalcomClient`. They
+are recorded by running the cassette tests with ``RETELL_BOOKING_RECORD=1`` (see
+``tests/calcom/record_cassettes.py``): against the Cal.com emulator served over HTTP on
+loopback by default, or against a real account when ``CALCOM_API_KEY`` is set. Before
+anything is written, credentials are dropped and attendee data is replaced by stable
+placeholders; JSON bodies are stored as YAML so a diff reads like the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+import pytest
+import stamina
+import vcr
+import yaml
+from vcr.cassette import Cassette
+from vcr.request import Request as VcrRequest
+
+from retell_booking_tools.calcom import (
+    BOOKINGS_API_VERSION,
+    DEFAULT_API_URL,
+    SLOTS_API_VERSION,
+    CalcomClient,
+    CalcomError,
+)
+
+CASSETTES = Path(
+    os.environ.get("RETELL_BOOKING_CASSETTE_DIR")
+    or Path(__file__).resolve().parents[1] / "cassettes" / "calcom"
+)
+"""The committed cassettes; the record script points this at a scratch directory."""
+RECORDING_FILE = CASSETTES / "recording.json"
+"""What the committed cassettes were recorded against, and the inputs the tests replay with."""
+
+RECORDING = os.environ.get("RETELL_BOOKING_RECORD") == "1"
+RECORDING_REAL_CALCOM = RECORDING and bool(os.environ.get("CALCOM_API_KEY"))
+
+PLACEHOLDER_EMAIL = "attendee@example.com"
+PLACEHOLDER_NAME = "Alex Example"
+PLACEHOLDER_PATTERN = re.compile(r"^(attendee|host|guest|someone)\d*@example\.com$")
+REPLAY_API_KEY = "cal_test_replay_only"
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE = re.compile(r"\+\d[\d ()./-]{5,}\d")
+
+
+@pytest.fixture(autouse=True)
+def _retries_without_waiting() -> Iterator[None]:
+    """Keep each client's own ``max_attempts`` but skip every backoff wait.
+
+    Recording against a real account keeps real backoff, so a 429 is waited out.
+    """
+    if RECORDING_REAL_CALCOM:
+        yield
+        return
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield
+
+
+# -- scrubbing --------------------------------------------------------------------------------
+
+
+class PersonalDataScrubber:
+    """Replaces attendee, host and guest details with stable placeholders.
+
+    One instance per cassette. The n-th distinct person becomes ``attendee{n}@example.com``
+    (the first plain ``attendee@example.com``), so replayed requests, scrubbed the same way,
+    still match. Values learned in one place (an attendee's name) are also replaced
+    wherever else they appear (a booking title).
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+
+    def request(self, request: VcrRequest) -> VcrRequest:
+        scrubbed: VcrRequest = copy.deepcopy(request)
+        parts = urlsplit(scrubbed.uri)
+        if parts.query:
+            query = [
+                (key, self._query_value(key, value))
+                for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            ]
+            scrubbed.uri = urlunsplit(parts._replace(query=urlencode(query)))
+        if scrubbed.body:
+            body = self._scrub_json_bytes(scrubbed.body)
+            if body is not None:
+                scrubbed.body = body
+        return scrubbed
+
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        scrubbed = copy.deepcopy(response)
+        raw = scrubbed.get("body", {}).get("string")
+        if raw:
+            body = self._scrub_json_bytes(raw if isinstance(raw, bytes) else raw.encode())
+            if body is not None:
+                scrubbed["body"]["string"] = body
+                for name in scrubbed.get("headers", {}):
+                    if name.lower() == "content-length":
+                        scrubbed["headers"][name] = [str(len(body))]
+        return scrubbed
+
+    def text(self, value: str) -> str:
+        """Known values first (longest first), then any e-mail or phone still left."""
+        for real in sorted(self._known, key=len, reverse=True):
+            if real in value:
+                value = value.replace(real, self._known[real])
+        value = EMAIL.sub(lambda m: self._email(m.group(), "someone"), value)
+        return PHONE.sub(lambda m: self._phone(m.group()), value)
+
+    def _query_value(self, key: str, value: str) -> str:
+        if key in {"attendeeEmail", "filters[attendeeEmail]"}:
+            return self._email(value, "attendee")
+        if key in {"attendeeName", "filters[attendeeName]"}:
+            return self._name(value, "attendee")
+        return self.text(value)
+
+    def _scrub_json_bytes(self, raw: bytes) -> bytes | None:
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            return None
+        self._learn(document, role="attendee")
+        return json.dumps(self._replace(document), ensure_ascii=False).encode()
+
+    def _learn(self, node: Any, role: str) -> None:
+        """Walk the document and register each person's details under a placeholder."""
+        if isinstance(node, list):
+            for item in node:
+                self._learn(item, role)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key in {"hosts", "organizer", "user"}:
+                self._learn(value, "host")
+            elif key == "guests" and isinstance(value, list):
+                for guest in value:
+                    if isinstance(guest, str):
+                        self._email(guest, "guest")
+            elif isinstance(value, str) and key in {"email", "attendeeEmail"}:
+                self._email(value, role)
+            elif isinstance(value, str) and key in {"name", "attendeeName"}:
+                self._name(value, role)
+            elif isinstance(value, str) and key in {"phoneNumber", "attendeePhoneNumber"}:
+                self._phone(value)
+            else:
+                self._learn(value, role)
+
+    def _replace(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: self._replace(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [self._replace(item) for item in node]
+        if isinstance(node, str):
+            return self.text(node)
+        return node
+
+    def _email(self, real: str, role: str) -> str:
+        if PLACEHOLDER_PATTERN.match(real):
+            return real
+        return self._placeholder(
+            real.lower(), role, lambda n: f"{role}{'' if n == 1 else n}@example.com"
+        )
+
+    def _name(self, real: str, role: str) -> str:
+        if real == PLACEHOLDER_NAME or not real.strip():
+            return real
+        title = role.capitalize()
+        return self._placeholder(
+            real,
+            f"{role}-name",
+            lambda n: PLACEHOLDER_NAME if role == "attendee" and n == 1 else f"{title} {n}",
+        )
+
+    def _phone(self, real: str) -> str:
+        return self._placeholder(real, "phone", lambda n: f"+1555010{n:04d}")
+
+    def _placeholder(self, real: str, kind: str, make: Callable[[int], str]) -> str:
+        if real in self._known:
+            return self._known[real]
+        if real in self._known.values():
+            return real
+        self._counts[kind] = self._counts.get(kind, 0) + 1
+        self._known[real] = make(self._counts[kind])
+        return self._known[real]
+
+
+@pytest.fixture(name="scrubber")
+def fixture_scrubber() -> PersonalDataScrubber:
+    return PersonalDataScrubber()
+
+
+# -- readable cassettes -----------------------------------------------------------------------
+
+
+class ReadableYamlSerializer:
+    """Stores JSON bodies as YAML structures (``parsed_body``) instead of one long string."""
+
+    @staticmethod
+    def serialize(cassette: dict[str, Any]) -> str:
+        data = copy.deepcopy(cassette)
+        for interaction in data["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            parsed = _json_or_none(request.get("body"))
+            if parsed is not None:
+                request["parsed_body"] = parsed
+                del request["body"]
+            parsed = _json_or_none(response["body"].get("string"))
+            if parsed is not None:
+                response["parsed_body"] = parsed
+                del response["body"]
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+    @staticmethod
+    def deserialize(text: str) -> dict[str, Any]:
+        data: dict[str, Any] = yaml.safe_load(text)
+        for interaction in data["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            if "parsed_body" in request:
+                request["body"] = _compact_json(request.pop("parsed_body"))
+            if "parsed_body" in response:
+                response["body"] = {"string": _compact_json(response.pop("parsed_body"))}
+            body = response["body"]["string"] or ""
+            for name in response.get("headers", {}):
+                if name.lower() == "content-length":
+                    response["headers"][name] = [str(len(body.encode()))]
+        return data
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _json_or_none(body: Any) -> Any:
+    if not body or not isinstance(body, str | bytes):
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict | list) else None
+
+
+def _compact_json(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False)
+
+
+SECRET_HEADERS = ("authorization", "cookie", "set-cookie")
+NOISY_REQUEST_HEADERS = ("host", "connection", "accept-encoding", "content-length")
+
+
+def _without_secret_headers(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response.get("headers", {})
+    response["headers"] = {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
+    return response
+
+
+def _without_loopback_port(request: VcrRequest) -> VcrRequest:
+    """The emulator listens on a random port; keep it out of the cassette's diff."""
+    parts = urlsplit(request.uri)
+    if parts.hostname in {"127.0.0.1", "localhost"} and parts.port is not None:
+        request.uri = urlunsplit(parts._replace(netloc=parts.hostname))
+    return request
+
+
+def calcom_vcr(scrubber: PersonalDataScrubber, *, record: bool = RECORDING) -> vcr.VCR:
+    """The one vcrpy configuration for Cal.com cassettes, replay-only unless recording."""
+    recorder = vcr.VCR(
+        cassette_library_dir=str(CASSETTES),
+        serializer="readable_yaml",
+        record_mode="all" if record else "none",
+        match_on=["method", "path", "query"],
+        filter_headers=[*SECRET_HEADERS, *NOISY_REQUEST_HEADERS],
+        before_record_request=[scrubber.request, _without_loopback_port],
+        before_record_response=[_without_secret_headers, scrubber.response],
+        decode_compressed_response=True,
+    )
+    recorder.register_serializer("readable_yaml", ReadableYamlSerializer)
+    return recorder
+
+
+# -- where recordings come from ---------------------------------------------------------------
+
+
+@attrs.frozen
+class Recording:
+    """The inputs the cassette tests use; recorded once, replayed forever after."""
+
+    recorded_against: str
+    recorded_on: str
+    package_version: str
+    slots_api_version: str
+    bookings_api_version: str
+    api_url: str
+    event_type_id: int
+    time_zone: str
+    window_start: datetime
+    window_end: datetime
+    attendee_name: str
+    attendee_email: str
+
+    def save(self) -> None:
+        CASSETTES.mkdir(parents=True, exist_ok=True)
+        document = attrs.asdict(self)
+        document["window_start"] = self.window_start.isoformat()
+        document["window_end"] = self.window_end.isoformat()
+        document["attendee_email"] = PLACEHOLDER_EMAIL
+        document["attendee_name"] = PLACEHOLDER_NAME
+        RECORDING_FILE.write_text(json.dumps(document, indent=2) + "\n")
+
+    @classmethod
+    def load(cls) -> Recording:
+        document = json.loads(RECORDING_FILE.read_text())
+        document["window_start"] = datetime.fromisoformat(document["window_start"])
+        document["window_end"] = datetime.fromisoformat(document["window_end"])
+        return cls(**document)
+
+
+@attrs.frozen
+class CalcomTarget:
+    """Where the client talks to: a real account, the emulator on loopback, or a cassette."""
+
+    recording: Recording
+    api_key: str
+    start_server: Callable[[], contextlib.AbstractContextManager[str]] | None = None
+
+
+EMULATOR_NOW = datetime(2050, 9, 1, 8, 0, tzinfo=UTC)
+EMULATOR_EVENT_TYPE_ID = 2563193
+EMULATOR_API_KEY = "cal_test_emulator_key"
+
+
+@contextlib.contextmanager
+def serve_emulator() -> Iterator[str]:
+    """A fresh emulated account served by uvicorn on 127.0.0.1; yields its API URL."""
+    import uvicorn
+
+    from retell_booking_tools.testing import (
+        BusinessHours,
+        CalcomEmulator,
+        EventTypeSpec,
+        FakeClock,
+    )
+
+    emulator = CalcomEmulator(api_key=EMULATOR_API_KEY, clock=FakeClock(EMULATOR_NOW))
+    emulator.add_event_type(
+        EventTypeSpec(
+            id=EMULATOR_EVENT_TYPE_ID,
+            title="Beratung",
+            length_minutes=30,
+            timezone="Europe/Berlin",
+            business_hours=BusinessHours(),
+        )
+    )
+    config = uvicorn.Config(
+        emulator.asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the emulator server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/v2"
+    finally:
+        emulator.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("retell-booking-tools")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _emulator_target() -> CalcomTarget:
+    recording = Recording(
+        recorded_against=(
+            "retell_booking_tools.testing.CalcomEmulator served by uvicorn over HTTP "
+            "on 127.0.0.1 (FakeClock at 2050-09-01T08:00Z)"
+        ),
+        recorded_on=date.today().isoformat(),
+        package_version=_package_version(),
+        slots_api_version=SLOTS_API_VERSION,
+        bookings_api_version=BOOKINGS_API_VERSION,
+        api_url="http://127.0.0.1/v2",
+        event_type_id=EMULATOR_EVENT_TYPE_ID,
+        time_zone="Europe/Berlin",
+        window_start=datetime(2050, 9, 5, tzinfo=UTC),
+        window_end=datetime(2050, 9, 7, tzinfo=UTC),
+        attendee_name=PLACEHOLDER_NAME,
+        attendee_email=PLACEHOLDER_EMAIL,
+    )
+    return CalcomTarget(recording, EMULATOR_API_KEY, serve_emulator)
+
+
+def _real_target() -> CalcomTarget:
+    api_url = os.environ.get("CALCOM_API_URL", DEFAULT_API_URL).rstrip("/")
+    try:
+        event_type_id = int(os.environ["CALCOM_EVENT_TYPE_ID"])
+    except (KeyError, ValueError):
+        pytest.exit("recording against Cal.com needs CALCOM_EVENT_TYPE_ID (an integer)")
+    tomorrow = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow += timedelta(days=1)
+    recording = Recording(
+        recorded_against=f"Cal.com at {urlsplit(api_url).netloc} (a real account)",
+        recorded_on=date.today().isoformat(),
+        package_version=_package_version(),
+        slots_api_version=SLOTS_API_VERSION,
+        bookings_api_version=BOOKINGS_API_VERSION,
+        api_url=api_url,
+        event_type_id=event_type_id,
+        time_zone=os.environ.get("CALCOM_TIME_ZONE", "Europe/Berlin"),
+        window_start=tomorrow,
+        window_end=tomorrow + timedelta(days=7),
+        attendee_name=os.environ.get("CALCOM_ATTENDEE_NAME", PLACEHOLDER_NAME),
+        attendee_email=os.environ.get("CALCOM_ATTENDEE_EMAIL", PLACEHOLDER_EMAIL),
+    )
+    return CalcomTarget(recording, os.environ["CALCOM_API_KEY"])
+
+
+@pytest.fixture(name="calcom_target", scope="session")
+def fixture_calcom_target() -> CalcomTarget:
+    if not RECORDING:
+        return CalcomTarget(Recording.load(), REPLAY_API_KEY)
+    target = _real_target() if RECORDING_REAL_CALCOM else _emulator_target()
+    target.recording.save()
+    return target
+
+
+@pytest.fixture(name="recording")
+def fixture_recording(calcom_target: CalcomTarget) -> Recording:
+    return calcom_target.recording
+
+
+RecordedClient = Callable[[str], contextlib.AbstractAsyncContextManager[CalcomClient]]
+
+
+@pytest.fixture(name="recorded")
+def fixture_recorded(calcom_target: CalcomTarget) -> RecordedClient:
+    """``async with recorded("name") as client``: a client whose HTTP is that cassette.
+
+    On replay the test fails if any recorded interaction was left unplayed.
+    """
+
+    @contextlib.asynccontextmanager
+    async def recorded(name: str) -> AsyncIterator[CalcomClient]:
+        with contextlib.ExitStack() as stack:
+            api_url = calcom_target.recording.api_url
+            if RECORDING and calcom_target.start_server is not None:
+                api_url = stack.enter_context(calcom_target.start_server())
+            recorder = calcom_vcr(PersonalDataScrubber())
+            cassette: Cassette = stack.enter_context(recorder.use_cassette(f"{name}.yaml"))
+            async with CalcomClient(api_key=calcom_target.api_key, base_url=api_url) as client:
+                yield client
+            if not RECORDING:
+                assert cassette.all_played, (
+                    f"{name}.yaml: {len(cassette) - cassette.play_count} recorded "
+                    "interaction(s) were never requested; re-record the cassette"
+                )
+        if RECORDING_REAL_CALCOM:
+            await _cancel_leftovers(calcom_target)
+
+    return recorded
+
+
+async def _cancel_leftovers(target: CalcomTarget) -> None:
+    """Recording on a real account books real slots; give them back, outside any cassette."""
+    recording = target.recording
+    async with CalcomClient(api_key=target.api_key, base_url=recording.api_url) as client:
+        bookings = await client.list_bookings(
+            attendee_email=recording.attendee_email,
+            event_type_id=recording.event_type_id,
+            status=["upcoming", "unconfirmed"],
+        )
+        for booking in bookings:
+            with contextlib.suppress(CalcomError):
+                await client.cancel_booking(booking.uid, reason="cassette recording cleanup")

@@ -1,0 +1,568 @@
+"""The Repository contract, run against every implementation (see ``protocol.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    Call,
+    CallLink,
+    Customer,
+    NewAppointment,
+    Relationship,
+    ToolCallBusy,
+    ToolCallClaimed,
+    ToolCallFinished,
+    ToolCallKey,
+)
+from retell_booking_tools.repository import Repository
+
+CALLER = "+4915112345678"
+OTHER_CALLER = "+4917098765432"
+EVENT_TYPE = 2563193
+TEN = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
+LEASE = timedelta(seconds=30)
+KEY = ToolCallKey(call_id="call_1", tool="collect_appointment_data", args_digest="d1")
+
+
+async def a_customer(repository: Repository, phone: str | None = CALLER) -> Customer:
+    return await repository.upsert_customer(name="Max Mustermann", phone=phone, email=None)
+
+
+def booking(
+    customer: Customer,
+    uid: str = "uid-1",
+    *,
+    start: datetime = TEN,
+    event_type_id: int = EVENT_TYPE,
+    status: AppointmentStatus = AppointmentStatus.ACTIVE,
+) -> NewAppointment:
+    return NewAppointment(
+        customer_id=customer.id,
+        booking_uid=uid,
+        event_type_id=event_type_id,
+        start=start,
+        end=start + timedelta(minutes=30),
+        timezone="Europe/Berlin",
+        status=status,
+    )
+
+
+async def an_appointment(repository: Repository, uid: str = "uid-1") -> Appointment:
+    appointment, _ = await repository.add_appointment(booking(await a_customer(repository), uid))
+    return appointment
+
+
+def a_link(
+    appointment: Appointment,
+    call_id: str = "call_1",
+    relationship: Relationship = Relationship.ORIGINAL,
+    *,
+    at: datetime = TEN,
+) -> CallLink:
+    return CallLink(
+        call_id=call_id, appointment_id=appointment.id, relationship=relationship, linked_at=at
+    )
+
+
+def test_every_implementation_satisfies_the_protocol(repository: Repository) -> None:
+    """The runtime-checkable Protocol recognises the store."""
+    assert isinstance(repository, Repository)
+
+
+# Customers
+
+
+async def test_a_caller_is_found_again_by_phone(repository: Repository) -> None:
+    """The same phone is the same customer, whatever name or email comes with it."""
+    first = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+    again = await repository.upsert_customer(name="Maximilian", phone=CALLER, email=None)
+
+    assert again.id == first.id
+    assert again.name == "Max"
+    assert await repository.get_customer(first.id) == again
+
+
+async def test_a_caller_without_phone_is_found_by_email_case_insensitively(
+    repository: Repository,
+) -> None:
+    """Email identifies phone-less customers, stored and matched in lower case."""
+    first = await repository.upsert_customer(name="Eva", phone=None, email="Eva@Example.COM")
+
+    again = await repository.upsert_customer(name="Eva", phone=None, email="eva@example.com")
+
+    assert again.id == first.id
+    assert first.email == "eva@example.com"
+
+
+async def test_an_email_never_finds_a_customer_who_has_a_phone(repository: Repository) -> None:
+    """Knowing a phone caller's email grants nothing: a phone-less caller is someone new."""
+    phone_caller = await repository.upsert_customer(name="Max", phone=CALLER, email="m@x.de")
+
+    emailer = await repository.upsert_customer(name="Max", phone=None, email="m@x.de")
+
+    assert emailer.id != phone_caller.id
+    assert emailer.phone is None
+
+
+async def test_a_new_phone_is_a_new_customer_even_with_a_known_email(
+    repository: Repository,
+) -> None:
+    """With a phone given, only the phone identifies the caller."""
+    first = await repository.upsert_customer(name="Max", phone=CALLER, email="m@x.de")
+
+    other = await repository.upsert_customer(name="Max", phone=OTHER_CALLER, email="m@x.de")
+
+    assert other.id != first.id
+
+
+async def test_a_missing_email_is_filled_in_but_a_stored_one_is_kept(
+    repository: Repository,
+) -> None:
+    """Upserting completes what is missing and never overwrites what is known."""
+    await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+    filled = await repository.upsert_customer(name="Max", phone=CALLER, email="Max@X.de")
+    kept = await repository.upsert_customer(name="Max", phone=CALLER, email="other@x.de")
+
+    assert filled.email == "max@x.de"
+    assert kept.email == "max@x.de"
+    assert await repository.get_customer(filled.id) == kept
+
+
+async def test_a_missing_name_is_filled_in(repository: Repository) -> None:
+    """A customer first known without a name gets the next name they give."""
+    first = await repository.upsert_customer(name="", phone=CALLER, email=None)
+
+    named = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+    assert (named.id, named.name) == (first.id, "Max")
+
+
+async def test_a_caller_without_phone_or_email_is_always_someone_new(
+    repository: Repository,
+) -> None:
+    """Without any identity there is nothing to match on."""
+    first = await repository.upsert_customer(name="Anon", phone=None, email=None)
+    second = await repository.upsert_customer(name="Anon", phone=None, email=None)
+
+    assert first.id != second.id
+
+
+async def test_an_unknown_customer_is_none(repository: Repository) -> None:
+    """Looking up an id that was never stored finds nothing."""
+    assert await repository.get_customer(424242) is None
+
+
+# Appointments
+
+
+async def test_an_appointment_round_trips_with_equal_instants(repository: Repository) -> None:
+    """What is stored comes back equal, whatever time zone the instants were given in."""
+    customer = await a_customer(repository)
+    new = booking(customer, start=datetime(2025, 10, 10, 12, 0, tzinfo=BERLIN))
+
+    appointment, created = await repository.add_appointment(new)
+
+    assert created
+    assert appointment.start == TEN
+    assert appointment.created_at.tzinfo is not None
+    assert (appointment.customer_id, appointment.booking_uid) == (customer.id, "uid-1")
+    assert await repository.get_appointment(appointment.id) == appointment
+    assert await repository.get_appointment_by_uid("uid-1") == appointment
+
+
+async def test_adding_a_booking_uid_twice_returns_the_first_and_not_created(
+    repository: Repository,
+) -> None:
+    """Appointments are unique by Cal.com uid; the second add changes nothing."""
+    customer = await a_customer(repository)
+    first, created_first = await repository.add_appointment(booking(customer))
+
+    second, created_second = await repository.add_appointment(
+        booking(customer, start=TEN + timedelta(hours=1))
+    )
+
+    assert (created_first, created_second) == (True, False)
+    assert second == first
+    assert await repository.appointments_for_customer(customer.id) == [first]
+
+
+async def test_unknown_appointments_are_none(repository: Repository) -> None:
+    """Ids and uids that were never stored find nothing."""
+    assert await repository.get_appointment(424242) is None
+    assert await repository.get_appointment_by_uid("no-such-uid") is None
+
+
+async def test_appointments_at_matches_the_exact_instant_in_any_time_zone(
+    repository: Repository,
+) -> None:
+    """The same instant written in Berlin time finds the appointment; a microsecond off does not."""
+    customer = await a_customer(repository)
+    held, _ = await repository.add_appointment(booking(customer, "held"))
+    cancelled, _ = await repository.add_appointment(
+        booking(customer, "cancelled", status=AppointmentStatus.CANCELLED)
+    )
+    await repository.add_appointment(booking(customer, "other-type", event_type_id=1))
+    await repository.add_appointment(booking(customer, "later", start=TEN + timedelta(hours=1)))
+
+    in_berlin = datetime(2025, 10, 10, 12, 0, tzinfo=BERLIN)
+    found = await repository.appointments_at(event_type_id=EVENT_TYPE, start=in_berlin)
+    off_by_one = await repository.appointments_at(
+        event_type_id=EVENT_TYPE, start=TEN + timedelta(microseconds=1)
+    )
+
+    assert sorted(a.booking_uid for a in found) == ["cancelled", "held"]
+    assert {a.id for a in found} == {held.id, cancelled.id}
+    assert off_by_one == []
+
+
+async def test_a_customers_appointments_are_ordered_by_start(repository: Repository) -> None:
+    """Whatever the order of booking, the list runs from earliest to latest."""
+    customer = await a_customer(repository)
+    other = await a_customer(repository, OTHER_CALLER)
+    late, _ = await repository.add_appointment(booking(customer, "late", start=TEN + timedelta(1)))
+    early, _ = await repository.add_appointment(booking(customer, "early"))
+    await repository.add_appointment(booking(other, "someone-else"))
+
+    assert await repository.appointments_for_customer(customer.id) == [early, late]
+
+
+async def test_set_appointment_status_changes_only_the_status(repository: Repository) -> None:
+    """The stored appointment takes the new status and keeps everything else."""
+    appointment = await an_appointment(repository)
+
+    cancelled = await repository.set_appointment_status(appointment.id, AppointmentStatus.CANCELLED)
+
+    assert cancelled.status is AppointmentStatus.CANCELLED
+    assert cancelled.booking_uid == appointment.booking_uid
+    assert cancelled.start == appointment.start
+    assert await repository.get_appointment(appointment.id) == cancelled
+
+
+# Calls
+
+
+async def test_upsert_call_keeps_stored_fields_the_update_leaves_empty(
+    repository: Repository,
+) -> None:
+    """A later event fills in what it knows without erasing what an earlier one recorded."""
+    customer = await a_customer(repository)
+    started = TEN - timedelta(minutes=5)
+    await repository.upsert_call(
+        Call(call_id="call_1", agent_id="agent_1", from_number=CALLER, started_at=started)
+    )
+
+    merged = await repository.upsert_call(
+        Call(
+            call_id="call_1",
+            customer_id=customer.id,
+            ended_at=TEN,
+            disconnection_reason="user_hangup",
+        )
+    )
+
+    assert merged == Call(
+        call_id="call_1",
+        customer_id=customer.id,
+        agent_id="agent_1",
+        from_number=CALLER,
+        started_at=started,
+        ended_at=TEN,
+        disconnection_reason="user_hangup",
+    )
+    assert await repository.get_call("call_1") == merged
+
+
+async def test_upsert_call_replaces_a_field_given_again(repository: Repository) -> None:
+    """A non-empty field in the update wins over the stored value."""
+    await repository.upsert_call(Call(call_id="call_1", agent_id="agent_1"))
+
+    updated = await repository.upsert_call(Call(call_id="call_1", agent_id="agent_2"))
+
+    assert updated.agent_id == "agent_2"
+
+
+async def test_an_unknown_call_is_none(repository: Repository) -> None:
+    """A call id never recorded finds nothing."""
+    assert await repository.get_call("no-such-call") is None
+
+
+# Links
+
+
+async def test_linking_the_same_triple_twice_keeps_the_first_link(repository: Repository) -> None:
+    """A retried link is not new and returns what was stored first."""
+    appointment = await an_appointment(repository)
+    first, created = await repository.link(a_link(appointment, at=TEN))
+
+    again, created_again = await repository.link(
+        CallLink(
+            call_id="call_1",
+            appointment_id=appointment.id,
+            relationship=Relationship.ORIGINAL,
+            linked_at=TEN + timedelta(minutes=1),
+            metadata={"retry": True},
+        )
+    )
+
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert again.linked_at == TEN
+    assert again.metadata == {}
+    assert await repository.links_for_call("call_1") == [first]
+
+
+async def test_a_different_relationship_is_a_second_link(repository: Repository) -> None:
+    """One call may touch one appointment in two ways, e.g. book it and then confirm it."""
+    appointment = await an_appointment(repository)
+
+    _, original = await repository.link(a_link(appointment, relationship=Relationship.ORIGINAL))
+    _, confirmation = await repository.link(
+        a_link(appointment, relationship=Relationship.CONFIRMATION)
+    )
+
+    assert (original, confirmation) == (True, True)
+    links = await repository.links_for_appointment(appointment.id)
+    assert [link.relationship for link in links] == [
+        Relationship.ORIGINAL,
+        Relationship.CONFIRMATION,
+    ]
+
+
+async def test_links_are_listed_oldest_first_per_call_and_per_appointment(
+    repository: Repository,
+) -> None:
+    """Each listing holds only its own links, in the order they were made."""
+    first_booking = await an_appointment(repository, "uid-1")
+    second_booking = await an_appointment(repository, "uid-2")
+    one, _ = await repository.link(a_link(first_booking, "call_1", at=TEN))
+    two, _ = await repository.link(
+        a_link(first_booking, "call_2", Relationship.DUPLICATE_ATTEMPT, at=TEN + timedelta(1))
+    )
+    three, _ = await repository.link(a_link(second_booking, "call_2", at=TEN + timedelta(2)))
+
+    assert await repository.links_for_call("call_1") == [one]
+    assert await repository.links_for_call("call_2") == [two, three]
+    assert await repository.links_for_appointment(first_booking.id) == [one, two]
+    assert await repository.links_for_appointment(second_booking.id) == [three]
+    assert await repository.links_for_call("no-such-call") == []
+
+
+async def test_link_metadata_round_trips_nested_json(repository: Repository) -> None:
+    """Metadata comes back as the same nested structure, not a string."""
+    appointment = await an_appointment(repository)
+    metadata = {
+        "tool": "collect_appointment_data",
+        "attempt": 2,
+        "offered": [{"start": "2025-10-10T10:00:00Z", "taken": False}, None],
+        "caller": {"language": "de", "score": 0.5, "tags": ["ä", "ß"]},
+    }
+
+    stored, _ = await repository.link(
+        CallLink(
+            call_id="call_1",
+            appointment_id=appointment.id,
+            relationship=Relationship.RESCHEDULE,
+            linked_at=TEN,
+            metadata=metadata,
+        )
+    )
+
+    assert stored.metadata == metadata
+    [listed] = await repository.links_for_appointment(appointment.id)
+    assert listed.metadata == metadata
+    assert listed.linked_at == TEN
+
+
+# Tool calls
+
+
+async def test_the_first_delivery_claims_a_tool_call(repository: Repository) -> None:
+    """Nobody has seen this call before, so this delivery owns it, fresh."""
+    claim = await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
+
+    assert claim == ToolCallClaimed(resumed=False)
+
+
+async def test_a_second_delivery_while_the_first_works_is_busy(repository: Repository) -> None:
+    """Within the lease, a retry must not act a second time."""
+    await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
+
+    claim = await repository.claim_tool_call(KEY, now=TEN + LEASE / 2, lease=LEASE)
+
+    assert claim == ToolCallBusy()
+
+
+async def test_other_keys_are_claimed_independently(repository: Repository) -> None:
+    """Another call, tool or argument set is another delivery."""
+    await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
+
+    for other in (
+        ToolCallKey("call_2", KEY.tool, KEY.args_digest),
+        ToolCallKey(KEY.call_id, "confirm_existing", KEY.args_digest),
+        ToolCallKey(KEY.call_id, KEY.tool, "d2"),
+    ):
+        assert await repository.claim_tool_call(other, now=TEN, lease=LEASE) == ToolCallClaimed()
+
+
+async def test_a_finished_tool_call_replays_its_result(repository: Repository) -> None:
+    """Every later delivery gets the stored result, nested JSON intact."""
+    result = {"status": "booked", "appointment": {"uid": "uid-1", "start": "10:00"}, "n": [1, 2]}
+    await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
+    await repository.finish_tool_call(KEY, result, now=TEN + timedelta(seconds=3))
+
+    claim = await repository.claim_tool_call(KEY, now=TEN + timedelta(seconds=4), lease=LEASE)
+
+    assert claim == ToolCallFinished(result=result)
+    assert isinstance(claim, ToolCallFinished)
+    assert claim.result == result
+
+
+async def test_an_abandoned_tool_call_is_resumed_by_the_next_delivery(
+    repository: Repository,
+) -> None:
+    """Giving up hands the call to the next delivery, which is told it resumes."""
+    await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
+    await repository.abandon_tool_call(KEY)
+
+    resumed = await repository.claim_tool_call(KEY, now=TEN + timedelta(seconds=1), lease=LEASE)
+    after = await repository.claim_tool_call(KEY, now=TEN + timedelta(seconds=2), lease=LEASE)
+
+    assert resumed == ToolCallClaimed(resumed=True)
+    assert after == ToolCallBusy()
+
+
+async def test_a_claim_older_than_the_lease_is_resumed(repository: Repository) -> None:
+    """A claim whose owner never came back expires exactly at the lease."""
+    await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
+
+    just_before = await repository.claim_tool_call(
+        KEY, now=TEN + LEASE - timedelta(microseconds=1), lease=LEASE
+    )
+    at_lease = await repository.claim_tool_call(KEY, now=TEN + LEASE, lease=LEASE)
+
+    assert just_before == ToolCallBusy()
+    assert at_lease == ToolCallClaimed(resumed=True)
+
+
+async def test_a_finished_tool_call_stays_finished(repository: Repository) -> None:
+    """Neither abandoning nor an expired lease reopens a call that has its answer."""
+    await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
+    await repository.finish_tool_call(KEY, {"status": "existing"}, now=TEN)
+    await repository.abandon_tool_call(KEY)
+
+    claim = await repository.claim_tool_call(KEY, now=TEN + 10 * LEASE, lease=LEASE)
+
+    assert claim == ToolCallFinished(result={"status": "existing"})
+
+
+async def test_abandoning_an_unknown_tool_call_changes_nothing(repository: Repository) -> None:
+    """An abandon without a claim leaves the first delivery a fresh owner."""
+    await repository.abandon_tool_call(KEY)
+
+    assert await repository.claim_tool_call(KEY, now=TEN, lease=LEASE) == ToolCallClaimed()
+
+
+# Locks
+
+
+async def test_a_lock_makes_a_second_holder_wait_for_the_first(repository: Repository) -> None:
+    """The second task enters only after the first has left."""
+    order: list[str] = []
+    first_inside = asyncio.Event()
+    let_go = asyncio.Event()
+
+    async def first() -> None:
+        async with repository.lock("slot:2563193:2025-10-10T10:00Z"):
+            order.append("first in")
+            first_inside.set()
+            await let_go.wait()
+            order.append("first out")
+
+    async def second() -> None:
+        await first_inside.wait()
+        async with repository.lock("slot:2563193:2025-10-10T10:00Z"):
+            order.append("second in")
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await first_inside.wait()
+    await asyncio.sleep(0.2)  # the second task's chance to (wrongly) get in
+    assert order == ["first in"]
+
+    let_go.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
+    assert order == ["first in", "first out", "second in"]
+
+
+async def test_locks_with_different_names_do_not_wait_for_each_other(
+    repository: Repository,
+) -> None:
+    """Only the same name excludes."""
+    async with repository.lock("slot:a"), asyncio.timeout(5), repository.lock("slot:b"):
+        pass
+
+
+async def test_a_lock_is_released_when_the_body_raises(repository: Repository) -> None:
+    """An error inside the critical section does not leave the lock held."""
+    with pytest.raises(RuntimeError, match="boom"):
+        async with repository.lock("slot:a"):
+            raise RuntimeError("boom")
+
+    async with asyncio.timeout(5), repository.lock("slot:a"):
+        pass
+
+
+async def test_a_lock_is_released_when_its_holder_is_cancelled(repository: Repository) -> None:
+    """A cancelled request does not keep the slot locked."""
+    inside = asyncio.Event()
+
+    async def holder() -> None:
+        async with repository.lock("slot:a"):
+            inside.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(holder())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    async with asyncio.timeout(5), repository.lock("slot:a"):
+        pass
+
+
+async def test_a_cancelled_waiter_does_not_take_the_lock(repository: Repository) -> None:
+    """Giving up while waiting leaves the lock to whoever asks next."""
+    inside = asyncio.Event()
+    let_go = asyncio.Event()
+
+    async def holder() -> None:
+        async with repository.lock("slot:a"):
+            inside.set()
+            await let_go.wait()
+
+    async def waiter() -> None:
+        async with repository.lock("slot:a"):
+            pytest.fail("the waiter was cancelled and must never get in")
+
+    holding = asyncio.create_task(holder())
+    await inside.wait()
+    waiting = asyncio.create_task(waiter())
+    await asyncio.sleep(0.2)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    let_go.set()
+    await holding
+
+    async with asyncio.timeout(5), repository.lock("slot:a"):
+        pass

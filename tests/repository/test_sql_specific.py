@@ -1,0 +1,465 @@
+"""What only the SQL stores promise: safety across connections and processes, migrations,
+URLs and the messages a misconfigured deployment sees."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.pool import NullPool
+
+from retell_booking_tools.domain import (
+    AppointmentStatus,
+    NewAppointment,
+    ToolCallBusy,
+    ToolCallClaimed,
+    ToolCallKey,
+)
+from retell_booking_tools.errors import ConfigurationError, RepositoryError, SchemaOutOfDate
+from retell_booking_tools.repository import (
+    PostgresRepository,
+    Repository,
+    SqliteRepository,
+    database_revision,
+    open_repository,
+    upgrade_database,
+)
+from retell_booking_tools.repository.factory import head_revision
+from retell_booking_tools.repository.postgres import postgres_url
+from retell_booking_tools.repository.schema import metadata
+from retell_booking_tools.repository.sqlite import sqlite_url
+
+if TYPE_CHECKING:
+    from conftest import Databases
+
+SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+TEN = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)
+CALLER = "+4915112345678"
+
+
+def booking(customer_id: int, uid: str = "uid-1") -> NewAppointment:
+    return NewAppointment(
+        customer_id=customer_id,
+        booking_uid=uid,
+        event_type_id=2563193,
+        start=TEN,
+        end=TEN + timedelta(minutes=30),
+        timezone="Europe/Berlin",
+    )
+
+
+async def two_processes(databases: Databases, kind: str) -> tuple[Repository, Repository]:
+    """Two independent repositories (engines, pools) on one database, like two servers."""
+    database = databases.create(kind)  # type: ignore[arg-type]
+    return await databases.open(database), await databases.open(database)
+
+
+# Concurrency
+
+
+@pytest.mark.postgres
+async def test_concurrent_adds_of_one_uid_on_one_repository_create_it_once(
+    make_repository: Any,
+) -> None:
+    """Twenty simultaneous adds over pooled connections: one creates, all see the same row."""
+    repository = await make_repository("postgres")
+    customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+    results = await asyncio.gather(
+        *(repository.add_appointment(booking(customer.id)) for _ in range(20))
+    )
+
+    assert sum(created for _, created in results) == 1
+    assert len({appointment.id for appointment, _ in results}) == 1
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_concurrent_adds_of_one_uid_from_two_processes_create_it_once(
+    databases: Databases, kind: str
+) -> None:
+    """The uniqueness of ``booking_uid`` is the database's, not one process's."""
+    first, second = await two_processes(databases, kind)
+    customer = await first.upsert_customer(name="Max", phone=CALLER, email=None)
+
+    results = await asyncio.gather(
+        *(repo.add_appointment(booking(customer.id)) for repo in [first, second] * 10)
+    )
+
+    assert sum(created for _, created in results) == 1
+    assert len({appointment.id for appointment, _ in results}) == 1
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_concurrent_claims_of_one_tool_call_have_exactly_one_owner(
+    databases: Databases, kind: str
+) -> None:
+    """Twenty deliveries of one function call at once: one owns it, the rest hear busy."""
+    first, second = await two_processes(databases, kind)
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+
+    claims = await asyncio.gather(
+        *(
+            repo.claim_tool_call(key, now=TEN, lease=timedelta(seconds=30))
+            for repo in [first, second] * 10
+        )
+    )
+
+    assert claims.count(ToolCallClaimed(resumed=False)) == 1
+    assert claims.count(ToolCallBusy()) == 19
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_concurrent_takeovers_of_an_expired_claim_have_exactly_one_owner(
+    databases: Databases, kind: str
+) -> None:
+    """The conditional UPDATE lets one later delivery resume a stale claim, not several."""
+    first, second = await two_processes(databases, kind)
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    lease = timedelta(seconds=30)
+    await first.claim_tool_call(key, now=TEN, lease=lease)
+
+    claims = await asyncio.gather(
+        *(
+            repo.claim_tool_call(key, now=TEN + 2 * lease, lease=lease)
+            for repo in [first, second] * 10
+        )
+    )
+
+    assert claims.count(ToolCallClaimed(resumed=True)) == 1
+    assert claims.count(ToolCallBusy()) == 19
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_concurrent_upserts_of_one_caller_make_one_customer(
+    databases: Databases, kind: str
+) -> None:
+    """Two servers greeting the same phone at once still agree on one customer."""
+    first, second = await two_processes(databases, kind)
+
+    customers = await asyncio.gather(
+        *(
+            repo.upsert_customer(name="Max", phone=CALLER, email="max@x.de")
+            for repo in [first, second] * 10
+        )
+    )
+
+    assert len({customer.id for customer in customers}) == 1
+
+
+@pytest.mark.postgres
+async def test_the_advisory_lock_excludes_another_process(databases: Databases) -> None:
+    """A second repository instance (another server) waits for the first to leave."""
+    first, second = await two_processes(databases, "postgres")
+    entered = asyncio.Event()
+
+    async def other_process() -> None:
+        async with second.lock("slot:a"):
+            entered.set()
+
+    async with first.lock("slot:a"):
+        task = asyncio.create_task(other_process())
+        await asyncio.sleep(0.3)
+        assert not entered.is_set()
+    await asyncio.wait_for(task, timeout=5)
+    assert entered.is_set()
+
+
+@pytest.mark.postgres
+async def test_the_advisory_lock_leaves_the_pool_usable_inside_the_critical_section(
+    make_repository: Any,
+) -> None:
+    """Work inside a held lock gets connections of its own, even many at once."""
+    repository = await make_repository("postgres")
+    customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+    async with repository.lock("slot:a"), asyncio.timeout(10):
+        results = await asyncio.gather(
+            *(repository.add_appointment(booking(customer.id, f"uid-{n}")) for n in range(15))
+        )
+
+    assert all(created for _, created in results)
+
+
+@pytest.mark.postgres
+async def test_locks_of_stores_in_different_schemas_do_not_collide(
+    make_repository: Any,
+) -> None:
+    """Two stores sharing a server but not a schema do not serialise each other."""
+    first = await make_repository("postgres")
+    second = await make_repository("postgres")
+
+    async with first.lock("slot:a"), asyncio.timeout(5), second.lock("slot:a"):
+        pass
+
+
+# Instants
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_sql_stores_return_instants_in_utc(make_repository: Any, kind: str) -> None:
+    """Whatever zone an instant was given in, it comes back as UTC."""
+    repository = await make_repository(kind)
+    customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+    in_new_york = TEN.astimezone(ZoneInfo("America/New_York"))
+
+    appointment, _ = await repository.add_appointment(
+        NewAppointment(customer.id, "uid-1", 1, in_new_york, in_new_york, "America/New_York")
+    )
+    stored = await repository.get_appointment(appointment.id)
+
+    assert stored is not None
+    assert stored.start == TEN
+    assert stored.start.tzinfo is UTC
+    assert stored.created_at.tzinfo is UTC
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_a_naive_datetime_is_refused_not_guessed(make_repository: Any, kind: str) -> None:
+    """A naive instant is a programming error; storing it would shift it silently."""
+    repository = await make_repository(kind)
+    customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+    naive = datetime(2025, 10, 10, 10, 0)
+
+    with pytest.raises(RepositoryError, match="naive") as raised:
+        await repository.add_appointment(NewAppointment(customer.id, "u", 1, naive, naive, "UTC"))
+
+    assert not raised.value.retryable
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_setting_the_status_of_an_unknown_appointment_is_a_key_error(
+    make_repository: Any, kind: str
+) -> None:
+    """The SQL stores fail like the in-memory one on an id that does not exist."""
+    repository = await make_repository(kind)
+
+    with pytest.raises(KeyError):
+        await repository.set_appointment_status(424242, AppointmentStatus.CANCELLED)
+
+
+# Files, URLs, migrations
+
+
+async def test_a_sqlite_file_keeps_its_data_after_reopening(tmp_path: Path) -> None:
+    """Closing and opening the same file finds what was stored."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade_database(url)
+    repository = await open_repository(url)
+    customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+    appointment, _ = await repository.add_appointment(booking(customer.id))
+    await repository.close()
+
+    reopened = await open_repository(url)
+    try:
+        assert await reopened.get_appointment_by_uid("uid-1") == appointment
+        assert await reopened.get_customer(customer.id) == customer
+    finally:
+        await reopened.close()
+
+
+async def test_a_relative_sqlite_path_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:///retell_booking.db`` (the default setting) lands in the current directory."""
+    monkeypatch.chdir(tmp_path)
+    upgrade_database("sqlite:///relative.db")
+    repository = await open_repository("sqlite:///relative.db")
+    await repository.close()
+
+    assert (tmp_path / "relative.db").exists()
+
+
+async def test_an_in_memory_sqlite_store_is_ready_without_an_upgrade() -> None:
+    """``sqlite:///:memory:`` cannot be reached by ``db upgrade``, so it is created on open."""
+    repository = await open_repository("sqlite:///:memory:")
+    try:
+        assert isinstance(repository, SqliteRepository)
+        customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+        results = await asyncio.gather(
+            *(repository.add_appointment(booking(customer.id)) for _ in range(5))
+        )
+        assert sum(created for _, created in results) == 1
+    finally:
+        await repository.close()
+
+
+async def test_the_memory_url_opens_the_in_memory_store() -> None:
+    """``memory://`` needs no migrations and is always current."""
+    repository = await open_repository("memory://")
+
+    assert isinstance(repository, Repository)
+    assert not isinstance(repository, SqliteRepository | PostgresRepository)
+    assert database_revision("memory://") == (head_revision(), head_revision())
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_opening_a_database_that_was_not_upgraded_says_to_run_db_upgrade(
+    databases: Databases, kind: str
+) -> None:
+    """A new, empty database is behind; the message tells the operator what to run."""
+    database = databases.create(kind, upgraded=False)  # type: ignore[arg-type]
+
+    with pytest.raises(SchemaOutOfDate) as raised:
+        await databases.open(database)
+
+    message = str(raised.value)
+    assert f"database schema is behind (at none, need {head_revision()})" in message
+    assert "run `retell-booking-tools db upgrade`" in message
+    assert not raised.value.retryable
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_check_schema_false_opens_a_database_that_was_not_upgraded(
+    databases: Databases, kind: str
+) -> None:
+    """The CLI's own ``db`` commands must be able to open a database that is behind."""
+    database = databases.create(kind, upgraded=False)  # type: ignore[arg-type]
+
+    repository = await databases.open(database, check_schema=False)
+
+    assert isinstance(repository, SqliteRepository | PostgresRepository)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+def test_database_revision_reports_current_and_head_before_and_after_upgrading(
+    databases: Databases, kind: str
+) -> None:
+    """Empty means ``None``; after ``upgrade_database`` (run twice, harmlessly) it is head."""
+    database = databases.create(kind, upgraded=False)  # type: ignore[arg-type]
+    head = head_revision()
+
+    before = database_revision(database.url, schema=database.schema)
+    upgraded = upgrade_database(database.url, schema=database.schema)
+    again = upgrade_database(database.url, schema=database.schema)
+    after = database_revision(database.url, schema=database.schema)
+
+    assert before == (None, head)
+    assert upgraded == again == head
+    assert after == (head, head)
+
+
+def _sync_engine(url: str, schema: str | None) -> sa.Engine:
+    if url.startswith("sqlite"):
+        return sa.create_engine(sqlite_url(url, driver="pysqlite"), poolclass=NullPool)
+    psycopg_url, connect_args = postgres_url(url, schema=schema)
+    return sa.create_engine(psycopg_url, connect_args=connect_args, poolclass=NullPool)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+def test_the_migrations_create_exactly_the_tables_of_the_schema_module(
+    databases: Databases, kind: str
+) -> None:
+    """Alembic's autogenerate finds nothing to add: migration and ``schema.py`` agree."""
+    database = databases.create(kind)  # type: ignore[arg-type]
+    engine = _sync_engine(database.url, database.schema)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+
+    assert differences == []
+
+
+@pytest.mark.postgres
+async def test_a_schema_in_the_url_options_works_like_the_schema_argument(
+    databases: Databases,
+) -> None:
+    """``?options=-csearch_path%3D<schema>`` selects the same schema as ``schema=``."""
+    database = databases.create("postgres")
+    url = f"{database.url}?options=-csearch_path%3D{database.schema}"
+
+    repository = await open_repository(url)
+    try:
+        customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+    finally:
+        await repository.close()
+
+    by_argument = await databases.open(database)
+    assert await by_argument.get_customer(customer.id) == customer
+
+
+# Misconfiguration
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://admin:s3cret-pw@db.example/booking", "retell.db", "http://x:s3cret-pw@y/z"]
+)
+async def test_an_unknown_url_scheme_names_the_setting_and_hides_the_password(url: str) -> None:
+    """The operator learns which variable to fix, and the log learns no password."""
+    with pytest.raises(ConfigurationError) as raised:
+        await open_repository(url)
+
+    assert "RETELL_BOOKING_DATABASE_URL" in str(raised.value)
+    assert "s3cret-pw" not in str(raised.value)
+
+
+def test_a_schema_is_refused_for_sqlite() -> None:
+    """Only PostgreSQL has schemas; a schema with SQLite is a configuration mistake."""
+    with pytest.raises(ConfigurationError, match="PostgreSQL only"):
+        upgrade_database("sqlite:///:memory:", schema="elsewhere")
+
+
+def test_a_schema_name_that_is_not_a_plain_identifier_is_refused() -> None:
+    """The schema goes into connection options, so only plain names are accepted."""
+    with pytest.raises(ConfigurationError, match="schema name"):
+        PostgresRepository("postgresql://u@h/db", schema="x -cstatement_timeout=1")
+
+
+async def test_an_unreachable_postgres_error_hides_the_password() -> None:
+    """Connection failures are RepositoryErrors that can be retried and do not leak secrets."""
+    url = "postgresql://postgres:s3cret-pw@127.0.0.1:1/test"
+
+    with pytest.raises(RepositoryError) as raised:
+        await open_repository(url)
+
+    assert "s3cret-pw" not in str(raised.value)
+    assert raised.value.retryable
+    with pytest.raises(RepositoryError) as raised_sync:
+        database_revision(url)
+    assert "s3cret-pw" not in str(raised_sync.value)
+
+
+def test_a_repository_repr_hides_the_password() -> None:
+    """Reprs end up in logs and tracebacks."""
+    repository = PostgresRepository("postgres://postgres:s3cret-pw@127.0.0.1/test")
+
+    assert "s3cret-pw" not in repr(repository)
+    assert "***" in repr(repository)
+
+
+_WITHOUT_PSYCOPG = """
+import importlib.util, sys, types
+
+sys.modules["psycopg"] = None  # as if the `postgres` extra were not installed
+# Skip the top-level package's own imports: this checks the repository package alone.
+package = types.ModuleType("retell_booking_tools")
+package.__path__ = importlib.util.find_spec("retell_booking_tools").submodule_search_locations
+sys.modules["retell_booking_tools"] = package
+
+from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.repository import PostgresRepository, SqliteRepository
+
+SqliteRepository("sqlite:///:memory:")
+try:
+    PostgresRepository("postgresql://postgres@127.0.0.1/test")
+except ConfigurationError as error:
+    assert "retell-booking-tools[postgres]" in str(error), error
+else:
+    raise AssertionError("PostgresRepository worked without psycopg")
+"""
+
+
+def test_the_repository_package_works_without_psycopg_until_postgres_is_used() -> None:
+    """psycopg is the optional ``postgres`` extra: SQLite users must not need it."""
+    subprocess.run([sys.executable, "-c", _WITHOUT_PSYCOPG], check=True)
