@@ -20,7 +20,7 @@ The rules, in order, all under a lock on (event type, start) shared by every rep
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -166,10 +166,7 @@ class BookingService:
             )
 
         if request.resumed:
-            found = await self._find_upstream(request)
-            if found is not None:
-                return await self._adopt(request, found, sent_at=None)
-
+            return await self._look_up_then(request, lambda: self._create(request, attempts_left=2))
         return await self._create(request, attempts_left=2)
 
     async def _still_booked(self, appointment: Appointment) -> bool:
@@ -200,43 +197,44 @@ class BookingService:
         try:
             booking = await self._calcom.create_booking(self._create_body(request))
         except CalcomSlotUnavailable:
-            return await self._after_refusal(request)
+            return await self._look_up_then(request, lambda: self._unavailable(request))
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
                 return _error(exc)
-            return await self._after_ambiguous_failure(request, exc, attempts_left)
+            logger.warning(
+                "Cal.com create failed ambiguously (%s); looking the booking up before retrying",
+                exc.kind,
+                extra={"call_id": request.call_id},
+            )
+
+            failure = exc
+
+            async def retry_or_fail() -> BookingOutcome:
+                if attempts_left > 1:
+                    return await self._create(request, attempts_left=attempts_left - 1)
+                return _error(failure)
+
+            return await self._look_up_then(request, retry_or_fail)
         except CalcomError as exc:
             return _error(exc)
         return await self._adopt(request, booking, sent_at=sent_at)
 
-    async def _after_refusal(self, request: BookingRequest) -> BookingOutcome:
+    async def _look_up_then(
+        self, request: BookingRequest, otherwise: Callable[[], Awaitable[BookingOutcome]]
+    ) -> BookingOutcome:
+        """Adopt the caller's Cal.com booking at that start if there is one, else ``otherwise``."""
         try:
             found = await self._find_upstream(request)
         except CalcomError as exc:
             return _error(exc)
         if found is not None:
             return await self._adopt(request, found, sent_at=None)
+        return await otherwise()
+
+    async def _unavailable(self, request: BookingRequest) -> BookingOutcome:
         return BookingOutcome(
             ToolStatus.UNAVAILABLE, alternatives=await self._alternatives(request.start)
         )
-
-    async def _after_ambiguous_failure(
-        self, request: BookingRequest, failure: CalcomUnavailable, attempts_left: int
-    ) -> BookingOutcome:
-        logger.warning(
-            "Cal.com create failed ambiguously (%s); looking the booking up before retrying",
-            failure.kind,
-            extra={"call_id": request.call_id},
-        )
-        try:
-            found = await self._find_upstream(request)
-        except CalcomError as exc:
-            return _error(exc)
-        if found is not None:
-            return await self._adopt(request, found, sent_at=None)
-        if attempts_left > 1:
-            return await self._create(request, attempts_left=attempts_left - 1)
-        return _error(failure)
 
     async def _adopt(
         self, request: BookingRequest, booking: Booking, *, sent_at: datetime | None

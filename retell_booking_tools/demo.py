@@ -20,8 +20,12 @@ from retell_booking_tools.history import appointment_history
 from retell_booking_tools.repository.factory import upgrade_database
 from retell_booking_tools.runtime import build_runtime
 from retell_booking_tools.server import create_app
-from retell_booking_tools.testing import BusinessHours, CalcomEmulator, EventTypeSpec
-from retell_booking_tools.testing.retell_simulator import RetellSimulator
+from retell_booking_tools.testing import (
+    BusinessHours,
+    CalcomEmulator,
+    EventTypeSpec,
+    RetellSimulator,
+)
 
 DEMO_EVENT_TYPE_ID = 2563193
 DEMO_TIMEZONE = "Europe/Berlin"

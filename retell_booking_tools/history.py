@@ -4,6 +4,7 @@ public contract (``calls show --json``, ``appointments show --json``)."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from retell_booking_tools.domain import Appointment, CallLink
 from retell_booking_tools.repository.protocol import Repository
@@ -18,12 +19,14 @@ def _link_fields(link: CallLink) -> dict[str, Any]:
 
 
 def appointment_fields(appointment: Appointment) -> dict[str, Any]:
+    """Times as ISO 8601 in the appointment's own time zone, with its offset."""
+    zone = ZoneInfo(appointment.timezone)
     return {
         "id": appointment.id,
         "booking_uid": appointment.booking_uid,
         "status": appointment.status.value,
-        "start": appointment.start.isoformat(),
-        "end": appointment.end.isoformat(),
+        "start": appointment.start.astimezone(zone).isoformat(),
+        "end": appointment.end.astimezone(zone).isoformat(),
         "timezone": appointment.timezone,
         "customer_id": appointment.customer_id,
         "event_type_id": appointment.event_type_id,

@@ -85,6 +85,7 @@ class Databases:
         self._schemas: list[str] = []
 
     def create(self, kind: Backend, *, upgraded: bool = True) -> Database:
+        """A new database of ``kind``, migrated to head unless ``upgraded`` is false."""
         number = next(self._numbers)
         if kind == "memory":
             return Database(kind, f"memory://test-{number}")
@@ -112,10 +113,12 @@ class Databases:
         return repository
 
     async def aclose(self) -> None:
-        for repository in reversed(self._opened):
-            await repository.close()
-        for schema in self._schemas:
-            self._postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        try:
+            for repository in reversed(self._opened):
+                await repository.close()
+        finally:
+            for schema in self._schemas:
+                self._postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def _postgres(self, statement: str) -> None:
         import psycopg

@@ -39,6 +39,7 @@ from retell_booking_tools.calcom.models import (
     CancelBooking,
     CreateBooking,
     RescheduleBooking,
+    format_instant,
 )
 
 __all__ = [
@@ -108,17 +109,15 @@ def _user_agent() -> str:
     return f"retell-booking-tools/{version}"
 
 
-def _utc_query(name: str, value: datetime) -> str:
-    """Query instants are UTC with ``Z``, like bodies; naive values would be read as local."""
-    if value.tzinfo is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime")
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
 def _require_aware(name: str, value: datetime) -> None:
     if value.tzinfo is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
+
+
+def _utc_query(name: str, value: datetime) -> str:
+    """Query instants are UTC with ``Z``, like bodies; naive values would be read as local."""
+    _require_aware(name, value)
+    return format_instant(value)
 
 
 class CalcomClient:

@@ -14,13 +14,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerialize
 ACTIVE_BOOKING_STATUSES = frozenset({"accepted", "pending"})
 
 
-def _utc_z(value: datetime) -> str:
+def format_instant(value: datetime) -> str:
     """Cal.com wants instants in UTC with ``Z``; local offsets are a known source of bugs."""
     instant = value.astimezone(UTC)
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
-UtcInstant = Annotated[AwareDatetime, PlainSerializer(_utc_z, return_type=str)]
+UtcInstant = Annotated[AwareDatetime, PlainSerializer(format_instant, return_type=str)]
 
 
 class _Answer(BaseModel):

@@ -26,6 +26,7 @@ from retell_booking_tools.errors import ConfigurationError, SchemaOutOfDate
 from retell_booking_tools.repository.memory import InMemoryRepository
 from retell_booking_tools.repository.postgres import (
     PostgresRepository,
+    advisory_key,
     import_driver,
     postgres_url,
 )
@@ -45,8 +46,6 @@ _SCHEMES: dict[str, Literal["memory", "sqlite", "postgres"]] = {
     "postgres": "postgres",
     "postgresql+psycopg": "postgres",
 }
-# Serialises concurrent ``db upgrade`` runs against one PostgreSQL database.
-_UPGRADE_LOCK_KEY = 0x7262745F6D696772  # "rbt_migr"
 
 
 def _kind(database_url: str) -> Literal["memory", "sqlite", "postgres"]:
@@ -86,8 +85,10 @@ def _current_revision(connection: sa.Connection) -> str | None:
 
 def _upgrade_on(connection: sa.Connection) -> str | None:
     if connection.dialect.name == "postgresql":
-        lock = sa.func.pg_advisory_xact_lock(sa.cast(_UPGRADE_LOCK_KEY, sa.BigInteger))
-        connection.execute(sa.select(lock))
+        # Concurrent `db upgrade` runs on one schema queue here instead of racing.
+        schema = connection.execute(sa.select(sa.func.current_schema())).scalar_one()
+        key = advisory_key(str(schema), "retell-booking-tools migrations")
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.cast(key, sa.BigInteger))))
     command.upgrade(alembic_config(connection), "head")
     return _current_revision(connection)
 

@@ -15,18 +15,19 @@ import contextlib
 import hashlib
 import logging
 import re
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from retell_booking_tools.errors import ConfigurationError
-from retell_booking_tools.repository.sql import SqlRepository, masked_url
+from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
-__all__ = ["PostgresRepository", "postgres_url"]
+__all__ = ["PostgresRepository", "advisory_key", "import_driver", "postgres_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +43,7 @@ def postgres_url(url: str, *, schema: str | None = None) -> tuple[URL, dict[str,
 
     With ``schema``, ``-csearch_path=<schema>`` joins any ``options`` already in the URL.
     """
-    try:
-        parsed = make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise ConfigurationError(f"not a PostgreSQL URL: {masked_url(url)!r}") from exc
-    if parsed.get_backend_name() not in ("postgresql", "postgres"):
-        raise ConfigurationError(f"not a PostgreSQL URL: {masked_url(url)!r}")
+    parsed = parse_url(url, backends=("postgresql", "postgres"), what="PostgreSQL")
     parsed = parsed.set(drivername="postgresql+psycopg")
     if schema is None:
         return parsed, {}
@@ -67,7 +63,8 @@ def import_driver() -> None:
         raise ConfigurationError(_MISSING_DRIVER) from exc
 
 
-def _advisory_key(namespace: str, name: str) -> int:
+def advisory_key(namespace: str, name: str) -> int:
+    """A 64-bit advisory lock key for ``name`` within ``namespace`` (the schema)."""
     digest = hashlib.sha256(f"{namespace}\0{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -95,7 +92,10 @@ async def _unlock(conn: AsyncConnection, key: int) -> None:
 class PostgresRepository(SqlRepository):
     """PostgreSQL for any number of processes; see the module docstring for ``schema``.
 
-    A held :meth:`lock` occupies one pooled connection of its own, hence the roomy pool.
+    Lock connections come from a pool of their own (``lock_pool_size``), so tasks holding
+    or awaiting locks can never starve the critical sections of the connections they need.
+    Tasks of one process queue for a name in-process first, so a name being contended
+    costs one lock connection per process, not one per waiting task.
     """
 
     def __init__(
@@ -105,18 +105,23 @@ class PostgresRepository(SqlRepository):
         schema: str | None = None,
         pool_size: int = 10,
         max_overflow: int = 20,
+        lock_pool_size: int = 20,
     ) -> None:
         async_url, connect_args = postgres_url(url, schema=schema)
         import_driver()
+        options: dict[str, Any] = {
+            "connect_args": connect_args,
+            "pool_pre_ping": True,
+            "hide_parameters": True,
+        }
         engine = create_async_engine(
-            async_url,
-            connect_args=connect_args,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_pre_ping=True,
-            hide_parameters=True,
+            async_url, pool_size=pool_size, max_overflow=max_overflow, **options
         )
         super().__init__(engine)
+        self._lock_engine = create_async_engine(
+            async_url, pool_size=lock_pool_size, max_overflow=0, **options
+        )
+        self._local_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lock_namespace: str | None = None
 
     def _insert(self, table: sa.Table) -> postgresql.Insert:
@@ -127,7 +132,7 @@ class PostgresRepository(SqlRepository):
         if self._lock_namespace is None:
             schema = (await conn.execute(sa.select(sa.func.current_schema()))).scalar_one()
             self._lock_namespace = str(schema)
-        return _advisory_key(self._lock_namespace, name)
+        return advisory_key(self._lock_namespace, name)
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
@@ -136,17 +141,23 @@ class PostgresRepository(SqlRepository):
         If acquiring or releasing is interrupted, the connection is closed instead of
         returned to the pool, since ending the session is what surely frees the lock.
         """
-        with self._translate("lock"):
-            conn = await self.engine.connect()
-        try:
+        async with self._local_locks[name]:
             with self._translate("lock"):
-                key = await self._advisory_key(conn, name)
-                await conn.execute(sa.select(sa.func.pg_advisory_lock(sa.cast(key, sa.BigInteger))))
-                await conn.commit()
-        except BaseException:
-            await asyncio.shield(_discard(conn))
-            raise
-        try:
-            yield
-        finally:
-            await asyncio.shield(_unlock(conn, key))
+                conn = await self._lock_engine.connect()
+            try:
+                with self._translate("lock"):
+                    key = await self._advisory_key(conn, name)
+                    lock = sa.func.pg_advisory_lock(sa.cast(key, sa.BigInteger))
+                    await conn.execute(sa.select(lock))
+                    await conn.commit()
+            except BaseException:
+                await asyncio.shield(_discard(conn))
+                raise
+            try:
+                yield
+            finally:
+                await asyncio.shield(_unlock(conn, key))
+
+    async def close(self) -> None:
+        await self._lock_engine.dispose()
+        await super().close()

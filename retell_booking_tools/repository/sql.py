@@ -20,6 +20,7 @@ from typing import Any, TypeAlias, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from retell_booking_tools.domain import (
@@ -36,7 +37,7 @@ from retell_booking_tools.domain import (
     ToolCallFinished,
     ToolCallKey,
 )
-from retell_booking_tools.errors import RepositoryError
+from retell_booking_tools.errors import ConfigurationError, RepositoryError
 from retell_booking_tools.repository.schema import (
     appointments,
     call_appointment_links,
@@ -45,7 +46,7 @@ from retell_booking_tools.repository.schema import (
     tool_calls,
 )
 
-__all__ = ["SqlRepository", "UpsertInsert", "masked_url", "translate_errors"]
+__all__ = ["SqlRepository", "UpsertInsert", "masked_url", "parse_url", "translate_errors"]
 
 UpsertInsert: TypeAlias = postgresql.Insert | sqlite.Insert
 """An ``INSERT`` that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
@@ -76,6 +77,17 @@ _QUERY_PASSWORD = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
 def masked_url(url: str) -> str:
     """The URL with any password replaced by ``***``, fit for messages and logs."""
     return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", url))
+
+
+def parse_url(url: str, *, backends: tuple[str, ...], what: str) -> URL:
+    """``url`` parsed, or :class:`ConfigurationError` (password masked) if not for ``backends``."""
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        parsed = None
+    if parsed is None or parsed.get_backend_name() not in backends:
+        raise ConfigurationError(f"not a {what} URL: {masked_url(url)!r}")
+    return parsed
 
 
 @contextlib.contextmanager

@@ -15,12 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from retell_booking_tools.errors import ConfigurationError
-from retell_booking_tools.repository.sql import SqlRepository, masked_url
+from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
 __all__ = ["SqliteRepository", "sqlite_url"]
 
@@ -28,15 +27,9 @@ _PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON")
 
 
 def sqlite_url(url: str, *, driver: str) -> URL:
-    """``url`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite:///:memory:``)
-    for the given SQLAlchemy driver (``aiosqlite`` or ``pysqlite``)."""
-    try:
-        parsed = make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise ConfigurationError(f"not a SQLite URL: {masked_url(url)!r}") from exc
-    if parsed.get_backend_name() != "sqlite":
-        raise ConfigurationError(f"not a SQLite URL: {masked_url(url)!r}")
-    return parsed.set(drivername=f"sqlite+{driver}")
+    """A SQLite URL (``sqlite:///relative.db``, ``sqlite:////abs.db``, ``sqlite:///:memory:``)
+    set to use ``driver`` (``aiosqlite`` or ``pysqlite``)."""
+    return parse_url(url, backends=("sqlite",), what="SQLite").set(drivername=f"sqlite+{driver}")
 
 
 def is_memory(url: URL) -> bool:

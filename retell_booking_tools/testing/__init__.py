@@ -18,6 +18,7 @@ from .emulator.models import (
     EventTypeSpec,
     RecordedRequest,
 )
+from .retell_simulator import RetellSimulator
 
 __all__ = [
     "BookingStatus",
@@ -30,4 +31,5 @@ __all__ = [
     "Fault",
     "FaultKind",
     "RecordedRequest",
+    "RetellSimulator",
 ]

@@ -15,8 +15,13 @@ from retell_booking_tools.config import Settings
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.runtime import Runtime, build_runtime
 from retell_booking_tools.server import create_app
-from retell_booking_tools.testing import BusinessHours, CalcomEmulator, EventTypeSpec, FakeClock
-from retell_booking_tools.testing.retell_simulator import RetellSimulator
+from retell_booking_tools.testing import (
+    BusinessHours,
+    CalcomEmulator,
+    EventTypeSpec,
+    FakeClock,
+    RetellSimulator,
+)
 
 EVENT_TYPE_ID = 2563193
 CALCOM_KEY = "cal_test_emulator_key"

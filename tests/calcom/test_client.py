@@ -304,9 +304,9 @@ async def test_naive_datetimes_are_refused_before_anything_is_sent(
 ) -> None:
     """A naive time would silently be read as the server's local time."""
     naive = datetime(2050, 9, 5, 11, 0)
-    with pytest.raises(ValueError, match="timezone.aware"):
+    with pytest.raises(ValueError, match=r"timezone.aware"):
         await client.get_slots(event_type_id=EVENT_TYPE_ID, start=naive, end=naive)
-    with pytest.raises(ValueError, match="timezone.aware"):
+    with pytest.raises(ValueError, match=r"timezone.aware"):
         await client.create_booking(_new_booking(naive))
     assert fake.attempts == 0
 

@@ -174,19 +174,55 @@ async def test_the_advisory_lock_excludes_another_process(databases: Databases) 
 
 
 @pytest.mark.postgres
-async def test_the_advisory_lock_leaves_the_pool_usable_inside_the_critical_section(
-    make_repository: Any,
+async def test_a_waiter_in_another_process_that_is_cancelled_leaves_the_lock_free(
+    databases: Databases,
 ) -> None:
-    """Work inside a held lock gets connections of its own, even many at once."""
-    repository = await make_repository("postgres")
-    customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+    """Cancelling a task blocked in ``pg_advisory_lock`` neither takes nor strands the lock."""
+    first, second = await two_processes(databases, "postgres")
+    entered = asyncio.Event()
 
-    async with repository.lock("slot:a"), asyncio.timeout(10):
-        results = await asyncio.gather(
-            *(repository.add_appointment(booking(customer.id, f"uid-{n}")) for n in range(15))
-        )
+    async def other_process() -> None:
+        async with second.lock("slot:a"):
+            entered.set()
 
-    assert all(created for _, created in results)
+    async with first.lock("slot:a"):
+        waiter = asyncio.create_task(other_process())
+        await asyncio.sleep(0.3)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    assert not entered.is_set()
+
+    async with asyncio.timeout(5), second.lock("slot:a"):
+        pass
+    async with asyncio.timeout(5), first.lock("slot:a"):
+        pass
+
+
+@pytest.mark.postgres
+async def test_held_locks_never_starve_critical_sections_of_connections(
+    databases: Databases,
+) -> None:
+    """More locks held at once than the main pool has connections still lets each finish."""
+    database = databases.create("postgres")
+    repository = PostgresRepository(
+        database.url, schema=database.schema, pool_size=2, max_overflow=0, lock_pool_size=8
+    )
+    try:
+        customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+        async def critical_section(n: int) -> bool:
+            async with repository.lock(f"slot:{n}"):
+                await asyncio.sleep(0.05)  # every lock is held before any section ends
+                _, created = await repository.add_appointment(booking(customer.id, f"uid-{n}"))
+                return created
+
+        async with asyncio.timeout(10):
+            results = await asyncio.gather(*(critical_section(n) for n in range(6)))
+    finally:
+        await repository.close()
+
+    assert all(results)
 
 
 @pytest.mark.postgres

@@ -1,0 +1,59 @@
+"""Wording: dates and times the local way, and variants that match the outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from retell_booking_tools.messages import CATALOG, render, speak_choices
+
+BERLIN = ZoneInfo("Europe/Berlin")
+TEN_OCTOBER_11 = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
+
+
+def test_english_speaks_weekday_month_and_twelve_hour_time() -> None:
+    text = render("booked", "en", zone=BERLIN, at=TEN_OCTOBER_11)
+
+    assert text == "Your appointment is booked for Friday, October 10, 2025 at 11:00 AM."
+
+
+def test_german_speaks_numeric_date_and_uhr() -> None:
+    text = render("booked", "de", zone=BERLIN, at=TEN_OCTOBER_11)
+
+    assert text == "Ihr Termin ist gebucht: am 10.10.2025 um 11:00 Uhr."
+
+
+def test_alternatives_name_each_day_once() -> None:
+    slots = [
+        datetime(2025, 10, 10, 8, 0, tzinfo=UTC),
+        datetime(2025, 10, 10, 10, 0, tzinfo=UTC),
+        datetime(2025, 10, 13, 7, 0, tzinfo=UTC),
+    ]
+
+    assert speak_choices(slots, BERLIN, "en") == (
+        "Friday, October 10 at 10:00 AM, 12:00 PM and Monday, October 13 at 9:00 AM"
+    )
+    assert speak_choices(slots, BERLIN, "de") == (
+        "Freitag, 10. Oktober um 10:00 Uhr, 12:00 Uhr und Montag, 13. Oktober um 09:00 Uhr"
+    )
+
+
+def test_unavailable_without_alternatives_does_not_offer_any() -> None:
+    text = render("unavailable", "en", zone=BERLIN)
+
+    assert "I could offer" not in text
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_both_languages_word_the_same_outcomes(language: str) -> None:
+    assert set(CATALOG[language]) == set(CATALOG["en"])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_only_booked_wording_claims_a_booking(language: str) -> None:
+    """No message but `booked` may say something was booked."""
+    claim = {"en": "is booked", "de": "ist gebucht"}[language]
+    for key, template in CATALOG[language].items():  # type: ignore[index]
+        assert (claim in template) == (key == "booked"), key
