@@ -6,13 +6,37 @@ than five minutes away from now are refused, which stops replays.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from datetime import datetime
+from types import ModuleType
 from typing import Any, cast
 
-from retell.lib import webhook_auth
-
 SIGNATURE_HEADER = "X-Retell-Signature"
-_SYMMETRIC = cast(dict[str, Any], webhook_auth.symmetric)
+
+
+def _load_sdk_webhook_auth() -> ModuleType:
+    """retell-sdk's ``retell.lib.webhook_auth``, loaded without the whole SDK.
+
+    ``import retell`` builds the full API client and costs seconds; the verifier module is
+    self-contained, so it is loaded from the installed SDK's file on its own. If the SDK is
+    already imported, its module is used as is.
+    """
+    if "retell.lib.webhook_auth" in sys.modules:
+        return sys.modules["retell.lib.webhook_auth"]
+    package = importlib.util.find_spec("retell")
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("retell-sdk is not installed")
+    location = f"{package.submodule_search_locations[0]}/lib/webhook_auth.py"
+    spec = importlib.util.spec_from_file_location("_retell_sdk_webhook_auth", location)
+    if spec is None or spec.loader is None:
+        raise ImportError("retell-sdk has no lib/webhook_auth.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SYMMETRIC = cast(dict[str, Any], _load_sdk_webhook_auth().symmetric)
 
 
 def _millis(instant: datetime | None) -> int | None:
