@@ -79,6 +79,10 @@ class BookingRequest:
     notes: str | None = attrs.field(default=None, repr=False)
     resumed: bool = False
     """An earlier delivery of this call never finished: a booking may already exist."""
+    event_type_id: int | None = None
+    """Overrides the policy's event type for this call (per-agent configuration)."""
+    timezone: str | None = None
+    """Overrides the policy's business time zone for this call."""
 
 
 @attrs.frozen
@@ -121,8 +125,13 @@ class BookingService:
     async def book(self, request: BookingRequest) -> BookingOutcome:
         """Decide and act for one booking request; see the module docstring for the rules."""
         start = request.start.astimezone(UTC)
-        request = attrs.evolve(request, start=start)
-        lock_name = f"slot:{self._policy.event_type_id}:{start.isoformat()}"
+        request = attrs.evolve(
+            request,
+            start=start,
+            event_type_id=request.event_type_id or self._policy.event_type_id,
+            timezone=request.timezone or self._policy.timezone,
+        )
+        lock_name = f"slot:{request.event_type_id}:{start.isoformat()}"
         async with self._repository.lock(lock_name):
             return await self._book_locked(request)
 
@@ -148,7 +157,7 @@ class BookingService:
     async def _book_locked(self, request: BookingRequest) -> BookingOutcome:
         now = self._clock()
         held = await self._repository.appointments_at(
-            event_type_id=self._policy.event_type_id, start=request.start
+            event_type_id=_event_type(request), start=request.start
         )
         for appointment in held:
             if (
@@ -162,7 +171,7 @@ class BookingService:
             for a in held
         ):
             return BookingOutcome(
-                ToolStatus.CONFLICT, alternatives=await self._alternatives(request.start)
+                ToolStatus.CONFLICT, alternatives=await self._alternatives(request)
             )
 
         if request.resumed:
@@ -233,7 +242,7 @@ class BookingService:
 
     async def _unavailable(self, request: BookingRequest) -> BookingOutcome:
         return BookingOutcome(
-            ToolStatus.UNAVAILABLE, alternatives=await self._alternatives(request.start)
+            ToolStatus.UNAVAILABLE, alternatives=await self._alternatives(request)
         )
 
     async def _adopt(
@@ -258,10 +267,10 @@ class BookingService:
             NewAppointment(
                 customer_id=request.customer.id,
                 booking_uid=booking.uid,
-                event_type_id=self._policy.event_type_id,
+                event_type_id=_event_type(request),
                 start=booking.start.astimezone(UTC),
                 end=booking.end.astimezone(UTC),
-                timezone=self._policy.timezone,
+                timezone=request.timezone or self._policy.timezone,
                 status=(
                     AppointmentStatus.PENDING
                     if booking.status.lower() == "pending"
@@ -341,7 +350,7 @@ class BookingService:
         for email in self._emails(request):
             bookings = await self._calcom.list_bookings(
                 attendee_email=email,
-                event_type_id=self._policy.event_type_id,
+                event_type_id=_event_type(request),
                 after_start=request.start - timedelta(minutes=1),
                 before_end=request.start + timedelta(days=1),
             )
@@ -355,16 +364,17 @@ class BookingService:
         matches.sort(key=lambda b: b.metadata.get(CALL_ID_METADATA_KEY) != request.call_id)
         return matches[0]
 
-    async def _alternatives(self, start: datetime) -> tuple[datetime, ...]:
+    async def _alternatives(self, request: BookingRequest) -> tuple[datetime, ...]:
         """Up to ``max_alternatives`` free starts nearest the one asked for; none on failure."""
+        start = request.start
         window = self._policy.alternatives_window
         earliest = max(start - window, self._clock())
         try:
             slots = await self._calcom.get_slots(
-                event_type_id=self._policy.event_type_id,
+                event_type_id=_event_type(request),
                 start=earliest,
                 end=start + window,
-                time_zone=self._policy.timezone,
+                time_zone=request.timezone,
             )
         except CalcomError as exc:
             logger.warning("could not fetch alternatives: %s", exc.kind)
@@ -379,11 +389,11 @@ class BookingService:
     def _create_body(self, request: BookingRequest) -> CreateBooking:
         return CreateBooking(
             start=request.start,
-            event_type_id=self._policy.event_type_id,
+            event_type_id=_event_type(request),
             attendee=NewAttendee(
                 name=request.customer_name,
                 email=self._emails(request)[0],
-                time_zone=self._policy.timezone,
+                time_zone=request.timezone or self._policy.timezone,
                 phone_number=request.customer.phone,
                 language=request.language,
             ),
@@ -397,6 +407,11 @@ def nearest(slots: Sequence[datetime], target: datetime, limit: int) -> tuple[da
     others = [slot.astimezone(UTC) for slot in slots if slot != target]
     closest = sorted(others, key=lambda slot: (abs(slot - target), slot))[:limit]
     return tuple(sorted(closest))
+
+
+def _event_type(request: BookingRequest) -> int:
+    assert request.event_type_id is not None, "book() fills in the policy's event type"
+    return request.event_type_id
 
 
 def _error(exc: CalcomError) -> BookingOutcome:

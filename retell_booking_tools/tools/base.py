@@ -32,6 +32,8 @@ class ToolContext:
     phone_region: str
     now: datetime
     resumed: bool = False
+    event_type_id: int | None = None
+    """The call's own Cal.com event type, when it overrides the configured one."""
 
 
 class AppointmentView(BaseModel):

@@ -100,6 +100,8 @@ async def collect_appointment_data(
             language=context.language,
             notes=notes,
             resumed=context.resumed,
+            event_type_id=context.event_type_id,
+            timezone=context.zone.key,
         )
     )
     return outcome_result(outcome, context)

@@ -33,6 +33,7 @@ from retell_booking_tools.domain import (
 from retell_booking_tools.errors import InvalidArguments, RetellBookingError
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
+from retell_booking_tools.retell.overrides import overrides_for
 from retell_booking_tools.tools.base import (
     Tool,
     ToolContext,
@@ -159,12 +160,14 @@ class ToolRunner:
         return await tool.invoke(parsed, context)
 
     def _context(self, call: RetellCall, resumed: bool) -> ToolContext:
+        overrides = overrides_for(call)
         return ToolContext(
             call=call,
             service=self._service,
             repository=self._repository,
-            language=self._language,
-            zone=ZoneInfo(self._timezone),
+            language=overrides.language or self._language,
+            zone=ZoneInfo(overrides.timezone or self._timezone),
+            event_type_id=overrides.event_type_id,
             phone_region=self._phone_region,
             now=self._clock(),
             resumed=resumed,
