@@ -18,6 +18,7 @@ from .emulator.models import (
     EventTypeSpec,
     RecordedRequest,
 )
+from .http_server import serve_asgi
 from .retell_simulator import RetellSimulator
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "FaultKind",
     "RecordedRequest",
     "RetellSimulator",
+    "serve_asgi",
 ]

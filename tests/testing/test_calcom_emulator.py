@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time as monotonic_time
 import types
 from collections.abc import AsyncIterator
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 import retell_booking_tools.testing as testing
 from retell_booking_tools.testing import (
@@ -23,6 +21,7 @@ from retell_booking_tools.testing import (
     FakeClock,
     Fault,
     FaultKind,
+    serve_asgi,
 )
 
 API_KEY = "cal_test_emulator_key"
@@ -934,17 +933,11 @@ async def test_every_response_carries_the_default_budget_of_120(client: httpx.As
 async def test_the_asgi_app_books_and_fails_over_real_http_served_by_uvicorn(
     emu: CalcomEmulator,
 ) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(emu.asgi_app, log_level="critical", lifespan="on"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/v2") as client:
+        async with (
+            serve_asgi(emu.asgi_app) as url,
+            httpx.AsyncClient(base_url=f"{url}/v2") as client,
+        ):
             booked = await book(client)
             emu.inject(Fault(kind=FaultKind.SERVER_ERROR, path="/v2/bookings"))
             failed = await book(client, start="2025-10-10T10:00:00Z")
@@ -953,9 +946,6 @@ async def test_the_asgi_app_books_and_fails_over_real_http_served_by_uvicorn(
                 await book(client, start="2025-10-10T11:00:00Z")
     finally:
         emu.close()
-        server.should_exit = True
-        await asyncio.wait_for(serving, 5)
-        sock.close()
 
     assert booked.status_code == 201
     assert booked.json()["data"]["start"] == "2025-10-10T09:00:00.000Z"

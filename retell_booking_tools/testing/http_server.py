@@ -1,0 +1,40 @@
+"""Serve an ASGI app (the emulator, or the tools) over real HTTP on loopback, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+@asynccontextmanager
+async def serve_asgi(
+    app: ASGIApp, *, host: str = "127.0.0.1", startup_timeout: float = 10.0
+) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on an ephemeral port of ``host``; yields ``http://host:port``.
+
+    The server runs as a task of the current event loop and stops when the block exits.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(startup_timeout):
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                await asyncio.sleep(0.01)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(serving, 10)
+        finally:
+            sock.close()
