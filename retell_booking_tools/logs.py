@@ -40,8 +40,8 @@ _CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar
 )
 _CONTEXT_FIELDS = ("call_id", "tool", "status")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+\d[\d\s().\-]{5,}\d")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", re.IGNORECASE)
+_PHONE = re.compile(r"(?:\+|%2B)\d[\d\s().\-]{5,}\d", re.IGNORECASE)
 _SIGNATURE = re.compile(r"v=\d{10,},d=[0-9a-fA-F]+")
 _API_KEY = re.compile(r"\b(cal|key|cal_live|cal_test)_[A-Za-z0-9_\-]{6,}")
 _MIN_SECRET = 4
@@ -58,7 +58,7 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def _masked_phone(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group())
+    digits = re.sub(r"\D", "", match.group().upper().replace("%2B", ""))
     return f"<phone …{digits[-2:]}>"
 
 
