@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     duplicate_alert_threshold: int = Field(
         default=10, ge=0, validation_alias=_env("RETELL_BOOKING_DUPLICATE_ALERT_THRESHOLD")
     )
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=_env("RETELL_BOOKING_REDIS_URL")
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias=_env("RETELL_BOOKING_LOG_FORMAT")
     )
@@ -124,6 +127,7 @@ _ENV_NAMES = {
     "metrics_enabled": "RETELL_BOOKING_METRICS",
     "duplicate_alert_threshold": "RETELL_BOOKING_DUPLICATE_ALERT_THRESHOLD",
     "log_format": "RETELL_BOOKING_LOG_FORMAT",
+    "redis_url": "RETELL_BOOKING_REDIS_URL",
 }
 
 

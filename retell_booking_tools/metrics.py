@@ -8,16 +8,20 @@ and every replica reports the same totals:
 - ``retell_booking_duplicate_attempts_total``: ``existing`` results;
 - ``retell_booking_conflicts_total``: ``conflict`` results.
 
-Latency histograms and ``retell_booking_upstream_errors_total{kind}`` (failed Cal.com
-requests by :attr:`CalcomError.kind`) are measured in each process and start at zero when
-it starts; sum them across replicas in the query.
+``retell_booking_upstream_errors_total{kind}`` (failed Cal.com requests by
+:attr:`CalcomError.kind`) has no place in the store: with ``RETELL_BOOKING_REDIS_URL`` it is
+kept in Redis (:class:`RedisCounters`, the ``redis`` extra), shared by replicas and kept
+across restarts; without Redis it is counted per process. Latency histograms are always
+per process; sum them across replicas in the query.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -30,13 +34,81 @@ from retell_booking_tools.domain import ToolCallKey, ToolStatus
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.stats import day_start
 
-__all__ = ["CONTENT_TYPE", "Telemetry"]
+__all__ = ["CONTENT_TYPE", "RedisCounters", "SharedCounters", "Telemetry"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 logger = logging.getLogger(__name__)
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)
+
+
+class SharedCounters(Protocol):
+    """Labelled counters that every replica adds to and reads, e.g. in Redis."""
+
+    def increment(self, name: str, label: str) -> None:
+        """Add one, without waiting; a failure is logged, never raised."""
+        ...
+
+    async def read(self, name: str) -> dict[str, int]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RedisCounters:
+    """:class:`SharedCounters` as Redis hashes (``<prefix>:<name>``, one field per label)."""
+
+    def __init__(self, url: str, *, prefix: str = "retell_booking") -> None:
+        try:
+            import redis.asyncio as redis
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ImportError(
+                "RETELL_BOOKING_REDIS_URL needs the redis extra: "
+                "pip install 'retell-booking-tools[redis]'"
+            ) from exc
+        self._redis: Any = redis.Redis.from_url(url)
+        self._prefix = prefix
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def increment(self, name: str, label: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._increment(name, label))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _increment(self, name: str, label: str) -> None:
+        try:
+            await self._redis.hincrby(f"{self._prefix}:{name}", label, 1)
+        except Exception as exc:
+            logger.warning("could not count %s in Redis: %s", name, type(exc).__name__)
+
+    async def read(self, name: str) -> dict[str, int]:
+        await self.flush()
+        stored = await self._redis.hgetall(f"{self._prefix}:{name}")
+        return {key.decode(): int(value) for key, value in stored.items()}
+
+    async def flush(self) -> None:
+        """Wait for the increments this process has started."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self.flush()
+        await self._redis.aclose()
+
+
+class _SharedUpstreamErrors(Collector):
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "retell_booking_upstream_errors",
+            "Failed Cal.com requests by error kind (all replicas).",
+            labels=["kind"],
+        )
+        for kind, count in sorted(self._counts.items()):
+            family.add_metric([kind], count)
+        yield family
 
 
 class _StoreCounters(Collector):
@@ -76,8 +148,10 @@ class Telemetry:
         timezone: str = "UTC",
         duplicate_alert_threshold: int = 10,
         clock: Clock = system_clock,
+        shared: SharedCounters | None = None,
     ) -> None:
         self._repository = repository
+        self._shared = shared
         self._zone = ZoneInfo(timezone)
         self._threshold = duplicate_alert_threshold
         self._clock = clock
@@ -96,17 +170,25 @@ class Telemetry:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self._upstream_errors = Counter(
-            "retell_booking_upstream_errors",
-            "Failed Cal.com requests by error kind (this process).",
-            ["kind"],
-            registry=self.registry,
+        self._upstream_errors = (
+            None
+            if shared is not None
+            else Counter(
+                "retell_booking_upstream_errors",
+                "Failed Cal.com requests by error kind (this process).",
+                ["kind"],
+                registry=self.registry,
+            )
         )
 
     def on_calcom_request(self, event: CalcomRequestEvent) -> None:
         """The Cal.com client's request hook."""
         self._calcom_latency.labels(event.method, event.endpoint).observe(event.elapsed_seconds)
-        if event.error_kind is not None:
+        if event.error_kind is None:
+            return
+        if self._shared is not None:
+            self._shared.increment("upstream_errors", event.error_kind)
+        elif self._upstream_errors is not None:
             self._upstream_errors.labels(event.error_kind).inc()
 
     async def tool_finished(
@@ -122,7 +204,13 @@ class Telemetry:
         counts = await self._repository.tool_outcome_counts()
         snapshot = CollectorRegistry(auto_describe=False)
         snapshot.register(_StoreCounters(counts))
+        if self._shared is not None:
+            snapshot.register(_SharedUpstreamErrors(await self._shared.read("upstream_errors")))
         return generate_latest(snapshot) + generate_latest(self.registry)
+
+    async def aclose(self) -> None:
+        if self._shared is not None:
+            await self._shared.aclose()
 
     async def _check_duplicates(self, key: ToolCallKey) -> None:
         """Warn once per business day when duplicates pass the threshold.

@@ -11,7 +11,7 @@ from retell_booking_tools.booking import BookingPolicy, BookingService
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
-from retell_booking_tools.metrics import Telemetry
+from retell_booking_tools.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolRunner
@@ -32,6 +32,8 @@ class Runtime:
     async def aclose(self) -> None:
         await self.runner.wait_idle()
         await self.calcom.aclose()
+        if self.telemetry is not None:
+            await self.telemetry.aclose()
         await self.repository.close()
 
 
@@ -53,6 +55,7 @@ async def build_runtime(
         timezone=settings.timezone,
         duplicate_alert_threshold=settings.duplicate_alert_threshold,
         clock=clock,
+        shared=RedisCounters(settings.redis_url.get_secret_value()) if settings.redis_url else None,
     )
     calcom = CalcomClient(
         api_key=api_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,9 +11,12 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from conftest import RETELL_KEY, World, make_settings
+from conftest import CALCOM_KEY, RETELL_KEY, World, make_settings
 from prometheus_client.parser import text_string_to_metric_families
 
+from retell_booking_tools.calcom.client import CalcomClient
+from retell_booking_tools.calcom.errors import CalcomNotFound
+from retell_booking_tools.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.runtime import Runtime, build_runtime
 from retell_booking_tools.server import create_app
@@ -152,3 +156,51 @@ async def test_crossing_the_daily_duplicate_threshold_warns_once_per_day_across_
 
     alerts = [r for r in caplog.records if "duplicate booking attempts" in r.getMessage()]
     assert len(alerts) == 2
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(name="redis_prefix")
+async def fixture_redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own on the local Redis, deleted afterwards."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
+    prefix = f"rbt_test_{uuid.uuid4().hex}"
+    try:
+        yield prefix
+    finally:
+        await client.delete(f"{prefix}:upstream_errors")
+        await client.aclose()
+
+
+@pytest.mark.parametrize("repository", ["memory"], indirect=True)
+async def test_upstream_errors_in_redis_add_up_across_replicas_and_restarts(
+    world: World, redis_prefix: str
+) -> None:
+    """Two replicas' Cal.com failures are one total, still there after a restart."""
+    replicas = [
+        Telemetry(world.repository, shared=RedisCounters(REDIS_URL, prefix=redis_prefix))
+        for _ in range(2)
+    ]
+    for telemetry in replicas:
+        async with CalcomClient(
+            api_key=CALCOM_KEY,
+            transport=world.calcom.transport,
+            on_request=telemetry.on_calcom_request,
+        ) as calcom:
+            with pytest.raises(CalcomNotFound):
+                await calcom.get_booking("no-such-booking")
+        await telemetry.aclose()
+    restarted = Telemetry(world.repository, shared=RedisCounters(REDIS_URL, prefix=redis_prefix))
+
+    text = (await restarted.render()).decode()
+    await restarted.aclose()
+
+    assert 'retell_booking_upstream_errors_total{kind="CalcomNotFound"} 2.0' in text

@@ -104,3 +104,16 @@ def test_a_bad_log_format_names_its_variable(monkeypatch: pytest.MonkeyPatch) ->
 
     with pytest.raises(ConfigurationError, match="RETELL_BOOKING_LOG_FORMAT"):
         Settings.from_env()
+
+
+def test_a_redis_url_is_read_and_its_password_never_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RETELL_BOOKING_REDIS_URL may carry a password; the settings' repr hides it."""
+    monkeypatch.setenv("RETELL_BOOKING_REDIS_URL", "redis://:hunter2secret@127.0.0.1:6379/0")
+
+    settings = Settings.from_env()
+
+    assert settings.redis_url is not None
+    assert settings.redis_url.get_secret_value().endswith("@127.0.0.1:6379/0")
+    assert "hunter2secret" not in repr(settings)
