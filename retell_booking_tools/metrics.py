@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from retell_booking_tools.calcom.client import CalcomRequestEvent
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.domain import ToolCallKey, ToolStatus
+from retell_booking_tools.otel import open_telemetry_instruments
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.stats import day_start
 
@@ -149,9 +150,12 @@ class Telemetry:
         duplicate_alert_threshold: int = 10,
         clock: Clock = system_clock,
         shared: SharedCounters | None = None,
+        meter_provider: Any = None,
     ) -> None:
+        """``meter_provider``: an OpenTelemetry one (default: the global one, if installed)."""
         self._repository = repository
         self._shared = shared
+        self._otel = open_telemetry_instruments(meter_provider)
         self._zone = ZoneInfo(timezone)
         self._threshold = duplicate_alert_threshold
         self._clock = clock
@@ -184,6 +188,8 @@ class Telemetry:
     def on_calcom_request(self, event: CalcomRequestEvent) -> None:
         """The Cal.com client's request hook."""
         self._calcom_latency.labels(event.method, event.endpoint).observe(event.elapsed_seconds)
+        if self._otel is not None:
+            self._otel.calcom_request(event)
         if event.error_kind is None:
             return
         if self._shared is not None:
@@ -196,6 +202,8 @@ class Telemetry:
     ) -> None:
         """The tool runner's hook, after the result is stored."""
         self._tool_latency.labels(key.tool, status.value).observe(elapsed_seconds)
+        if self._otel is not None:
+            self._otel.tool_finished(key.tool, status.value, elapsed_seconds)
         if status is ToolStatus.EXISTING and self._threshold > 0:
             await self._check_duplicates(key)
 

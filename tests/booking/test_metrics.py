@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
+from retell_booking_tools.domain import ToolCallKey, ToolStatus
 from retell_booking_tools.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.runtime import Runtime, build_runtime
@@ -204,3 +205,35 @@ async def test_upstream_errors_in_redis_add_up_across_replicas_and_restarts(
     await restarted.aclose()
 
     assert 'retell_booking_upstream_errors_total{kind="CalcomNotFound"} 2.0' in text
+
+
+@pytest.mark.parametrize("repository", ["memory"], indirect=True)
+async def test_measurements_reach_an_opentelemetry_meter_provider(world: World) -> None:
+    """With a MeterProvider configured, tool outcomes and Cal.com failures are recorded there."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    telemetry = Telemetry(world.repository, meter_provider=MeterProvider(metric_readers=[reader]))
+    async with CalcomClient(
+        api_key=CALCOM_KEY,
+        transport=world.calcom.transport,
+        on_request=telemetry.on_calcom_request,
+    ) as calcom:
+        with pytest.raises(CalcomNotFound):
+            await calcom.get_booking("no-such-booking")
+    key = ToolCallKey("call_1", TOOL, "digest")
+    await telemetry.tool_finished(key, ToolStatus.EXISTING, 0.2)
+
+    data = reader.get_metrics_data()
+    points = {
+        (metric.name, tuple(sorted(point.attributes.items()))): point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+    }
+    existing = (("status", "existing"), ("tool", TOOL))
+    assert points[("retell_booking.tool.results", existing)].value == 1
+    assert points[("retell_booking.tool.duration", existing)].count == 1
+    assert points[("retell_booking.upstream.errors", (("kind", "CalcomNotFound"),))].value == 1
