@@ -153,6 +153,11 @@ def test_doctor_reports_the_incidents_gap_fixes_it_and_then_finds_nothing(
     assert (problem["booking_uid"], problem["call_id"]) == (booking.uid, "call_766")
     assert set(problem) == {"kind", "booking_uid", "call_id", "detail"}
 
+    code, out = _run(["doctor", "--since", "2020-01-01"], url, **env)
+    assert code == 1
+    assert "unlinked_call" in out
+    assert "call_766" in out
+
     code, out = _run(["doctor", "--fix", "--json"], url, **env)
     assert code == 0
     assert [p["call_id"] for p in json.loads(out)["fixed"]] == ["call_766"]
@@ -230,3 +235,14 @@ def test_stats_json_counts_todays_outcomes_and_the_duplicate_rate(tmp_path: Path
     assert code == 0
     assert "duplicate_rate" in out
     assert "66.7%" in out
+
+
+def test_doctor_refuses_a_since_that_is_not_a_date(tmp_path: Path) -> None:
+    """--since takes YYYY-MM-DD; anything else is a usage error (exit 2)."""
+    code, _ = _run(
+        ["doctor", "--since", "last week"],
+        _store(tmp_path),
+        CALCOM_API_KEY=CALCOM_KEY,
+        CALCOM_EVENT_TYPE_ID=str(EVENT_TYPE_ID),
+    )
+    assert code == 2
