@@ -21,6 +21,7 @@ from retell_booking_tools.calcom.errors import (
     CalcomValidationError,
 )
 from retell_booking_tools.config import Settings
+from retell_booking_tools.doctor import Doctor, DoctorReport, Problem
 from retell_booking_tools.domain import (
     Appointment,
     AppointmentStatus,
@@ -38,9 +39,12 @@ from retell_booking_tools.errors import (
     RetellBookingError,
     SchemaOutOfDate,
 )
+from retell_booking_tools.logs import configure_logging
+from retell_booking_tools.metrics import Telemetry
 from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
 from retell_booking_tools.runtime import Runtime, build_runtime
 from retell_booking_tools.server import create_app
+from retell_booking_tools.stats import DayStats, daily_stats
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 
 __version__ = "0.1.0"
@@ -65,9 +69,13 @@ __all__ = [
     "CallLink",
     "ConfigurationError",
     "Customer",
+    "DayStats",
+    "Doctor",
+    "DoctorReport",
     "InMemoryRepository",
     "InvalidArguments",
     "NotOwner",
+    "Problem",
     "Relationship",
     "Repository",
     "RepositoryError",
@@ -75,12 +83,15 @@ __all__ = [
     "Runtime",
     "SchemaOutOfDate",
     "Settings",
+    "Telemetry",
     "Tool",
     "ToolResult",
     "ToolRunner",
     "ToolStatus",
     "__version__",
     "build_runtime",
+    "configure_logging",
     "create_app",
+    "daily_stats",
     "open_repository",
 ]

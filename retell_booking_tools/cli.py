@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -148,6 +151,133 @@ def demo(
     statuses = [turn.status for turn in report.turns]
     if statuses != ["booked", "existing"]:
         raise _fail(f"expected booked then existing, got {statuses}")
+
+
+@app.command()
+def doctor(
+    since: Annotated[
+        str | None,
+        typer.Option(help="First day to scan (YYYY-MM-DD, business time zone); default 30 days."),
+    ] = None,
+    as_json: JsonFlag = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what can be repaired.")] = False,
+) -> None:
+    """Find calls, appointments and Cal.com bookings that disagree; exit 1 if any remain."""
+    from retell_booking_tools.calcom.client import CalcomClient
+    from retell_booking_tools.doctor import Doctor, DoctorReport
+    from retell_booking_tools.stats import day_start
+
+    settings = _settings()
+    try:
+        api_key, event_type_id = settings.require_calcom()
+    except RetellBookingError as exc:
+        raise _fail(str(exc), 2) from None
+    first_day = _parse_day(since) if since else _today(settings) - timedelta(days=30)
+
+    async def run(repository: Repository) -> DoctorReport:
+        async with CalcomClient(
+            api_key=api_key,
+            base_url=settings.calcom_api_url,
+            timeout=settings.calcom_timeout_seconds,
+        ) as calcom:
+            with _progress_bar() as progress:
+                checkup = Doctor(
+                    repository=repository,
+                    calcom=calcom,
+                    event_type_ids=[event_type_id],
+                    timezone=settings.timezone,
+                    attendee_email_domain=settings.attendee_email_domain,
+                    phone_region=settings.phone_region,
+                    progress=progress,
+                )
+                return await checkup.run(since=day_start(first_day, settings.zone), fix=fix)
+
+    report = _with_repository(run)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_problems("fixed", report.fixed)
+        _print_problems("problems", report.problems)
+        if report.healthy:
+            typer.echo("no problems found")
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    days: Annotated[int, typer.Option(min=1, help="How many days, ending today.")] = 7,
+    as_json: JsonFlag = False,
+) -> None:
+    """Calls, bookings, duplicates, conflicts, errors and orphaned calls per business day."""
+    from retell_booking_tools.stats import daily_stats
+
+    settings = _settings()
+    now = datetime.now(settings.zone)
+    found = _with_repository(lambda repo: daily_stats(repo, days=days, zone=settings.zone, now=now))
+    if as_json:
+        typer.echo(json.dumps({"days": [day.to_json() for day in found]}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = ("calls", "bookings", "duplicates", "conflicts", "errors", "orphaned_calls")
+    table = Table("date", *columns, "duplicate_rate", title=f"per day ({settings.timezone})")
+    for day in found:
+        row = day.to_json()
+        table.add_row(row["date"], *(str(row[c]) for c in columns), f"{day.duplicate_rate:.1%}")
+    Console(width=140).print(table)
+
+
+def _print_problems(title: str, problems: Any) -> None:
+    if not problems:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("kind", "booking_uid", "call_id", "detail", title=title)
+    for problem in problems:
+        table.add_row(
+            problem.kind, problem.booking_uid or "", problem.call_id or "", problem.detail
+        )
+    Console(width=160).print(table)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on stderr for long scans, and only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    tasks: dict[str, TaskID] = {}
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+
+        def advance(what: str, done: int, total: int) -> None:
+            if total < _LONG_SCAN:
+                return
+            if what not in tasks:
+                tasks[what] = bar.add_task(f"checking {what}", total=total)
+            bar.update(tasks[what], completed=done)
+
+        yield advance
+
+
+_LONG_SCAN = 50
+"""Scans shorter than this show no progress bar."""
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"not a date (YYYY-MM-DD): {text!r}", 2) from None
+
+
+def _today(settings: Settings) -> date:
+    return datetime.now(settings.zone).date()
 
 
 def _compact(metadata: dict[str, Any]) -> str:

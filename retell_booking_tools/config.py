@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     calcom_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_env("RETELL_BOOKING_CALCOM_TIMEOUT")
     )
+    metrics_enabled: bool = Field(default=True, validation_alias=_env("RETELL_BOOKING_METRICS"))
+    duplicate_alert_threshold: int = Field(
+        default=10, ge=0, validation_alias=_env("RETELL_BOOKING_DUPLICATE_ALERT_THRESHOLD")
+    )
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=_env("RETELL_BOOKING_REDIS_URL")
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=_env("RETELL_BOOKING_LOG_FORMAT")
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -89,6 +99,11 @@ class Settings(BaseSettings):
             )
         return self.calcom_api_key.get_secret_value(), self.calcom_event_type_id
 
+    def secrets(self) -> tuple[str, ...]:
+        """The configured credentials, for log masking."""
+        keys = (self.calcom_api_key, self.retell_api_key)
+        return tuple(key.get_secret_value() for key in keys if key is not None)
+
     def require_retell_api_key(self) -> str:
         """The key that signs Retell requests, or a message naming the variable."""
         if self.retell_api_key is None or not self.retell_api_key.get_secret_value():
@@ -109,6 +124,10 @@ _ENV_NAMES = {
     "phone_region": "RETELL_BOOKING_PHONE_REGION",
     "attendee_email_domain": "RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN",
     "calcom_timeout_seconds": "RETELL_BOOKING_CALCOM_TIMEOUT",
+    "metrics_enabled": "RETELL_BOOKING_METRICS",
+    "duplicate_alert_threshold": "RETELL_BOOKING_DUPLICATE_ALERT_THRESHOLD",
+    "log_format": "RETELL_BOOKING_LOG_FORMAT",
+    "redis_url": "RETELL_BOOKING_REDIS_URL",
 }
 
 

@@ -155,6 +155,42 @@ class ToolCallFinished:
 
 
 @attrs.frozen
+class ToolCallRecord:
+    """A stored function call, for reports: its key, when it ran, and its final result.
+
+    ``result`` is None while unfinished; ``abandoned`` marks one whose last delivery gave up
+    (an ``error`` answer) and that no later delivery finished.
+    """
+
+    key: ToolCallKey
+    claimed_at: datetime
+    finished_at: datetime | None = None
+    abandoned: bool = False
+    result: dict[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
+
+    @property
+    def at(self) -> datetime:
+        """When it ended (or was last claimed, if it never finished)."""
+        return self.finished_at or self.claimed_at
+
+    @property
+    def status(self) -> str | None:
+        """The status the caller heard: the stored one, ``error`` if abandoned, else None."""
+        if self.result is not None:
+            status = self.result.get("status")
+            return str(status) if status is not None else None
+        return ToolStatus.ERROR.value if self.abandoned else None
+
+    @property
+    def booking_uid(self) -> str | None:
+        """The Cal.com booking the result names, if any."""
+        appointment = (self.result or {}).get("appointment")
+        if isinstance(appointment, dict) and appointment.get("booking_uid"):
+            return str(appointment["booking_uid"])
+        return None
+
+
+@attrs.frozen
 class ToolCallBusy:
     """Another delivery is working on this tool call right now."""
 

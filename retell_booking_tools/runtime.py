@@ -11,6 +11,7 @@ from retell_booking_tools.booking import BookingPolicy, BookingService
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
+from retell_booking_tools.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolRunner
@@ -25,10 +26,14 @@ class Runtime:
     repository: Repository
     service: BookingService
     runner: ToolRunner
+    telemetry: Telemetry | None = None
+    """Metrics and the duplicate alert; ``/metrics`` serves it unless metrics are off."""
 
     async def aclose(self) -> None:
         await self.runner.wait_idle()
         await self.calcom.aclose()
+        if self.telemetry is not None:
+            await self.telemetry.aclose()
         await self.repository.close()
 
 
@@ -45,11 +50,19 @@ async def build_runtime(
     api_key, event_type_id = settings.require_calcom()
     if repository is None:
         repository = await open_repository(settings.database_url)
+    telemetry = Telemetry(
+        repository,
+        timezone=settings.timezone,
+        duplicate_alert_threshold=settings.duplicate_alert_threshold,
+        clock=clock,
+        shared=RedisCounters(settings.redis_url.get_secret_value()) if settings.redis_url else None,
+    )
     calcom = CalcomClient(
         api_key=api_key,
         base_url=settings.calcom_api_url,
         timeout=settings.calcom_timeout_seconds,
         transport=calcom_transport,
+        on_request=telemetry.on_calcom_request,
     )
     service = BookingService(
         calcom=calcom,
@@ -69,7 +82,13 @@ async def build_runtime(
         timezone=settings.timezone,
         phone_region=settings.phone_region,
         clock=clock,
+        observer=telemetry,
     )
     return Runtime(
-        settings=settings, calcom=calcom, repository=repository, service=service, runner=runner
+        settings=settings,
+        calcom=calcom,
+        repository=repository,
+        service=service,
+        runner=runner,
+        telemetry=telemetry,
     )

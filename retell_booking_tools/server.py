@@ -1,7 +1,8 @@
 """The ASGI edge: thin translation between HTTP and the tool runner.
 
-Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed) and
-``GET /healthz``. Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown
+Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed),
+``GET /healthz`` and ``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
+Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown
 tool; 413 oversized; 200 with the tool result for every tool outcome, ``error`` included.
 """
 
@@ -21,6 +22,8 @@ from starlette.routing import Route
 
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
+from retell_booking_tools.logs import configure_logging
+from retell_booking_tools.metrics import CONTENT_TYPE
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, verify_signature
 from retell_booking_tools.runtime import Runtime, build_runtime
@@ -43,6 +46,10 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. Without ``runtime`` it builds one from ``settings`` (or the environment)
     at startup and refuses to start on missing settings or an outdated schema."""
+    if settings is None and runtime is None:
+        # Served from the environment (``serve``, uvicorn --factory): own the log output.
+        settings = Settings.from_env()
+        configure_logging(settings.log_format, secrets=settings.secrets())
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     retell_api_key = settings.require_retell_api_key()
     settings.require_calcom()
@@ -86,10 +93,17 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(request: Request) -> Response:
+        telemetry = current().telemetry
+        if not settings.metrics_enabled or telemetry is None:
+            return _problem(404, "metrics are turned off")
+        return Response(await telemetry.render(), media_type=CONTENT_TYPE)
+
     return Starlette(
         routes=[
             Route("/retell/functions/{tool_name}", function_call, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -24,6 +24,7 @@ from retell_booking_tools.domain import (
     ToolCallClaimed,
     ToolCallFinished,
     ToolCallKey,
+    ToolCallRecord,
 )
 
 
@@ -32,6 +33,7 @@ class _ToolCallRow:
     claimed_at: datetime
     result: dict[str, Any] | None = None
     abandoned: bool = False
+    finished_at: datetime | None = None
 
 
 class InMemoryRepository:
@@ -170,12 +172,52 @@ class InMemoryRepository:
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
-        self._tool_calls[key] = _ToolCallRow(claimed_at=now, result=dict(result))
+        self._tool_calls[key] = _ToolCallRow(claimed_at=now, result=dict(result), finished_at=now)
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         row = self._tool_calls.get(key)
         if row is not None and row.result is None:
             row.abandoned = True
+
+    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
+        return self._find_customer(phone, email)
+
+    async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
+        found = [
+            a for a in self._appointments.values() if ending_after is None or a.end > ending_after
+        ]
+        return sorted(found, key=lambda a: (a.start, a.id))
+
+    async def list_links(self, *, since: datetime | None = None) -> list[CallLink]:
+        return [link for link in self._links if since is None or link.linked_at >= since]
+
+    async def tool_call_records(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[ToolCallRecord]:
+        records = [
+            ToolCallRecord(
+                key=key,
+                claimed_at=row.claimed_at,
+                finished_at=row.finished_at,
+                abandoned=row.abandoned and row.result is None,
+                result=dict(row.result) if row.result is not None else None,
+            )
+            for key, row in self._tool_calls.items()
+        ]
+        chosen = [
+            r
+            for r in records
+            if (since is None or r.at >= since) and (until is None or r.at < until)
+        ]
+        return sorted(chosen, key=lambda r: (r.at, r.key.call_id, r.key.tool, r.key.args_digest))
+
+    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for record in await self.tool_call_records():
+            if record.status is not None:
+                outcome = (record.key.tool, record.status)
+                counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:

@@ -8,7 +8,10 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
   phone caller's bookings);
 - tool-call claims make one delivery of a function call the owner, replay finished results
   and let a later delivery resume one that never finished;
-- ``lock(name)`` serialises critical sections for every user of the same database.
+- ``lock(name)`` serialises critical sections for every user of the same database;
+- the read-only listings (``find_customer``, ``list_appointments``, ``list_links``,
+  ``tool_call_records``, ``tool_outcome_counts``) serve reports (``doctor``, ``stats``,
+  metrics) and change nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from retell_booking_tools.domain import (
     NewAppointment,
     ToolCallClaim,
     ToolCallKey,
+    ToolCallRecord,
 )
 
 
@@ -94,6 +98,35 @@ class Repository(Protocol):
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         """Give up ownership without a final result; the next delivery resumes."""
+        ...
+
+    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
+        """The customer ``upsert_customer`` would find for this identity, creating nobody."""
+        ...
+
+    async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
+        """Appointments (any status) that end after ``ending_after``, ordered by start."""
+        ...
+
+    async def list_links(self, *, since: datetime | None = None) -> list[CallLink]:
+        """Links made at or after ``since``, oldest first."""
+        ...
+
+    async def tool_call_records(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[ToolCallRecord]:
+        """Stored function calls whose :attr:`~ToolCallRecord.at` lies in ``[since, until)``.
+
+        Ordered by that instant, then by key, so every reader sees the same order.
+        """
+        ...
+
+    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
+        """How many function calls ended with each (tool, status), over all time.
+
+        A finished call counts under its result's status; an abandoned, unfinished one under
+        ``error``; one still running is not counted.
+        """
         ...
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:

@@ -36,6 +36,8 @@ from retell_booking_tools.domain import (
     ToolCallClaimed,
     ToolCallFinished,
     ToolCallKey,
+    ToolCallRecord,
+    ToolStatus,
 )
 from retell_booking_tools.errors import ConfigurationError, RepositoryError
 from retell_booking_tools.repository.schema import (
@@ -147,6 +149,16 @@ def _link(row: sa.Row[Any]) -> CallLink:
         relationship=Relationship(row.relationship),
         linked_at=row.linked_at,
         metadata=row._mapping["metadata"],
+    )
+
+
+def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
+    return ToolCallRecord(
+        key=ToolCallKey(call_id=row.call_id, tool=row.tool, args_digest=row.args_digest),
+        claimed_at=row.claimed_at,
+        finished_at=row.finished_at,
+        abandoned=bool(row.abandoned) and row.finished_at is None,
+        result=row.result if row.finished_at is not None else None,
     )
 
 
@@ -457,6 +469,46 @@ class SqlRepository(abc.ABC):
                 .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None))
                 .values(abandoned=True)
             )
+
+    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
+        async with self._begin("find_customer") as conn:
+            return await self._find_customer(conn, phone, email.lower() if email else None)
+
+    async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
+        query = sa.select(appointments).order_by(appointments.c.start_at, appointments.c.id)
+        if ending_after is not None:
+            query = query.where(appointments.c.end_at > ending_after)
+        return await self._appointments("list_appointments", query)
+
+    async def list_links(self, *, since: datetime | None = None) -> list[CallLink]:
+        condition = sa.true() if since is None else call_appointment_links.c.linked_at >= since
+        return await self._links("list_links", condition)
+
+    async def tool_call_records(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[ToolCallRecord]:
+        at = sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
+        query = sa.select(tool_calls).order_by(at, *_TOOL_CALL_KEY)
+        if since is not None:
+            query = query.where(at >= since)
+        if until is not None:
+            query = query.where(at < until)
+        async with self._begin("tool_call_records") as conn:
+            rows = (await conn.execute(query)).all()
+        return [_tool_call_record(row) for row in rows]
+
+    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
+        status = sa.case(
+            (tool_calls.c.finished_at.is_not(None), tool_calls.c.result["status"].as_string()),
+            (tool_calls.c.abandoned, sa.literal(ToolStatus.ERROR.value)),
+            else_=sa.null(),
+        ).label("status")
+        query = sa.select(tool_calls.c.tool, status, sa.func.count().label("n")).group_by(
+            tool_calls.c.tool, status
+        )
+        async with self._begin("tool_outcome_counts") as conn:
+            rows = (await conn.execute(query)).all()
+        return {(row.tool, row.status): row.n for row in rows if row.status is not None}
 
     async def close(self) -> None:
         """Close every pooled connection; the repository cannot be used afterwards."""

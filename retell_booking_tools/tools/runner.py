@@ -12,9 +12,10 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -31,6 +32,7 @@ from retell_booking_tools.domain import (
     ToolStatus,
 )
 from retell_booking_tools.errors import InvalidArguments, RetellBookingError
+from retell_booking_tools.logs import set_tool_status, tool_call_context
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.retell.overrides import overrides_for
@@ -47,6 +49,14 @@ logger = logging.getLogger(__name__)
 
 class UnknownTool(RetellBookingError):
     """No tool of that name is served."""
+
+
+class ToolObserver(Protocol):
+    """Told about every function call this process answered (metrics, alerts)."""
+
+    async def tool_finished(
+        self, key: ToolCallKey, status: ToolStatus, elapsed_seconds: float
+    ) -> None: ...
 
 
 def args_digest(args: Mapping[str, Any]) -> str:
@@ -70,6 +80,7 @@ class ToolRunner:
         clock: Clock = system_clock,
         lease: timedelta = timedelta(seconds=60),
         busy_wait_seconds: float = 20.0,
+        observer: ToolObserver | None = None,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self._service = service
@@ -81,6 +92,7 @@ class ToolRunner:
         self._lease = lease
         self._busy_wait_seconds = busy_wait_seconds
         self._running: set[asyncio.Task[ToolResult]] = set()
+        self._observer = observer
 
     @property
     def tools(self) -> Mapping[str, Tool[Any]]:
@@ -92,6 +104,12 @@ class ToolRunner:
         if tool is None:
             raise UnknownTool(f"no tool named {name!r}")
         key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=args_digest(args))
+        with tool_call_context(call.call_id, name):
+            return await self._run_tool(tool, key, call, args)
+
+    async def _run_tool(
+        self, tool: Tool[Any], key: ToolCallKey, call: RetellCall, args: Mapping[str, Any]
+    ) -> ToolResult:
         await self._repository.upsert_call(
             Call(
                 call_id=call.call_id,
@@ -106,11 +124,19 @@ class ToolRunner:
                 key, now=self._clock(), lease=self._lease
             )
             if isinstance(claim, ToolCallFinished):
-                return ToolResult.model_validate(claim.result)
+                replayed = ToolResult.model_validate(claim.result)
+                set_tool_status(replayed.status.value)
+                logger.info(
+                    "tool answered again with the stored result",
+                    extra=_fields(key, replayed.status),
+                )
+                return replayed
             if isinstance(claim, ToolCallClaimed):
                 break
             assert isinstance(claim, ToolCallBusy)
             if asyncio.get_running_loop().time() >= deadline:
+                set_tool_status(ToolStatus.ERROR.value)
+                logger.warning("another delivery of this call is still running")
                 return self._error_result(call)
             await asyncio.sleep(0.05)
         task = asyncio.create_task(self._run_claimed(tool, key, call, args, claim.resumed))
@@ -132,21 +158,32 @@ class ToolRunner:
         resumed: bool,
     ) -> ToolResult:
         context = self._context(call, resumed)
+        started = time.perf_counter()
         try:
             result = await self._invoke(tool, args, context)
         except Exception:
-            logger.exception("tool failed", extra={"call_id": call.call_id, "tool": tool.name})
+            set_tool_status(ToolStatus.ERROR.value)
+            logger.exception("tool failed", extra=_fields(key, ToolStatus.ERROR))
             await self._repository.abandon_tool_call(key)
+            await self._observe(key, ToolStatus.ERROR, started)
             return self._error_result(call)
+        set_tool_status(result.status.value)
         if result.status.is_final:
             await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
         else:
             await self._repository.abandon_tool_call(key)
-        logger.info(
-            "tool answered",
-            extra={"call_id": call.call_id, "tool": tool.name, "status": result.status.value},
-        )
+        logger.info("tool answered", extra=_fields(key, result.status))
+        await self._observe(key, result.status, started)
         return result
+
+    async def _observe(self, key: ToolCallKey, status: ToolStatus, started: float) -> None:
+        if self._observer is None:
+            return
+        try:
+            await self._observer.tool_finished(key, status, time.perf_counter() - started)
+        except Exception:
+            # Measuring must never change what the caller hears.
+            logger.exception("tool observer failed")
 
     async def _invoke(
         self, tool: Tool[Any], args: Mapping[str, Any], context: ToolContext
@@ -175,3 +212,8 @@ class ToolRunner:
 
     def _error_result(self, call: RetellCall) -> ToolResult:
         return status_result(ToolStatus.ERROR, self._context(call, resumed=False))
+
+
+def _fields(key: ToolCallKey, status: ToolStatus) -> dict[str, str]:
+    """The log fields of a tool call, for handlers that do not add them from the context."""
+    return {"call_id": key.call_id, "tool": key.tool, "status": status.value}

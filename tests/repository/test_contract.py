@@ -566,3 +566,102 @@ async def test_a_cancelled_waiter_does_not_take_the_lock(repository: Repository)
 
     async with asyncio.timeout(5), repository.lock("slot:a"):
         pass
+
+
+# Read-only listings for reports
+
+
+async def test_find_customer_finds_like_upsert_and_creates_nobody(repository: Repository) -> None:
+    """A phone finds its caller, an email only a phone-less one, and a stranger is None."""
+    by_phone = await a_customer(repository)
+    by_email = await repository.upsert_customer(name="Erika", phone=None, email="erika@example.org")
+
+    assert await repository.find_customer(phone=CALLER, email=None) == by_phone
+    assert await repository.find_customer(phone=None, email="Erika@Example.org") == by_email
+    assert await repository.find_customer(phone=OTHER_CALLER, email=None) is None
+    assert await repository.find_customer(phone=OTHER_CALLER, email=None) is None
+
+
+async def test_list_appointments_keeps_those_ending_after_the_cut_ordered_by_start(
+    repository: Repository,
+) -> None:
+    """Past appointments drop out; the rest come in start order, whatever their status."""
+    customer = await a_customer(repository)
+    await repository.add_appointment(booking(customer, "late", start=TEN + timedelta(days=2)))
+    await repository.add_appointment(booking(customer, "past", start=TEN - timedelta(days=2)))
+    await repository.add_appointment(
+        booking(customer, "soon", start=TEN, status=AppointmentStatus.CANCELLED)
+    )
+
+    listed = await repository.list_appointments(ending_after=TEN)
+
+    assert [a.booking_uid for a in listed] == ["soon", "late"]
+    assert len(await repository.list_appointments()) == 3
+
+
+async def test_list_links_returns_links_made_since_oldest_first(repository: Repository) -> None:
+    """Links before ``since`` are left out; the rest keep their stored order."""
+    appointment = await an_appointment(repository)
+    await repository.link(a_link(appointment, "call_old", at=TEN - timedelta(days=1)))
+    await repository.link(a_link(appointment, "call_new", at=TEN))
+    await repository.link(
+        a_link(appointment, "call_dup", Relationship.DUPLICATE_ATTEMPT, at=TEN + timedelta(hours=1))
+    )
+
+    listed = await repository.list_links(since=TEN)
+
+    assert [(link.call_id, link.relationship) for link in listed] == [
+        ("call_new", Relationship.ORIGINAL),
+        ("call_dup", Relationship.DUPLICATE_ATTEMPT),
+    ]
+
+
+async def test_tool_call_records_carry_results_in_time_order(repository: Repository) -> None:
+    """Finished, abandoned and running calls are listed in the window with what they answered."""
+    booked = ToolCallKey("call_1", "collect_appointment_data", "a")
+    failed = ToolCallKey("call_2", "collect_appointment_data", "b")
+    running = ToolCallKey("call_3", "confirm_existing", "c")
+    outside = ToolCallKey("call_4", "collect_appointment_data", "d")
+    result = {"status": "booked", "appointment": {"booking_uid": "uid-1"}}
+    for key, at in ((booked, TEN), (failed, TEN), (running, TEN), (outside, TEN)):
+        await repository.claim_tool_call(key, now=at, lease=LEASE)
+    await repository.finish_tool_call(booked, result, now=TEN + timedelta(minutes=2))
+    await repository.abandon_tool_call(failed)
+    await repository.finish_tool_call(outside, {"status": "booked"}, now=TEN + timedelta(days=1))
+
+    records = await repository.tool_call_records(since=TEN, until=TEN + timedelta(hours=1))
+
+    assert [(r.key, r.status, r.booking_uid) for r in records] == [
+        (failed, "error", None),
+        (running, None, None),
+        (booked, "booked", "uid-1"),
+    ]
+    assert records[2].result == result
+    assert records[2].finished_at == TEN + timedelta(minutes=2)
+    assert len(await repository.tool_call_records()) == 4
+
+
+async def test_tool_outcome_counts_group_by_tool_and_status(repository: Repository) -> None:
+    """Finished calls count under their status, abandoned ones as error, running ones not."""
+    outcomes = [
+        ("call_1", "collect_appointment_data", {"status": "booked"}),
+        ("call_2", "collect_appointment_data", {"status": "existing"}),
+        ("call_3", "collect_appointment_data", {"status": "existing"}),
+        ("call_4", "confirm_existing", {"status": "confirmed"}),
+        ("call_5", "collect_appointment_data", None),
+    ]
+    for call_id, tool, result in outcomes:
+        key = ToolCallKey(call_id, tool, "d")
+        await repository.claim_tool_call(key, now=TEN, lease=LEASE)
+        if result is None:
+            await repository.abandon_tool_call(key)
+        else:
+            await repository.finish_tool_call(key, result, now=TEN)
+    await repository.claim_tool_call(ToolCallKey("call_6", "x", "d"), now=TEN, lease=LEASE)
+
+    assert await repository.tool_outcome_counts() == {
+        ("collect_appointment_data", "booked"): 1,
+        ("collect_appointment_data", "existing"): 2,
+        ("collect_appointment_data", "error"): 1,
+        ("confirm_existing", "confirmed"): 1,
+    }

@@ -64,3 +64,56 @@ def test_missing_retell_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ConfigurationError, match="RETELL_API_KEY"):
         Settings.from_env().require_retell_api_key()
+
+
+def test_operations_settings_default_to_metrics_on_threshold_ten_and_text_logs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Metrics are served, the alert fires above 10 duplicates a day, logs are text."""
+    for name in (
+        "RETELL_BOOKING_METRICS",
+        "RETELL_BOOKING_DUPLICATE_ALERT_THRESHOLD",
+        "RETELL_BOOKING_LOG_FORMAT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env()
+
+    assert settings.metrics_enabled is True
+    assert settings.duplicate_alert_threshold == 10
+    assert settings.log_format == "text"
+
+
+def test_operations_settings_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RETELL_BOOKING_METRICS=0 turns metrics off; the threshold and JSON logs are read."""
+    monkeypatch.setenv("RETELL_BOOKING_METRICS", "0")
+    monkeypatch.setenv("RETELL_BOOKING_DUPLICATE_ALERT_THRESHOLD", "25")
+    monkeypatch.setenv("RETELL_BOOKING_LOG_FORMAT", "json")
+
+    settings = Settings.from_env()
+
+    assert settings.metrics_enabled is False
+    assert settings.duplicate_alert_threshold == 25
+    assert settings.log_format == "json"
+
+
+def test_a_bad_log_format_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only text and json are formats."""
+    monkeypatch.setenv("RETELL_BOOKING_LOG_FORMAT", "xml")
+
+    with pytest.raises(ConfigurationError, match="RETELL_BOOKING_LOG_FORMAT"):
+        Settings.from_env()
+
+
+def test_a_redis_url_is_read_and_its_password_never_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RETELL_BOOKING_REDIS_URL may carry a password; the settings' repr hides it."""
+    monkeypatch.setenv("RETELL_BOOKING_REDIS_URL", "redis://:hunter2secret@127.0.0.1:6379/0")
+
+    settings = Settings.from_env()
+
+    assert settings.redis_url is not None
+    assert settings.redis_url.get_secret_value().endswith("@127.0.0.1:6379/0")
+    assert "hunter2secret" not in repr(settings)

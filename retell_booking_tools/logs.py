@@ -1,0 +1,176 @@
+"""Safe, structured logs: every line of a tool call names it, no line names a person.
+
+:func:`configure_logging` installs one handler on the root logger whose filters
+
+- add ``call_id``, ``tool`` and ``status`` to every record logged while a function call
+  runs (``status`` is ``running`` until the answer is known), and
+- mask API keys, Retell signatures, emails and phone numbers in the message, the
+  arguments, extra fields and tracebacks (:func:`mask`),
+
+and formats as text or, with ``RETELL_BOOKING_LOG_FORMAT=json``, one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import IO, Any, Literal
+
+__all__ = [
+    "JsonFormatter",
+    "LogFormat",
+    "MaskingFilter",
+    "ToolCallContextFilter",
+    "configure_logging",
+    "mask",
+    "set_tool_status",
+    "tool_call_context",
+]
+
+LogFormat = Literal["text", "json"]
+
+_CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "retell_booking_tool_call", default=None
+)
+_CONTEXT_FIELDS = ("call_id", "tool", "status")
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", re.IGNORECASE)
+_PHONE = re.compile(r"(?:\+|%2B)\d[\d\s().\-]{5,}\d", re.IGNORECASE)
+_SIGNATURE = re.compile(r"v=\d{10,},d=[0-9a-fA-F]+")
+_API_KEY = re.compile(r"\b(cal|key|cal_live|cal_test)_[A-Za-z0-9_\-]{6,}")
+_MIN_SECRET = 4
+
+
+def mask(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without credentials or contact details; a phone keeps its last two digits."""
+    for secret in sorted((s for s in secrets if len(s) >= _MIN_SECRET), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _SIGNATURE.sub("v=***,d=***", text)
+    text = _API_KEY.sub(lambda m: f"{m.group(1)}_***", text)
+    text = _EMAIL.sub("<email>", text)
+    return _PHONE.sub(_masked_phone, text)
+
+
+def _masked_phone(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group().upper().replace("%2B", ""))
+    return f"<phone …{digits[-2:]}>"
+
+
+@contextmanager
+def tool_call_context(call_id: str, tool: str) -> Iterator[None]:
+    """Within the block (and tasks started in it), log records carry this call and tool."""
+    token = _CONTEXT.set({"call_id": call_id, "tool": tool, "status": "running"})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def set_tool_status(status: str) -> None:
+    """The answer is known: later records of this tool call carry it."""
+    context = _CONTEXT.get()
+    if context is not None:
+        context["status"] = status
+
+
+class ToolCallContextFilter(logging.Filter):
+    """Adds ``call_id``, ``tool`` and ``status`` of the running tool call to each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _CONTEXT.get()
+        if context is not None:
+            for name in _CONTEXT_FIELDS:
+                if getattr(record, name, None) is None:
+                    setattr(record, name, context[name])
+        return True
+
+
+_STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class MaskingFilter(logging.Filter):
+    """Masks the message, its arguments, extra fields and any traceback of each record."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = tuple(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask(record.getMessage(), self._secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text, self._secrets)
+        record.exc_info = None
+        for name, value in list(record.__dict__.items()):
+            if name not in _STANDARD_ATTRIBUTES and isinstance(value, str):
+                setattr(record, name, mask(value, self._secrets))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, tool-call fields, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in record.__dict__.items():
+            if name not in _STANDARD_ATTRIBUTES and not name.startswith("_"):
+                entry[name] = value if isinstance(value, int | float | bool) else str(value)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = " ".join(
+            f"{name}={getattr(record, name)}"
+            for name in _CONTEXT_FIELDS
+            if getattr(record, name, None) is not None
+        )
+        return f"{text} [{fields}]" if fields else text
+
+
+def configure_logging(
+    log_format: LogFormat = "text",
+    *,
+    level: int = logging.INFO,
+    secrets: Iterable[str] = (),
+    stream: IO[str] | None = None,
+) -> logging.Handler:
+    """Route the root logger through one masking handler; returns it (replacing an earlier one).
+
+    ``secrets`` are exact values (API keys) masked wherever they appear.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name("retell_booking_tools")
+    handler.addFilter(ToolCallContextFilter())
+    handler.addFilter(MaskingFilter(secrets))
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "retell_booking_tools"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler

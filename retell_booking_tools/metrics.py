@@ -1,0 +1,243 @@
+"""Prometheus metrics and the daily duplicate alert.
+
+Outcome counters are computed from the store at scrape time, so they survive restarts
+and every replica reports the same totals:
+
+- ``retell_booking_tool_results_total{tool,status}``: function calls by final status
+  (``error`` for calls whose last delivery failed and that no retry finished);
+- ``retell_booking_duplicate_attempts_total``: ``existing`` results;
+- ``retell_booking_conflicts_total``: ``conflict`` results.
+
+``retell_booking_upstream_errors_total{kind}`` (failed Cal.com requests by
+:attr:`CalcomError.kind`) has no place in the store: with ``RETELL_BOOKING_REDIS_URL`` it is
+kept in Redis (:class:`RedisCounters`, the ``redis`` extra), shared by replicas and kept
+across restarts; without Redis it is counted per process. Latency histograms are always
+per process; sum them across replicas in the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from retell_booking_tools.calcom.client import CalcomRequestEvent
+from retell_booking_tools.clock import Clock, system_clock
+from retell_booking_tools.domain import ToolCallKey, ToolStatus
+from retell_booking_tools.otel import open_telemetry_instruments
+from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.stats import day_start
+
+__all__ = ["CONTENT_TYPE", "RedisCounters", "SharedCounters", "Telemetry"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+logger = logging.getLogger(__name__)
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)
+
+
+class SharedCounters(Protocol):
+    """Labelled counters that every replica adds to and reads, e.g. in Redis."""
+
+    def increment(self, name: str, label: str) -> None:
+        """Add one, without waiting; a failure is logged, never raised."""
+        ...
+
+    async def read(self, name: str) -> dict[str, int]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RedisCounters:
+    """:class:`SharedCounters` as Redis hashes (``<prefix>:<name>``, one field per label)."""
+
+    def __init__(self, url: str, *, prefix: str = "retell_booking") -> None:
+        try:
+            import redis.asyncio as redis
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ImportError(
+                "RETELL_BOOKING_REDIS_URL needs the redis extra: "
+                "pip install 'retell-booking-tools[redis]'"
+            ) from exc
+        self._redis: Any = redis.Redis.from_url(url)
+        self._prefix = prefix
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def increment(self, name: str, label: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._increment(name, label))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _increment(self, name: str, label: str) -> None:
+        try:
+            await self._redis.hincrby(f"{self._prefix}:{name}", label, 1)
+        except Exception as exc:
+            logger.warning("could not count %s in Redis: %s", name, type(exc).__name__)
+
+    async def read(self, name: str) -> dict[str, int]:
+        await self.flush()
+        stored = await self._redis.hgetall(f"{self._prefix}:{name}")
+        return {key.decode(): int(value) for key, value in stored.items()}
+
+    async def flush(self) -> None:
+        """Wait for the increments this process has started."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self.flush()
+        await self._redis.aclose()
+
+
+class _SharedUpstreamErrors(Collector):
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "retell_booking_upstream_errors",
+            "Failed Cal.com requests by error kind (all replicas).",
+            labels=["kind"],
+        )
+        for kind, count in sorted(self._counts.items()):
+            family.add_metric([kind], count)
+        yield family
+
+
+class _StoreCounters(Collector):
+    """Counter families from one snapshot of the store's outcome counts."""
+
+    def __init__(self, counts: Mapping[tuple[str, str], int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        results = CounterMetricFamily(
+            "retell_booking_tool_results",
+            "Function calls by tool and final status, from the store.",
+            labels=["tool", "status"],
+        )
+        for (tool, status), count in sorted(self._counts.items()):
+            results.add_metric([tool, status], count)
+        yield results
+        for name, status, documentation in (
+            ("duplicate_attempts", ToolStatus.EXISTING, "Results `existing`: already held."),
+            ("conflicts", ToolStatus.CONFLICT, "Results `conflict`: someone else's slot."),
+        ):
+            total = sum(n for (_, s), n in self._counts.items() if s == status.value)
+            yield CounterMetricFamily(f"retell_booking_{name}", documentation, value=total)
+
+
+class Telemetry:
+    """Measures tool calls and Cal.com requests, renders ``/metrics``, raises the alert.
+
+    Pass :meth:`on_calcom_request` to :class:`CalcomClient` and this object as the tool
+    runner's observer. A broken measurement never fails a tool call.
+    """
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        timezone: str = "UTC",
+        duplicate_alert_threshold: int = 10,
+        clock: Clock = system_clock,
+        shared: SharedCounters | None = None,
+        meter_provider: Any = None,
+    ) -> None:
+        """``meter_provider``: an OpenTelemetry one (default: the global one, if installed)."""
+        self._repository = repository
+        self._shared = shared
+        self._otel = open_telemetry_instruments(meter_provider)
+        self._zone = ZoneInfo(timezone)
+        self._threshold = duplicate_alert_threshold
+        self._clock = clock
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._tool_latency = Histogram(
+            "retell_booking_tool_duration_seconds",
+            "Time to answer a function call, by tool and status (this process).",
+            ["tool", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._calcom_latency = Histogram(
+            "retell_booking_calcom_request_duration_seconds",
+            "Cal.com request time by method and endpoint template (this process).",
+            ["method", "endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._upstream_errors = (
+            None
+            if shared is not None
+            else Counter(
+                "retell_booking_upstream_errors",
+                "Failed Cal.com requests by error kind (this process).",
+                ["kind"],
+                registry=self.registry,
+            )
+        )
+
+    def on_calcom_request(self, event: CalcomRequestEvent) -> None:
+        """The Cal.com client's request hook."""
+        self._calcom_latency.labels(event.method, event.endpoint).observe(event.elapsed_seconds)
+        if self._otel is not None:
+            self._otel.calcom_request(event)
+        if event.error_kind is None:
+            return
+        if self._shared is not None:
+            self._shared.increment("upstream_errors", event.error_kind)
+        elif self._upstream_errors is not None:
+            self._upstream_errors.labels(event.error_kind).inc()
+
+    async def tool_finished(
+        self, key: ToolCallKey, status: ToolStatus, elapsed_seconds: float
+    ) -> None:
+        """The tool runner's hook, after the result is stored."""
+        self._tool_latency.labels(key.tool, status.value).observe(elapsed_seconds)
+        if self._otel is not None:
+            self._otel.tool_finished(key.tool, status.value, elapsed_seconds)
+        if status is ToolStatus.EXISTING and self._threshold > 0:
+            await self._check_duplicates(key)
+
+    async def render(self) -> bytes:
+        """The Prometheus text exposition: store counters, then this process's measurements."""
+        counts = await self._repository.tool_outcome_counts()
+        snapshot = CollectorRegistry(auto_describe=False)
+        snapshot.register(_StoreCounters(counts))
+        if self._shared is not None:
+            snapshot.register(_SharedUpstreamErrors(await self._shared.read("upstream_errors")))
+        return generate_latest(snapshot) + generate_latest(self.registry)
+
+    async def aclose(self) -> None:
+        if self._shared is not None:
+            await self._shared.aclose()
+
+    async def _check_duplicates(self, key: ToolCallKey) -> None:
+        """Warn once per business day when duplicates pass the threshold.
+
+        Every replica orders the day's ``existing`` results the same way (the store's
+        order); only the one whose result is number ``threshold + 1`` warns, so the warning
+        is written once per day across replicas, without any extra state.
+        """
+        today = self._clock().astimezone(self._zone).date()
+        records = await self._repository.tool_call_records(
+            since=day_start(today, self._zone),
+            until=day_start(today + timedelta(days=1), self._zone),
+        )
+        existing = [r for r in records if r.status == ToolStatus.EXISTING.value]
+        if len(existing) > self._threshold and existing[self._threshold].key == key:
+            logger.warning(
+                "more than %d duplicate booking attempts today (%s): callers may be "
+                "forgetting their appointments",
+                self._threshold,
+                today.isoformat(),
+                extra={"duplicates": len(existing), "threshold": self._threshold},
+            )

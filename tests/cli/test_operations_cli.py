@@ -1,0 +1,248 @@
+"""``doctor`` and ``stats`` as an operator runs them: real SQLite store, Cal.com over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from retell_booking_tools.cli import app
+from retell_booking_tools.domain import Call, CallLink, NewAppointment, Relationship, ToolCallKey
+from retell_booking_tools.repository import Repository, open_repository, upgrade_database
+from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec
+
+CALCOM_KEY = "cal_test_cli_key"
+EVENT_TYPE_ID = 2563193
+CALLER = "+4915112345678"
+LEASE = timedelta(minutes=1)
+
+
+@pytest.fixture(name="emulator")
+def fixture_emulator() -> CalcomEmulator:
+    emulator = CalcomEmulator(api_key=CALCOM_KEY)
+    emulator.add_event_type(EventTypeSpec(id=EVENT_TYPE_ID, title="Beratung", length_minutes=60))
+    return emulator
+
+
+@pytest.fixture(name="calcom_url")
+def fixture_calcom_url(emulator: CalcomEmulator) -> Iterator[str]:
+    """The emulator served over loopback HTTP from a thread, as a real Cal.com would be."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(emulator.asgi_app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/v2"
+    finally:
+        server.should_exit = True
+        emulator.close()
+        thread.join(10)
+        sock.close()
+
+
+def _store(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade_database(url)
+    return url
+
+
+def _seed(url: str, seed: Any) -> None:
+    async def run() -> None:
+        repository = await open_repository(url)
+        try:
+            await seed(repository)
+        finally:
+            await repository.close()
+
+    asyncio.run(run())
+
+
+async def _finish(
+    repository: Repository, call_id: str, result: dict[str, Any] | None, now: datetime
+) -> None:
+    key = ToolCallKey(call_id, "collect_appointment_data", f"digest-{call_id}")
+    await repository.claim_tool_call(key, now=now, lease=LEASE)
+    if result is None:
+        await repository.abandon_tool_call(key)
+    else:
+        await repository.finish_tool_call(key, result, now=now)
+
+
+def _run(args: list[str], database_url: str, **env: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        app,
+        args,
+        env={
+            "RETELL_BOOKING_DATABASE_URL": database_url,
+            "RETELL_BOOKING_TIMEZONE": "Europe/Berlin",
+            "RETELL_BOOKING_PHONE_REGION": "DE",
+            **env,
+        },
+    )
+    return result.exit_code, result.stdout
+
+
+def test_doctor_reports_the_incidents_gap_fixes_it_and_then_finds_nothing(
+    tmp_path: Path, emulator: CalcomEmulator, calcom_url: str
+) -> None:
+    """Dry run exits 1 naming call B; --fix links it as duplicate_attempt; a rerun exits 0."""
+    start = (datetime.now(UTC) + timedelta(days=10)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    booking = emulator.seed_booking(
+        event_type_id=EVENT_TYPE_ID,
+        start=start,
+        attendee_name="Max Mustermann",
+        attendee_email=f"tel-{CALLER.lstrip('+')}@phone.invalid",
+        metadata={"retell_call_id": "call_682"},
+    )
+    url = _store(tmp_path)
+
+    async def incident(repository: Repository) -> None:
+        customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+        appointment, _ = await repository.add_appointment(
+            NewAppointment(
+                customer_id=customer.id,
+                booking_uid=booking.uid,
+                event_type_id=EVENT_TYPE_ID,
+                start=start,
+                end=start + timedelta(hours=1),
+                timezone="Europe/Berlin",
+            )
+        )
+        now = datetime.now(UTC)
+        view = {"id": appointment.id, "booking_uid": booking.uid}
+        for call_id in ("call_682", "call_766"):
+            await repository.upsert_call(Call(call_id=call_id, customer_id=customer.id))
+            await _finish(repository, call_id, {"status": "booked", "appointment": view}, now)
+        await repository.link(
+            CallLink(
+                call_id="call_682",
+                appointment_id=appointment.id,
+                relationship=Relationship.ORIGINAL,
+                linked_at=now,
+            )
+        )
+
+    _seed(url, incident)
+    env = {"CALCOM_API_KEY": CALCOM_KEY, "CALCOM_EVENT_TYPE_ID": str(EVENT_TYPE_ID)}
+    env["CALCOM_API_URL"] = calcom_url
+
+    code, out = _run(["doctor", "--json"], url, **env)
+    assert code == 1
+    report = json.loads(out)
+    assert report["fixed"] == []
+    [problem] = report["problems"]
+    assert problem["kind"] == "unlinked_call"
+    assert (problem["booking_uid"], problem["call_id"]) == (booking.uid, "call_766")
+    assert set(problem) == {"kind", "booking_uid", "call_id", "detail"}
+
+    code, out = _run(["doctor", "--since", "2020-01-01"], url, **env)
+    assert code == 1
+    assert "unlinked_call" in out
+    assert "call_766" in out
+
+    code, out = _run(["doctor", "--fix", "--json"], url, **env)
+    assert code == 0
+    assert [p["call_id"] for p in json.loads(out)["fixed"]] == ["call_766"]
+
+    code, out = _run(["calls", "show", "call_766", "--json"], url)
+    [link] = json.loads(out)["links"]
+    assert link["relationship"] == "duplicate_attempt"
+    assert link["metadata"]["backfilled"] is True
+    assert "backfilled_at" in link["metadata"]
+
+    code, out = _run(["doctor"], url, **env)
+    assert code == 0
+    assert "no problems found" in out
+
+
+def test_doctor_without_calcom_settings_names_the_variable(tmp_path: Path) -> None:
+    """A missing CALCOM_API_KEY stops the command with exit 2 before anything is scanned."""
+    result = CliRunner().invoke(
+        app, ["doctor"], env={"RETELL_BOOKING_DATABASE_URL": _store(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "CALCOM_API_KEY" in result.stderr
+
+
+def test_stats_json_counts_todays_outcomes_and_the_duplicate_rate(tmp_path: Path) -> None:
+    """Bookings, duplicates, errors and an orphaned call of today, in the contract's shape."""
+    url = _store(tmp_path)
+
+    async def today(repository: Repository) -> None:
+        customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+        start = datetime.now(UTC) + timedelta(days=3)
+        appointment, _ = await repository.add_appointment(
+            NewAppointment(
+                customer_id=customer.id,
+                booking_uid="uid-1",
+                event_type_id=EVENT_TYPE_ID,
+                start=start,
+                end=start + timedelta(hours=1),
+                timezone="Europe/Berlin",
+            )
+        )
+        view = {"id": appointment.id, "booking_uid": "uid-1"}
+        now = datetime.now(UTC)
+        await _finish(repository, "call_1", {"status": "booked", "appointment": view}, now)
+        await _finish(repository, "call_2", {"status": "existing", "appointment": view}, now)
+        await _finish(repository, "call_3", {"status": "existing", "appointment": view}, now)
+        await _finish(repository, "call_4", None, now)
+        for call_id, relationship in (
+            ("call_1", Relationship.ORIGINAL),
+            ("call_2", Relationship.DUPLICATE_ATTEMPT),
+        ):
+            await repository.link(CallLink(call_id, appointment.id, relationship, linked_at=now))
+
+    _seed(url, today)
+
+    code, out = _run(["stats", "--days", "2", "--json"], url)
+
+    assert code == 0
+    days = json.loads(out)["days"]
+    assert len(days) == 2
+    assert days[0]["calls"] == 0
+    assert days[0]["duplicate_rate"] == 0
+    assert days[1] == {
+        "date": datetime.now(ZoneInfo("Europe/Berlin")).date().isoformat(),
+        "calls": 4,
+        "bookings": 1,
+        "duplicates": 2,
+        "conflicts": 0,
+        "errors": 1,
+        "orphaned_calls": 1,
+        "duplicate_rate": 0.6667,
+    }
+
+    code, out = _run(["stats"], url)
+    assert code == 0
+    assert "duplicate_rate" in out
+    assert "66.7%" in out
+
+
+def test_doctor_refuses_a_since_that_is_not_a_date(tmp_path: Path) -> None:
+    """--since takes YYYY-MM-DD; anything else is a usage error (exit 2)."""
+    code, _ = _run(
+        ["doctor", "--since", "last week"],
+        _store(tmp_path),
+        CALCOM_API_KEY=CALCOM_KEY,
+        CALCOM_EVENT_TYPE_ID=str(EVENT_TYPE_ID),
+    )
+    assert code == 2
