@@ -2,7 +2,8 @@
 
 Environment variables are a public contract: ``CALCOM_API_KEY``, ``CALCOM_API_URL``,
 ``CALCOM_EVENT_TYPE_ID``, ``RETELL_API_KEY``, ``RETELL_BOOKING_DATABASE_URL``,
-``RETELL_BOOKING_TIMEZONE``, ``RETELL_BOOKING_LANGUAGE`` and the optional ones below.
+``RETELL_BOOKING_TIMEZONE``, ``RETELL_BOOKING_LANGUAGE``, ``CALCOM_WEBHOOK_SECRET`` and the
+optional ones below.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     calcom_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_env("RETELL_BOOKING_CALCOM_TIMEOUT")
     )
+    calcom_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("CALCOM_WEBHOOK_SECRET")
+    )
+    """Verifies Cal.com's webhook signatures; without it ``/calcom/webhook`` accepts nothing."""
 
     @field_validator("timezone")
     @classmethod
@@ -109,6 +114,7 @@ _ENV_NAMES = {
     "phone_region": "RETELL_BOOKING_PHONE_REGION",
     "attendee_email_domain": "RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN",
     "calcom_timeout_seconds": "RETELL_BOOKING_CALCOM_TIMEOUT",
+    "calcom_webhook_secret": "CALCOM_WEBHOOK_SECRET",
 }
 
 
