@@ -4,6 +4,12 @@ A tool result never claims more than happened (``booked`` is not ``existing``), 
 call that touches an appointment is linked to it.
 """
 
+from retell_booking_tools.availability import (
+    Availability,
+    AvailabilityRequest,
+    AvailabilityService,
+    OfferedSlots,
+)
 from retell_booking_tools.booking import (
     BookingOutcome,
     BookingPolicy,
@@ -20,6 +26,7 @@ from retell_booking_tools.calcom.errors import (
     CalcomUnavailable,
     CalcomValidationError,
 )
+from retell_booking_tools.calcom_sync import CalcomSync, SyncOutcome
 from retell_booking_tools.config import Settings
 from retell_booking_tools.domain import (
     Appointment,
@@ -38,6 +45,7 @@ from retell_booking_tools.errors import (
     RetellBookingError,
     SchemaOutOfDate,
 )
+from retell_booking_tools.lifecycle import AppointmentLifecycle, CancelRequest, RescheduleRequest
 from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
 from retell_booking_tools.runtime import Runtime, build_runtime
 from retell_booking_tools.server import create_app
@@ -48,7 +56,11 @@ __version__ = "0.1.0"
 __all__ = [
     "ALL_TOOLS",
     "Appointment",
+    "AppointmentLifecycle",
     "AppointmentStatus",
+    "Availability",
+    "AvailabilityRequest",
+    "AvailabilityService",
     "BookingOutcome",
     "BookingPolicy",
     "BookingRequest",
@@ -59,22 +71,27 @@ __all__ = [
     "CalcomNotFound",
     "CalcomRateLimited",
     "CalcomSlotUnavailable",
+    "CalcomSync",
     "CalcomUnavailable",
     "CalcomValidationError",
     "Call",
     "CallLink",
+    "CancelRequest",
     "ConfigurationError",
     "Customer",
     "InMemoryRepository",
     "InvalidArguments",
     "NotOwner",
+    "OfferedSlots",
     "Relationship",
     "Repository",
     "RepositoryError",
+    "RescheduleRequest",
     "RetellBookingError",
     "Runtime",
     "SchemaOutOfDate",
     "Settings",
+    "SyncOutcome",
     "Tool",
     "ToolResult",
     "ToolRunner",

@@ -42,6 +42,7 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolStatus,
 )
+from retell_booking_tools.errors import InvalidArguments
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,11 @@ MAX_RESCHEDULE_HOPS = 5
 """How many successive reschedules a look-up follows before giving up."""
 
 
-class SameStart(ValueError):
+class SameStart(InvalidArguments):
     """The appointment already starts at the time asked for: nothing to move."""
+
+    def __init__(self) -> None:
+        super().__init__("time", "the appointment already starts then")
 
 
 @attrs.frozen
@@ -164,7 +168,7 @@ class AppointmentLifecycle:
         if not old.is_upcoming(self._clock()):
             return BookingOutcome(ToolStatus.NOT_FOUND)
         if start == old.start:
-            raise SameStart(old.booking_uid)
+            raise SameStart
         offered = request.offered
         if offered is not None and offered.covers(start) and not offered.offers(start):
             return await self._unavailable(request, old)

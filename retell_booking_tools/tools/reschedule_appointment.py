@@ -60,11 +60,11 @@ async def reschedule_appointment(
                 timezone=context.zone.key,
             )
         )
-    except SameStart:
+    except SameStart as error:
         return ToolResult(
             status=ToolStatus.INVALID,
             message=render("invalid.same_time", context.language, zone=context.zone),
-            field="time",
+            field=error.field,
         )
     if outcome.status is ToolStatus.CONFLICT:
         return status_result(ToolStatus.CONFLICT, context, variant="appointment")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -217,3 +218,16 @@ async def test_a_retried_delivery_after_success_replays_without_a_second_cancel(
 
     assert again == first
     assert _cancel_posts(world) == 1
+
+
+async def test_two_calls_cancelling_at_once_cancel_once(world: World) -> None:
+    """Under the appointment's lock one call cancels, the other hears it already was."""
+    booked = await world.book("call_1")
+    uid = booked["appointment"]["booking_uid"]
+
+    answers = await asyncio.gather(_cancel(world, uid, "call_a"), _cancel(world, uid, "call_b"))
+
+    assert sorted(a["status"] for a in answers) == ["already_cancelled", "cancelled"]
+    assert _cancel_posts(world) == 1
+    links = await world.links_of(uid)
+    assert (links["call_a"], links["call_b"]) == ("cancellation", "cancellation")
