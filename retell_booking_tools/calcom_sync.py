@@ -23,7 +23,13 @@ from datetime import UTC
 from retell_booking_tools.booking import CALL_ID_METADATA_KEY, BookingService
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.calcom.webhooks import BookingEvent
-from retell_booking_tools.domain import Appointment, AppointmentStatus, NewAppointment
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    CallLink,
+    NewAppointment,
+    Relationship,
+)
 from retell_booking_tools.lifecycle import appointment_lock, appointment_status
 
 logger = logging.getLogger(__name__)
@@ -53,6 +59,7 @@ class CalcomSync:
         self._calcom = service.calcom
         self._repository = service.repository
         self._policy = service.policy
+        self._clock = service.clock
         derived = re.escape(service.policy.attendee_email_domain.lower())
         self._derived_email = re.compile(rf"^tel-(\d{{6,15}})@{derived}$")
 
@@ -68,10 +75,13 @@ class CalcomSync:
         stored = await self._repository.get_appointment_by_uid(event.uid)
         if stored is not None:
             return await self._change(event.uid, _reported(event), event)
-        customer_id = await self._owner(event)
-        if customer_id is None:
+        owner = await self._owner(event)
+        if owner is None:
             return SyncOutcome.IGNORED
-        return await self._adopt(event, customer_id, rescheduled_from_uid=None)
+        customer_id, maker_call_id = owner
+        return await self._adopt(
+            event, customer_id, rescheduled_from_uid=None, maker_call_id=maker_call_id
+        )
 
     async def _rescheduled(self, event: BookingEvent) -> SyncOutcome:
         """The event names the new booking; the one it replaced is ``previous_uid``."""
@@ -88,7 +98,7 @@ class CalcomSync:
         if await self._repository.get_appointment_by_uid(event.uid) is not None:
             outcomes.append(await self._change(event.uid, _reported(event), event))
         else:
-            customer_id = old.customer_id if old is not None else await self._owner(event)
+            customer_id = old.customer_id if old is not None else await self._owner_id(event)
             if customer_id is not None:
                 outcomes.append(
                     await self._adopt(
@@ -121,9 +131,19 @@ class CalcomSync:
         return SyncOutcome.APPLIED
 
     async def _adopt(
-        self, event: BookingEvent, customer_id: int, *, rescheduled_from_uid: str | None
+        self,
+        event: BookingEvent,
+        customer_id: int,
+        *,
+        rescheduled_from_uid: str | None,
+        maker_call_id: str | None = None,
     ) -> SyncOutcome:
-        """Store a booking we did not hold, as Cal.com has it now, if it still stands."""
+        """Store a booking we did not hold, as Cal.com has it now, if it still stands.
+
+        A new booking (not a reschedule) whose metadata names one of our calls was made by
+        that call, whose answer never got stored: the call is linked to it as ``original``,
+        so a retried delivery of that call hears ``booked``, not ``existing``.
+        """
         booking = await self._calcom.get_booking(event.uid)
         if not booking.is_active:
             return SyncOutcome.IGNORED
@@ -143,23 +163,41 @@ class CalcomSync:
         await self._repository.record_calcom_change(
             appointment.id, appointment.status, event_at=event.occurred_at
         )
+        if maker_call_id is not None and booking.rescheduled_from_uid is None:
+            await self._repository.link(
+                CallLink(
+                    call_id=maker_call_id,
+                    appointment_id=appointment.id,
+                    relationship=Relationship.ORIGINAL,
+                    linked_at=self._clock(),
+                    metadata={
+                        "calcom_created_at": booking.created_at.astimezone(UTC).isoformat(),
+                        "linked_by": "calcom_webhook",
+                    },
+                )
+            )
         logger.info("Cal.com %s stored", event.trigger, extra={"appointment_id": appointment.id})
         return SyncOutcome.APPLIED
 
-    async def _owner(self, event: BookingEvent) -> int | None:
-        """The customer a booking we do not hold belongs to, when that is certain."""
+    async def _owner_id(self, event: BookingEvent) -> int | None:
+        owner = await self._owner(event)
+        return None if owner is None else owner[0]
+
+    async def _owner(self, event: BookingEvent) -> tuple[int, str | None] | None:
+        """The customer a booking we do not hold belongs to, when that is certain, and the
+        call that made it if its metadata names one of ours."""
         call_id = event.metadata.get(CALL_ID_METADATA_KEY)
         if isinstance(call_id, str):
             call = await self._repository.get_call(call_id)
             if call is not None and call.customer_id is not None:
-                return call.customer_id
+                return call.customer_id, call_id
         for email in event.attendee_emails:
             match = self._derived_email.match(email)
             if match is not None:
                 customer = await self._repository.upsert_customer(
                     name="", phone=f"+{match[1]}", email=None
                 )
-                return customer.id
+                return customer.id, None
         return None
 
 

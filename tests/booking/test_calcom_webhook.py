@@ -361,3 +361,39 @@ async def test_without_a_webhook_secret_deliveries_are_refused_with_503(world: W
     assert response.status_code == 503
     assert "CALCOM_WEBHOOK_SECRET" in response.json()["error"]
     assert await _status(world, uid) is AppointmentStatus.ACTIVE
+
+
+async def test_a_booking_whose_answer_was_lost_is_linked_to_the_call_that_made_it(
+    world: World,
+) -> None:
+    """Cal.com names our call in the booking's metadata: that call made it.
+
+    A retried delivery of that call then hears `booked`, not `existing`.
+    """
+    await world.tool("find_appointments", {}, call_id="call_9")
+    seeded = world.calcom.seed_booking(
+        event_type_id=EVENT_TYPE_ID,
+        start=datetime(2025, 10, 10, 9, 0, tzinfo=UTC),
+        attendee_name="Max Mustermann",
+        attendee_email=f"tel-{CALLER.lstrip('+')}@phone.invalid",
+        metadata={"retell_call_id": "call_9"},
+    )
+
+    response = await world.deliver(
+        world.calcom.webhook("BOOKING_CREATED", seeded.uid, secret=WEBHOOK_SECRET)
+    )
+    answer = await world.book("call_9")
+
+    assert response.json() == {"status": "applied"}
+    assert await world.links_of(seeded.uid) == {"call_9": "original"}
+    assert answer["status"] == "booked"
+    assert answer["appointment"]["booking_uid"] == seeded.uid
+    assert world.booking_posts() == 0
+
+
+async def test_an_oversized_delivery_is_413_and_applies_nothing(world: World) -> None:
+    body = b'{"triggerEvent": "BOOKING_CANCELLED", "pad": "' + b"x" * 300_000 + b'"}'
+
+    response = await world.deliver(_signed(body))
+
+    assert response.status_code == 413
