@@ -205,7 +205,10 @@ class AppointmentLifecycle:
         for candidate in await self._repository.appointments_for_customer(old.customer_id):
             if candidate.rescheduled_from_uid == old.booking_uid and candidate.start == start:
                 return candidate
-        booking = await self._calcom.get_booking(old.booking_uid)
+        try:
+            booking = await self._calcom.get_booking(old.booking_uid)
+        except CalcomNotFound:
+            return None
         if booking.rescheduled_to_uid is None:
             return None
         successor = await self._calcom.get_booking(booking.rescheduled_to_uid)
@@ -289,10 +292,12 @@ class AppointmentLifecycle:
         appointment = owned
         if request.resumed:
             try:
-                booking = await self._calcom.get_booking(appointment.booking_uid)
+                booking: Booking | None = await self._calcom.get_booking(appointment.booking_uid)
+            except CalcomNotFound:
+                booking = None
             except CalcomError as exc:
                 return _error(exc)
-            if _withdrawn(booking):
+            if booking is not None and _withdrawn(booking):
                 return await self._cancelled(request, appointment)
         if appointment.status is AppointmentStatus.CANCELLED:
             return await self._already_cancelled(request, appointment)

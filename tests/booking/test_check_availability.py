@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import OTHER_CALLER, World
+from conftest import CALLER, OTHER_CALLER, RETELL_KEY, World, make_settings
 
-from retell_booking_tools.testing import Fault, FaultKind
+from retell_booking_tools.runtime import build_runtime
+from retell_booking_tools.server import create_app
+from retell_booking_tools.testing import Fault, FaultKind, RetellSimulator
 
 FRIDAY = "2025-10-10"
 SATURDAY = "2025-10-11"
@@ -227,3 +229,38 @@ async def test_slots_offered_in_another_call_are_not_remembered(world: World) ->
 
     assert answer["status"] == "unavailable"
     assert world.booking_posts() == 1
+
+
+async def test_slots_offered_by_one_replica_are_remembered_by_another(world: World) -> None:
+    """The memory is the store's record of the call, not a process cache."""
+    second = await build_runtime(
+        make_settings(),
+        repository=world.repository,
+        calcom_transport=world.calcom.transport,
+        clock=world.clock,
+    )
+    other_replica = RetellSimulator.for_app(
+        create_app(runtime=second, clock=world.clock), api_key=RETELL_KEY, clock=world.clock
+    )
+    try:
+        await _check(world, date=FRIDAY)
+        before = len(world.calcom.requests)
+        call = other_replica.call_object("call_1", from_number=CALLER)
+
+        refused = await other_replica.function_call(
+            "collect_appointment_data",
+            {"customer_name": "Max Mustermann", "date": FRIDAY, "time": "08:00"},
+            call=call,
+        )
+        booked = await other_replica.function_call(
+            "collect_appointment_data",
+            {"customer_name": "Max Mustermann", "date": FRIDAY, "time": "15:00"},
+            call=call,
+        )
+    finally:
+        await other_replica.aclose()
+        await second.calcom.aclose()
+
+    assert refused.json()["status"] == "unavailable"
+    assert booked.json()["status"] == "booked"
+    assert [r.path for r in world.calcom.requests[before:]] == ["/v2/bookings"]
