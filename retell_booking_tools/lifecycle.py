@@ -181,7 +181,10 @@ class AppointmentLifecycle:
                 return _error(exc)
             return await self._settle_reschedule(request, old, start, exc)
         except (CalcomNotFound, CalcomValidationError) as exc:
-            return await self._refused(old, exc)
+            refused = await self._refused(old, exc)
+            if refused.status is ToolStatus.ALREADY_CANCELLED:
+                return BookingOutcome(ToolStatus.NOT_FOUND)
+            return refused
         except CalcomError as exc:
             return _error(exc)
         new = await self._store_successor(old, booking)

@@ -250,3 +250,20 @@ async def test_a_retried_delivery_after_success_replays_without_a_second_move(
 
     assert again == first
     assert _reschedule_posts(world) == 1
+
+
+async def test_an_appointment_cancelled_only_in_cal_com_is_not_found_and_recorded(
+    world: World,
+) -> None:
+    """Cal.com refuses to move it; reading it back shows why, and the store learns it."""
+    booked = await world.book("call_1")
+    uid = booked["appointment"]["booking_uid"]
+    world.calcom.cancel_booking(uid)
+
+    answer = await _reschedule(world, uid)
+
+    assert answer["status"] == "not_found"
+    stored = await world.repository.get_appointment_by_uid(uid)
+    assert stored is not None
+    assert stored.status is AppointmentStatus.CANCELLED
+    assert world.calcom.created_bookings_count() == 1
