@@ -4,6 +4,12 @@ A tool result never claims more than happened (``booked`` is not ``existing``), 
 call that touches an appointment is linked to it.
 """
 
+from retell_booking_tools.availability import (
+    Availability,
+    AvailabilityRequest,
+    AvailabilityService,
+    OfferedSlots,
+)
 from retell_booking_tools.booking import (
     BookingOutcome,
     BookingPolicy,
@@ -20,6 +26,7 @@ from retell_booking_tools.calcom.errors import (
     CalcomUnavailable,
     CalcomValidationError,
 )
+from retell_booking_tools.calcom_sync import CalcomSync, SyncOutcome
 from retell_booking_tools.config import Settings
 from retell_booking_tools.doctor import Doctor, DoctorReport, Problem
 from retell_booking_tools.domain import (
@@ -39,6 +46,7 @@ from retell_booking_tools.errors import (
     RetellBookingError,
     SchemaOutOfDate,
 )
+from retell_booking_tools.lifecycle import AppointmentLifecycle, CancelRequest, RescheduleRequest
 from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.metrics import Telemetry
 from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
@@ -52,7 +60,11 @@ __version__ = "0.1.0"
 __all__ = [
     "ALL_TOOLS",
     "Appointment",
+    "AppointmentLifecycle",
     "AppointmentStatus",
+    "Availability",
+    "AvailabilityRequest",
+    "AvailabilityService",
     "BookingOutcome",
     "BookingPolicy",
     "BookingRequest",
@@ -63,10 +75,12 @@ __all__ = [
     "CalcomNotFound",
     "CalcomRateLimited",
     "CalcomSlotUnavailable",
+    "CalcomSync",
     "CalcomUnavailable",
     "CalcomValidationError",
     "Call",
     "CallLink",
+    "CancelRequest",
     "ConfigurationError",
     "Customer",
     "DayStats",
@@ -75,14 +89,17 @@ __all__ = [
     "InMemoryRepository",
     "InvalidArguments",
     "NotOwner",
+    "OfferedSlots",
     "Problem",
     "Relationship",
     "Repository",
     "RepositoryError",
+    "RescheduleRequest",
     "RetellBookingError",
     "Runtime",
     "SchemaOutOfDate",
     "Settings",
+    "SyncOutcome",
     "Telemetry",
     "Tool",
     "ToolResult",

@@ -8,24 +8,28 @@ The rules, in order, all under a lock on (event type, start) shared by every rep
    with ``original_call_id`` and ``detected_at``. Cal.com is not asked to book again.
 2. The store says another customer holds it: ``conflict`` with nearby alternatives,
    revealing nothing about the holder.
-3. Otherwise Cal.com is asked. A 201 counts as ``booked`` only if this call created the
+3. The call was shown the free starts of that day (``check_availability``) and this one was
+   not among them: ``unavailable`` with the offered starts nearest to it, without asking
+   Cal.com again (unless an appointment at that start was cancelled or moved since).
+4. Otherwise Cal.com is asked. A 201 counts as ``booked`` only if this call created the
    booking (its metadata carries this call id, or it is new and unknown); a booking made
    earlier, or a uid we hold, is ``existing`` for the same customer and ``conflict`` for
    another. A refusal is followed by a look-up: this customer's booking at that start is
    ``existing``; none is ``unavailable`` with nearby alternatives.
-4. After an ambiguous failure (timeout, reset, 5xx) the booking is looked up before any
+5. After an ambiguous failure (timeout, reset, 5xx) the booking is looked up before any
    second attempt, so a retry never books twice; when nothing can be settled: ``error``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 
+from retell_booking_tools.availability import OfferedSlots, nearest
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
     CalcomError,
@@ -83,16 +87,20 @@ class BookingRequest:
     """Overrides the policy's event type for this call (per-agent configuration)."""
     timezone: str | None = None
     """Overrides the policy's business time zone for this call."""
+    offered: OfferedSlots | None = None
+    """Free starts this call was shown earlier (``check_availability``)."""
 
 
 @attrs.frozen
 class BookingOutcome:
-    """What happened, for the tool layer to word. ``appointment`` is always the caller's own."""
+    """What happened, for the tool layer to word. Appointments are always the caller's own."""
 
     status: ToolStatus
     appointment: Appointment | None = None
     alternatives: tuple[datetime, ...] = ()
     error_kind: str | None = None
+    appointments: tuple[Appointment, ...] = ()
+    previous_booking_uid: str | None = None
 
 
 @attrs.frozen
@@ -121,6 +129,18 @@ class BookingService:
     @property
     def policy(self) -> BookingPolicy:
         return self._policy
+
+    @property
+    def calcom(self) -> CalcomClient:
+        return self._calcom
+
+    @property
+    def repository(self) -> Repository:
+        return self._repository
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     async def book(self, request: BookingRequest) -> BookingOutcome:
         """Decide and act for one booking request; see the module docstring for the rules."""
@@ -173,6 +193,15 @@ class BookingService:
             return BookingOutcome(
                 ToolStatus.CONFLICT, alternatives=await self._alternatives(request)
             )
+        offered = request.offered
+        if (
+            offered is not None
+            and not request.resumed
+            and offered.covers(request.start)
+            and not offered.offers(request.start)
+            and not any(not a.status.holds_slot for a in held)
+        ):
+            return await self._unavailable(request)
 
         if request.resumed:
             return await self._look_up_then(request, lambda: self._create(request, attempts_left=2))
@@ -367,6 +396,10 @@ class BookingService:
     async def _alternatives(self, request: BookingRequest) -> tuple[datetime, ...]:
         """Up to ``max_alternatives`` free starts nearest the one asked for; none on failure."""
         start = request.start
+        if request.offered is not None and request.offered.covers(start):
+            return request.offered.alternatives(
+                start, now=self._clock(), limit=self._policy.max_alternatives
+            )
         window = self._policy.alternatives_window
         earliest = max(start - window, self._clock())
         try:
@@ -400,13 +433,6 @@ class BookingService:
             metadata={CALL_ID_METADATA_KEY: request.call_id},
             booking_fields_responses={"notes": request.notes} if request.notes else None,
         )
-
-
-def nearest(slots: Sequence[datetime], target: datetime, limit: int) -> tuple[datetime, ...]:
-    """The ``limit`` slots closest to ``target`` (excluding it), in chronological order."""
-    others = [slot.astimezone(UTC) for slot in slots if slot != target]
-    closest = sorted(others, key=lambda slot: (abs(slot - target), slot))[:limit]
-    return tuple(sorted(closest))
 
 
 def _event_type(request: BookingRequest) -> int:

@@ -2,7 +2,8 @@
 
 Environment variables are a public contract: ``CALCOM_API_KEY``, ``CALCOM_API_URL``,
 ``CALCOM_EVENT_TYPE_ID``, ``RETELL_API_KEY``, ``RETELL_BOOKING_DATABASE_URL``,
-``RETELL_BOOKING_TIMEZONE``, ``RETELL_BOOKING_LANGUAGE`` and the optional ones below.
+``RETELL_BOOKING_TIMEZONE``, ``RETELL_BOOKING_LANGUAGE``, ``CALCOM_WEBHOOK_SECRET`` and the
+optional ones below.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias=_env("RETELL_BOOKING_LOG_FORMAT")
     )
+    calcom_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("CALCOM_WEBHOOK_SECRET")
+    )
+    """Verifies Cal.com's webhook signatures; without it ``/calcom/webhook`` accepts nothing."""
 
     @field_validator("timezone")
     @classmethod
@@ -128,6 +133,7 @@ _ENV_NAMES = {
     "duplicate_alert_threshold": "RETELL_BOOKING_DUPLICATE_ALERT_THRESHOLD",
     "log_format": "RETELL_BOOKING_LOG_FORMAT",
     "redis_url": "RETELL_BOOKING_REDIS_URL",
+    "calcom_webhook_secret": "CALCOM_WEBHOOK_SECRET",
 }
 
 

@@ -35,6 +35,23 @@ class AppointmentStatus(enum.StrEnum):
     def holds_slot(self) -> bool:
         return self in (AppointmentStatus.ACTIVE, AppointmentStatus.PENDING)
 
+    @property
+    def rank(self) -> int:
+        """How far along the lifecycle: a change may move forward, never back.
+
+        Cal.com never revives a cancelled booking, and a reschedule cancels the old booking
+        too, so ``rescheduled`` (which also names the successor) outranks ``cancelled``.
+        """
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {
+    AppointmentStatus.ACTIVE: 0,
+    AppointmentStatus.PENDING: 0,
+    AppointmentStatus.CANCELLED: 1,
+    AppointmentStatus.RESCHEDULED: 2,
+}
+
 
 class ToolStatus(enum.StrEnum):
     """The closed set of outcomes a tool reports. ``booked`` means created by this call, only."""
@@ -47,6 +64,12 @@ class ToolStatus(enum.StrEnum):
     NOT_FOUND = "not_found"
     INVALID = "invalid"
     ERROR = "error"
+    AVAILABLE = "available"
+    FOUND = "found"
+    NONE = "none"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    ALREADY_CANCELLED = "already_cancelled"
 
     @property
     def is_final(self) -> bool:
@@ -82,6 +105,8 @@ class Appointment:
     status: AppointmentStatus
     created_at: datetime
     rescheduled_from_uid: str | None = None
+    calcom_event_at: datetime | None = None
+    """When Cal.com sent the last webhook applied to this appointment, if any."""
 
     def is_upcoming(self, now: datetime) -> bool:
         """Active and not yet over: the only kind a caller can be told they already hold."""

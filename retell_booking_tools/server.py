@@ -4,6 +4,11 @@ Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed)
 ``GET /healthz`` and ``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
 Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown
 tool; 413 oversized; 200 with the tool result for every tool outcome, ``error`` included.
+
+``POST /calcom/webhook`` (Cal.com booking events, signed with ``CALCOM_WEBHOOK_SECRET``):
+503 while no secret is configured (so Cal.com keeps the delivery and retries) or when the
+booking cannot be read back from Cal.com; 401 unsigned or forged; 400 malformed; 413
+oversized; 200 ``{"status": "applied" | "unchanged" | "ignored"}`` otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +25,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from retell_booking_tools.calcom.errors import CalcomError
+from retell_booking_tools.calcom.webhooks import (
+    SIGNATURE_HEADER as CALCOM_SIGNATURE_HEADER,
+)
+from retell_booking_tools.calcom.webhooks import (
+    InvalidWebhook,
+    parse_webhook,
+    verify_webhook_signature,
+)
+from retell_booking_tools.calcom_sync import CalcomSync
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
 from retell_booking_tools.logs import configure_logging
@@ -90,6 +105,34 @@ def create_app(
             return _problem(404, f"no tool named {tool_name!r}")
         return JSONResponse(result.to_json())
 
+    webhook_secret = (
+        settings.calcom_webhook_secret.get_secret_value()
+        if settings.calcom_webhook_secret is not None
+        else ""
+    )
+
+    async def calcom_webhook(request: Request) -> Response:
+        if not webhook_secret:
+            return _problem(503, "CALCOM_WEBHOOK_SECRET is not set: webhooks are not accepted")
+        body = await _read_limited(request)
+        if body is None:
+            return _problem(413, "request body too large")
+        signature = request.headers.get(CALCOM_SIGNATURE_HEADER)
+        if not verify_webhook_signature(body, signature, webhook_secret):
+            return _problem(401, "missing or invalid signature")
+        try:
+            event = parse_webhook(body)
+        except InvalidWebhook as exc:
+            return _problem(400, str(exc))
+        if event is None:
+            return JSONResponse({"status": "ignored"})
+        try:
+            outcome = await CalcomSync(current().service).apply(event)
+        except CalcomError as exc:
+            logger.warning("Cal.com webhook not applied: %s", exc.kind)
+            return _problem(503, "the booking could not be read back from Cal.com; retry later")
+        return JSONResponse({"status": outcome.value})
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -102,6 +145,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/retell/functions/{tool_name}", function_call, methods=["POST"]),
+            Route("/calcom/webhook", calcom_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],

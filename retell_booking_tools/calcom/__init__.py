@@ -1,4 +1,4 @@
-"""The Cal.com v2 HTTP boundary: client, wire models and errors, and nothing else."""
+"""The Cal.com v2 HTTP boundary: client, wire models, errors and webhooks, nothing else."""
 
 from retell_booking_tools.calcom.client import (
     BOOKINGS_API_VERSION,
@@ -24,6 +24,13 @@ from retell_booking_tools.calcom.models import (
     NewAttendee,
     RescheduleBooking,
 )
+from retell_booking_tools.calcom.webhooks import (
+    BookingEvent,
+    InvalidWebhook,
+    parse_webhook,
+    sign_webhook,
+    verify_webhook_signature,
+)
 
 __all__ = [
     "BOOKINGS_API_VERSION",
@@ -31,6 +38,7 @@ __all__ = [
     "SLOTS_API_VERSION",
     "Booking",
     "BookingAttendee",
+    "BookingEvent",
     "CalcomAuthError",
     "CalcomClient",
     "CalcomError",
@@ -42,6 +50,10 @@ __all__ = [
     "CalcomValidationError",
     "CancelBooking",
     "CreateBooking",
+    "InvalidWebhook",
     "NewAttendee",
     "RescheduleBooking",
+    "parse_webhook",
+    "sign_webhook",
+    "verify_webhook_signature",
 ]

@@ -8,9 +8,25 @@ from zoneinfo import ZoneInfo
 
 from retell_booking_tools.config import Language
 from retell_booking_tools.messages.catalog import CATALOG
-from retell_booking_tools.messages.speech import join_words, speak_choices, speak_date, speak_time
+from retell_booking_tools.messages.speech import (
+    join_words,
+    speak_choices,
+    speak_date,
+    speak_day,
+    speak_time,
+    speak_times,
+)
 
-__all__ = ["CATALOG", "join_words", "render", "speak_choices", "speak_date", "speak_time"]
+__all__ = [
+    "CATALOG",
+    "join_words",
+    "render",
+    "speak_choices",
+    "speak_date",
+    "speak_day",
+    "speak_time",
+    "speak_times",
+]
 
 
 def render(
@@ -20,11 +36,14 @@ def render(
     zone: ZoneInfo,
     at: datetime | None = None,
     choices: Sequence[datetime] = (),
+    times: Sequence[datetime] = (),
+    count: int | None = None,
 ) -> str:
     """The sentence for ``key`` (falling back from ``status.variant`` to ``status``).
 
-    ``at`` fills ``{date}`` and ``{time}``; ``choices`` picks the ``.with_alternatives``
-    variant and fills ``{choices}``.
+    ``at`` fills ``{date}``, ``{time}`` and ``{day}`` (without the year); ``choices`` picks
+    the ``.with_alternatives`` variant and fills ``{choices}``; ``times`` (starts within one
+    day) fills ``{times}`` short and ``{day}``; ``count`` fills ``{count}``.
     """
     templates = CATALOG[language]
     if choices and f"{key}.with_alternatives" in templates:
@@ -34,6 +53,12 @@ def render(
     if at is not None:
         fields["date"] = speak_date(at, zone, language)
         fields["time"] = speak_time(at, zone, language)
+        fields["day"] = speak_day(at, zone, language)
+    if times:
+        fields["times"] = speak_times(times, zone, language)
+        fields["day"] = speak_day(times[0], zone, language)
+    if count is not None:
+        fields["count"] = str(count)
     if choices:
         fields["choices"] = speak_choices(choices, zone, language)
     return template.format(**fields)

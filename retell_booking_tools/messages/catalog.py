@@ -38,6 +38,27 @@ CATALOG: dict[Language, dict[str, str]] = {
         "invalid.email": "That email address doesn't seem right. Could you spell it for me?",
         "invalid.phone": "That phone number doesn't seem right. Could you repeat it?",
         "invalid.booking_uid": "I'm missing the booking reference.",
+        "invalid.same_time": (
+            "Your appointment is already at that time. Which other time would you like?"
+        ),
+        "invalid.reason": "Could you give me the reason in a few words?",
+        "available": "On {day} I have {times} free. Which would suit you?",
+        "available.some": (
+            "On {day} I have several free times, for example {times}. Which would suit you?"
+        ),
+        "available.time": "{date} at {time} is free. Shall I book it for you?",
+        "unavailable.day": (
+            "I have nothing free on {day}, and nothing nearby either. Would another week suit you?"
+        ),
+        "unavailable.day.with_alternatives": (
+            "I have nothing free on {day}. I could offer {choices}. Would one of those suit you?"
+        ),
+        "found": "Your next appointment is on {date} at {time}.",
+        "found.many": "You have {count} upcoming appointments: {choices}.",
+        "none": "I couldn't find any upcoming appointment under your details.",
+        "rescheduled": "Done: your appointment is now on {date} at {time}.",
+        "cancelled": "Your appointment on {date} at {time} is cancelled.",
+        "already_cancelled": "Your appointment on {date} at {time} was already cancelled.",
         "error": (
             "I couldn't complete that just now because of a technical problem. "
             "I haven't confirmed anything yet; shall I try again?"
@@ -75,6 +96,29 @@ CATALOG: dict[Language, dict[str, str]] = {
         ),
         "invalid.phone": "Die Telefonnummer scheint nicht zu stimmen. Können Sie sie wiederholen?",
         "invalid.booking_uid": "Mir fehlt die Buchungskennung.",
+        "invalid.same_time": (
+            "Ihr Termin ist bereits zu dieser Zeit. Welche andere Uhrzeit möchten Sie?"
+        ),
+        "invalid.reason": "Können Sie mir den Grund in wenigen Worten nennen?",
+        "available": "Am {day} habe ich um {times} frei. Was passt Ihnen?",
+        "available.some": (
+            "Am {day} habe ich mehrere Zeiten frei, zum Beispiel {times}. Was passt Ihnen?"
+        ),
+        "available.time": "Am {date} um {time} ist frei. Soll ich den Termin für Sie buchen?",
+        "unavailable.day": (
+            "Am {day} ist nichts frei, und in der Nähe habe ich auch nichts gefunden. "
+            "Passt Ihnen eine andere Woche?"
+        ),
+        "unavailable.day.with_alternatives": (
+            "Am {day} ist nichts frei. Ich könnte Ihnen {choices} anbieten. "
+            "Passt Ihnen einer davon?"
+        ),
+        "found": "Ihr nächster Termin ist am {date} um {time}.",
+        "found.many": "Sie haben {count} bevorstehende Termine: {choices}.",
+        "none": "Unter Ihren Angaben habe ich keinen bevorstehenden Termin gefunden.",
+        "rescheduled": "Erledigt: Ihr Termin ist jetzt am {date} um {time}.",
+        "cancelled": "Ihr Termin am {date} um {time} ist storniert.",
+        "already_cancelled": "Ihr Termin am {date} um {time} war bereits storniert.",
         "error": (
             "Das konnte ich gerade wegen eines technischen Problems nicht abschließen. "
             "Ich habe noch nichts bestätigt. Soll ich es noch einmal versuchen?"

@@ -14,6 +14,10 @@ _DATE_PATTERN: dict[Language, str] = {"en": "EEEE, MMMM d, yyyy", "de": "dd.MM.y
 _SHORT_DATE_PATTERN: dict[Language, str] = {"en": "EEEE, MMMM d", "de": "EEEE, d. MMMM"}
 _TIME_PATTERN: dict[Language, str] = {"en": "h:mm a", "de": "HH:mm 'Uhr'"}
 _AND: dict[Language, str] = {"en": "and", "de": "und"}
+_SHORT_TIME_PATTERN: dict[Language, tuple[str, str]] = {
+    "en": ("h a", "h:mm a"),
+    "de": ("H", "H:mm"),
+}
 
 
 def speak_date(instant: datetime, zone: ZoneInfo, language: Language) -> str:
@@ -48,3 +52,20 @@ def join_words(parts: Sequence[str], language: Language) -> str:
     if len(parts) <= 1:
         return "".join(parts)
     return f"{', '.join(parts[:-1])} {_AND[language]} {parts[-1]}"
+
+
+def speak_day(instant: datetime, zone: ZoneInfo, language: Language) -> str:
+    """``Friday, October 10`` / ``Freitag, 10. Oktober``: a day near enough to omit the year."""
+    return format_date(instant.astimezone(zone), _SHORT_DATE_PATTERN[language], locale=language)
+
+
+def speak_times(instants: Sequence[datetime], zone: ZoneInfo, language: Language) -> str:
+    """Starts within one day, short: ``10 AM, 11:30 AM and 2 PM`` / ``10, 11:30 und 14 Uhr``."""
+    parts: list[str] = []
+    for instant in sorted(instants):
+        local = instant.astimezone(zone)
+        on_the_hour, with_minutes = _SHORT_TIME_PATTERN[language]
+        pattern = on_the_hour if local.minute == 0 else with_minutes
+        parts.append(format_time(local, pattern, locale=language))
+    spoken = join_words(parts, language)
+    return f"{spoken} Uhr" if language == "de" and parts else spoken

@@ -123,6 +123,15 @@ class InMemoryRepository:
         self._appointments[appointment_id] = appointment
         return appointment
 
+    async def record_calcom_change(
+        self, appointment_id: int, status: AppointmentStatus, *, event_at: datetime
+    ) -> Appointment:
+        appointment = attrs.evolve(
+            self._appointments[appointment_id], status=status, calcom_event_at=event_at
+        )
+        self._appointments[appointment_id] = appointment
+        return appointment
+
     async def upsert_call(self, call: Call) -> Call:
         stored = self._calls.get(call.call_id)
         if stored is not None:
@@ -173,6 +182,15 @@ class InMemoryRepository:
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
         self._tool_calls[key] = _ToolCallRow(claimed_at=now, result=dict(result), finished_at=now)
+
+    async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
+        finished = [
+            row
+            for key, row in self._tool_calls.items()
+            if key.call_id == call_id and key.tool == tool and row.result is not None
+        ]
+        finished.sort(key=lambda row: row.claimed_at)
+        return [dict(row.result) for row in finished if row.result is not None]
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         row = self._tool_calls.get(key)

@@ -6,6 +6,8 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
 - a customer is found by E.164 phone when one is given; without a phone, by lower-case
   email among customers that have no phone (so knowing an email never grants access to a
   phone caller's bookings);
+- ``record_calcom_change`` stores a status with the time of the Cal.com event it came from;
+  whether the change may be applied is decided by the caller, under ``lock``;
 - tool-call claims make one delivery of a function call the owner, replay finished results
   and let a later delivery resume one that never finished;
 - ``lock(name)`` serialises critical sections for every user of the same database;
@@ -63,6 +65,15 @@ class Repository(Protocol):
         self, appointment_id: int, status: AppointmentStatus
     ) -> Appointment: ...
 
+    async def record_calcom_change(
+        self, appointment_id: int, status: AppointmentStatus, *, event_at: datetime
+    ) -> Appointment:
+        """Store the status a Cal.com event reported and the event's time (``calcom_event_at``).
+
+        An unknown id raises :class:`KeyError`.
+        """
+        ...
+
     async def upsert_call(self, call: Call) -> Call:
         """Record a call; fields that are ``None`` in ``call`` keep their stored value."""
         ...
@@ -94,6 +105,10 @@ class Repository(Protocol):
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
         """Store the final result that every later delivery of the same call replays."""
+        ...
+
+    async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
+        """Final results of one tool within one call (any arguments), oldest first."""
         ...
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:

@@ -88,6 +88,8 @@ appointments = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("rescheduled_from_uid", sa.Text, nullable=True),
+    # The Cal.com time of the last webhook applied, so an older delivery never undoes it.
+    sa.Column("calcom_event_at", UtcDateTime, nullable=True),
     sa.Index(None, "event_type_id", "start_at"),
     sa.Index(None, "customer_id"),
 )

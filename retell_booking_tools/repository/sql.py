@@ -135,6 +135,7 @@ def _appointment(row: sa.Row[Any]) -> Appointment:
         status=AppointmentStatus(row.status),
         created_at=row.created_at,
         rescheduled_from_uid=row.rescheduled_from_uid,
+        calcom_event_at=row.calcom_event_at,
     )
 
 
@@ -343,6 +344,22 @@ class SqlRepository(abc.ABC):
             raise KeyError(appointment_id)
         return _appointment(row)
 
+    async def record_calcom_change(
+        self, appointment_id: int, status: AppointmentStatus, *, event_at: datetime
+    ) -> Appointment:
+        """Like the in-memory store, an unknown id raises :class:`KeyError`."""
+        async with self._begin("record_calcom_change") as conn:
+            updated = await conn.execute(
+                sa.update(appointments)
+                .where(appointments.c.id == appointment_id)
+                .values(status=status.value, calcom_event_at=event_at)
+                .returning(*appointments.c)
+            )
+            row = updated.one_or_none()
+        if row is None:
+            raise KeyError(appointment_id)
+        return _appointment(row)
+
     async def upsert_call(self, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
         insert = self._insert(calls).values(call_id=call.call_id, created_at=_now(), **values)
@@ -461,6 +478,20 @@ class SqlRepository(abc.ABC):
                     index_elements=list(_TOOL_CALL_KEY), set_={**replace, "abandoned": False}
                 )
             )
+
+    async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(tool_calls.c.result)
+            .where(
+                tool_calls.c.call_id == call_id,
+                tool_calls.c.tool == tool,
+                tool_calls.c.finished_at.is_not(None),
+            )
+            .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
+        )
+        async with self._begin("tool_call_results") as conn:
+            rows = (await conn.execute(query)).all()
+        return [dict(row.result) for row in rows if row.result is not None]
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         async with self._begin("abandon_tool_call") as conn:

@@ -7,7 +7,7 @@ client = httpx.AsyncClient(transport=emu.transport, base_url="https://api.cal.co
 
 from __future__ import annotations
 
-from .calcom_emulator import CalcomEmulator
+from .calcom_emulator import CalcomEmulator, WebhookDelivery
 from .clock import FakeClock
 from .emulator.faults import Fault, FaultKind
 from .emulator.models import (
@@ -33,5 +33,6 @@ __all__ = [
     "FaultKind",
     "RecordedRequest",
     "RetellSimulator",
+    "WebhookDelivery",
     "serve_asgi",
 ]

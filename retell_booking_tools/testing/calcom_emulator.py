@@ -8,15 +8,17 @@ way networks and servers fail (:class:`Fault`), including after a write was comm
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import httpx
 
+from retell_booking_tools.calcom.webhooks import SIGNATURE_HEADER, sign_webhook
 from retell_booking_tools.clock import Clock, system_clock
 
 from .emulator.api import CalcomApi
@@ -30,11 +32,26 @@ from .emulator.models import (
     RecordedRequest,
 )
 from .emulator.rate_limit import RateLimiter
+from .emulator.shapes import webhook_payload_json
 from .emulator.store import BookingStore
 from .emulator.transport import EmulatorTransport
-from .emulator.wire import ApiError, WireRequest, WireResponse, failure
+from .emulator.wire import ApiError, WireRequest, WireResponse, failure, utc_z
 
 _T = TypeVar("_T")
+
+WebhookTrigger = Literal["BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED"]
+
+
+@attrs.frozen
+class WebhookDelivery:
+    """One webhook request as Cal.com would send it: the raw body and its headers."""
+
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class CalcomEmulator:
@@ -161,6 +178,44 @@ class CalcomEmulator:
     def reject_booking(self, uid: str, reason: str | None = None) -> EmulatedBooking:
         """The host rejects a booking that was pending confirmation."""
         return self._on_cal_side(lambda: self._store.reject(uid, reason))
+
+    def webhook(
+        self,
+        trigger: WebhookTrigger,
+        uid: str,
+        *,
+        secret: str,
+        created_at: datetime | None = None,
+    ) -> WebhookDelivery:
+        """The signed delivery Cal.com sends for ``trigger`` about the booking ``uid`` as it is
+        now. ``BOOKING_RESCHEDULED`` is about the new booking, which names the old one.
+
+        ``created_at`` (default: the clock) lets a test send an older event late.
+        """
+
+        def build() -> dict[str, Any]:
+            booking = self._store.get(uid)
+            event_type = self._store.event_type(booking.event_type_id)
+            return {
+                "triggerEvent": trigger,
+                "createdAt": utc_z(created_at or self._clock()),
+                "payload": webhook_payload_json(booking, event_type),
+            }
+
+        body = json.dumps(self._on_cal_side(build)).encode()
+        return WebhookDelivery(
+            body=body,
+            headers={
+                "content-type": "application/json",
+                SIGNATURE_HEADER: sign_webhook(body, secret),
+            },
+        )
+
+    def reschedule_booking(self, uid: str, start: datetime) -> EmulatedBooking:
+        """A reschedule made on Cal.com's side; returns the new booking."""
+        return self._on_cal_side(
+            lambda: self._store.reschedule(uid, start.astimezone(UTC), None, None)
+        )
 
     def close(self) -> None:
         """End every stalled ASGI answer now, so a server can shut down; state is kept."""

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 import attrs
 from pydantic import BaseModel, ConfigDict, Field
 
+from retell_booking_tools.availability import AvailabilityService, OfferedSlots
 from retell_booking_tools.booking import BookingOutcome, BookingService
 from retell_booking_tools.config import Language
 from retell_booking_tools.domain import Appointment, Call, Customer, ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.identity import normalize_email, normalize_phone
+from retell_booking_tools.lifecycle import AppointmentLifecycle
 from retell_booking_tools.messages import render
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
@@ -34,6 +36,18 @@ class ToolContext:
     resumed: bool = False
     event_type_id: int | None = None
     """The call's own Cal.com event type, when it overrides the configured one."""
+
+    @property
+    def lifecycle(self) -> AppointmentLifecycle:
+        return AppointmentLifecycle(self.service)
+
+    @property
+    def availability(self) -> AvailabilityService:
+        return AvailabilityService(
+            calcom=self.service.calcom,
+            clock=self.service.clock,
+            max_alternatives=self.service.policy.max_alternatives,
+        )
 
 
 class AppointmentView(BaseModel):
@@ -67,8 +81,17 @@ class ToolResult(BaseModel):
     status: ToolStatus
     message: str
     appointment: AppointmentView | None = None
+    appointments: list[AppointmentView] | None = Field(
+        default=None, description="The caller's upcoming appointments, soonest first"
+    )
+    slots: list[datetime] | None = Field(
+        default=None, description="Free starts (ISO 8601 with offset)"
+    )
     alternatives: list[datetime] | None = Field(
         default=None, description="Free starts nearby (ISO 8601 with offset)"
+    )
+    previous_booking_uid: str | None = Field(
+        default=None, description="The booking a reschedule replaced"
     )
     field: str | None = Field(default=None, description="The argument that was invalid")
 
@@ -77,6 +100,8 @@ class ToolResult(BaseModel):
 
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+CHECK_AVAILABILITY = "check_availability"
 
 
 @attrs.frozen
@@ -107,6 +132,7 @@ def outcome_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
         ),
         appointment=AppointmentView.of(appointment) if appointment else None,
         alternatives=[a.astimezone(context.zone) for a in outcome.alternatives] or None,
+        previous_booking_uid=outcome.previous_booking_uid,
     )
 
 
@@ -154,3 +180,16 @@ async def resolve_customer(
         Call(call_id=context.call.call_id, customer_id=customer.id)
     )
     return customer, given_email
+
+
+async def offered_slots(context: ToolContext) -> OfferedSlots | None:
+    """Every start ``check_availability`` listed earlier in this call, or None if it was never
+    asked. Read from the store, so it holds whichever replica served that question."""
+    results = await context.repository.tool_call_results(context.call.call_id, CHECK_AVAILABILITY)
+    starts = [
+        datetime.fromisoformat(slot)
+        for result in results
+        for slot in result.get("slots") or ()
+        if isinstance(slot, str)
+    ]
+    return OfferedSlots.of(starts, context.zone) if starts else None

@@ -14,6 +14,7 @@ from retell_booking_tools.tools.base import (
     ToolContext,
     ToolResult,
     invalid_result,
+    offered_slots,
     outcome_result,
     resolve_customer,
 )
@@ -102,6 +103,7 @@ async def collect_appointment_data(
             resumed=context.resumed,
             event_type_id=context.event_type_id,
             timezone=context.zone.key,
+            offered=await offered_slots(context),
         )
     )
     return outcome_result(outcome, context)

@@ -21,11 +21,13 @@ from retell_booking_tools.testing import (
     EventTypeSpec,
     FakeClock,
     RetellSimulator,
+    WebhookDelivery,
 )
 
 EVENT_TYPE_ID = 2563193
 CALCOM_KEY = "cal_test_emulator_key"
 RETELL_KEY = "retell_test_key"
+WEBHOOK_SECRET = "calcom_webhook_test_secret"
 CALLER = "+4915112345678"
 OTHER_CALLER = "+4917098765432"
 DAY_ONE = datetime(2025, 10, 8, 20, 21, tzinfo=UTC)
@@ -41,6 +43,8 @@ class World:
     repository: Repository
     runtime: Runtime
     retell: RetellSimulator
+    http: httpx.AsyncClient
+    """Plain HTTP to the app, e.g. for Cal.com's webhook deliveries."""
 
     async def call_tool(
         self, tool: str, args: dict[str, Any], *, call_id: str, from_number: str | None = CALLER
@@ -64,6 +68,25 @@ class World:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    async def tool(
+        self, tool: str, args: dict[str, Any], *, call_id: str, from_number: str | None = CALLER
+    ) -> dict[str, Any]:
+        """The result of one signed function call, which must answer 200."""
+        response = await self.call_tool(tool, args, call_id=call_id, from_number=from_number)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def deliver(self, delivery: WebhookDelivery) -> httpx.Response:
+        """Post a Cal.com webhook delivery to the app, as Cal.com would."""
+        return await self.http.post(
+            "/calcom/webhook", content=delivery.body, headers=delivery.headers
+        )
+
+    def calcom_writes(self) -> list[str]:
+        """Paths of every write request that reached Cal.com, in order."""
+        return [r.path for r in self.calcom.requests if r.method == "POST"]
 
     def booking_posts(self) -> int:
         """How many create requests reached Cal.com."""
@@ -104,6 +127,7 @@ def make_settings(**overrides: Any) -> Settings:
         "timezone": "Europe/Berlin",
         "language": "en",
         "phone_region": "DE",
+        "calcom_webhook_secret": SecretStr(WEBHOOK_SECRET),
     }
     values.update(overrides)
     return Settings(**values)
@@ -134,9 +158,11 @@ async def fixture_world(
     )
     app = create_app(runtime=runtime, clock=clock)
     retell = RetellSimulator.for_app(app, api_key=RETELL_KEY, clock=clock)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
     try:
-        yield World(clock, emulator, repository, runtime, retell)
+        yield World(clock, emulator, repository, runtime, retell, http)
     finally:
+        await http.aclose()
         await retell.aclose()
         await runtime.runner.wait_idle()
         await runtime.calcom.aclose()

@@ -120,12 +120,14 @@ async def fixture_replicas(
         )
         app = create_app(runtime=runtime, clock=world.clock)
         retell = RetellSimulator.for_app(app, api_key=RETELL_KEY, clock=world.clock)
-        worlds.append(World(world.clock, world.calcom, repository, runtime, retell))
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
+        worlds.append(World(world.clock, world.calcom, repository, runtime, retell, http))
     try:
         yield worlds[0], worlds[1]
     finally:
         for replica in worlds:
             await replica.retell.aclose()
+            await replica.http.aclose()
             await replica.runtime.runner.wait_idle()
             await replica.runtime.calcom.aclose()
 

@@ -248,6 +248,32 @@ async def test_set_appointment_status_changes_only_the_status(repository: Reposi
     assert await repository.get_appointment(appointment.id) == cancelled
 
 
+async def test_a_calcom_change_stores_the_status_and_the_event_time(
+    repository: Repository,
+) -> None:
+    """The event time is kept with the status, so an older event can be told apart later."""
+    appointment = await an_appointment(repository)
+    assert appointment.calcom_event_at is None
+    event_at = datetime(2025, 10, 9, 8, 30, 15, 250000, tzinfo=BERLIN)
+
+    changed = await repository.record_calcom_change(
+        appointment.id, AppointmentStatus.RESCHEDULED, event_at=event_at
+    )
+
+    assert changed.status is AppointmentStatus.RESCHEDULED
+    assert changed.calcom_event_at == event_at
+    assert changed.start == appointment.start
+    assert await repository.get_appointment(appointment.id) == changed
+
+
+async def test_a_calcom_change_of_an_unknown_appointment_is_a_key_error(
+    repository: Repository,
+) -> None:
+    """Nothing is created by recording a change."""
+    with pytest.raises(KeyError):
+        await repository.record_calcom_change(4242, AppointmentStatus.CANCELLED, event_at=TEN)
+
+
 # Calls
 
 
@@ -463,6 +489,27 @@ async def test_a_finished_tool_call_stays_finished(repository: Repository) -> No
     claim = await repository.claim_tool_call(KEY, now=TEN + 10 * LEASE, lease=LEASE)
 
     assert claim == ToolCallFinished(result={"status": "existing"})
+
+
+async def test_finished_results_of_one_tool_in_one_call_are_listed_oldest_first(
+    repository: Repository,
+) -> None:
+    """Unfinished, other tools' and other calls' results are not listed."""
+    first = ToolCallKey(call_id="call_1", tool="check_availability", args_digest="b")
+    second = ToolCallKey(call_id="call_1", tool="check_availability", args_digest="a")
+    running = ToolCallKey(call_id="call_1", tool="check_availability", args_digest="c")
+    other_tool = ToolCallKey(call_id="call_1", tool="collect_appointment_data", args_digest="a")
+    other_call = ToolCallKey(call_id="call_2", tool="check_availability", args_digest="a")
+    for key in (first, second, running, other_tool, other_call):
+        await repository.claim_tool_call(key, now=TEN, lease=LEASE)
+    await repository.finish_tool_call(first, {"slots": ["10:00"]}, now=TEN)
+    await repository.finish_tool_call(second, {"slots": ["11:00"]}, now=TEN + LEASE)
+    await repository.finish_tool_call(other_tool, {"status": "booked"}, now=TEN)
+    await repository.finish_tool_call(other_call, {"slots": ["12:00"]}, now=TEN)
+
+    results = await repository.tool_call_results("call_1", "check_availability")
+
+    assert results == [{"slots": ["10:00"]}, {"slots": ["11:00"]}]
 
 
 async def test_abandoning_an_unknown_tool_call_changes_nothing(repository: Repository) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time as monotonic_time
 import types
@@ -952,6 +954,49 @@ async def test_the_asgi_app_books_and_fails_over_real_http_served_by_uvicorn(
     assert failed.status_code == 500
     assert error_of(failed)["code"] == "InternalServerErrorException"
     assert [booking.start.hour for booking in emu.bookings] == [9, 11]
+
+
+async def test_a_webhook_delivery_carries_the_booking_as_cal_com_sends_it(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    """Envelope, upper-case status, ``startTime``; signed as hex HMAC-SHA256 of the raw body."""
+    uid = (await book(client)).json()["data"]["uid"]
+
+    delivery = emu.webhook("BOOKING_CREATED", uid, secret="whsec")
+
+    assert delivery.json["triggerEvent"] == "BOOKING_CREATED"
+    assert delivery.json["createdAt"] == "2025-10-09T20:21:00.000Z"
+    payload = delivery.json["payload"]
+    assert (payload["uid"], payload["status"]) == (uid, "ACCEPTED")
+    assert (payload["startTime"], payload["endTime"]) == (
+        "2025-10-10T09:00:00.000Z",
+        "2025-10-10T10:00:00.000Z",
+    )
+    assert payload["attendees"][0]["email"] == "kunde340@example.com"
+    assert payload["metadata"] == {"call_id": "call_682"}
+    expected = hmac.new(b"whsec", delivery.body, hashlib.sha256).hexdigest()
+    assert delivery.headers["X-Cal-Signature-256"] == expected
+
+
+async def test_a_reschedule_webhook_names_the_booking_it_replaced(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    """The new booking's payload carries ``rescheduleUid`` and ``fromReschedule``."""
+    uid = (await book(client)).json()["data"]["uid"]
+    new = emu.reschedule_booking(uid, datetime(2025, 10, 10, 12, 0, tzinfo=UTC))
+
+    rescheduled = emu.webhook("BOOKING_RESCHEDULED", new.uid, secret="whsec").json["payload"]
+    cancelled = emu.webhook("BOOKING_CANCELLED", uid, secret="whsec").json["payload"]
+
+    assert (rescheduled["rescheduleUid"], rescheduled["fromReschedule"]) == (uid, uid)
+    assert rescheduled["startTime"] == "2025-10-10T12:00:00.000Z"
+    assert cancelled["status"] == "CANCELLED"
+    assert emu.booking(uid).rescheduled_to_uid == new.uid
+
+
+def test_a_webhook_for_an_unknown_booking_is_a_key_error(emu: CalcomEmulator) -> None:
+    with pytest.raises(KeyError):
+        emu.webhook("BOOKING_CANCELLED", "no-such-uid", secret="whsec")
 
 
 def test_the_public_surface_is_exactly_what_all_names() -> None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from retell_booking_tools.messages import CATALOG, render, speak_choices
+from retell_booking_tools.messages import CATALOG, render, speak_choices, speak_times
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TEN_OCTOBER_11 = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
@@ -57,3 +57,27 @@ def test_only_booked_wording_claims_a_booking(language: str) -> None:
     claim = {"en": "is booked", "de": "ist gebucht"}[language]
     for key, template in CATALOG[language].items():  # type: ignore[index]
         assert (claim in template) == (key == "booked"), key
+
+
+def test_times_of_one_day_are_spoken_short_the_local_way() -> None:
+    """The hour alone on the hour; German says "Uhr" once, at the end."""
+    starts = [
+        datetime(2025, 10, 10, 8, 0, tzinfo=UTC),
+        datetime(2025, 10, 10, 9, 30, tzinfo=UTC),
+        datetime(2025, 10, 10, 12, 0, tzinfo=UTC),
+    ]
+
+    assert speak_times(starts, BERLIN, "en") == "10 AM, 11:30 AM and 2 PM"
+    assert speak_times(starts, BERLIN, "de") == "10, 11:30 und 14 Uhr"
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_lifecycle_wording_never_claims_a_booking_it_did_not_make(language: str) -> None:
+    """Moving, cancelling and looking up speak of what happened, in the local form."""
+    text = render("rescheduled", language, zone=BERLIN, at=TEN_OCTOBER_11)  # type: ignore[arg-type]
+    expected = {
+        "en": "Done: your appointment is now on Friday, October 10, 2025 at 11:00 AM.",
+        "de": "Erledigt: Ihr Termin ist jetzt am 10.10.2025 um 11:00 Uhr.",
+    }
+
+    assert text == expected[language]

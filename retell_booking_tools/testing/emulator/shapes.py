@@ -87,6 +87,47 @@ def legacy_booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> 
     }
 
 
+def webhook_payload_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[str, Any]:
+    """A booking as Cal.com's webhooks carry it: ``startTime``, upper-case ``status``...
+
+    A booking made by a reschedule names the one it replaced (``rescheduleUid`` and
+    ``fromReschedule``).
+    """
+    first = booking.attendees[0]
+    data: dict[str, Any] = {
+        "type": event_type.effective_slug,
+        "title": booking.title,
+        "bookingId": booking.id,
+        "uid": booking.uid,
+        "eventTypeId": booking.event_type_id,
+        "startTime": utc_z(booking.start),
+        "endTime": utc_z(booking.end),
+        "length": int((booking.end - booking.start).total_seconds() // 60),
+        "status": booking.status.upper(),
+        "organizer": _host(event_type),
+        "attendees": [
+            {
+                "name": attendee.name,
+                "email": attendee.email,
+                "timeZone": attendee.time_zone,
+                "language": {"locale": attendee.language},
+            }
+            for attendee in booking.attendees
+        ],
+        "responses": {
+            "name": {"label": "your_name", "value": first.name},
+            "email": {"label": "email_address", "value": first.email},
+        },
+        "metadata": dict(booking.metadata),
+    }
+    if booking.status in {"cancelled", "rejected"}:
+        data["cancellationReason"] = booking.cancellation_reason
+    if booking.rescheduled_from_uid is not None:
+        data["rescheduleUid"] = booking.rescheduled_from_uid
+        data["fromReschedule"] = booking.rescheduled_from_uid
+    return data
+
+
 def _host(event_type: EventTypeSpec) -> dict[str, Any]:
     return {
         "id": HOST.id,

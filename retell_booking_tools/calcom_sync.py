@@ -1,0 +1,233 @@
+"""Cal.com's booking events applied to the store, so it follows changes made in Cal.com.
+
+Deliveries repeat and arrive out of order. Each change is applied under the appointment's
+lock and only if it moves the lifecycle forward (:attr:`AppointmentStatus.rank`); between
+``active`` and ``pending`` only a newer event than the last one applied counts
+(``calcom_event_at``). So a repeat changes nothing and an older event never undoes a newer
+state.
+
+An appointment is never created from a webhook alone: the booking is read back from
+Cal.com first, and only an active one is stored. That way a ``BOOKING_CREATED`` that
+arrives after the booking's ``BOOKING_CANCELLED`` (which found nothing to change) cannot
+bring it back. A booking we do not hold is stored only when its owner is known: the Retell
+call id in its metadata, or the attendee address derived from a caller's phone.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from datetime import UTC
+
+from retell_booking_tools.booking import CALL_ID_METADATA_KEY, BookingService
+from retell_booking_tools.calcom.models import Booking
+from retell_booking_tools.calcom.webhooks import BookingEvent
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    CallLink,
+    NewAppointment,
+    Relationship,
+)
+from retell_booking_tools.lifecycle import appointment_lock, appointment_status
+
+logger = logging.getLogger(__name__)
+
+
+class SyncOutcome(enum.StrEnum):
+    """What one delivery did to the store."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    """Known, but a repeat or older than what the store already holds."""
+    IGNORED = "ignored"
+    """About a booking we do not hold and cannot attribute to a caller."""
+
+
+def may_apply(stored: Appointment, status: AppointmentStatus, event: BookingEvent) -> bool:
+    """Whether an event reporting ``status`` may change ``stored``: forward, or newer."""
+    if status.rank != stored.status.rank:
+        return status.rank > stored.status.rank
+    return stored.calcom_event_at is None or event.occurred_at > stored.calcom_event_at
+
+
+class CalcomSync:
+    """Applies ``BOOKING_CREATED``, ``BOOKING_CANCELLED`` and ``BOOKING_RESCHEDULED``."""
+
+    def __init__(self, service: BookingService) -> None:
+        self._calcom = service.calcom
+        self._repository = service.repository
+        self._policy = service.policy
+        self._clock = service.clock
+        derived = re.escape(service.policy.attendee_email_domain.lower())
+        self._derived_email = re.compile(rf"^tel-(\d{{6,15}})@{derived}$")
+
+    async def apply(self, event: BookingEvent) -> SyncOutcome:
+        """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again)."""
+        if event.trigger == "BOOKING_CANCELLED":
+            return await self._change(event.uid, AppointmentStatus.CANCELLED, event)
+        if event.previous_uid is not None or event.trigger == "BOOKING_RESCHEDULED":
+            return await self._rescheduled(event)
+        return await self._created(event)
+
+    async def _created(self, event: BookingEvent) -> SyncOutcome:
+        stored = await self._repository.get_appointment_by_uid(event.uid)
+        if stored is not None:
+            return await self._change(event.uid, _reported(event), event)
+        owner = await self._owner(event)
+        if owner is None:
+            return SyncOutcome.IGNORED
+        customer_id, maker_call_id = owner
+        return await self._adopt(
+            event, customer_id, rescheduled_from_uid=None, maker_call_id=maker_call_id
+        )
+
+    async def _rescheduled(self, event: BookingEvent) -> SyncOutcome:
+        """The event names the new booking; the one it replaced is ``previous_uid``."""
+        old = (
+            await self._repository.get_appointment_by_uid(event.previous_uid)
+            if event.previous_uid
+            else None
+        )
+        outcomes = []
+        if old is not None:
+            outcomes.append(
+                await self._change(old.booking_uid, AppointmentStatus.RESCHEDULED, event)
+            )
+        if await self._repository.get_appointment_by_uid(event.uid) is not None:
+            outcomes.append(await self._change(event.uid, _reported(event), event))
+        else:
+            customer_id = old.customer_id if old is not None else await self._owner_id(event)
+            if customer_id is not None:
+                outcomes.append(
+                    await self._adopt(
+                        event,
+                        customer_id,
+                        rescheduled_from_uid=old.booking_uid if old else event.previous_uid,
+                    )
+                )
+        return _combined(outcomes)
+
+    async def _change(
+        self, booking_uid: str, status: AppointmentStatus, event: BookingEvent
+    ) -> SyncOutcome:
+        async with self._repository.lock(appointment_lock(booking_uid)):
+            stored = await self._repository.get_appointment_by_uid(booking_uid)
+            if stored is None:
+                return SyncOutcome.IGNORED
+            if not may_apply(stored, status, event):
+                return SyncOutcome.UNCHANGED
+            changed = await self._repository.record_calcom_change(
+                stored.id, status, event_at=event.occurred_at
+            )
+        if changed.status is stored.status:
+            return SyncOutcome.UNCHANGED
+        logger.info(
+            "Cal.com %s applied",
+            event.trigger,
+            extra={"appointment_id": stored.id, "status": changed.status.value},
+        )
+        return SyncOutcome.APPLIED
+
+    async def _adopt(
+        self,
+        event: BookingEvent,
+        customer_id: int,
+        *,
+        rescheduled_from_uid: str | None,
+        maker_call_id: str | None = None,
+    ) -> SyncOutcome:
+        """Store a booking we did not hold, as Cal.com has it now, if it still stands.
+
+        A new booking (not a reschedule) whose metadata names one of our calls was made by
+        that call, whose answer never got stored: the call is linked to it as ``original``,
+        so a retried delivery of that call hears ``booked``, not ``existing``.
+        """
+        booking = await self._calcom.get_booking(event.uid)
+        if not booking.is_active:
+            return SyncOutcome.IGNORED
+        appointment, created = await self._repository.add_appointment(
+            _new_appointment(
+                booking,
+                customer_id,
+                event_type_id=booking.event_type_id
+                or event.event_type_id
+                or self._policy.event_type_id,
+                timezone=self._policy.timezone,
+                rescheduled_from_uid=rescheduled_from_uid,
+            )
+        )
+        if not created:
+            return await self._change(event.uid, appointment_status(booking.status), event)
+        await self._repository.record_calcom_change(
+            appointment.id, appointment.status, event_at=event.occurred_at
+        )
+        if maker_call_id is not None and booking.rescheduled_from_uid is None:
+            await self._repository.link(
+                CallLink(
+                    call_id=maker_call_id,
+                    appointment_id=appointment.id,
+                    relationship=Relationship.ORIGINAL,
+                    linked_at=self._clock(),
+                    metadata={
+                        "calcom_created_at": booking.created_at.astimezone(UTC).isoformat(),
+                        "linked_by": "calcom_webhook",
+                    },
+                )
+            )
+        logger.info("Cal.com %s stored", event.trigger, extra={"appointment_id": appointment.id})
+        return SyncOutcome.APPLIED
+
+    async def _owner_id(self, event: BookingEvent) -> int | None:
+        owner = await self._owner(event)
+        return None if owner is None else owner[0]
+
+    async def _owner(self, event: BookingEvent) -> tuple[int, str | None] | None:
+        """The customer a booking we do not hold belongs to, when that is certain, and the
+        call that made it if its metadata names one of ours."""
+        call_id = event.metadata.get(CALL_ID_METADATA_KEY)
+        if isinstance(call_id, str):
+            call = await self._repository.get_call(call_id)
+            if call is not None and call.customer_id is not None:
+                return call.customer_id, call_id
+        for email in event.attendee_emails:
+            match = self._derived_email.match(email)
+            if match is not None:
+                customer = await self._repository.upsert_customer(
+                    name="", phone=f"+{match[1]}", email=None
+                )
+                return customer.id, None
+        return None
+
+
+def _reported(event: BookingEvent) -> AppointmentStatus:
+    return appointment_status(event.status or "accepted")
+
+
+def _new_appointment(
+    booking: Booking,
+    customer_id: int,
+    *,
+    event_type_id: int,
+    timezone: str,
+    rescheduled_from_uid: str | None,
+) -> NewAppointment:
+    return NewAppointment(
+        customer_id=customer_id,
+        booking_uid=booking.uid,
+        event_type_id=event_type_id,
+        start=booking.start.astimezone(UTC),
+        end=booking.end.astimezone(UTC),
+        timezone=timezone,
+        status=appointment_status(booking.status),
+        rescheduled_from_uid=rescheduled_from_uid or booking.rescheduled_from_uid,
+    )
+
+
+def _combined(outcomes: list[SyncOutcome]) -> SyncOutcome:
+    if SyncOutcome.APPLIED in outcomes:
+        return SyncOutcome.APPLIED
+    if SyncOutcome.UNCHANGED in outcomes:
+        return SyncOutcome.UNCHANGED
+    return SyncOutcome.IGNORED

@@ -1,0 +1,115 @@
+"""``check_availability``: what is free on a day, said short, and remembered for the call."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retell_booking_tools.availability import AvailabilityRequest
+from retell_booking_tools.domain import ToolStatus
+from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.messages import render
+from retell_booking_tools.tools.base import (
+    CHECK_AVAILABILITY,
+    Tool,
+    ToolContext,
+    ToolResult,
+    invalid_result,
+    status_result,
+)
+from retell_booking_tools.tools.collect_appointment_data import MAX_DAYS_AHEAD, requested_start
+
+MAX_SPOKEN_TIMES = 6
+"""A day with more free starts is spoken as a few examples spread over the day."""
+
+
+class CheckAvailabilityArgs(BaseModel):
+    """The day (and optionally the time) the caller asks about."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    date: str = Field(max_length=40, description="Day asked about, YYYY-MM-DD, business time zone.")
+    time: str | None = Field(
+        default=None,
+        max_length=40,
+        description="A specific start, HH:MM (24-hour), only if the caller named one.",
+    )
+    service: str | None = Field(
+        default=None, max_length=200, description="What the appointment is for, if said."
+    )
+
+
+def requested_day(day_text: str, context: ToolContext) -> date:
+    """The local day asked about, or InvalidArguments: not a date, past, or over a year ahead."""
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise InvalidArguments("date", "not a date in YYYY-MM-DD form") from None
+    if len(day_text) != 10:
+        raise InvalidArguments("date", "not a date in YYYY-MM-DD form")
+    today = context.now.astimezone(context.zone).date()
+    if day < today:
+        raise InvalidArguments("date", "in the past")
+    if day - today > timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidArguments("date", "more than a year ahead")
+    return day
+
+
+async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) -> ToolResult:
+    try:
+        day = requested_day(args.date, context)
+        start = requested_start(args.date, args.time, context) if args.time else None
+    except InvalidArguments as error:
+        return invalid_result(error, context)
+    answer = await context.availability.check(
+        AvailabilityRequest(
+            day=day,
+            zone=context.zone,
+            event_type_id=context.event_type_id or context.service.policy.event_type_id,
+            start=start,
+        )
+    )
+    if answer.status is ToolStatus.ERROR:
+        return status_result(ToolStatus.ERROR, context)
+    if answer.status is ToolStatus.AVAILABLE:
+        message = _available_message(answer.slots, start, context)
+    else:
+        message = render(
+            "unavailable" if start is not None else "unavailable.day",
+            context.language,
+            zone=context.zone,
+            at=datetime.combine(day, datetime.min.time(), tzinfo=context.zone),
+            choices=answer.alternatives,
+        )
+    return ToolResult(
+        status=answer.status,
+        message=message,
+        slots=[slot.astimezone(context.zone) for slot in answer.slots],
+        alternatives=[a.astimezone(context.zone) for a in answer.alternatives] or None,
+    )
+
+
+def _available_message(
+    slots: tuple[datetime, ...], start: datetime | None, context: ToolContext
+) -> str:
+    if start is not None:
+        return render("available.time", context.language, zone=context.zone, at=start)
+    if len(slots) <= MAX_SPOKEN_TIMES:
+        return render("available", context.language, zone=context.zone, times=slots)
+    step = (len(slots) - 1) / (MAX_SPOKEN_TIMES - 1)
+    spread = [slots[round(i * step)] for i in range(MAX_SPOKEN_TIMES)]
+    return render("available.some", context.language, zone=context.zone, times=spread)
+
+
+TOOL = Tool(
+    name=CHECK_AVAILABILITY,
+    description=(
+        "Ask what is free on a day (and, if the caller named one, at a time) before booking "
+        "or moving an appointment. 'available' lists free starts in 'slots'; 'unavailable' "
+        "means that day or time is not free and offers 'alternatives'. Nothing is booked: "
+        "call collect_appointment_data to book. The message is safe to speak as is."
+    ),
+    args_model=CheckAvailabilityArgs,
+    handler=check_availability,
+)

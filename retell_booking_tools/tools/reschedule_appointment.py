@@ -1,0 +1,89 @@
+"""``reschedule_appointment``: move the caller's own appointment to another start."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retell_booking_tools.domain import ToolStatus
+from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.lifecycle import RescheduleRequest, SameStart
+from retell_booking_tools.messages import render
+from retell_booking_tools.tools.base import (
+    Tool,
+    ToolContext,
+    ToolResult,
+    invalid_result,
+    offered_slots,
+    outcome_result,
+    resolve_customer,
+    status_result,
+)
+from retell_booking_tools.tools.collect_appointment_data import requested_start
+
+
+class RescheduleAppointmentArgs(BaseModel):
+    """Which appointment, and the new day and time."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    booking_uid: str = Field(
+        min_length=1,
+        max_length=100,
+        description="booking_uid of the caller's appointment (from find_appointments).",
+    )
+    date: str = Field(max_length=40, description="New day, YYYY-MM-DD, business time zone.")
+    time: str = Field(max_length=40, description="New start, HH:MM (24-hour), business time zone.")
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="The caller's email, only if they booked with it and call without a number.",
+    )
+
+
+async def reschedule_appointment(
+    args: RescheduleAppointmentArgs, context: ToolContext
+) -> ToolResult:
+    try:
+        start = requested_start(args.date, args.time, context)
+        customer, _ = await resolve_customer(context, name="", phone=None, email=args.email)
+    except InvalidArguments as error:
+        return invalid_result(error, context)
+    try:
+        outcome = await context.lifecycle.reschedule(
+            RescheduleRequest(
+                call_id=context.call.call_id,
+                customer=customer,
+                booking_uid=args.booking_uid,
+                start=start,
+                resumed=context.resumed,
+                offered=await offered_slots(context),
+                timezone=context.zone.key,
+            )
+        )
+    except SameStart as error:
+        return ToolResult(
+            status=ToolStatus.INVALID,
+            message=render("invalid.same_time", context.language, zone=context.zone),
+            field=error.field,
+        )
+    if outcome.status is ToolStatus.CONFLICT:
+        return status_result(ToolStatus.CONFLICT, context, variant="appointment")
+    if outcome.status is ToolStatus.NOT_FOUND:
+        return status_result(ToolStatus.NOT_FOUND, context)
+    return outcome_result(outcome, context)
+
+
+TOOL = Tool(
+    name="reschedule_appointment",
+    description=(
+        "Move the caller's appointment to a new day and time. 'rescheduled' means it was "
+        "moved: 'appointment' is the new one (with a new booking_uid), "
+        "'previous_booking_uid' the old one. 'unavailable' means the new time is not free "
+        "and the appointment stays where it was (offer the alternatives); 'not_found' or "
+        "'conflict' means no such upcoming appointment of theirs; 'invalid' means ask again "
+        "for the named field; 'error' means nothing changed for sure. The message is safe "
+        "to speak as is."
+    ),
+    args_model=RescheduleAppointmentArgs,
+    handler=reschedule_appointment,
+)
