@@ -19,9 +19,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 calls_app = typer.Typer(no_args_is_help=True, help="Inspect calls and their appointments.")
 appointments_app = typer.Typer(no_args_is_help=True, help="Inspect appointments and their calls.")
 db_app = typer.Typer(no_args_is_help=True, help="Manage the database schema.")
+tools_app = typer.Typer(no_args_is_help=True, help="Export the tools to Retell, or sync them.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(appointments_app, name="appointments")
 app.add_typer(db_app, name="db")
+app.add_typer(tools_app, name="tools")
 
 T = TypeVar("T")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -148,6 +150,43 @@ def demo(
     statuses = [turn.status for turn in report.turns]
     if statuses != ["booked", "existing"]:
         raise _fail(f"expected booked then existing, got {statuses}")
+
+
+BaseUrl = Annotated[
+    str, typer.Option("--base-url", help="Where Retell reaches this backend (https://...).")
+]
+
+
+@tools_app.command("export")
+def tools_export(
+    base_url: BaseUrl,
+    export_format: Annotated[
+        str, typer.Option("--format", help="general-tools (Retell LLM) or conversation-flow.")
+    ] = "general-tools",
+    tools: Annotated[
+        str | None, typer.Option("--tools", help="Comma-separated tool names (default: all).")
+    ] = None,
+) -> None:
+    """Print the Retell custom-tool definitions as a JSON array."""
+    from retell_booking_tools.retell.export import EXPORT_FORMATS, export_tools
+
+    if export_format not in EXPORT_FORMATS:
+        raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}", 2)
+    try:
+        exported = export_tools(
+            base_url,
+            format="conversation-flow" if export_format == "conversation-flow" else "general-tools",
+            tools=_names(tools),
+        )
+    except (RetellBookingError, ValueError) as exc:
+        raise _fail(str(exc), 2) from None
+    typer.echo(json.dumps(exported, indent=2, ensure_ascii=False))
+
+
+def _names(listed: str | None) -> list[str] | None:
+    if listed is None:
+        return None
+    return [name.strip() for name in listed.split(",") if name.strip()]
 
 
 def _compact(metadata: dict[str, Any]) -> str:
