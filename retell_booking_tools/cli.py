@@ -79,6 +79,16 @@ def serve(
     )
 
 
+_CALL_LINES = (
+    ("agent", "agent_id"),
+    ("from", "from_number"),
+    ("to", "to_number"),
+    ("started", "started_at"),
+    ("ended", "ended_at"),
+    ("ended because", "disconnection_reason"),
+)
+
+
 @calls_app.command("show")
 def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
     """A call and every appointment it touched."""
@@ -89,6 +99,9 @@ def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
         typer.echo(json.dumps(found, indent=2))
         return
     typer.echo(f"call {found['call_id']}")
+    for label, key in _CALL_LINES:
+        if found.get(key) is not None:
+            typer.echo(f"  {label}: {found[key]}")
     if not found["links"]:
         typer.echo("  (no appointments linked)")
     for link in found["links"]:

@@ -1,8 +1,10 @@
 """The ASGI edge: thin translation between HTTP and the tool runner.
 
-Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed) and
-``GET /healthz``. Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown
-tool; 413 oversized; 200 with the tool result for every tool outcome, ``error`` included.
+Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed),
+``POST /retell/webhook`` (Retell call events, signed the same way) and ``GET /healthz``.
+Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown tool; 413
+oversized; 200 with the tool result for every tool outcome, ``error`` included; 204 for a
+stored call event.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from starlette.routing import Route
 
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
+from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.retell.events import CallEvent, call_record
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, verify_signature
 from retell_booking_tools.runtime import Runtime, build_runtime
@@ -61,8 +65,8 @@ def create_app(
     def current() -> Runtime:
         return runtime or holder["runtime"]
 
-    async def function_call(request: Request) -> Response:
-        tool_name = request.path_params["tool_name"]
+    async def signed_body(request: Request) -> bytes | Response:
+        """The raw body if Retell signed exactly these bytes just now, else the refusal."""
         body = await _read_limited(request)
         if body is None:
             return _problem(413, "request body too large")
@@ -70,6 +74,13 @@ def create_app(
             body, request.headers.get(SIGNATURE_HEADER), retell_api_key, now=clock()
         ):
             return _problem(401, "missing, invalid or expired signature")
+        return body
+
+    async def function_call(request: Request) -> Response:
+        tool_name = request.path_params["tool_name"]
+        body = await signed_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             payload: Any = json.loads(body)
             call_request = FunctionCallRequest.model_validate(payload)
@@ -83,12 +94,26 @@ def create_app(
             return _problem(404, f"no tool named {tool_name!r}")
         return JSONResponse(result.to_json())
 
+    async def call_event(request: Request) -> Response:
+        body = await signed_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            event = CallEvent.model_validate(json.loads(body))
+            record = call_record(event.call)
+        except (ValueError, ValidationError, InvalidArguments):
+            return _problem(400, "body is not a Retell call event")
+        await current().repository.upsert_call(record)
+        logger.info("call event stored", extra={"call_id": record.call_id, "event": event.event})
+        return Response(status_code=204)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     return Starlette(
         routes=[
             Route("/retell/functions/{tool_name}", function_call, methods=["POST"]),
+            Route("/retell/webhook", call_event, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
