@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from retell_booking_tools.config import Language, Settings
-from retell_booking_tools.errors import RetellBookingError
+from retell_booking_tools.errors import ConfigurationError, RetellBookingError
 from retell_booking_tools.history import appointment_history, call_history
 from retell_booking_tools.repository.factory import open_repository, upgrade_database
 from retell_booking_tools.repository.protocol import Repository
@@ -194,6 +194,30 @@ def tools_export(
     except (RetellBookingError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
     typer.echo(json.dumps(exported, indent=2, ensure_ascii=False))
+
+
+@tools_app.command("sync")
+def tools_sync(
+    llm_id: Annotated[str, typer.Option("--llm-id", help="The Retell LLM to update.")],
+    base_url: BaseUrl,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the diff, write nothing.")
+    ] = False,
+) -> None:
+    """Put this package's tools into a Retell LLM's general_tools (RETELL_API_KEY).
+
+    Only tools with this package's names are replaced or added; all others are kept.
+    """
+    from retell_booking_tools.retell.sync import sync_tools
+
+    try:
+        report = asyncio.run(sync_tools(llm_id, base_url, dry_run=dry_run))
+    except ConfigurationError as exc:
+        raise _fail(str(exc), 2) from None
+    except (RetellBookingError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    for line in report.diff_lines():
+        typer.echo(line)
 
 
 def _names(listed: str | None) -> list[str] | None:
