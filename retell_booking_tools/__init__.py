@@ -40,7 +40,7 @@ from retell_booking_tools.errors import (
 )
 from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
 from retell_booking_tools.runtime import Runtime, build_runtime
-from retell_booking_tools.server import create_app
+from retell_booking_tools.server import NotStarted, RetellEndpoints, create_app
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 
 __version__ = "0.1.0"
@@ -68,10 +68,12 @@ __all__ = [
     "InMemoryRepository",
     "InvalidArguments",
     "NotOwner",
+    "NotStarted",
     "Relationship",
     "Repository",
     "RepositoryError",
     "RetellBookingError",
+    "RetellEndpoints",
     "Runtime",
     "SchemaOutOfDate",
     "Settings",

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +24,8 @@ from starlette.routing import Route
 
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
-from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.errors import InvalidArguments, RetellBookingError
+from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.events import CallEvent, call_record
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, verify_signature
@@ -39,46 +41,94 @@ def _problem(status_code: int, detail: str) -> JSONResponse:
     return JSONResponse({"error": detail}, status_code=status_code)
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    runtime: Runtime | None = None,
-    clock: Clock = system_clock,
-) -> Starlette:
-    """The ASGI app. Without ``runtime`` it builds one from ``settings`` (or the environment)
-    at startup and refuses to start on missing settings or an outdated schema."""
-    settings = settings or (runtime.settings if runtime else Settings.from_env())
-    retell_api_key = settings.require_retell_api_key()
-    settings.require_calcom()
-    holder: dict[str, Runtime] = {}
+class NotStarted(RetellBookingError):
+    """The endpoints were asked to serve before their lifespan was entered."""
+
+
+class RetellEndpoints:
+    """The Retell routes as an ASGI app to serve alone or mount in your own app.
+
+    Starlette and FastAPI do not run a mounted app's lifespan, so enter ``lifespan()`` in
+    your app's own lifespan: it builds the runtime from ``settings`` (or uses the ``runtime``
+    you pass, which stays yours to close) and closes what it built, ``repository``
+    included. Until then the routes answer 503. Settings are checked at construction, so a
+    misconfigured app fails early.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        runtime: Runtime | None = None,
+        repository: Repository | None = None,
+        calcom_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings or (runtime.settings if runtime else Settings.from_env())
+        self._retell_api_key = self.settings.require_retell_api_key()
+        self.settings.require_calcom()
+        self._given = runtime
+        self._runtime = runtime
+        self._clock = clock
+        self._repository = repository
+        self._calcom_transport = calcom_transport
+        self.routes = [
+            Route("/retell/functions/{tool_name}", self._function_call, methods=["POST"]),
+            Route("/retell/webhook", self._call_event, methods=["POST"]),
+            Route("/healthz", self._healthz, methods=["GET"]),
+        ]
+        self.app = Starlette(routes=self.routes, lifespan=self._app_lifespan)
+        """Serve it, or ``app.mount("/prefix", endpoints.app)`` in yours."""
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime serving the routes (also for calling tools directly)."""
+        if self._runtime is None:
+            raise NotStarted(
+                "the Retell endpoints are not started: enter RetellEndpoints.lifespan() "
+                "in your app's lifespan"
+            )
+        return self._runtime
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own = runtime is None
-        holder["runtime"] = runtime or await build_runtime(settings, clock=clock)
+    async def lifespan(self) -> AsyncIterator[Runtime]:
+        """Build (or take) the runtime for as long as the block runs; yields it."""
+        if self._given is not None:
+            yield self._given
+            return
+        runtime = await build_runtime(
+            self.settings,
+            repository=self._repository,
+            calcom_transport=self._calcom_transport,
+            clock=self._clock,
+        )
+        self._runtime = runtime
         try:
-            yield
+            yield runtime
         finally:
-            if own:
-                await holder["runtime"].aclose()
+            self._runtime = None
+            await runtime.aclose()
 
-    def current() -> Runtime:
-        return runtime or holder["runtime"]
+    @asynccontextmanager
+    async def _app_lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        async with self.lifespan():
+            yield
 
-    async def signed_body(request: Request) -> bytes | Response:
+    async def _signed_body(self, request: Request) -> bytes | Response:
         """The raw body if Retell signed exactly these bytes just now, else the refusal."""
         body = await _read_limited(request)
         if body is None:
             return _problem(413, "request body too large")
-        if not verify_signature(
-            body, request.headers.get(SIGNATURE_HEADER), retell_api_key, now=clock()
-        ):
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not verify_signature(body, signature, self._retell_api_key, now=self._clock()):
             return _problem(401, "missing, invalid or expired signature")
         return body
 
-    async def function_call(request: Request) -> Response:
+    async def _function_call(self, request: Request) -> Response:
         tool_name = request.path_params["tool_name"]
-        body = await signed_body(request)
+        if self._runtime is None:
+            return _problem(503, "not started")
+        body = await self._signed_body(request)
         if isinstance(body, Response):
             return body
         try:
@@ -89,13 +139,15 @@ def create_app(
         if call_request.name is not None and call_request.name != tool_name:
             return _problem(400, "tool name in the body does not match the URL")
         try:
-            result = await current().runner.run(tool_name, call_request.call, call_request.args)
+            result = await self.runtime.runner.run(tool_name, call_request.call, call_request.args)
         except UnknownTool:
             return _problem(404, f"no tool named {tool_name!r}")
         return JSONResponse(result.to_json())
 
-    async def call_event(request: Request) -> Response:
-        body = await signed_body(request)
+    async def _call_event(self, request: Request) -> Response:
+        if self._runtime is None:
+            return _problem(503, "not started")
+        body = await self._signed_body(request)
         if isinstance(body, Response):
             return body
         try:
@@ -103,21 +155,23 @@ def create_app(
             record = call_record(event.call)
         except (ValueError, ValidationError, InvalidArguments):
             return _problem(400, "body is not a Retell call event")
-        await current().repository.upsert_call(record)
+        await self.runtime.repository.upsert_call(record)
         logger.info("call event stored", extra={"call_id": record.call_id, "event": event.event})
         return Response(status_code=204)
 
-    async def healthz(request: Request) -> Response:
+    async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(
-        routes=[
-            Route("/retell/functions/{tool_name}", function_call, methods=["POST"]),
-            Route("/retell/webhook", call_event, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    clock: Clock = system_clock,
+) -> Starlette:
+    """The ASGI app. Without ``runtime`` it builds one from ``settings`` (or the environment)
+    at startup and refuses to start on missing settings or an outdated schema."""
+    return RetellEndpoints(settings, runtime=runtime, clock=clock).app
 
 
 async def _read_limited(request: Request) -> bytes | None:
