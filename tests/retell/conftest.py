@@ -128,10 +128,10 @@ def fixture_recorded(retell_recording: RetellRecording) -> Recorded:
                 setup = AsyncRetell(api_key=key, base_url=api_url, max_retries=0)
                 stack.push_async_callback(setup.close)
                 original = await setup.llm.with_raw_response.retrieve(retell_recording.llm_id)
-                tools = (await original.json()).get("general_tools")  # type: ignore[union-attr]
+                tools = (await original.json()).get("general_tools")
                 stack.push_async_callback(_restore, setup, retell_recording.llm_id, tools)
                 if seed is not None:
-                    await setup.llm.update(retell_recording.llm_id, general_tools=seed)  # type: ignore[arg-type]
+                    await setup.llm.update(retell_recording.llm_id, general_tools=seed)
             exchanges: list[Exchange] = []
             handle = RecordedRetell(
                 client=_client(api_key or key, api_url, exchanges),
