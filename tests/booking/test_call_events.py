@@ -158,3 +158,17 @@ async def test_oversized_event_is_413(world: World) -> None:
 
     assert response.status_code == 413
     assert await world.repository.get_call("call_682") is None
+
+
+async def test_call_events_never_log_phone_numbers(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logs name the call and the event, never the caller's or the agent's number."""
+    caplog.set_level("INFO")
+
+    await world.retell.call_event("call_ended", call=_ended(world))
+
+    logged = "\n".join(f"{record.getMessage()} {vars(record)}" for record in caplog.records)
+    assert "call_682" in logged
+    assert CALLER not in logged
+    assert "+4930123456" not in logged
