@@ -51,7 +51,7 @@ from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.metrics import Telemetry
 from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
 from retell_booking_tools.runtime import Runtime, build_runtime
-from retell_booking_tools.server import create_app
+from retell_booking_tools.server import NotStarted, RetellEndpoints, create_app
 from retell_booking_tools.stats import DayStats, daily_stats
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 
@@ -89,6 +89,7 @@ __all__ = [
     "InMemoryRepository",
     "InvalidArguments",
     "NotOwner",
+    "NotStarted",
     "OfferedSlots",
     "Problem",
     "Relationship",
@@ -96,6 +97,7 @@ __all__ = [
     "RepositoryError",
     "RescheduleRequest",
     "RetellBookingError",
+    "RetellEndpoints",
     "Runtime",
     "SchemaOutOfDate",
     "Settings",

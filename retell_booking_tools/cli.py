@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from retell_booking_tools.config import Language, Settings
-from retell_booking_tools.errors import RetellBookingError
+from retell_booking_tools.errors import ConfigurationError, RetellBookingError
 from retell_booking_tools.history import appointment_history, call_history
 from retell_booking_tools.repository.factory import open_repository, upgrade_database
 from retell_booking_tools.repository.protocol import Repository
@@ -22,9 +22,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 calls_app = typer.Typer(no_args_is_help=True, help="Inspect calls and their appointments.")
 appointments_app = typer.Typer(no_args_is_help=True, help="Inspect appointments and their calls.")
 db_app = typer.Typer(no_args_is_help=True, help="Manage the database schema.")
+tools_app = typer.Typer(no_args_is_help=True, help="Export the tools to Retell, or sync them.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(appointments_app, name="appointments")
 app.add_typer(db_app, name="db")
+app.add_typer(tools_app, name="tools")
 
 T = TypeVar("T")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -80,6 +82,16 @@ def serve(
     )
 
 
+_CALL_LINES = (
+    ("agent", "agent_id"),
+    ("from", "from_number"),
+    ("to", "to_number"),
+    ("started", "started_at"),
+    ("ended", "ended_at"),
+    ("ended because", "disconnection_reason"),
+)
+
+
 @calls_app.command("show")
 def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
     """A call and every appointment it touched."""
@@ -90,6 +102,9 @@ def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
         typer.echo(json.dumps(found, indent=2))
         return
     typer.echo(f"call {found['call_id']}")
+    for label, key in _CALL_LINES:
+        if found.get(key) is not None:
+            typer.echo(f"  {label}: {found[key]}")
     if not found["links"]:
         typer.echo("  (no appointments linked)")
     for link in found["links"]:
@@ -278,6 +293,67 @@ def _parse_day(text: str) -> date:
 
 def _today(settings: Settings) -> date:
     return datetime.now(settings.zone).date()
+
+
+BaseUrl = Annotated[
+    str, typer.Option("--base-url", help="Where Retell reaches this backend (https://...).")
+]
+
+
+@tools_app.command("export")
+def tools_export(
+    base_url: BaseUrl,
+    export_format: Annotated[
+        str, typer.Option("--format", help="general-tools (Retell LLM) or conversation-flow.")
+    ] = "general-tools",
+    tools: Annotated[
+        str | None, typer.Option("--tools", help="Comma-separated tool names (default: all).")
+    ] = None,
+) -> None:
+    """Print the Retell custom-tool definitions as a JSON array."""
+    from retell_booking_tools.retell.export import EXPORT_FORMATS, export_tools
+
+    if export_format not in EXPORT_FORMATS:
+        raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}", 2)
+    try:
+        exported = export_tools(
+            base_url,
+            format="conversation-flow" if export_format == "conversation-flow" else "general-tools",
+            tools=_names(tools),
+        )
+    except (RetellBookingError, ValueError) as exc:
+        raise _fail(str(exc), 2) from None
+    typer.echo(json.dumps(exported, indent=2, ensure_ascii=False))
+
+
+@tools_app.command("sync")
+def tools_sync(
+    llm_id: Annotated[str, typer.Option("--llm-id", help="The Retell LLM to update.")],
+    base_url: BaseUrl,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the diff, write nothing.")
+    ] = False,
+) -> None:
+    """Put this package's tools into a Retell LLM's general_tools (RETELL_API_KEY).
+
+    Only tools with this package's names are replaced or added; all others are kept.
+    """
+    from retell_booking_tools.retell.sync import sync_tools
+
+    try:
+        report = asyncio.run(sync_tools(llm_id, base_url, dry_run=dry_run))
+    except ConfigurationError as exc:
+        raise _fail(str(exc), 2) from None
+    except (RetellBookingError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    for line in report.diff_lines():
+        typer.echo(line)
+
+
+def _names(listed: str | None) -> list[str] | None:
+    if listed is None:
+        return None
+    return [name.strip() for name in listed.split(",") if name.strip()]
 
 
 def _compact(metadata: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from retell_booking_tools.domain import Appointment, CallLink
+from retell_booking_tools.domain import Appointment, Call, CallLink
 from retell_booking_tools.repository.protocol import Repository
 
 
@@ -34,8 +34,33 @@ def appointment_fields(appointment: Appointment) -> dict[str, Any]:
     }
 
 
+def masked_number(number: str | None) -> str | None:
+    """Only the last four digits of a phone number: enough to recognise, not to dial."""
+    if not number:
+        return None
+    digits = [c for c in number if c.isdigit()]
+    return "***" + "".join(digits[-4:]) if len(digits) > 4 else "***"
+
+
+def call_fields(call: Call | None) -> dict[str, Any]:
+    """What Retell told us about the call (events and function calls); numbers masked."""
+
+    def instant(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "from_number": masked_number(call.from_number) if call else None,
+        "to_number": masked_number(call.to_number) if call else None,
+        "started_at": instant(call.started_at) if call else None,
+        "ended_at": instant(call.ended_at) if call else None,
+        "disconnection_reason": call.disconnection_reason if call else None,
+    }
+
+
 async def call_history(repository: Repository, call_id: str) -> dict[str, Any] | None:
-    """``{"call_id", "links": [{"appointment_id", "booking_uid", ...}]}``, None if unknown."""
+    """``{"call_id", "customer_id", "agent_id", "from_number", "to_number", "started_at",
+    "ended_at", "disconnection_reason", "links": [{"appointment_id", "booking_uid", ...}]}``,
+    None if unknown. Phone numbers are masked to their last four digits."""
     call = await repository.get_call(call_id)
     links = await repository.links_for_call(call_id)
     if call is None and not links:
@@ -54,19 +79,28 @@ async def call_history(repository: Repository, call_id: str) -> dict[str, Any] |
         "call_id": call_id,
         "customer_id": call.customer_id if call else None,
         "agent_id": call.agent_id if call else None,
+        **call_fields(call),
         "links": entries,
     }
 
 
 async def appointment_history(repository: Repository, reference: str) -> dict[str, Any] | None:
-    """``{"appointment": {...}, "links": [{"call_id", ...}]}`` by id or booking uid."""
+    """``{"appointment": {...}, "links": [{"call_id", ..., "call": {...}}]}`` by id or booking
+    uid; ``call`` holds what Retell told us about that call (see ``call_fields``)."""
     appointment = await repository.get_appointment_by_uid(reference)
     if appointment is None and reference.isdigit():
         appointment = await repository.get_appointment(int(reference))
     if appointment is None:
         return None
     links = await repository.links_for_appointment(appointment.id)
-    return {
-        "appointment": appointment_fields(appointment),
-        "links": [{"call_id": link.call_id, **_link_fields(link)} for link in links],
-    }
+    entries = []
+    for link in links:
+        call = await repository.get_call(link.call_id)
+        entries.append(
+            {
+                "call_id": link.call_id,
+                **_link_fields(link),
+                "call": {"agent_id": call.agent_id if call else None, **call_fields(call)},
+            }
+        )
+    return {"appointment": appointment_fields(appointment), "links": entries}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -14,7 +15,8 @@ from retell_booking_tools.config import Settings
 from retell_booking_tools.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository
-from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolRunner
+from retell_booking_tools.retell.models import RetellCall
+from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 
 
 @attrs.frozen
@@ -28,6 +30,20 @@ class Runtime:
     runner: ToolRunner
     telemetry: Telemetry | None = None
     """Metrics and the duplicate alert; ``/metrics`` serves it unless metrics are off."""
+
+    async def call_tool(
+        self, name: str, args: Mapping[str, Any], *, call: RetellCall | Mapping[str, Any]
+    ) -> ToolResult:
+        """Run a tool without HTTP, e.g. from a custom LLM websocket server.
+
+        ``call`` is Retell's call object (at least ``call_id``; ``from_number``,
+        ``direction`` and ``retell_llm_dynamic_variables`` as Retell sends them). Same
+        guarantees as an HTTP function call: a repeated call with the same call id, tool
+        and arguments returns the first final result. Raises UnknownTool for a name not
+        served and pydantic's ValidationError for a call object without ``call_id``.
+        """
+        retell_call = call if isinstance(call, RetellCall) else RetellCall.model_validate(call)
+        return await self.runner.run(name, retell_call, args)
 
     async def aclose(self) -> None:
         await self.runner.wait_idle()

@@ -1,9 +1,11 @@
 """The ASGI edge: thin translation between HTTP and the tool runner.
 
 Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed),
-``GET /healthz`` and ``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
-Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown
-tool; 413 oversized; 200 with the tool result for every tool outcome, ``error`` included.
+``POST /retell/webhook`` (Retell call events, signed the same way), ``GET /healthz`` and
+``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
+Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown tool; 413
+oversized; 200 with the tool result for every tool outcome, ``error`` included; 204 for a
+stored call event.
 
 ``POST /calcom/webhook`` (Cal.com booking events, signed with ``CALCOM_WEBHOOK_SECRET``):
 503 while no secret is configured (so Cal.com keeps the delivery and retries) or when the
@@ -19,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,8 +40,11 @@ from retell_booking_tools.calcom.webhooks import (
 from retell_booking_tools.calcom_sync import CalcomSync
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
+from retell_booking_tools.errors import InvalidArguments, RetellBookingError
 from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.metrics import CONTENT_TYPE
+from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.retell.events import CallEvent, call_record
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, verify_signature
 from retell_booking_tools.runtime import Runtime, build_runtime
@@ -53,6 +59,163 @@ def _problem(status_code: int, detail: str) -> JSONResponse:
     return JSONResponse({"error": detail}, status_code=status_code)
 
 
+class NotStarted(RetellBookingError):
+    """The endpoints were asked to serve before their lifespan was entered."""
+
+
+class RetellEndpoints:
+    """The Retell routes as an ASGI app to serve alone or mount in your own app.
+
+    Starlette and FastAPI do not run a mounted app's lifespan, so enter ``lifespan()`` in
+    your app's own lifespan: it builds the runtime from ``settings`` (or uses the ``runtime``
+    you pass, which stays yours to close) and closes what it built, ``repository``
+    included. Until then the routes answer 503. Settings are checked at construction, so a
+    misconfigured app fails early.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        runtime: Runtime | None = None,
+        repository: Repository | None = None,
+        calcom_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings or (runtime.settings if runtime else Settings.from_env())
+        self._retell_api_key = self.settings.require_retell_api_key()
+        self.settings.require_calcom()
+        self._given = runtime
+        self._runtime = runtime
+        self._clock = clock
+        self._repository = repository
+        self._calcom_transport = calcom_transport
+        self.routes = [
+            Route("/retell/functions/{tool_name}", self._function_call, methods=["POST"]),
+            Route("/retell/webhook", self._call_event, methods=["POST"]),
+            Route("/calcom/webhook", self._calcom_webhook, methods=["POST"]),
+            Route("/healthz", self._healthz, methods=["GET"]),
+            Route("/metrics", self._metrics, methods=["GET"]),
+        ]
+        self.app = Starlette(routes=self.routes, lifespan=self._app_lifespan)
+        """Serve it, or ``app.mount("/prefix", endpoints.app)`` in yours."""
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime serving the routes (also for calling tools directly)."""
+        if self._runtime is None:
+            raise NotStarted(
+                "the Retell endpoints are not started: enter RetellEndpoints.lifespan() "
+                "in your app's lifespan"
+            )
+        return self._runtime
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[Runtime]:
+        """Build (or take) the runtime for as long as the block runs; yields it."""
+        if self._given is not None:
+            yield self._given
+            return
+        runtime = await build_runtime(
+            self.settings,
+            repository=self._repository,
+            calcom_transport=self._calcom_transport,
+            clock=self._clock,
+        )
+        self._runtime = runtime
+        try:
+            yield runtime
+        finally:
+            self._runtime = None
+            await runtime.aclose()
+
+    @asynccontextmanager
+    async def _app_lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        async with self.lifespan():
+            yield
+
+    async def _signed_body(self, request: Request) -> bytes | Response:
+        """The raw body if Retell signed exactly these bytes just now, else the refusal."""
+        body = await _read_limited(request)
+        if body is None:
+            return _problem(413, "request body too large")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not verify_signature(body, signature, self._retell_api_key, now=self._clock()):
+            return _problem(401, "missing, invalid or expired signature")
+        return body
+
+    async def _function_call(self, request: Request) -> Response:
+        tool_name = request.path_params["tool_name"]
+        if self._runtime is None:
+            return _problem(503, "not started")
+        body = await self._signed_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            payload: Any = json.loads(body)
+            call_request = FunctionCallRequest.model_validate(payload)
+        except (ValueError, ValidationError):
+            return _problem(400, "body is not a Retell function call")
+        if call_request.name is not None and call_request.name != tool_name:
+            return _problem(400, "tool name in the body does not match the URL")
+        try:
+            result = await self.runtime.runner.run(tool_name, call_request.call, call_request.args)
+        except UnknownTool:
+            return _problem(404, f"no tool named {tool_name!r}")
+        return JSONResponse(result.to_json())
+
+    async def _call_event(self, request: Request) -> Response:
+        if self._runtime is None:
+            return _problem(503, "not started")
+        body = await self._signed_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            event = CallEvent.model_validate(json.loads(body))
+            record = call_record(event.call)
+        except (ValueError, ValidationError, InvalidArguments):
+            return _problem(400, "body is not a Retell call event")
+        await self.runtime.repository.upsert_call(record)
+        logger.info("call event stored", extra={"call_id": record.call_id, "event": event.event})
+        return Response(status_code=204)
+
+    async def _calcom_webhook(self, request: Request) -> Response:
+        secret = self.settings.calcom_webhook_secret
+        if secret is None or not secret.get_secret_value():
+            return _problem(503, "CALCOM_WEBHOOK_SECRET is not set: webhooks are not accepted")
+        if self._runtime is None:
+            return _problem(503, "not started")
+        body = await _read_limited(request)
+        if body is None:
+            return _problem(413, "request body too large")
+        signature = request.headers.get(CALCOM_SIGNATURE_HEADER)
+        if not verify_webhook_signature(body, signature, secret.get_secret_value()):
+            return _problem(401, "missing or invalid signature")
+        try:
+            event = parse_webhook(body)
+        except InvalidWebhook as exc:
+            return _problem(400, str(exc))
+        if event is None:
+            return JSONResponse({"status": "ignored"})
+        try:
+            outcome = await CalcomSync(self.runtime.service).apply(event)
+        except CalcomError as exc:
+            logger.warning("Cal.com webhook not applied: %s", exc.kind)
+            return _problem(503, "the booking could not be read back from Cal.com; retry later")
+        return JSONResponse({"status": outcome.value})
+
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def _metrics(self, request: Request) -> Response:
+        if self._runtime is None:
+            return _problem(503, "not started")
+        telemetry = self._runtime.telemetry
+        if not self.settings.metrics_enabled or telemetry is None:
+            return _problem(404, "metrics are turned off")
+        return Response(await telemetry.render(), media_type=CONTENT_TYPE)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -65,92 +228,7 @@ def create_app(
         # Served from the environment (``serve``, uvicorn --factory): own the log output.
         settings = Settings.from_env()
         configure_logging(settings.log_format, secrets=settings.secrets())
-    settings = settings or (runtime.settings if runtime else Settings.from_env())
-    retell_api_key = settings.require_retell_api_key()
-    settings.require_calcom()
-    holder: dict[str, Runtime] = {}
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own = runtime is None
-        holder["runtime"] = runtime or await build_runtime(settings, clock=clock)
-        try:
-            yield
-        finally:
-            if own:
-                await holder["runtime"].aclose()
-
-    def current() -> Runtime:
-        return runtime or holder["runtime"]
-
-    async def function_call(request: Request) -> Response:
-        tool_name = request.path_params["tool_name"]
-        body = await _read_limited(request)
-        if body is None:
-            return _problem(413, "request body too large")
-        if not verify_signature(
-            body, request.headers.get(SIGNATURE_HEADER), retell_api_key, now=clock()
-        ):
-            return _problem(401, "missing, invalid or expired signature")
-        try:
-            payload: Any = json.loads(body)
-            call_request = FunctionCallRequest.model_validate(payload)
-        except (ValueError, ValidationError):
-            return _problem(400, "body is not a Retell function call")
-        if call_request.name is not None and call_request.name != tool_name:
-            return _problem(400, "tool name in the body does not match the URL")
-        try:
-            result = await current().runner.run(tool_name, call_request.call, call_request.args)
-        except UnknownTool:
-            return _problem(404, f"no tool named {tool_name!r}")
-        return JSONResponse(result.to_json())
-
-    webhook_secret = (
-        settings.calcom_webhook_secret.get_secret_value()
-        if settings.calcom_webhook_secret is not None
-        else ""
-    )
-
-    async def calcom_webhook(request: Request) -> Response:
-        if not webhook_secret:
-            return _problem(503, "CALCOM_WEBHOOK_SECRET is not set: webhooks are not accepted")
-        body = await _read_limited(request)
-        if body is None:
-            return _problem(413, "request body too large")
-        signature = request.headers.get(CALCOM_SIGNATURE_HEADER)
-        if not verify_webhook_signature(body, signature, webhook_secret):
-            return _problem(401, "missing or invalid signature")
-        try:
-            event = parse_webhook(body)
-        except InvalidWebhook as exc:
-            return _problem(400, str(exc))
-        if event is None:
-            return JSONResponse({"status": "ignored"})
-        try:
-            outcome = await CalcomSync(current().service).apply(event)
-        except CalcomError as exc:
-            logger.warning("Cal.com webhook not applied: %s", exc.kind)
-            return _problem(503, "the booking could not be read back from Cal.com; retry later")
-        return JSONResponse({"status": outcome.value})
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def metrics(request: Request) -> Response:
-        telemetry = current().telemetry
-        if not settings.metrics_enabled or telemetry is None:
-            return _problem(404, "metrics are turned off")
-        return Response(await telemetry.render(), media_type=CONTENT_TYPE)
-
-    return Starlette(
-        routes=[
-            Route("/retell/functions/{tool_name}", function_call, methods=["POST"]),
-            Route("/calcom/webhook", calcom_webhook, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    return RetellEndpoints(settings, runtime=runtime, clock=clock).app
 
 
 async def _read_limited(request: Request) -> bytes | None:

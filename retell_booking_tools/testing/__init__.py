@@ -1,4 +1,5 @@
-"""Test helpers for code that books through Cal.com: an emulated Cal.com API v2 and a clock.
+"""Test helpers: an emulated Cal.com API v2, an emulated Retell LLM API, Retell's signed
+requests, a clock and a loopback HTTP server.
 
 emu = CalcomEmulator(api_key="cal_test_key", clock=FakeClock(now))
 emu.add_event_type(EventTypeSpec(id=1, title="Beratung", length_minutes=60))
@@ -19,6 +20,7 @@ from .emulator.models import (
     RecordedRequest,
 )
 from .http_server import serve_asgi
+from .retell_api_emulator import RetellApiEmulator, RetellApiRequest
 from .retell_simulator import RetellSimulator
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "Fault",
     "FaultKind",
     "RecordedRequest",
+    "RetellApiEmulator",
+    "RetellApiRequest",
     "RetellSimulator",
     "WebhookDelivery",
     "serve_asgi",

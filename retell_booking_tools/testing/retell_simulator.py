@@ -1,4 +1,4 @@
-"""Plays Retell's side of a custom-function call: signs and posts it like Retell does.
+"""Plays Retell's side of custom-function calls and call events: signs and posts like Retell.
 
 Point it at an ASGI app (in-process) or a running server to test an agent backend end to
 end without a Retell account.
@@ -17,7 +17,7 @@ from retell_booking_tools.retell.signature import SIGNATURE_HEADER, sign
 
 
 class RetellSimulator:
-    """Sends signed ``POST /retell/functions/<tool>`` requests with a Retell-shaped body."""
+    """Sends signed ``POST /retell/functions/<tool>`` and ``POST /retell/webhook`` requests."""
 
     def __init__(
         self, client: httpx.AsyncClient, *, api_key: str, clock: Clock = system_clock
@@ -80,3 +80,16 @@ class RetellSimulator:
     ) -> httpx.Response:
         """One signed function call, as Retell would deliver it."""
         return await self.post(tool, self.body(tool, args, call))
+
+    async def post_event(
+        self, body: bytes, *, signature: str | None = None, signed: bool = True
+    ) -> httpx.Response:
+        """Post raw bytes to the call events webhook, signed unless told otherwise."""
+        headers = {"content-type": "application/json"}
+        if signed:
+            headers[SIGNATURE_HEADER] = signature or sign(body, self._api_key, at=self._clock())
+        return await self._client.post("/retell/webhook", content=body, headers=headers)
+
+    async def call_event(self, event: str, *, call: dict[str, Any]) -> httpx.Response:
+        """One signed call event (``call_started``, ``call_ended``, ``call_analyzed``)."""
+        return await self.post_event(json.dumps({"event": event, "call": call}).encode())

@@ -28,7 +28,13 @@ import attrs
 import pytest
 import stamina
 import vcr
-import yaml
+from cassette_hygiene import (
+    NOISY_REQUEST_HEADERS,
+    SECRET_HEADERS,
+    ReadableYamlSerializer,
+    without_loopback_port,
+    without_secret_headers,
+)
 from vcr.cassette import Cassette
 from vcr.request import Request as VcrRequest
 
@@ -207,85 +213,7 @@ def fixture_scrubber() -> PersonalDataScrubber:
     return PersonalDataScrubber()
 
 
-# -- readable cassettes -----------------------------------------------------------------------
-
-
-class ReadableYamlSerializer:
-    """Stores JSON bodies as YAML structures (``parsed_body``) instead of one long string."""
-
-    @staticmethod
-    def serialize(cassette: dict[str, Any]) -> str:
-        data = copy.deepcopy(cassette)
-        for interaction in data["interactions"]:
-            request, response = interaction["request"], interaction["response"]
-            parsed = _json_or_none(request.get("body"))
-            if parsed is not None:
-                request["parsed_body"] = parsed
-                del request["body"]
-            parsed = _json_or_none(response["body"].get("string"))
-            if parsed is not None:
-                response["parsed_body"] = parsed
-                del response["body"]
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-
-    @staticmethod
-    def deserialize(text: str) -> dict[str, Any]:
-        data: dict[str, Any] = yaml.safe_load(text)
-        for interaction in data["interactions"]:
-            request, response = interaction["request"], interaction["response"]
-            if "parsed_body" in request:
-                request["body"] = _compact_json(request.pop("parsed_body"))
-            if "parsed_body" in response:
-                response["body"] = {"string": _compact_json(response.pop("parsed_body"))}
-            body = response["body"]["string"] or ""
-            for name in response.get("headers", {}):
-                if name.lower() == "content-length":
-                    response["headers"][name] = [str(len(body.encode()))]
-        return data
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def _json_or_none(body: Any) -> Any:
-    if not body or not isinstance(body, str | bytes):
-        return None
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict | list) else None
-
-
-def _compact_json(document: Any) -> str:
-    return json.dumps(document, ensure_ascii=False)
-
-
-SECRET_HEADERS = ("authorization", "cookie", "set-cookie")
-NOISY_REQUEST_HEADERS = ("host", "connection", "accept-encoding", "content-length")
-
-
-def _without_secret_headers(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    response["headers"] = {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
-    return response
-
-
-def _without_loopback_port(request: VcrRequest) -> VcrRequest:
-    """The emulator listens on a random port; keep it out of the cassette's diff."""
-    parts = urlsplit(request.uri)
-    if parts.hostname in {"127.0.0.1", "localhost"} and parts.port is not None:
-        request.uri = urlunsplit(parts._replace(netloc=parts.hostname))
-    return request
+# -- readable cassettes (shared with the Retell cassettes) ----------------------------------
 
 
 def calcom_vcr(scrubber: PersonalDataScrubber, *, record: bool = RECORDING) -> vcr.VCR:
@@ -296,8 +224,8 @@ def calcom_vcr(scrubber: PersonalDataScrubber, *, record: bool = RECORDING) -> v
         record_mode="all" if record else "none",
         match_on=["method", "path", "query"],
         filter_headers=[*SECRET_HEADERS, *NOISY_REQUEST_HEADERS],
-        before_record_request=[scrubber.request, _without_loopback_port],
-        before_record_response=[_without_secret_headers, scrubber.response],
+        before_record_request=[scrubber.request, without_loopback_port],
+        before_record_response=[without_secret_headers, scrubber.response],
         decode_compressed_response=True,
     )
     recorder.register_serializer("readable_yaml", ReadableYamlSerializer)

@@ -1,0 +1,45 @@
+"""``examples/export_and_sync.py`` syncs the tools into a Retell LLM (the emulator here)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import load_example
+
+from retell_booking_tools.testing import RetellApiEmulator, serve_asgi
+from retell_booking_tools.tools import ALL_TOOLS
+
+BASE_URL = "https://agent.example.com"
+
+
+async def test_export_and_sync_dry_run_against_the_bundled_emulator(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = load_example("export_and_sync")
+
+    assert await example.run(["--base-url", BASE_URL, "--emulator", "--dry-run"]) == 0
+
+    out = capsys.readouterr().out
+    assert "    end_call: kept" in out
+    for tool in ALL_TOOLS:
+        assert f"  + {tool.name}: added" in out
+    assert out.rstrip().endswith("dry run: nothing was written")
+
+
+async def test_export_and_sync_updates_an_llm_and_keeps_its_other_tools(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run as a user would, with RETELL_API_KEY and the API URL of a (here emulated) Retell."""
+    example = load_example("export_and_sync")
+    emulator = RetellApiEmulator(api_key="key_example_sync")
+    emulator.add_llm("llm_shop", general_tools=[{"type": "end_call", "name": "end_call"}])
+    monkeypatch.setenv("RETELL_API_KEY", "key_example_sync")
+    async with serve_asgi(emulator.asgi_app) as url:
+        base = ["--base-url", BASE_URL, "--llm-id", "llm_shop", "--retell-api-url", url]
+        assert await example.run([*base, "--dry-run"]) == 0
+        untouched = emulator.llm("llm_shop")["general_tools"]
+        assert await example.run(base) == 0
+
+    assert untouched == [{"type": "end_call", "name": "end_call"}]
+    names = [tool["name"] for tool in emulator.llm("llm_shop")["general_tools"]]
+    assert names == ["end_call", *(tool.name for tool in ALL_TOOLS)]
+    assert capsys.readouterr().out.rstrip().endswith("; updated")
