@@ -19,6 +19,9 @@ from retell_booking_tools.errors import ConfigurationError
 Language = Literal["en", "de"]
 DEFAULT_DATABASE_URL = "sqlite:///retell_booking.db"
 DEFAULT_CALCOM_API_URL = "https://api.cal.com/v2"
+DEFAULT_TOOL_BUDGET_SECONDS = 8.0
+"""Long enough for a slow Cal.com to book (a few round trips), short enough that a caller is
+not left in silence, and far below Retell's default ``timeout_ms`` of 120 s."""
 
 
 def _env(name: str) -> AliasChoices:
@@ -50,6 +53,13 @@ class Settings(BaseSettings):
     calcom_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_env("RETELL_BOOKING_CALCOM_TIMEOUT")
     )
+    tool_budget_seconds: float = Field(
+        default=DEFAULT_TOOL_BUDGET_SECONDS,
+        gt=0,
+        validation_alias=_env("RETELL_BOOKING_TOOL_BUDGET_SECONDS"),
+    )
+    """How long a function call may take before it answers ``pending``; keep it below the
+    tool's ``timeout_ms`` in Retell, so Retell never times out and retries on its own."""
 
     @field_validator("timezone")
     @classmethod
@@ -109,6 +119,7 @@ _ENV_NAMES = {
     "phone_region": "RETELL_BOOKING_PHONE_REGION",
     "attendee_email_domain": "RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN",
     "calcom_timeout_seconds": "RETELL_BOOKING_CALCOM_TIMEOUT",
+    "tool_budget_seconds": "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
 }
 
 

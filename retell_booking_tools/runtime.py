@@ -69,6 +69,7 @@ async def build_runtime(
         timezone=settings.timezone,
         phone_region=settings.phone_region,
         clock=clock,
+        budget_seconds=settings.tool_budget_seconds,
     )
     return Runtime(
         settings=settings, calcom=calcom, repository=repository, service=service, runner=runner

@@ -54,8 +54,13 @@ class CalcomEmulator:
         clock: Clock = system_clock,
         *,
         rate_limit_per_minute: int = 120,
+        latency_seconds: float = 0.0,
     ) -> None:
+        if latency_seconds < 0:
+            raise ValueError("latency cannot be negative")
         self.api_key = api_key
+        self.latency_seconds = latency_seconds
+        """Added to every request before it is answered: the round trip to a real Cal.com."""
         self._clock = clock
         self._lock = threading.RLock()
         self._store = BookingStore(clock)
@@ -189,6 +194,8 @@ class CalcomEmulator:
                     fault=fault.kind if fault else None,
                 )
             )
+        if self.latency_seconds:
+            await asyncio.sleep(self.latency_seconds)
         kind = fault.kind if fault else None
         if fault is not None and kind is FaultKind.DELAY:
             await asyncio.sleep(fault.delay_seconds)

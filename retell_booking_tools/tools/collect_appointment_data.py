@@ -116,7 +116,9 @@ TOOL = Tool(
         "appointment (never say it was booked; ask whether to keep or change it, and call "
         "confirm_existing if they keep it); 'unavailable' or 'conflict' means it was not "
         "booked (offer the alternatives); 'invalid' means ask again for the named field; "
-        "'error' means nothing is confirmed. The result's message is safe to speak as is."
+        "'error' means nothing is confirmed; 'pending' means the booking system has not "
+        "answered yet and nothing is confirmed: say so, then call this tool again with the "
+        "same arguments to learn the outcome. The result's message is safe to speak as is."
     ),
     args_model=CollectAppointmentDataArgs,
     handler=collect_appointment_data,

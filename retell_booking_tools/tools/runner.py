@@ -4,6 +4,9 @@ Retell retries a function call (``max_retry``) with the same call id, tool and
 arguments. The first delivery claims the call in the store; later ones replay its final
 result, wait while it runs, or resume it when it never finished (an ``error`` or a
 crash). A started booking is shielded from cancellation so it always finishes and links.
+
+Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
+while the started work finishes in the background; a later delivery replays its result.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pydantic import ValidationError
 
 from retell_booking_tools.booking import BookingService
 from retell_booking_tools.clock import Clock, system_clock
-from retell_booking_tools.config import Language
+from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
     Call,
     ToolCallBusy,
@@ -70,6 +73,7 @@ class ToolRunner:
         clock: Clock = system_clock,
         lease: timedelta = timedelta(seconds=60),
         busy_wait_seconds: float = 20.0,
+        budget_seconds: float = DEFAULT_TOOL_BUDGET_SECONDS,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self._service = service
@@ -80,6 +84,7 @@ class ToolRunner:
         self._clock = clock
         self._lease = lease
         self._busy_wait_seconds = busy_wait_seconds
+        self._budget_seconds = budget_seconds
         self._running: set[asyncio.Task[ToolResult]] = set()
 
     @property
@@ -91,6 +96,8 @@ class ToolRunner:
         tool = self._tools.get(name)
         if tool is None:
             raise UnknownTool(f"no tool named {name!r}")
+        loop = asyncio.get_running_loop()
+        budget_ends = loop.time() + self._budget_seconds
         key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=args_digest(args))
         await self._repository.upsert_call(
             Call(
@@ -100,7 +107,7 @@ class ToolRunner:
                 to_number=call.to_number,
             )
         )
-        deadline = asyncio.get_running_loop().time() + self._busy_wait_seconds
+        deadline = min(loop.time() + self._busy_wait_seconds, budget_ends)
         while True:
             claim = await self._repository.claim_tool_call(
                 key, now=self._clock(), lease=self._lease
@@ -110,13 +117,25 @@ class ToolRunner:
             if isinstance(claim, ToolCallClaimed):
                 break
             assert isinstance(claim, ToolCallBusy)
-            if asyncio.get_running_loop().time() >= deadline:
-                return self._error_result(call)
+            if loop.time() >= deadline:
+                # Another delivery is still at work on it: nothing is confirmed yet.
+                return self._status_result(ToolStatus.PENDING, call)
             await asyncio.sleep(0.05)
         task = asyncio.create_task(self._run_claimed(tool, key, call, args, claim.resumed))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(task), timeout=max(budget_ends - loop.time(), 0)
+            )
+        except TimeoutError:
+            if task.done():
+                return task.result()
+            logger.warning(
+                "tool is over its budget; it finishes in the background",
+                extra={"call_id": call.call_id, "tool": name},
+            )
+            return self._status_result(ToolStatus.PENDING, call)
 
     async def wait_idle(self) -> None:
         """Wait for started tool calls to finish (e.g. before shutdown)."""
@@ -137,7 +156,7 @@ class ToolRunner:
         except Exception:
             logger.exception("tool failed", extra={"call_id": call.call_id, "tool": tool.name})
             await self._repository.abandon_tool_call(key)
-            return self._error_result(call)
+            return self._status_result(ToolStatus.ERROR, call)
         if result.status.is_final:
             await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
         else:
@@ -173,5 +192,5 @@ class ToolRunner:
             resumed=resumed,
         )
 
-    def _error_result(self, call: RetellCall) -> ToolResult:
-        return status_result(ToolStatus.ERROR, self._context(call, resumed=False))
+    def _status_result(self, status: ToolStatus, call: RetellCall) -> ToolResult:
+        return status_result(status, self._context(call, resumed=False))
