@@ -118,6 +118,11 @@ class CalcomEmulator:
         with self._lock:
             self._faults.add(fault)
 
+    def clear_faults(self) -> None:
+        """Forget injected faults not used up yet: Cal.com is healthy again."""
+        with self._lock:
+            self._faults.clear()
+
     def booking(self, uid: str) -> EmulatedBooking:
         """The booking with ``uid``; ``KeyError`` if there is none."""
         return self._on_cal_side(lambda: self._store.get(uid))

@@ -1,4 +1,4 @@
-"""The whole backend of ``tests/booking`` (its ``World``), with a short tool budget.
+"""The whole backend of ``tests/booking`` (its ``World``), with a tool budget per test module.
 
 Backoff between Cal.com read retries is switched off (``stamina`` testing mode), so a
 rate-limited or failed read is retried at once and the suite stays fast.
@@ -42,8 +42,19 @@ OTHER_CALLER: str = _world.OTHER_CALLER
 RETELL_KEY: str = _world.RETELL_KEY
 DAY_ONE = _world.DAY_ONE
 
-TOOL_BUDGET_SECONDS = 0.3
+SHORT_BUDGET_SECONDS = 0.2
 """Short, so a delayed Cal.com answer crosses it within a fraction of a second."""
+
+
+@pytest.fixture(name="tool_budget_seconds")
+def fixture_tool_budget_seconds() -> float:
+    """The default budget; a module that tests the budget overrides this fixture."""
+    return 8.0
+
+
+LOCAL_STORES = pytest.mark.parametrize("repository", ["memory", "sqlite"], indirect=True)
+"""For tests of logic above the store: the embedded default and the reference, not PostgreSQL
+again (its SQL is SQLite's, and ``tests/repository`` checks it)."""
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +64,12 @@ def _no_retry_backoff() -> Iterator[None]:
 
 
 @pytest.fixture(name="world")
-async def fixture_world(repository: Repository) -> AsyncIterator[World]:
-    """The backend on each store backend, answering within ``TOOL_BUDGET_SECONDS``."""
+async def fixture_world(repository: Repository, tool_budget_seconds: float) -> AsyncIterator[World]:
+    """The backend on each store backend, answering within ``tool_budget_seconds``."""
     clock = FakeClock(DAY_ONE)
     emulator = make_emulator(clock)
     runtime = await build_runtime(
-        make_settings(tool_budget_seconds=TOOL_BUDGET_SECONDS),
+        make_settings(tool_budget_seconds=tool_budget_seconds),
         repository=repository,
         calcom_transport=emulator.transport,
         clock=clock,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TOOL_BUDGET_SECONDS, World
+from conftest import LOCAL_STORES, SHORT_BUDGET_SECONDS, World
 
 from retell_booking_tools.messages import CATALOG
 from retell_booking_tools.testing import Fault, FaultKind
 
-SLOW = TOOL_BUDGET_SECONDS + 0.3
+SLOW = SHORT_BUDGET_SECONDS + 0.3
 
 
+@pytest.fixture(name="tool_budget_seconds")
+def fixture_tool_budget_seconds() -> float:
+    return SHORT_BUDGET_SECONDS
+
+
+@LOCAL_STORES
 async def test_booking_slower_than_the_budget_answers_pending_then_finishes_and_links(
     world: World,
 ) -> None:
@@ -35,6 +41,7 @@ async def test_booking_slower_than_the_budget_answers_pending_then_finishes_and_
     assert await world.links_of(retried["appointment"]["booking_uid"]) == {"call_1": "original"}
 
 
+@LOCAL_STORES
 async def test_delivery_retried_while_the_first_still_runs_is_pending_too(world: World) -> None:
     """A second delivery waits at most the budget for the first, then says `pending`."""
     world.calcom.inject(
@@ -52,6 +59,7 @@ async def test_delivery_retried_while_the_first_still_runs_is_pending_too(world:
     assert world.calcom.created_bookings_count() == 1
 
 
+@LOCAL_STORES
 @pytest.mark.parametrize("path", ["/v2/bookings", "/v2/slots"])
 async def test_slow_look_up_of_an_unavailable_slot_answers_pending_then_the_true_outcome(
     world: World, path: str
