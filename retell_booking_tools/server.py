@@ -1,8 +1,9 @@
 """The ASGI edge: thin translation between HTTP and the tool runner.
 
 Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed) and
-``GET /healthz``. Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown
-tool; 413 oversized; 200 with the tool result for every tool outcome, ``error`` included.
+``GET /healthz``. Status codes: 401 unsigned, forged or stale; 400 malformed (or nested
+deeper than any Retell request); 404 unknown tool; 413 oversized; 415 not declared JSON;
+200 with the tool result for every tool outcome, ``error`` included.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from retell_booking_tools.tools.runner import UnknownTool
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+"""Retell's call object (transcript with word timings) nests about six levels deep."""
 
 
 def _problem(status_code: int, detail: str) -> JSONResponse:
@@ -66,14 +69,18 @@ def create_app(
         body = await _read_limited(request)
         if body is None:
             return _problem(413, "request body too large")
+        if not _declares_json(request.headers.get("content-type")):
+            return _problem(415, "the body must be application/json")
         if not verify_signature(
             body, request.headers.get(SIGNATURE_HEADER), retell_api_key, now=clock()
         ):
             return _problem(401, "missing, invalid or expired signature")
         try:
             payload: Any = json.loads(body)
+            if _depth(payload) > MAX_JSON_DEPTH:
+                raise ValueError("nested too deeply")
             call_request = FunctionCallRequest.model_validate(payload)
-        except (ValueError, ValidationError):
+        except (ValueError, RecursionError, ValidationError):
             return _problem(400, "body is not a Retell function call")
         if call_request.name is not None and call_request.name != tool_name:
             return _problem(400, "tool name in the body does not match the URL")
@@ -108,3 +115,28 @@ async def _read_limited(request: Request) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _declares_json(content_type: str | None) -> bool:
+    """No content type (lenient) or a JSON media type, parameters such as charset aside."""
+    if content_type is None:
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in decoded JSON (iteratively: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retell_booking_tools.booking import BookingRequest
 from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.retell.models import has_unprintable
 from retell_booking_tools.tools.base import (
     Tool,
     ToolContext,
@@ -20,6 +21,8 @@ from retell_booking_tools.tools.base import (
 
 MAX_DAYS_AHEAD = 366
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_NOT_IN_NAMES = frozenset('<>{}[]\\;=$%|`"')
+"""Markup, template, shell and SQL syntax; apostrophes, hyphens, dots and parentheses stay."""
 
 
 class CollectAppointmentDataArgs(BaseModel):
@@ -50,6 +53,13 @@ class CollectAppointmentDataArgs(BaseModel):
     notes: str | None = Field(
         default=None, max_length=1000, description="Anything else the caller wants noted."
     )
+
+    @field_validator("customer_name")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        if has_unprintable(value) or not _NOT_IN_NAMES.isdisjoint(value):
+            raise ValueError("not a name: control characters or markup")
+        return value
 
 
 def requested_start(day_text: str, time_text: str, context: ToolContext) -> datetime:

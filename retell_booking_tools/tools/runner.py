@@ -53,9 +53,12 @@ class UnknownTool(RetellBookingError):
 
 
 def args_digest(args: Mapping[str, Any]) -> str:
-    """A stable digest of the arguments: key order and spacing do not matter."""
+    """A stable digest of the arguments: key order and spacing do not matter.
+
+    Lone surrogates (valid in JSON escapes, not in UTF-8) are hashed as they are.
+    """
     canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ToolRunner:

@@ -14,13 +14,12 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import CALLER, LOCAL_STORES, World
+from reliability_world import CALLER, EVENT_TYPE_ID, LOCAL_STORES, World
 
 from retell_booking_tools.booking import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.testing import Fault, FaultKind
 
-EVENT_TYPE_ID = 2563193
 SLOT = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
 """11:00 in Berlin, the slot every call asks for."""
 CALLER_EMAIL = f"tel-{CALLER.lstrip('+')}@phone.invalid"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LOCAL_STORES, SHORT_BUDGET_SECONDS, World
+from reliability_world import LOCAL_STORES, SHORT_BUDGET_SECONDS, World
 
 from retell_booking_tools.messages import CATALOG
 from retell_booking_tools.testing import Fault, FaultKind
