@@ -23,7 +23,7 @@ from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
 __all__ = ["SqliteRepository", "sqlite_url"]
 
-_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON")
+_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON")
 
 
 def sqlite_url(url: str, *, driver: str) -> URL:
