@@ -194,6 +194,8 @@ async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[str]:
         "--log-level",
         "warning",
         "--no-access-log",
+        "--timeout-keep-alive",
+        "75",
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
@@ -219,6 +221,28 @@ async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
     raise BenchmarkBroken("the app did not become healthy within 60 s")
 
 
+class TimedApp:
+    """Wraps the emulator's ASGI app and records how long it held each request (seconds).
+
+    That is the upstream time a real Cal.com round trip would contain: the injected
+    latency plus the emulator's own work, which runs in this process, not the app's.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self.held: list[float] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            self.held.append(time.perf_counter() - started)
+
+
 @attrs.define
 class Backend:
     """A running backend and Retell's side of it."""
@@ -226,6 +250,7 @@ class Backend:
     calcom: CalcomEmulator
     retell: RetellSimulator
     database_url: str
+    upstream: TimedApp
 
     async def open_store(self) -> Repository:
         """A second connection to the app's store, to check what it holds."""
@@ -238,9 +263,10 @@ async def running_backend(
 ) -> AsyncIterator[Backend]:
     """The emulator, the app process and a signing client, torn down in order."""
     emulator = make_emulator(latency_seconds)
+    upstream = TimedApp(emulator.asgi_app)
     with database(database_kind) as database_url:
         async with (
-            serve_asgi(emulator.asgi_app) as calcom_url,
+            serve_asgi(upstream) as calcom_url,
             served_app(calcom_url, database_url) as app_url,
         ):
             client = httpx.AsyncClient(
@@ -251,7 +277,7 @@ async def running_backend(
                 ),
             )
             async with RetellSimulator(client, api_key=RETELL_KEY) as retell:
-                yield Backend(emulator, retell, database_url)
+                yield Backend(emulator, retell, database_url, upstream)
             emulator.close()
 
 

@@ -79,7 +79,7 @@ class Tally:
     http_statuses: Counter[int] = attrs.Factory(Counter)
     statuses: Counter[str] = attrs.Factory(Counter)
     unexpected: Counter[str] = attrs.Factory(Counter)
-    transport_errors: int = 0
+    transport_errors: Counter[str] = attrs.Factory(Counter)
     answers: list[tuple[str, dict[str, Any]]] = attrs.Factory(list)
     """(call id, answer) for every answer that names an appointment."""
 
@@ -124,8 +124,8 @@ class LoadRun:
         started = time.perf_counter()
         try:
             response = await self._retell.post(tool, body)
-        except httpx.TransportError:
-            self.tally.transport_errors += 1
+        except httpx.TransportError as exc:
+            self.tally.transport_errors[type(exc).__name__] += 1
             return {}
         finally:
             self.tally.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -256,7 +256,8 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
         "p50_ms": rounded(percentile(tally.latencies_ms, 50)),
         "p99_ms": rounded(percentile(tally.latencies_ms, 99)),
         "errors_5xx": sum(n for code, n in tally.http_statuses.items() if code >= 500),
-        "errors_transport": tally.transport_errors,
+        "errors_transport": sum(tally.transport_errors.values()),
+        "transport_errors": dict(tally.transport_errors),
         "double_bookings": found["double_bookings"],
         "lost_links": found["lost_links"],
         "statuses": dict(tally.statuses),

@@ -10,12 +10,24 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import stamina
-from reliability_world import DAY_ONE, RETELL_KEY, World, make_emulator, make_settings
+from reliability_world import (
+    CALLER,
+    DAY_ONE,
+    OTHER_CALLER,
+    RETELL_KEY,
+    World,
+    make_emulator,
+    make_settings,
+)
 
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.runtime import build_runtime
 from retell_booking_tools.server import create_app
 from retell_booking_tools.testing import FakeClock, RetellSimulator
+
+# Test modules of tests/booking import these from "conftest"; when pytest is given both
+# folders, that name may resolve to this file, so it offers the same names.
+__all__ = ["CALLER", "OTHER_CALLER", "World"]
 
 
 @pytest.fixture(name="tool_budget_seconds")
