@@ -69,6 +69,14 @@ FAULTS: dict[str, Row] = {
         "booked",
         "existing",
     ),
+    "look_ups_rate_limited_with_retry_after_then_answered": Row(
+        (
+            Fault(FaultKind.SERVER_ERROR, **CREATE),
+            Fault(FaultKind.RATE_LIMITED, **READS, retry_after=1, times=2),
+        ),
+        "booked",
+        "existing",
+    ),
     "everything_rate_limited": Row((Fault(FaultKind.RATE_LIMITED, times=20),), "error", "error"),
     "create_503_twice": Row(
         (Fault(FaultKind.SERVER_ERROR, **CREATE, status_code=503, times=2),), "error", "existing"
