@@ -7,7 +7,8 @@ talks to the Cal.com emulator, which waits ``--rtt-ms`` on every request (a roun
 Cal.com). Each path is measured on fresh callers and slots, interleaved, after a warm-up:
 
 - ``booked_after_availability``: ``check_availability`` then ``collect_appointment_data``
-  for the slot it offered (the booking call is measured; skipped when the app has no
+  for the slot it offered, in one call (the booking call is measured; the availability
+  call is reported as ``check_availability_*`` keys; skipped when the app has no
   ``check_availability`` tool);
 - ``booked_cold``: ``collect_appointment_data`` for a free slot, nothing asked before;
 - ``existing``: the same caller asks again for the slot they already hold;
@@ -118,6 +119,7 @@ class LatencyRun:
         self._slots = Slots()
         self._callers = Callers()
         self._with_availability = with_availability
+        self.availability_samples: list[Sample] = []
 
     @property
     def _retell(self) -> RetellSimulator:
@@ -155,9 +157,10 @@ class LatencyRun:
         args = self._booking_args()
         caller, call_id = self._callers.take(), self._call_id()
         check = {"date": args["date"], "time": args["time"]}
-        await self._call(
+        _, checked = await self._call(
             "check_availability", check, call_id=call_id, caller=caller, expect="available"
         )
+        self.availability_samples.append(checked)
         _, sample = await self._call(BOOK, args, call_id=call_id, caller=caller, expect="booked")
         return sample
 
@@ -242,6 +245,13 @@ async def run(rtt_ms: float, iterations: int, warmup: int) -> dict[str, Any]:
             await bench.round(paths)
         duration = timedelta(seconds=time.perf_counter() - started)
     summaries = {name: path.summary(rtt_ms) for name, path in paths.items()}
+    if with_availability:
+        checked = bench.availability_samples[-iterations:]
+        summaries["booked_after_availability"].update(
+            check_availability_calcom_requests=max(s.calcom_requests for s in checked),
+            check_availability_p50_ms=rounded(percentile([s.elapsed_ms for s in checked], 50)),
+            check_availability_p99_ms=rounded(percentile([s.elapsed_ms for s in checked], 99)),
+        )
     return {
         "rtt_ms": rtt_ms,
         "database": "sqlite",
