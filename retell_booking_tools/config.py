@@ -20,6 +20,9 @@ from retell_booking_tools.errors import ConfigurationError
 Language = Literal["en", "de"]
 DEFAULT_DATABASE_URL = "sqlite:///retell_booking.db"
 DEFAULT_CALCOM_API_URL = "https://api.cal.com/v2"
+DEFAULT_TOOL_BUDGET_SECONDS = 8.0
+"""Long enough for a slow Cal.com to book (a few round trips), short enough that a caller is
+not left in silence, and far below Retell's default ``timeout_ms`` of 120 s."""
 
 
 def _env(name: str) -> AliasChoices:
@@ -65,6 +68,13 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("CALCOM_WEBHOOK_SECRET")
     )
     """Verifies Cal.com's webhook signatures; without it ``/calcom/webhook`` accepts nothing."""
+    tool_budget_seconds: float = Field(
+        default=DEFAULT_TOOL_BUDGET_SECONDS,
+        gt=0,
+        validation_alias=_env("RETELL_BOOKING_TOOL_BUDGET_SECONDS"),
+    )
+    """How long a function call may take before it answers ``pending``; keep it below the
+    tool's ``timeout_ms`` in Retell, so Retell never times out and retries on its own."""
 
     @field_validator("timezone")
     @classmethod
@@ -134,6 +144,7 @@ _ENV_NAMES = {
     "log_format": "RETELL_BOOKING_LOG_FORMAT",
     "redis_url": "RETELL_BOOKING_REDIS_URL",
     "calcom_webhook_secret": "CALCOM_WEBHOOK_SECRET",
+    "tool_budget_seconds": "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
 }
 
 

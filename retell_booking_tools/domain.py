@@ -70,11 +70,14 @@ class ToolStatus(enum.StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     ALREADY_CANCELLED = "already_cancelled"
+    PENDING = "pending"
+    """The tool's time budget ran out while Cal.com was still working; nothing is confirmed.
+    The started work finishes in the background and a repeat of the call learns its outcome."""
 
     @property
     def is_final(self) -> bool:
         """Whether a retried delivery may replay this answer instead of acting again."""
-        return self is not ToolStatus.ERROR
+        return self not in (ToolStatus.ERROR, ToolStatus.PENDING)
 
 
 def _frozen_dict(value: dict[str, Any] | None) -> dict[str, Any]:

@@ -99,6 +99,7 @@ async def build_runtime(
         phone_region=settings.phone_region,
         clock=clock,
         observer=telemetry,
+        budget_seconds=settings.tool_budget_seconds,
     )
     return Runtime(
         settings=settings,

@@ -3,9 +3,9 @@
 Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed),
 ``POST /retell/webhook`` (Retell call events, signed the same way), ``GET /healthz`` and
 ``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
-Status codes: 401 unsigned, forged or stale; 400 malformed; 404 unknown tool; 413
-oversized; 200 with the tool result for every tool outcome, ``error`` included; 204 for a
-stored call event.
+Status codes: 401 unsigned, forged or stale; 400 malformed (or nested deeper than any
+Retell request); 404 unknown tool; 413 oversized; 415 not declared JSON; 200 with the tool
+result for every tool outcome, ``error`` included; 204 for a stored call event.
 
 ``POST /calcom/webhook`` (Cal.com booking events, signed with ``CALCOM_WEBHOOK_SECRET``):
 503 while no secret is configured (so Cal.com keeps the delivery and retries) or when the
@@ -53,6 +53,8 @@ from retell_booking_tools.tools.runner import UnknownTool
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+"""Retell's call object (transcript with word timings) nests about six levels deep."""
 
 
 def _problem(status_code: int, detail: str) -> JSONResponse:
@@ -139,6 +141,8 @@ class RetellEndpoints:
         body = await _read_limited(request)
         if body is None:
             return _problem(413, "request body too large")
+        if not _declares_json(request.headers.get("content-type")):
+            return _problem(415, "the body must be application/json")
         signature = request.headers.get(SIGNATURE_HEADER)
         if not verify_signature(body, signature, self._retell_api_key, now=self._clock()):
             return _problem(401, "missing, invalid or expired signature")
@@ -152,8 +156,7 @@ class RetellEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            payload: Any = json.loads(body)
-            call_request = FunctionCallRequest.model_validate(payload)
+            call_request = FunctionCallRequest.model_validate(_decode_json(body))
         except (ValueError, ValidationError):
             return _problem(400, "body is not a Retell function call")
         if call_request.name is not None and call_request.name != tool_name:
@@ -171,7 +174,7 @@ class RetellEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            event = CallEvent.model_validate(json.loads(body))
+            event = CallEvent.model_validate(_decode_json(body))
             record = call_record(event.call)
         except (ValueError, ValidationError, InvalidArguments):
             return _problem(400, "body is not a Retell call event")
@@ -244,3 +247,39 @@ async def _read_limited(request: Request) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _declares_json(content_type: str | None) -> bool:
+    """No content type (lenient) or a JSON media type, parameters such as charset aside."""
+    if content_type is None:
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _decode_json(body: bytes) -> Any:
+    """The decoded body; ValueError for anything but JSON nested at most MAX_JSON_DEPTH deep."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if _depth(payload) > MAX_JSON_DEPTH:
+        raise ValueError("nested too deeply")
+    return payload
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in decoded JSON (iteratively: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest

@@ -63,6 +63,10 @@ CATALOG: dict[Language, dict[str, str]] = {
             "I couldn't complete that just now because of a technical problem. "
             "I haven't confirmed anything yet; shall I try again?"
         ),
+        "pending": (
+            "I'm still waiting for the booking system; nothing is confirmed yet. "
+            "Let me check again in a moment."
+        ),
     },
     "de": {
         "booked": "Ihr Termin ist gebucht: am {date} um {time}.",
@@ -122,6 +126,10 @@ CATALOG: dict[Language, dict[str, str]] = {
         "error": (
             "Das konnte ich gerade wegen eines technischen Problems nicht abschließen. "
             "Ich habe noch nichts bestätigt. Soll ich es noch einmal versuchen?"
+        ),
+        "pending": (
+            "Ich warte noch auf das Buchungssystem; bestätigt ist noch nichts. "
+            "Ich frage gleich noch einmal nach."
         ),
     },
 }

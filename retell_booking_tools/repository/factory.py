@@ -12,14 +12,9 @@ Messages never contain the URL's password.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy.pool import NullPool
 
 from retell_booking_tools.errors import ConfigurationError, SchemaOutOfDate
@@ -35,6 +30,12 @@ from retell_booking_tools.repository.sql import SqlRepository, masked_url, trans
 from retell_booking_tools.repository.sqlite import SqliteRepository, sqlite_url
 
 __all__ = ["database_revision", "open_repository", "upgrade_database"]
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: serving needs it only at startup (the schema
+# check), and importing it costs a large part of a cold start.
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _SCHEMES: dict[str, Literal["memory", "sqlite", "postgres"]] = {
@@ -66,6 +67,8 @@ def _reject_schema_for(kind: str, schema: str | None) -> None:
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     """Alembic configured from code: the packaged scripts, run on ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
@@ -74,16 +77,22 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration this version of the package ships."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "the package ships no migrations"
     return head
 
 
 def _current_revision(connection: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def _upgrade_on(connection: sa.Connection) -> str | None:
+    from alembic import command
+
     if connection.dialect.name == "postgresql":
         # Concurrent `db upgrade` runs on one schema queue here instead of racing.
         schema = connection.execute(sa.select(sa.func.current_schema())).scalar_one()
@@ -94,6 +103,9 @@ def _upgrade_on(connection: sa.Connection) -> str | None:
 
 
 def _schema_out_of_date(current: str | None, head: str) -> SchemaOutOfDate:
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     script = ScriptDirectory.from_config(alembic_config())
     try:
         known = current is None or script.get_revision(current) is not None

@@ -63,5 +63,5 @@ def overrides_for(call: RetellCall) -> CallOverrides:
     return CallOverrides(
         timezone=str(timezone) if timezone else None,
         language="de" if language == "de" else ("en" if language == "en" else None),
-        event_type_id=event_type_id if event_type_id and event_type_id > 0 else None,
+        event_type_id=event_type_id if event_type_id and 0 < event_type_id < 2**31 else None,
     )

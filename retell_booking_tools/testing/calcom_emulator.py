@@ -71,8 +71,13 @@ class CalcomEmulator:
         clock: Clock = system_clock,
         *,
         rate_limit_per_minute: int = 120,
+        latency_seconds: float = 0.0,
     ) -> None:
+        if latency_seconds < 0:
+            raise ValueError("latency cannot be negative")
         self.api_key = api_key
+        self.latency_seconds = latency_seconds
+        """Added to every request before it is answered: the round trip to a real Cal.com."""
         self._clock = clock
         self._lock = threading.RLock()
         self._store = BookingStore(clock)
@@ -129,6 +134,11 @@ class CalcomEmulator:
     def inject(self, fault: Fault) -> None:
         with self._lock:
             self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Forget injected faults not used up yet: Cal.com is healthy again."""
+        with self._lock:
+            self._faults.clear()
 
     def booking(self, uid: str) -> EmulatedBooking:
         """The booking with ``uid``; ``KeyError`` if there is none."""
@@ -244,6 +254,8 @@ class CalcomEmulator:
                     fault=fault.kind if fault else None,
                 )
             )
+        if self.latency_seconds:
+            await asyncio.sleep(self.latency_seconds)
         kind = fault.kind if fault else None
         if fault is not None and kind is FaultKind.DELAY:
             await asyncio.sleep(fault.delay_seconds)

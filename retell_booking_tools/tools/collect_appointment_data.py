@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retell_booking_tools.booking import BookingRequest
 from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.retell.models import has_unprintable
 from retell_booking_tools.tools.base import (
     Tool,
     ToolContext,
@@ -21,6 +22,8 @@ from retell_booking_tools.tools.base import (
 
 MAX_DAYS_AHEAD = 366
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_NOT_IN_NAMES = frozenset('<>{}[]\\;=$%|`"')
+"""Markup, template, shell and SQL syntax; apostrophes, hyphens, dots and parentheses stay."""
 
 
 class CollectAppointmentDataArgs(BaseModel):
@@ -51,6 +54,13 @@ class CollectAppointmentDataArgs(BaseModel):
     notes: str | None = Field(
         default=None, max_length=1000, description="Anything else the caller wants noted."
     )
+
+    @field_validator("customer_name")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        if has_unprintable(value) or not _NOT_IN_NAMES.isdisjoint(value):
+            raise ValueError("not a name: control characters or markup")
+        return value
 
 
 def requested_start(day_text: str, time_text: str, context: ToolContext) -> datetime:
@@ -118,7 +128,9 @@ TOOL = Tool(
         "appointment (never say it was booked; ask whether to keep or change it, and call "
         "confirm_existing if they keep it); 'unavailable' or 'conflict' means it was not "
         "booked (offer the alternatives); 'invalid' means ask again for the named field; "
-        "'error' means nothing is confirmed. The result's message is safe to speak as is."
+        "'error' means nothing is confirmed; 'pending' means the booking system has not "
+        "answered yet and nothing is confirmed: say so, then call this tool again with the "
+        "same arguments to learn the outcome. The result's message is safe to speak as is."
     ),
     args_model=CollectAppointmentDataArgs,
     handler=collect_appointment_data,

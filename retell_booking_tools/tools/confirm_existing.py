@@ -54,7 +54,8 @@ TOOL = Tool(
     description=(
         "Call when the caller, told they already have an appointment, wants to keep it. "
         "'confirmed' means it stays as it is; 'not_found' or 'conflict' means no such "
-        "appointment of theirs: do not claim one."
+        "appointment of theirs: do not claim one. 'pending' means nothing is confirmed yet: "
+        "call it again with the same arguments."
     ),
     args_model=ConfirmExistingArgs,
     handler=confirm_existing,

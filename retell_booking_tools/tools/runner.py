@@ -4,6 +4,9 @@ Retell retries a function call (``max_retry``) with the same call id, tool and
 arguments. The first delivery claims the call in the store; later ones replay its final
 result, wait while it runs, or resume it when it never finished (an ``error`` or a
 crash). A started booking is shielded from cancellation so it always finishes and links.
+
+Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
+while the started work finishes in the background; a later delivery replays its result.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pydantic import ValidationError
 
 from retell_booking_tools.booking import BookingService
 from retell_booking_tools.clock import Clock, system_clock
-from retell_booking_tools.config import Language
+from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
     Call,
     ToolCallBusy,
@@ -60,9 +63,12 @@ class ToolObserver(Protocol):
 
 
 def args_digest(args: Mapping[str, Any]) -> str:
-    """A stable digest of the arguments: key order and spacing do not matter."""
+    """A stable digest of the arguments: key order and spacing do not matter.
+
+    Lone surrogates (valid in JSON escapes, not in UTF-8) are hashed as they are.
+    """
     canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ToolRunner:
@@ -81,6 +87,7 @@ class ToolRunner:
         lease: timedelta = timedelta(seconds=60),
         busy_wait_seconds: float = 20.0,
         observer: ToolObserver | None = None,
+        budget_seconds: float = DEFAULT_TOOL_BUDGET_SECONDS,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self._service = service
@@ -91,6 +98,7 @@ class ToolRunner:
         self._clock = clock
         self._lease = lease
         self._busy_wait_seconds = busy_wait_seconds
+        self._budget_seconds = budget_seconds
         self._running: set[asyncio.Task[ToolResult]] = set()
         self._observer = observer
 
@@ -103,13 +111,20 @@ class ToolRunner:
         tool = self._tools.get(name)
         if tool is None:
             raise UnknownTool(f"no tool named {name!r}")
+        budget_ends = asyncio.get_running_loop().time() + self._budget_seconds
         key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=args_digest(args))
         with tool_call_context(call.call_id, name):
-            return await self._run_tool(tool, key, call, args)
+            return await self._run_tool(tool, key, call, args, budget_ends)
 
     async def _run_tool(
-        self, tool: Tool[Any], key: ToolCallKey, call: RetellCall, args: Mapping[str, Any]
+        self,
+        tool: Tool[Any],
+        key: ToolCallKey,
+        call: RetellCall,
+        args: Mapping[str, Any],
+        budget_ends: float,
     ) -> ToolResult:
+        loop = asyncio.get_running_loop()
         await self._repository.upsert_call(
             Call(
                 call_id=call.call_id,
@@ -118,7 +133,7 @@ class ToolRunner:
                 to_number=call.to_number,
             )
         )
-        deadline = asyncio.get_running_loop().time() + self._busy_wait_seconds
+        deadline = min(loop.time() + self._busy_wait_seconds, budget_ends)
         while True:
             claim = await self._repository.claim_tool_call(
                 key, now=self._clock(), lease=self._lease
@@ -134,15 +149,28 @@ class ToolRunner:
             if isinstance(claim, ToolCallClaimed):
                 break
             assert isinstance(claim, ToolCallBusy)
-            if asyncio.get_running_loop().time() >= deadline:
-                set_tool_status(ToolStatus.ERROR.value)
+            if loop.time() >= deadline:
+                # Another delivery is still at work on it: nothing is confirmed yet.
+                set_tool_status(ToolStatus.PENDING.value)
                 logger.warning("another delivery of this call is still running")
-                return self._error_result(call)
+                return self._status_result(ToolStatus.PENDING, call)
             await asyncio.sleep(0.05)
         task = asyncio.create_task(self._run_claimed(tool, key, call, args, claim.resumed))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(task), timeout=max(budget_ends - loop.time(), 0)
+            )
+        except TimeoutError:
+            if task.done():
+                return task.result()
+            set_tool_status(ToolStatus.PENDING.value)
+            logger.warning(
+                "tool is over its budget; it finishes in the background",
+                extra=_fields(key, ToolStatus.PENDING),
+            )
+            return self._status_result(ToolStatus.PENDING, call)
 
     async def wait_idle(self) -> None:
         """Wait for started tool calls to finish (e.g. before shutdown)."""
@@ -166,7 +194,7 @@ class ToolRunner:
             logger.exception("tool failed", extra=_fields(key, ToolStatus.ERROR))
             await self._repository.abandon_tool_call(key)
             await self._observe(key, ToolStatus.ERROR, started)
-            return self._error_result(call)
+            return self._status_result(ToolStatus.ERROR, call)
         set_tool_status(result.status.value)
         if result.status.is_final:
             await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
@@ -210,8 +238,8 @@ class ToolRunner:
             resumed=resumed,
         )
 
-    def _error_result(self, call: RetellCall) -> ToolResult:
-        return status_result(ToolStatus.ERROR, self._context(call, resumed=False))
+    def _status_result(self, status: ToolStatus, call: RetellCall) -> ToolResult:
+        return status_result(status, self._context(call, resumed=False))
 
 
 def _fields(key: ToolCallKey, status: ToolStatus) -> dict[str, str]:

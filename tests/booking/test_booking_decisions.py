@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import CALLER, OTHER_CALLER, World
+from agent_backend import CALLER, OTHER_CALLER, World
 
 from retell_booking_tools.domain import AppointmentStatus
 

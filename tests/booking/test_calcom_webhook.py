@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from conftest import CALLER, EVENT_TYPE_ID, WEBHOOK_SECRET, World, make_settings
+from agent_backend import CALLER, EVENT_TYPE_ID, WEBHOOK_SECRET, World, make_settings
 
 from retell_booking_tools.calcom.webhooks import SIGNATURE_HEADER, sign_webhook
 from retell_booking_tools.domain import AppointmentStatus

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import CALLER, RETELL_KEY, World
+from agent_backend import CALLER, RETELL_KEY, World
 
 from retell_booking_tools.history import call_history
 from retell_booking_tools.retell.signature import sign

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import CALLER, World
+from agent_backend import CALLER, World
 
 ARGS = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"}
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import OTHER_CALLER, World
+from agent_backend import OTHER_CALLER, World
 
 from retell_booking_tools.domain import AppointmentStatus
 from retell_booking_tools.testing import Fault, FaultKind

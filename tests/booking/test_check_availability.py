@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import CALLER, OTHER_CALLER, RETELL_KEY, World, make_settings
+from agent_backend import CALLER, OTHER_CALLER, RETELL_KEY, World, make_settings
 
 from retell_booking_tools.runtime import build_runtime
 from retell_booking_tools.server import create_app

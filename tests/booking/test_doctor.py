@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World
+from agent_backend import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World
 
 from retell_booking_tools.doctor import Doctor, DoctorReport
 from retell_booking_tools.domain import Call, CallLink, Relationship, ToolCallKey

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import World
+from agent_backend import World
 
 
 async def test_second_call_for_same_slot_is_existing_and_linked(world: World) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import World
+from agent_backend import World
 
 from retell_booking_tools.history import appointment_history, call_history
 

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from conftest import CALCOM_KEY, RETELL_KEY, World, make_settings
+from agent_backend import CALCOM_KEY, RETELL_KEY, World, make_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from retell_booking_tools.calcom.client import CalcomClient

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from conftest import CALLER, DAY_ONE, RETELL_KEY, World, make_emulator, make_settings
+from agent_backend import CALLER, DAY_ONE, RETELL_KEY, World, make_emulator, make_settings
 from fastapi import FastAPI
 
 from retell_booking_tools import NotStarted, RetellEndpoints

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import RETELL_KEY, World
+from agent_backend import RETELL_KEY, World
 
 from retell_booking_tools.retell.signature import sign
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from conftest import CALCOM_KEY, CALLER, RETELL_KEY, World
+from agent_backend import CALCOM_KEY, CALLER, RETELL_KEY, World
 
 from retell_booking_tools.logs import configure_logging, mask
 from retell_booking_tools.retell.signature import sign

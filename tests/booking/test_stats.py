@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from conftest import EVENT_TYPE_ID, World
+from agent_backend import EVENT_TYPE_ID, World
 from test_doctor import SINCE, seed_incident
 
 from retell_booking_tools.doctor import Doctor

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import World
+from agent_backend import World
 
 from retell_booking_tools.testing import Fault, FaultKind
 

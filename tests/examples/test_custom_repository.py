@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import load_example, next_business_day
+from example_scripts import load_example, next_business_day
 from pydantic import SecretStr
 
 from retell_booking_tools import Repository, Settings, build_runtime, create_app

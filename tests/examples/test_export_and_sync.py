@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_example
+from example_scripts import load_example
 
 from retell_booking_tools.testing import RetellApiEmulator, serve_asgi
 from retell_booking_tools.tools import ALL_TOOLS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from conftest import load_example, next_business_day
+from example_scripts import load_example, next_business_day
 from pydantic import SecretStr
 
 from retell_booking_tools import Settings

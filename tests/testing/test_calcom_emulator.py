@@ -868,6 +868,27 @@ async def test_a_delay_fault_waits_then_answers_normally(
     assert response.status_code == 201
 
 
+async def test_a_fixed_latency_delays_every_request_and_faulted_ones_too(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    """The injected round trip applies to each request, whatever answers it."""
+    emu.latency_seconds = 0.1
+    emu.inject(Fault(kind=FaultKind.SERVER_ERROR, method="GET"))
+
+    started = monotonic_time.monotonic()
+    failed = await client.get("/v2/bookings/unknown", headers={"cal-api-version": "2024-08-13"})
+    response = await book(client)
+
+    assert monotonic_time.monotonic() - started >= 0.19
+    assert failed.status_code == 500
+    assert response.status_code == 201
+
+
+def test_a_negative_latency_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        CalcomEmulator(latency_seconds=-0.1)
+
+
 async def test_a_fault_hits_only_matching_requests_and_only_its_number_of_times(
     client: httpx.AsyncClient, emu: CalcomEmulator
 ) -> None:

@@ -9,7 +9,12 @@ from retell_booking_tools.errors import ConfigurationError
 
 
 def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RETELL_BOOKING_DATABASE_URL", "RETELL_BOOKING_TIMEZONE", "CALCOM_API_URL"):
+    for name in (
+        "RETELL_BOOKING_DATABASE_URL",
+        "RETELL_BOOKING_TIMEZONE",
+        "CALCOM_API_URL",
+        "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env()
 
@@ -17,6 +22,16 @@ def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.calcom_api_url == "https://api.cal.com/v2"
     assert settings.timezone == "UTC"
     assert settings.language == "en"
+    assert settings.tool_budget_seconds == 8.0
+
+
+def test_tool_budget_is_read_and_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETELL_BOOKING_TOOL_BUDGET_SECONDS", "2.5")
+    assert Settings.from_env().tool_budget_seconds == 2.5
+
+    monkeypatch.setenv("RETELL_BOOKING_TOOL_BUDGET_SECONDS", "0")
+    with pytest.raises(ConfigurationError, match="RETELL_BOOKING_TOOL_BUDGET_SECONDS"):
+        Settings.from_env()
 
 
 def test_environment_overrides_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

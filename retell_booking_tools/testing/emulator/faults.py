@@ -104,5 +104,8 @@ class FaultQueue:
                 return armed.fault
         return None
 
+    def clear(self) -> None:
+        self._armed.clear()
+
     def pending(self) -> tuple[Fault, ...]:
         return tuple(armed.fault for armed in self._armed)

@@ -1,0 +1,288 @@
+"""What the benchmarks share: a served backend, signed Retell calls, and the statistics.
+
+The backend is the real thing over loopback: the ASGI app in its own uvicorn process
+(``uvicorn --factory retell_booking_tools.server:create_app``, one worker, access log off)
+and the Cal.com emulator served by uvicorn in the benchmark's process, optionally with a
+fixed round-trip time on every request. The benchmark's process plays Retell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+from retell_booking_tools.repository import Repository, open_repository, upgrade_database
+from retell_booking_tools.testing import (
+    BusinessHours,
+    CalcomEmulator,
+    EventTypeSpec,
+    RetellSimulator,
+    serve_asgi,
+)
+
+EVENT_TYPE_ID = 4242
+CALCOM_KEY = "cal_benchmark_key"
+RETELL_KEY = "retell_benchmark_key"
+DEFAULT_POSTGRES_URL = os.environ.get(
+    "RETELL_BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+SLOT_MINUTES = 30
+MAX_DAYS = 360
+
+
+class BenchmarkBroken(RuntimeError):
+    """The backend answered something a benchmark path cannot have: the numbers mean nothing."""
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were taken."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); exact for small samples, no interpolation."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def rounded(value: float) -> float:
+    return round(value, 2)
+
+
+def write_json(path: str | None, summary: dict[str, Any]) -> None:
+    if path:
+        Path(path).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
+
+
+class Slots:
+    """Distinct free starts, handed out one by one: every booking gets a slot of its own."""
+
+    def __init__(self) -> None:
+        first_day = datetime.now(UTC).date() + timedelta(days=1)
+        self._starts = (
+            datetime.combine(first_day + timedelta(days=day), clock_time(0), tzinfo=UTC)
+            + timedelta(minutes=SLOT_MINUTES * index)
+            for day in range(MAX_DAYS)
+            for index in range(24 * 60 // SLOT_MINUTES - 1)
+        )
+
+    def take(self) -> datetime:
+        try:
+            return next(self._starts)
+        except StopIteration:
+            raise BenchmarkBroken("ran out of free slots; ask for fewer calls") from None
+
+
+def slot_args(start: datetime) -> dict[str, str]:
+    return {"date": start.date().isoformat(), "time": start.strftime("%H:%M")}
+
+
+class Callers:
+    """Distinct valid German mobile numbers, one per simulated caller."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def take(self) -> str:
+        self._next += 1
+        return f"+49151{self._next:08d}"
+
+
+def make_emulator(latency_seconds: float) -> CalcomEmulator:
+    """One event type open around the clock, every day; no rate limit to get in the way."""
+    emulator = CalcomEmulator(
+        api_key=CALCOM_KEY, rate_limit_per_minute=10**9, latency_seconds=latency_seconds
+    )
+    emulator.add_event_type(
+        EventTypeSpec(
+            id=EVENT_TYPE_ID,
+            title="Consultation",
+            length_minutes=SLOT_MINUTES,
+            business_hours=BusinessHours(
+                weekdays=frozenset(range(7)), opens=clock_time(0), closes=clock_time(23, 30)
+            ),
+        )
+    )
+    return emulator
+
+
+@contextlib.contextmanager
+def database(kind: str, postgres_url: str = DEFAULT_POSTGRES_URL) -> Iterator[str]:
+    """A fresh, migrated store: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="rbt-bench-") as directory:
+            url = f"sqlite:///{directory}/bench.db"
+            upgrade_database(url)
+            yield url
+        return
+    if kind != "postgres":
+        raise ValueError(f"unknown database {kind!r}")
+    import psycopg
+
+    schema = f"rbt_bench_{uuid.uuid4().hex}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"'.encode())
+    try:
+        upgrade_database(postgres_url, schema=schema)
+        separator = "&" if "?" in postgres_url else "?"
+        yield f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[str]:
+    """The app in a uvicorn process of its own, configured by environment like in production."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CALCOM_API_KEY": CALCOM_KEY,
+        "CALCOM_API_URL": f"{calcom_url}/v2",
+        "CALCOM_EVENT_TYPE_ID": str(EVENT_TYPE_ID),
+        "RETELL_API_KEY": RETELL_KEY,
+        "RETELL_BOOKING_DATABASE_URL": database_url,
+        "RETELL_BOOKING_TIMEZONE": "UTC",
+        "RETELL_BOOKING_LANGUAGE": "en",
+        "RETELL_BOOKING_PHONE_REGION": "DE",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "retell_booking_tools.server:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-keep-alive",
+        "75",
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_healthy(url, process)
+        yield url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=url) as client:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise BenchmarkBroken(f"the app exited with {process.returncode} at startup")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
+    raise BenchmarkBroken("the app did not become healthy within 60 s")
+
+
+class TimedApp:
+    """Wraps the emulator's ASGI app and records how long it held each request (seconds).
+
+    That is the upstream time a real Cal.com round trip would contain: the injected
+    latency plus the emulator's own work, which runs in this process, not the app's.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self.held: list[float] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            self.held.append(time.perf_counter() - started)
+
+
+@attrs.define
+class Backend:
+    """A running backend and Retell's side of it."""
+
+    calcom: CalcomEmulator
+    retell: RetellSimulator
+    database_url: str
+    upstream: TimedApp
+
+    async def open_store(self) -> Repository:
+        """A second connection to the app's store, to check what it holds."""
+        return await open_repository(self.database_url)
+
+
+@contextlib.asynccontextmanager
+async def running_backend(
+    *, latency_seconds: float, database_kind: str, connections: int = 10
+) -> AsyncIterator[Backend]:
+    """The emulator, the app process and a signing client, torn down in order."""
+    emulator = make_emulator(latency_seconds)
+    upstream = TimedApp(emulator.asgi_app)
+    with database(database_kind) as database_url:
+        async with (
+            serve_asgi(upstream) as calcom_url,
+            served_app(calcom_url, database_url) as app_url,
+        ):
+            client = httpx.AsyncClient(
+                base_url=app_url,
+                timeout=60,
+                limits=httpx.Limits(
+                    max_connections=connections, max_keepalive_connections=connections
+                ),
+            )
+            async with RetellSimulator(client, api_key=RETELL_KEY) as retell:
+                yield Backend(emulator, retell, database_url, upstream)
+            emulator.close()
+
+
+async def serves_tool(retell: RetellSimulator, tool: str) -> bool:
+    """Whether the app has ``tool``: an unknown tool is a 404 before anything runs."""
+    call = RetellSimulator.call_object("probe_" + uuid.uuid4().hex, from_number=None)
+    response = await retell.function_call(tool, {}, call=call)
+    return response.status_code != 404

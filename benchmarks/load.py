@@ -1,0 +1,319 @@
+"""Load: many simulated Retell calls at once, then a check that nothing was lost or doubled.
+
+    python benchmarks/load.py [--calls 2000] [--concurrency 64] [--database sqlite|postgres]
+                              [--json PATH] [--quick]
+
+The app runs in one uvicorn process (one worker) on loopback; the Cal.com emulator
+answers at zero latency, so the figure is the app's own throughput. Workers play Retell
+calls from a realistic mix, each a few function calls:
+
+- 45 % a new caller books a free slot (``booked``);
+- 20 % a repeat caller asks again for the slot they hold (``existing``), and half of them
+  keep it (``confirm_existing``: ``confirmed``);
+- 10 % Retell re-sends a delivery, half of the time while the first is still running
+  (both answers ``booked``, one booking);
+- 10 % a caller asks for a slot another caller holds (``conflict``);
+- 10 % the model sends a date that cannot be read (``invalid``);
+- 5 % ``check_availability`` for a day, when the app serves it (else a new booking).
+
+``calls`` counts function calls (HTTP deliveries). Afterwards the Cal.com emulator and the
+store are compared: ``double_bookings`` counts starts Cal.com holds more than once;
+``lost_links`` counts answers naming an appointment the call is not linked to (with the
+right relationship) plus Cal.com bookings we created that have no stored appointment with
+an ``original`` link. Targets (printed, not enforced): zero 5xx, zero double bookings,
+zero lost links, at least 300 function calls per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import attrs
+import httpx
+from harness import (
+    Backend,
+    Callers,
+    Slots,
+    machine,
+    percentile,
+    rounded,
+    running_backend,
+    serves_tool,
+    slot_args,
+    verdict,
+    write_json,
+)
+
+from retell_booking_tools.domain import Relationship
+from retell_booking_tools.testing import RetellSimulator
+
+BOOK = "collect_appointment_data"
+THROUGHPUT_TARGET = 300.0
+EXPECTED_LINK = {
+    "booked": Relationship.ORIGINAL,
+    "existing": Relationship.DUPLICATE_ATTEMPT,
+    "confirmed": Relationship.CONFIRMATION,
+}
+
+
+@attrs.frozen
+class Holding:
+    """A caller and the slot they hold, for repeat calls and conflicts."""
+
+    caller: str
+    args: dict[str, str]
+
+
+@attrs.define
+class Tally:
+    """Everything the workers saw."""
+
+    latencies_ms: list[float] = attrs.Factory(list)
+    http_statuses: Counter[int] = attrs.Factory(Counter)
+    statuses: Counter[str] = attrs.Factory(Counter)
+    unexpected: Counter[str] = attrs.Factory(Counter)
+    transport_errors: Counter[str] = attrs.Factory(Counter)
+    answers: list[tuple[str, dict[str, Any]]] = attrs.Factory(list)
+    """(call id, answer) for every answer that names an appointment."""
+
+
+class LoadRun:
+    def __init__(self, backend: Backend, *, calls: int, seed: int, availability: bool) -> None:
+        self._backend = backend
+        self._budget = calls
+        self._random = random.Random(seed)
+        self._slots = Slots()
+        self._callers = Callers()
+        self._holdings: list[Holding] = []
+        self._availability = availability
+        self.tally = Tally()
+
+    @property
+    def _retell(self) -> RetellSimulator:
+        return self._backend.retell
+
+    async def worker(self) -> None:
+        while self._budget > 0:
+            await self._scenario(self._random.random())
+
+    async def _scenario(self, roll: float) -> None:
+        if roll < 0.45 or (roll < 0.85 and not self._holdings):
+            await self._new_booking()
+        elif roll < 0.65:
+            await self._repeat_caller()
+        elif roll < 0.75:
+            await self._retried_delivery()
+        elif roll < 0.85:
+            await self._taken_slot()
+        elif roll < 0.95:
+            await self._invalid()
+        elif self._availability:
+            await self._check_availability()
+        else:
+            await self._new_booking()
+
+    async def _send(self, tool: str, body: bytes, call_id: str, expect: str) -> dict[str, Any]:
+        self._budget -= 1
+        started = time.perf_counter()
+        try:
+            response = await self._retell.post(tool, body)
+        except httpx.TransportError as exc:
+            self.tally.transport_errors[type(exc).__name__] += 1
+            return {}
+        finally:
+            self.tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+        self.tally.http_statuses[response.status_code] += 1
+        if response.status_code != 200:
+            return {}
+        answer: dict[str, Any] = response.json()
+        status = answer["status"]
+        self.tally.statuses[status] += 1
+        if status != expect:
+            self.tally.unexpected[f"{tool}: {status} (expected {expect})"] += 1
+        if "appointment" in answer:
+            self.tally.answers.append((call_id, answer))
+        return answer
+
+    async def _call(
+        self, tool: str, args: dict[str, Any], *, caller: str, expect: str, call_id: str = ""
+    ) -> dict[str, Any]:
+        call_id = call_id or f"call_{uuid.uuid4().hex}"
+        body = self._retell.body(
+            tool, args, RetellSimulator.call_object(call_id, from_number=caller)
+        )
+        return await self._send(tool, body, call_id, expect)
+
+    def _fresh(self) -> tuple[str, dict[str, str]]:
+        args = {"customer_name": "Erika Mustermann", **slot_args(self._slots.take())}
+        return self._callers.take(), args
+
+    async def _new_booking(self) -> None:
+        caller, args = self._fresh()
+        answer = await self._call(BOOK, args, caller=caller, expect="booked")
+        if answer.get("status") == "booked":
+            self._holdings.append(Holding(caller, args))
+
+    async def _repeat_caller(self) -> None:
+        holding = self._random.choice(self._holdings)
+        call_id = f"call_{uuid.uuid4().hex}"
+        answer = await self._call(
+            BOOK, holding.args, caller=holding.caller, expect="existing", call_id=call_id
+        )
+        if answer.get("status") == "existing" and self._random.random() < 0.5:
+            uid = answer["appointment"]["booking_uid"]
+            await self._call(
+                "confirm_existing",
+                {"booking_uid": uid},
+                caller=holding.caller,
+                expect="confirmed",
+                call_id=call_id,
+            )
+
+    async def _retried_delivery(self) -> None:
+        caller, args = self._fresh()
+        call_id = f"call_{uuid.uuid4().hex}"
+        body = self._retell.body(
+            BOOK, args, RetellSimulator.call_object(call_id, from_number=caller)
+        )
+        if self._random.random() < 0.5:
+            await self._send(BOOK, body, call_id, "booked")
+            await self._send(BOOK, body, call_id, "booked")
+        else:
+            await asyncio.gather(
+                self._send(BOOK, body, call_id, "booked"), self._send(BOOK, body, call_id, "booked")
+            )
+        self._holdings.append(Holding(caller, args))
+
+    async def _taken_slot(self) -> None:
+        holding = self._random.choice(self._holdings)
+        await self._call(BOOK, holding.args, caller=self._callers.take(), expect="conflict")
+
+    async def _invalid(self) -> None:
+        caller, args = self._fresh()
+        await self._call(BOOK, {**args, "date": "the day after"}, caller=caller, expect="invalid")
+
+    async def _check_availability(self) -> None:
+        caller, args = self._fresh()
+        await self._call(
+            "check_availability", {"date": args["date"]}, caller=caller, expect="available"
+        )
+
+
+async def audit(backend: Backend, tally: Tally) -> dict[str, int]:
+    """Compare Cal.com with the store: doubled bookings and links that should exist."""
+    active = [b for b in backend.calcom.bookings if b.is_active]
+    per_start = Counter(b.start for b in active)
+    double_bookings = sum(count - 1 for count in per_start.values() if count > 1)
+    store = await backend.open_store()
+    lost = 0
+    try:
+        for call_id, answer in tally.answers:
+            expected = EXPECTED_LINK.get(answer["status"])
+            if expected is None:
+                continue
+            appointment = await store.get_appointment_by_uid(answer["appointment"]["booking_uid"])
+            links = await store.links_for_call(call_id)
+            if appointment is None or not any(
+                link.appointment_id == appointment.id and link.relationship is expected
+                for link in links
+            ):
+                lost += 1
+        created = [b for b in backend.calcom.bookings if "retell_call_id" in b.metadata]
+        for booking in created:
+            appointment = await store.get_appointment_by_uid(booking.uid)
+            links = await store.links_for_appointment(appointment.id) if appointment else []
+            if not any(link.relationship is Relationship.ORIGINAL for link in links):
+                lost += 1
+    finally:
+        await store.close()
+    return {"double_bookings": double_bookings, "lost_links": lost}
+
+
+async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[str, Any]:
+    async with running_backend(
+        latency_seconds=0.0, database_kind=database, connections=concurrency * 2
+    ) as backend:
+        availability = await serves_tool(backend.retell, "check_availability")
+        bench = LoadRun(backend, calls=calls, seed=seed, availability=availability)
+        started = time.perf_counter()
+        await asyncio.gather(*(bench.worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        found = await audit(backend, bench.tally)
+    tally = bench.tally
+    done = len(tally.latencies_ms)
+    summary: dict[str, Any] = {
+        "calls": done,
+        "concurrency": concurrency,
+        "database": database,
+        "throughput_per_s": rounded(done / elapsed),
+        "p50_ms": rounded(percentile(tally.latencies_ms, 50)),
+        "p99_ms": rounded(percentile(tally.latencies_ms, 99)),
+        "errors_5xx": sum(n for code, n in tally.http_statuses.items() if code >= 500),
+        "errors_transport": sum(tally.transport_errors.values()),
+        "transport_errors": dict(tally.transport_errors),
+        "double_bookings": found["double_bookings"],
+        "lost_links": found["lost_links"],
+        "statuses": dict(tally.statuses),
+        "unexpected_statuses": dict(tally.unexpected),
+        "http_statuses": {str(code): n for code, n in sorted(tally.http_statuses.items())},
+        "calcom_requests": len(backend.calcom.requests),
+        "duration_s": rounded(elapsed),
+        "machine": machine(),
+    }
+    summary["targets"] = {
+        "zero_5xx": summary["errors_5xx"] == 0 and summary["errors_transport"] == 0,
+        "zero_double_bookings": summary["double_bookings"] == 0,
+        "zero_lost_links": summary["lost_links"] == 0,
+        "throughput": summary["throughput_per_s"] >= THROUGHPUT_TARGET,
+    }
+    return summary
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    targets = summary["targets"]
+    print(
+        f"load: {summary['calls']} function calls, concurrency {summary['concurrency']}, "
+        f"{summary['database']}, Cal.com at zero latency, {summary['machine']['cpus']} CPUs"
+    )
+    rows = [
+        ("throughput", f"{summary['throughput_per_s']:.0f}/s", targets["throughput"]),
+        ("p50 / p99", f"{summary['p50_ms']:.1f} / {summary['p99_ms']:.1f} ms", None),
+        ("5xx", str(summary["errors_5xx"] + summary["errors_transport"]), targets["zero_5xx"]),
+        ("double bookings", str(summary["double_bookings"]), targets["zero_double_bookings"]),
+        ("lost links", str(summary["lost_links"]), targets["zero_lost_links"]),
+    ]
+    for name, value, ok in rows:
+        print(f"  {name:<16}{value:>20}  {'' if ok is None else verdict(ok)}")
+    print(f"  statuses: {summary['statuses']}")
+    if summary["unexpected_statuses"]:
+        print(f"  unexpected: {summary['unexpected_statuses']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--calls", type=int, default=2000, help="function calls to make")
+    parser.add_argument("--concurrency", type=int, default=64, help="calls in flight")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--seed", type=int, default=8, help="seed of the call mix")
+    parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
+    parser.add_argument("--quick", action="store_true", help="200 calls: checks it still runs")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.concurrency = 200, 16
+    summary = asyncio.run(run(args.calls, args.concurrency, args.database, args.seed))
+    print_table(summary)
+    write_json(args.json, summary)
+    missed = [name for name, ok in summary["targets"].items() if not ok]
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
