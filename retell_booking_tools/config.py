@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     calcom_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_env("RETELL_BOOKING_CALCOM_TIMEOUT")
     )
+    tool_call_lease_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=_env("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS")
+    )
+    """How long a started tool call is its owner's before a retry may resume it anyway.
+
+    Keep it above the longest a tool call can take. On PostgreSQL a claim whose owner's
+    process died is resumed at once, whatever the lease.
+    """
 
     @field_validator("timezone")
     @classmethod
@@ -109,6 +117,7 @@ _ENV_NAMES = {
     "phone_region": "RETELL_BOOKING_PHONE_REGION",
     "attendee_email_domain": "RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN",
     "calcom_timeout_seconds": "RETELL_BOOKING_CALCOM_TIMEOUT",
+    "tool_call_lease_seconds": "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -69,6 +70,7 @@ async def build_runtime(
         timezone=settings.timezone,
         phone_region=settings.phone_region,
         clock=clock,
+        lease=timedelta(seconds=settings.tool_call_lease_seconds),
     )
     return Runtime(
         settings=settings, calcom=calcom, repository=repository, service=service, runner=runner

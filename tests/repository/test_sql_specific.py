@@ -22,6 +22,7 @@ from retell_booking_tools.domain import (
     NewAppointment,
     ToolCallBusy,
     ToolCallClaimed,
+    ToolCallFinished,
     ToolCallKey,
 )
 from retell_booking_tools.errors import ConfigurationError, RepositoryError, SchemaOutOfDate
@@ -136,6 +137,43 @@ async def test_concurrent_takeovers_of_an_expired_claim_have_exactly_one_owner(
 
     assert claims.count(ToolCallClaimed(resumed=True)) == 1
     assert claims.count(ToolCallBusy()) == 19
+
+
+@pytest.mark.postgres
+async def test_a_claim_whose_owners_session_ended_is_resumed_at_once(
+    databases: Databases,
+) -> None:
+    """Its owner's process is gone: the next delivery resumes it well within the lease."""
+    first, second = await two_processes(databases, "postgres")
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    lease = timedelta(seconds=60)
+    await first.claim_tool_call(key, now=TEN, lease=lease)
+    assert await second.claim_tool_call(key, now=TEN, lease=lease) == ToolCallBusy()
+
+    await first.close()  # its sessions end, as when the process is killed
+
+    resumed = await second.claim_tool_call(key, now=TEN, lease=lease)
+    again = await second.claim_tool_call(key, now=TEN, lease=lease)
+
+    assert resumed == ToolCallClaimed(resumed=True)
+    assert again == ToolCallBusy()
+
+
+@pytest.mark.postgres
+async def test_a_finished_claim_is_replayed_after_its_owners_session_ended(
+    databases: Databases,
+) -> None:
+    """Only unfinished claims are resumed; a finished one keeps its result for good."""
+    first, second = await two_processes(databases, "postgres")
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    lease = timedelta(seconds=60)
+    await first.claim_tool_call(key, now=TEN, lease=lease)
+    await first.finish_tool_call(key, {"status": "booked"}, now=TEN)
+    await first.close()
+
+    claim = await second.claim_tool_call(key, now=TEN, lease=lease)
+
+    assert claim == ToolCallFinished(result={"status": "booked"})
 
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
@@ -423,6 +461,65 @@ async def test_a_schema_in_the_url_options_works_like_the_schema_argument(
 
     by_argument = await databases.open(database)
     assert await by_argument.get_customer(customer.id) == customer
+
+
+# Constraints: the invariants hold for SQL that bypasses the repository
+
+
+_CUSTOMER = (
+    "INSERT INTO customers (id, name, phone, created_at) "
+    "VALUES (1, 'Max', '+4915112345678', '2025-10-08 20:21:00')"
+)
+_APPOINTMENT = (
+    "INSERT INTO appointments (id, customer_id, booking_uid, event_type_id, start_at, end_at, "
+    "timezone, status, created_at) VALUES ({id}, 1, 'uid-1', 2563193, '2025-10-10 09:00:00', "
+    "'2025-10-10 10:00:00', 'Europe/Berlin', 'active', '2025-10-08 20:21:00')"
+)
+_LINK = (
+    "INSERT INTO call_appointment_links (call_id, appointment_id, relationship, linked_at, "
+    "metadata) VALUES ('call_1', 1, 'original', '{at}', '{{}}')"
+)
+_TOOL_CALL = (
+    "INSERT INTO tool_calls (call_id, tool, args_digest, claimed_at, abandoned) "
+    "VALUES ('call_1', 'collect_appointment_data', 'd1', '{at}', {abandoned})"
+)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+@pytest.mark.parametrize(
+    ("rows", "duplicate"),
+    [
+        pytest.param(
+            [_CUSTOMER, _APPOINTMENT.format(id=1)],
+            _APPOINTMENT.format(id=2),
+            id="one-appointment-per-booking-uid",
+        ),
+        pytest.param(
+            [_CUSTOMER, _APPOINTMENT.format(id=1), _LINK.format(at="2025-10-08 20:21:00")],
+            _LINK.format(at="2025-10-09 08:00:00"),
+            id="one-link-per-call-appointment-relationship",
+        ),
+        pytest.param(
+            [_TOOL_CALL.format(at="2025-10-08 20:21:00", abandoned="false")],
+            _TOOL_CALL.format(at="2025-10-09 08:00:00", abandoned="true"),
+            id="one-tool-call-per-call-tool-digest",
+        ),
+    ],
+)
+def test_the_migrated_database_itself_refuses_a_duplicate(
+    databases: Databases, kind: str, rows: list[str], duplicate: str
+) -> None:
+    """Raw SQL that skips every Python check still cannot store a second row for one key."""
+    database = databases.create(kind)  # type: ignore[arg-type]
+    engine = _sync_engine(database.url, database.schema)
+    try:
+        with engine.begin() as connection:
+            for row in rows:
+                connection.execute(sa.text(row))
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(sa.text(duplicate))
+    finally:
+        engine.dispose()
 
 
 # Misconfiguration

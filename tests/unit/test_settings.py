@@ -9,7 +9,12 @@ from retell_booking_tools.errors import ConfigurationError
 
 
 def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RETELL_BOOKING_DATABASE_URL", "RETELL_BOOKING_TIMEZONE", "CALCOM_API_URL"):
+    for name in (
+        "RETELL_BOOKING_DATABASE_URL",
+        "RETELL_BOOKING_TIMEZONE",
+        "CALCOM_API_URL",
+        "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env()
 
@@ -17,6 +22,7 @@ def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.calcom_api_url == "https://api.cal.com/v2"
     assert settings.timezone == "UTC"
     assert settings.language == "en"
+    assert settings.tool_call_lease_seconds == 60
 
 
 def test_environment_overrides_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,11 +30,13 @@ def test_environment_overrides_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CALCOM_EVENT_TYPE_ID", "2563193")
     monkeypatch.setenv("RETELL_BOOKING_LANGUAGE", "de")
     monkeypatch.setenv("RETELL_BOOKING_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS", "90")
 
     settings = Settings.from_env()
 
     assert settings.require_calcom() == ("cal_live_secret", 2563193)
     assert settings.language == "de"
+    assert settings.tool_call_lease_seconds == 90
     assert "cal_live_secret" not in repr(settings)
 
 
@@ -38,6 +46,8 @@ def test_environment_overrides_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("RETELL_BOOKING_LANGUAGE", "fr"),
         ("RETELL_BOOKING_TIMEZONE", "Europe/Atlantis"),
         ("CALCOM_EVENT_TYPE_ID", "beratung"),
+        ("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS", "0"),
+        ("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS", "soon"),
     ],
 )
 def test_malformed_value_is_refused_naming_the_variable(
