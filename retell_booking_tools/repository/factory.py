@@ -34,7 +34,7 @@ from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.repository.sql import SqlRepository, masked_url, translate_errors
 from retell_booking_tools.repository.sqlite import SqliteRepository, sqlite_url
 
-__all__ = ["database_revision", "open_repository", "upgrade_database"]
+__all__ = ["database_revision", "open_repository", "shared_by_processes", "upgrade_database"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _SCHEMES: dict[str, Literal["memory", "sqlite", "postgres"]] = {
@@ -57,6 +57,15 @@ def _kind(database_url: str) -> Literal["memory", "sqlite", "postgres"]:
             f"memory://, not {masked_url(database_url)!r}"
         )
     return kind
+
+
+def shared_by_processes(database_url: str) -> bool:
+    """Whether several server processes may share this store: PostgreSQL only.
+
+    SQLite's and the in-memory store's locks hold within one process, so a second process
+    on them could book a slot twice.
+    """
+    return _kind(database_url) == "postgres"
 
 
 def _reject_schema_for(kind: str, schema: str | None) -> None:
