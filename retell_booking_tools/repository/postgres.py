@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -34,7 +35,13 @@ from retell_booking_tools.errors import ConfigurationError
 from retell_booking_tools.repository.schema import tool_calls
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
-__all__ = ["PostgresRepository", "advisory_key", "import_driver", "postgres_url"]
+__all__ = [
+    "PostgresRepository",
+    "advisory_key",
+    "claim_lock_name",
+    "import_driver",
+    "postgres_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +103,8 @@ async def _unlock(conn: AsyncConnection, key: int) -> None:
         await conn.close()
 
 
-def _claim_lock_name(key: ToolCallKey) -> str:
+def claim_lock_name(key: ToolCallKey) -> str:
+    """The advisory lock name that marks ``key`` as owned by a running process."""
     return f"tool-call\0{key.call_id}\0{key.tool}\0{key.args_digest}"
 
 
@@ -155,19 +163,31 @@ class _ClaimOwnership:
         async with self._mutex:
             if key in self._owned:
                 return False
+            reused = self._conn is not None
             try:
-                if self._conn is None:
-                    self._conn = await self._engine.connect()
-                advisory = await self._advisory_key(self._conn, _claim_lock_name(key))
-                lock = sa.func.pg_try_advisory_lock(sa.cast(advisory, sa.BigInteger))
-                taken = bool((await self._conn.execute(sa.select(lock))).scalar_one())
-                await self._conn.commit()
+                advisory, taken = await self._try_lock(key)
+            except sa_exc.DBAPIError as exc:
+                await asyncio.shield(self._lose_session())
+                if not (reused and exc.connection_invalidated):
+                    raise
+                # The server ended the idle session (restart, failover, idle timeout), and
+                # every lock it held with it: a new session may simply try again.
+                advisory, taken = await self._try_lock(key)
             except BaseException:
                 await asyncio.shield(self._lose_session())
                 raise
             if taken:
                 self._owned[key] = advisory
             return taken
+
+    async def _try_lock(self, key: ToolCallKey) -> tuple[int, bool]:
+        if self._conn is None:
+            self._conn = await self._engine.connect()
+        advisory = await self._advisory_key(self._conn, claim_lock_name(key))
+        lock = sa.func.pg_try_advisory_lock(sa.cast(advisory, sa.BigInteger))
+        taken = bool((await self._conn.execute(sa.select(lock))).scalar_one())
+        await self._conn.commit()
+        return advisory, taken
 
     def _give_back_if_taken(self, key: ToolCallKey, attempt: asyncio.Future[bool]) -> None:
         if attempt.cancelled() or attempt.exception() is not None or not attempt.result():

@@ -35,12 +35,12 @@ from retell_booking_tools.repository import (
     upgrade_database,
 )
 from retell_booking_tools.repository.factory import head_revision
-from retell_booking_tools.repository.postgres import postgres_url
+from retell_booking_tools.repository.postgres import advisory_key, claim_lock_name, postgres_url
 from retell_booking_tools.repository.schema import metadata
 from retell_booking_tools.repository.sqlite import sqlite_url
 
 if TYPE_CHECKING:
-    from conftest import Databases
+    from conftest import Database, Databases
 
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TEN = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)
@@ -174,6 +174,42 @@ async def test_a_finished_claim_is_replayed_after_its_owners_session_ended(
     claim = await second.claim_tool_call(key, now=TEN, lease=lease)
 
     assert claim == ToolCallFinished(result={"status": "booked"})
+
+
+def _end_session_owning(database: Database, key: ToolCallKey) -> None:
+    """What a database restart does to the session that marks ``key`` as owned."""
+    import psycopg
+
+    assert database.schema is not None
+    lock = advisory_key(database.schema, claim_lock_name(key)) & 0xFFFFFFFFFFFFFFFF
+    holder = (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+        "AND classid = %s::bigint::oid AND objid = %s::bigint::oid"
+    )
+    with psycopg.connect(database.url, autocommit=True) as connection:
+        [(pid,)] = connection.execute(holder, (lock >> 32, lock & 0xFFFFFFFF)).fetchall()
+        connection.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+
+@pytest.mark.postgres
+async def test_claims_keep_working_after_the_server_ended_the_claims_session(
+    databases: Databases,
+) -> None:
+    """A restart or failover ends the session: its claims are free, and a new one takes over."""
+    database = databases.create("postgres")
+    first, second = await databases.open(database), await databases.open(database)
+    lease = timedelta(seconds=60)
+    running = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    await first.claim_tool_call(running, now=TEN, lease=lease)
+
+    _end_session_owning(database, running)
+
+    resumed = await second.claim_tool_call(running, now=TEN, lease=lease)
+    later = ToolCallKey("call_2", "collect_appointment_data", "d2")
+    claimed = await first.claim_tool_call(later, now=TEN, lease=lease)
+    assert resumed == ToolCallClaimed(resumed=True)
+    assert claimed == ToolCallClaimed(resumed=False)
+    assert await second.claim_tool_call(later, now=TEN, lease=lease) == ToolCallBusy()
 
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
