@@ -167,26 +167,27 @@ class _ClaimOwnership:
             try:
                 advisory, taken = await self._try_lock(key)
             except sa_exc.DBAPIError as exc:
-                await asyncio.shield(self._lose_session())
                 if not (reused and exc.connection_invalidated):
                     raise
                 # The server ended the idle session (restart, failover, idle timeout), and
                 # every lock it held with it: a new session may simply try again.
                 advisory, taken = await self._try_lock(key)
-            except BaseException:
-                await asyncio.shield(self._lose_session())
-                raise
             if taken:
                 self._owned[key] = advisory
             return taken
 
     async def _try_lock(self, key: ToolCallKey) -> tuple[int, bool]:
-        if self._conn is None:
-            self._conn = await self._engine.connect()
-        advisory = await self._advisory_key(self._conn, claim_lock_name(key))
-        lock = sa.func.pg_try_advisory_lock(sa.cast(advisory, sa.BigInteger))
-        taken = bool((await self._conn.execute(sa.select(lock))).scalar_one())
-        await self._conn.commit()
+        """One ``pg_try_advisory_lock``; on any failure the session is given up for good."""
+        try:
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            advisory = await self._advisory_key(self._conn, claim_lock_name(key))
+            lock = sa.func.pg_try_advisory_lock(sa.cast(advisory, sa.BigInteger))
+            taken = bool((await self._conn.execute(sa.select(lock))).scalar_one())
+            await self._conn.commit()
+        except BaseException:
+            await asyncio.shield(self._lose_session())
+            raise
         return advisory, taken
 
     def _give_back_if_taken(self, key: ToolCallKey, attempt: asyncio.Future[bool]) -> None:
@@ -289,19 +290,20 @@ class PostgresRepository(SqlRepository):
         self, key: ToolCallKey, *, now: datetime, lease: timedelta
     ) -> ToolCallClaim:
         with self._translate("claim_tool_call"):
-            owner_gone = await self._claims.take(key)
-        if not owner_gone:
-            # A live session owns it (or is checking it right now): only a claim older
+            locked = await self._claims.take(key)
+        if not locked:
+            # A live session owns it, or is looking at it right now: only a claim older
             # than the lease, whose owner seems stuck, may be taken over.
             outlived = tool_calls.c.claimed_at <= now - lease
             return await self._claim_tool_call(key, now=now, create=False, take_over_if=outlived)
+        # No running process owns it: an unfinished claim was left by one that died.
         try:
             claim = await self._claim_tool_call(key, now=now, create=True, take_over_if=sa.true())
         except BaseException:
             await asyncio.shield(self._claims.give_back(key))
             raise
         if not isinstance(claim, ToolCallClaimed):
-            await self._claims.give_back(key)
+            await asyncio.shield(self._claims.give_back(key))
         return claim
 
     async def finish_tool_call(
