@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 EVENT_TYPE_ID = 2563193
 CALCOM_KEY = "cal_test_emulator_key"
 RETELL_KEY = "retell_test_key"
-REPLICAS = 2
+
+
+@pytest.fixture(name="topology")
+def fixture_topology() -> list[int | None]:
+    """Per server process: ``None`` for one uvicorn process, N for ``serve --workers N``."""
+    return [None, None]
 
 
 @pytest.fixture(name="database")
@@ -29,8 +34,10 @@ def fixture_database(databases: Databases) -> Database:
 
 
 @pytest.fixture(name="cluster")
-async def fixture_cluster(database: Database, tmp_path: Path) -> AsyncIterator[Cluster]:
-    """Two replicas on ``database`` and one emulated Cal.com served over HTTP."""
+async def fixture_cluster(
+    database: Database, topology: list[int | None], tmp_path: Path
+) -> AsyncIterator[Cluster]:
+    """Server processes (two by default) on ``database``, one Cal.com emulated over HTTP."""
     emulator = CalcomEmulator(api_key=CALCOM_KEY, rate_limit_per_minute=100_000)
     emulator.add_event_type(
         EventTypeSpec(
@@ -54,8 +61,8 @@ async def fixture_cluster(database: Database, tmp_path: Path) -> AsyncIterator[C
         )
         replicas: list[Replica] = []
         try:
-            for number in range(REPLICAS):
-                replicas.append(Replica.start(f"replica-{number}", env, tmp_path))
+            for number, workers in enumerate(topology):
+                replicas.append(Replica.start(f"replica-{number}", env, tmp_path, workers=workers))
             for replica in replicas:
                 await replica.wait_healthy()
             retells = [retell_for(replica, RETELL_KEY) for replica in replicas]

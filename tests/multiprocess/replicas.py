@@ -7,6 +7,7 @@ loopback port of its own, configured only through the environment, like a deploy
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -59,25 +60,29 @@ class Replica:
     log: Path
 
     @classmethod
-    def start(cls, name: str, env: Mapping[str, str], log_dir: Path) -> Replica:
+    def start(
+        cls, name: str, env: Mapping[str, str], log_dir: Path, *, workers: int | None = None
+    ) -> Replica:
+        """``python -m uvicorn --factory ...``, or ``retell-booking-tools serve --workers N``.
+
+        The process leads a session of its own, so :meth:`kill` reaches its workers too.
+        """
         port = free_port()
         log = log_dir / f"{name}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "retell_booking_tools.server:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
+        listen = ["--host", "127.0.0.1", "--port", str(port)]
+        if workers is None:
+            app = ["uvicorn", "--factory", "retell_booking_tools.server:create_app"]
+            command = [sys.executable, "-m", *app, *listen, "--log-level", "warning"]
+        else:
+            serve = ["retell_booking_tools", "serve", "--workers", str(workers)]
+            command = [sys.executable, "-m", *serve, *listen]
         with log.open("wb") as output:
             process = subprocess.Popen(
-                command, env=dict(env), stdout=output, stderr=subprocess.STDOUT
+                command,
+                env=dict(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return cls(name, f"http://127.0.0.1:{port}", process, log)
 
@@ -103,8 +108,8 @@ class Replica:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when a machine or container dies."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
 

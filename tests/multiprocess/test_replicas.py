@@ -191,3 +191,25 @@ async def assert_one_row_per_identity(
     assert originals == booked
     assert tool_calls == len({d.call_id for d in workload.deliveries})
     assert unfinished == 0
+
+
+@pytest.mark.parametrize("topology", [pytest.param([2], id="serve-workers-2")])
+async def test_serve_with_two_workers_books_concurrent_deliveries_of_one_call_once(
+    cluster: Cluster, repository: Repository
+) -> None:
+    """`retell-booking-tools serve --workers 2` on PostgreSQL: ten deliveries, one booking."""
+    args = {"customer_name": "Max Mustermann", "date": weekdays_ahead(1)[0].isoformat()}
+    args["time"] = "10:00"
+    phone = "+4915112345678"
+
+    async with asyncio.timeout(120):
+        responses = await asyncio.gather(
+            *(cluster.deliver(0, "call_1", args, from_number=phone) for _ in range(10))
+        )
+
+    answers = [response.json() for response in responses]
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["status"] == "booked"
+    assert cluster.emulator.created_bookings_count() == 1
+    uid = answers[0]["appointment"]["booking_uid"]
+    assert await relationships(repository, "call_1") == [(uid, Relationship.ORIGINAL)]
