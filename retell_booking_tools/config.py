@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     Keep it above the longest a tool call can take. On PostgreSQL a claim whose owner's
     process died is resumed at once, whatever the lease.
     """
+    database_pool_size: int = Field(
+        default=10, ge=1, validation_alias=_env("RETELL_BOOKING_DATABASE_POOL_SIZE")
+    )
+    """PostgreSQL connections a server process keeps for queries; at most 5 times this plus
+    one are ever open (queries, overflow, slot locks, claims). Ignored by SQLite."""
 
     @field_validator("timezone")
     @classmethod
@@ -118,6 +123,7 @@ _ENV_NAMES = {
     "attendee_email_domain": "RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN",
     "calcom_timeout_seconds": "RETELL_BOOKING_CALCOM_TIMEOUT",
     "tool_call_lease_seconds": "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
+    "database_pool_size": "RETELL_BOOKING_DATABASE_POOL_SIZE",
 }
 
 

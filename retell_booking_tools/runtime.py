@@ -45,7 +45,9 @@ async def build_runtime(
     plug in an in-memory store or the Cal.com emulator."""
     api_key, event_type_id = settings.require_calcom()
     if repository is None:
-        repository = await open_repository(settings.database_url)
+        repository = await open_repository(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
     calcom = CalcomClient(
         api_key=api_key,
         base_url=settings.calcom_api_url,

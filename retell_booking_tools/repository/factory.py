@@ -120,14 +120,19 @@ def _schema_out_of_date(current: str | None, head: str) -> SchemaOutOfDate:
 
 
 async def open_repository(
-    database_url: str, *, check_schema: bool = True, schema: str | None = None
+    database_url: str,
+    *,
+    check_schema: bool = True,
+    schema: str | None = None,
+    pool_size: int | None = None,
 ) -> Repository:
     """The repository ``database_url`` names, ready to use.
 
     With ``check_schema``, a database whose migrations are not at head (a new, empty one
     included) raises :class:`SchemaOutOfDate`. ``sqlite:///:memory:`` is created on the spot,
     since no other connection can reach it. ``schema`` picks a PostgreSQL schema
-    (``search_path``); see :mod:`retell_booking_tools.repository.postgres`.
+    (``search_path``); see :mod:`retell_booking_tools.repository.postgres`. ``pool_size``
+    sizes PostgreSQL's pools (:meth:`PostgresRepository.pooled`); SQLite ignores it.
     """
     kind = _kind(database_url)
     _reject_schema_for(kind, schema)
@@ -137,7 +142,7 @@ async def open_repository(
     if kind == "sqlite":
         repository = SqliteRepository(database_url)
     else:
-        repository = PostgresRepository(database_url, schema=schema)
+        repository = PostgresRepository.pooled(database_url, schema=schema, pool_size=pool_size)
     try:
         if isinstance(repository, SqliteRepository) and repository.is_memory:
             await repository.run_sync("create the schema", _upgrade_on)

@@ -252,6 +252,20 @@ class PostgresRepository(SqlRepository):
         self._claims_engine = create_async_engine(async_url, poolclass=NullPool, **options)
         self._claims = _ClaimOwnership(self._claims_engine, self._advisory_key)
 
+    @classmethod
+    def pooled(
+        cls, url: str, *, schema: str | None = None, pool_size: int | None = None
+    ) -> PostgresRepository:
+        """A repository whose pools all scale with ``pool_size`` (default 10).
+
+        ``pool_size`` connections for queries, twice as many more under load, twice as many
+        for slot locks, and one for claims: at most ``5 * pool_size + 1`` per process.
+        """
+        size = 10 if pool_size is None else pool_size
+        return cls(
+            url, schema=schema, pool_size=size, max_overflow=2 * size, lock_pool_size=2 * size
+        )
+
     def _insert(self, table: sa.Table) -> postgresql.Insert:
         return postgresql.insert(table)
 

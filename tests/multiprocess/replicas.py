@@ -129,6 +129,10 @@ class Cluster:
         call = retell.call_object(call_id, from_number=from_number)
         return await retell.function_call("collect_appointment_data", args, call=call)
 
+    def logs(self) -> str:
+        """Every replica's output, for failure messages."""
+        return "\n".join(f"--- {r.name}\n{r.output()}" for r in self.replicas)
+
     def booking_posts(self) -> int:
         """How many create requests reached Cal.com."""
         return sum(
@@ -152,6 +156,8 @@ def replica_environment(
             "RETELL_BOOKING_PHONE_REGION": "DE",
             # Longer than any stall the tests make Cal.com produce.
             "RETELL_BOOKING_CALCOM_TIMEOUT": "30",
+            # At most 16 connections per process: the test server is shared.
+            "RETELL_BOOKING_DATABASE_POOL_SIZE": "3",
         }
     )
     return env

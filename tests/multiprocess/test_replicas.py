@@ -101,7 +101,7 @@ async def deliver_all(cluster: Cluster, workload: Workload) -> dict[str, dict[st
         )
     answers: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for delivery, response in zip(workload.deliveries, responses, strict=True):
-        assert response.status_code == 200, response.text
+        assert response.status_code == 200, cluster.logs()
         answers[delivery.call_id].append(response.json())
     for call_id, given in answers.items():
         assert all(answer == given[0] for answer in given), f"{call_id} answered differently"

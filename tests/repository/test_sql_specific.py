@@ -300,6 +300,33 @@ async def test_held_locks_never_starve_critical_sections_of_connections(
 
 
 @pytest.mark.postgres
+async def test_the_smallest_pools_still_serve_concurrent_claims_locks_and_writes(
+    databases: Databases,
+) -> None:
+    """``pool_size=1`` (six connections at most) queues work instead of deadlocking."""
+    database = databases.create("postgres")
+    repository = PostgresRepository.pooled(database.url, schema=database.schema, pool_size=1)
+    lease = timedelta(seconds=60)
+    try:
+        customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+        async def tool_call(n: int) -> bool:
+            key = ToolCallKey(f"call_{n}", "collect_appointment_data", "d1")
+            claim = await repository.claim_tool_call(key, now=TEN, lease=lease)
+            async with repository.lock(f"slot:{n % 3}"):
+                _, created = await repository.add_appointment(booking(customer.id, f"uid-{n}"))
+            await repository.finish_tool_call(key, {"status": "booked"}, now=TEN)
+            return claim == ToolCallClaimed(resumed=False) and created
+
+        async with asyncio.timeout(20):
+            results = await asyncio.gather(*(tool_call(n) for n in range(12)))
+    finally:
+        await repository.close()
+
+    assert all(results)
+
+
+@pytest.mark.postgres
 async def test_locks_of_stores_in_different_schemas_do_not_collide(
     make_repository: Any,
 ) -> None:
