@@ -15,7 +15,11 @@ import typer
 from retell_booking_tools.config import Language, Settings
 from retell_booking_tools.errors import ConfigurationError, RetellBookingError
 from retell_booking_tools.history import appointment_history, call_history
-from retell_booking_tools.repository.factory import open_repository, upgrade_database
+from retell_booking_tools.repository.factory import (
+    open_repository,
+    shared_by_processes,
+    upgrade_database,
+)
 from retell_booking_tools.repository.protocol import Repository
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -69,10 +73,18 @@ def serve(
 
     from retell_booking_tools.server import create_app
 
+    settings = _settings()
     try:
-        create_app(_settings())
+        create_app(settings)
+        several = workers > 1 and not shared_by_processes(settings.database_url)
     except RetellBookingError as exc:
         raise _fail(str(exc), 2) from None
+    if several:
+        raise _fail(
+            "--workers above 1 needs PostgreSQL (RETELL_BOOKING_DATABASE_URL=postgresql://...): "
+            "SQLite and memory:// keep their locks within one process",
+            2,
+        )
     uvicorn.run(
         "retell_booking_tools.server:create_app",
         factory=True,

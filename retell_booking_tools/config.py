@@ -75,6 +75,19 @@ class Settings(BaseSettings):
     )
     """How long a function call may take before it answers ``pending``; keep it below the
     tool's ``timeout_ms`` in Retell, so Retell never times out and retries on its own."""
+    tool_call_lease_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=_env("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS")
+    )
+    """How long a started tool call is its owner's before a retry may resume it anyway.
+
+    Keep it above the longest a tool call can take. On PostgreSQL a claim whose owner's
+    process died is resumed at once, whatever the lease.
+    """
+    database_pool_size: int = Field(
+        default=10, ge=1, validation_alias=_env("RETELL_BOOKING_DATABASE_POOL_SIZE")
+    )
+    """PostgreSQL connections a server process keeps for queries; at most 5 times this plus
+    one are ever open (queries, overflow, slot locks, claims). Ignored by SQLite."""
 
     @field_validator("timezone")
     @classmethod
@@ -145,6 +158,8 @@ _ENV_NAMES = {
     "redis_url": "RETELL_BOOKING_REDIS_URL",
     "calcom_webhook_secret": "CALCOM_WEBHOOK_SECRET",
     "tool_budget_seconds": "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
+    "tool_call_lease_seconds": "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
+    "database_pool_size": "RETELL_BOOKING_DATABASE_POOL_SIZE",
 }
 
 

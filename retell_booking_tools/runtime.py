@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -65,7 +66,9 @@ async def build_runtime(
     plug in an in-memory store or the Cal.com emulator."""
     api_key, event_type_id = settings.require_calcom()
     if repository is None:
-        repository = await open_repository(settings.database_url)
+        repository = await open_repository(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
     telemetry = Telemetry(
         repository,
         timezone=settings.timezone,
@@ -100,6 +103,7 @@ async def build_runtime(
         clock=clock,
         observer=telemetry,
         budget_seconds=settings.tool_budget_seconds,
+        lease=timedelta(seconds=settings.tool_call_lease_seconds),
     )
     return Runtime(
         settings=settings,

@@ -29,7 +29,7 @@ from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.repository.sql import SqlRepository, masked_url, translate_errors
 from retell_booking_tools.repository.sqlite import SqliteRepository, sqlite_url
 
-__all__ = ["database_revision", "open_repository", "upgrade_database"]
+__all__ = ["database_revision", "open_repository", "shared_by_processes", "upgrade_database"]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -58,6 +58,15 @@ def _kind(database_url: str) -> Literal["memory", "sqlite", "postgres"]:
             f"memory://, not {masked_url(database_url)!r}"
         )
     return kind
+
+
+def shared_by_processes(database_url: str) -> bool:
+    """Whether several server processes may share this store: PostgreSQL only.
+
+    SQLite's and the in-memory store's locks hold within one process, so a second process
+    on them could book a slot twice.
+    """
+    return _kind(database_url) == "postgres"
 
 
 def _reject_schema_for(kind: str, schema: str | None) -> None:
@@ -123,14 +132,19 @@ def _schema_out_of_date(current: str | None, head: str) -> SchemaOutOfDate:
 
 
 async def open_repository(
-    database_url: str, *, check_schema: bool = True, schema: str | None = None
+    database_url: str,
+    *,
+    check_schema: bool = True,
+    schema: str | None = None,
+    pool_size: int | None = None,
 ) -> Repository:
     """The repository ``database_url`` names, ready to use.
 
     With ``check_schema``, a database whose migrations are not at head (a new, empty one
     included) raises :class:`SchemaOutOfDate`. ``sqlite:///:memory:`` is created on the spot,
     since no other connection can reach it. ``schema`` picks a PostgreSQL schema
-    (``search_path``); see :mod:`retell_booking_tools.repository.postgres`.
+    (``search_path``); see :mod:`retell_booking_tools.repository.postgres`. ``pool_size``
+    sizes PostgreSQL's pools (:meth:`PostgresRepository.pooled`); SQLite ignores it.
     """
     kind = _kind(database_url)
     _reject_schema_for(kind, schema)
@@ -140,7 +154,7 @@ async def open_repository(
     if kind == "sqlite":
         repository = SqliteRepository(database_url)
     else:
-        repository = PostgresRepository(database_url, schema=schema)
+        repository = PostgresRepository.pooled(database_url, schema=schema, pool_size=pool_size)
     try:
         if isinstance(repository, SqliteRepository) and repository.is_memory:
             await repository.run_sync("create the schema", _upgrade_on)

@@ -1,6 +1,9 @@
 """PostgreSQL through psycopg 3 (the ``postgres`` extra): many processes, one store.
 
 ``lock`` is a session-level advisory lock, so it excludes every process using the database.
+A claimed tool call is also marked by an advisory lock, held by one session per process for
+as long as the call runs: when a process dies, PostgreSQL ends its session and frees its
+claims at once, so the next delivery resumes the call without waiting for the lease.
 psycopg is imported only when an engine is created, so the package imports without it.
 
 A schema other than the default is chosen by ``search_path``: pass ``schema=`` (it is added
@@ -16,18 +19,29 @@ import hashlib
 import logging
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
+from retell_booking_tools.domain import ToolCallClaim, ToolCallClaimed, ToolCallKey
 from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.repository.schema import tool_calls
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
-__all__ = ["PostgresRepository", "advisory_key", "import_driver", "postgres_url"]
+__all__ = [
+    "PostgresRepository",
+    "advisory_key",
+    "claim_lock_name",
+    "import_driver",
+    "postgres_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +103,114 @@ async def _unlock(conn: AsyncConnection, key: int) -> None:
         await conn.close()
 
 
+def claim_lock_name(key: ToolCallKey) -> str:
+    """The advisory lock name that marks ``key`` as owned by a running process."""
+    return f"tool-call\0{key.call_id}\0{key.tool}\0{key.args_digest}"
+
+
+class _ClaimOwnership:
+    """One session per process holding an advisory lock for each tool call it owns.
+
+    Holding the lock is what makes an owner alive: a delivery that takes the lock knows no
+    running process owns the call. Keys owned here are never taken again here (a session
+    could take its own lock twice), and every operation is a non-blocking round trip, so
+    one connection serves every claim of the process.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        advisory_key: Callable[[AsyncConnection, str], Awaitable[int]],
+    ) -> None:
+        self._engine = engine
+        self._advisory_key = advisory_key
+        self._conn: AsyncConnection | None = None
+        self._owned: dict[ToolCallKey, int] = {}
+        self._mutex = asyncio.Lock()
+        self._returning: set[asyncio.Task[None]] = set()
+
+    async def take(self, key: ToolCallKey) -> bool:
+        """Lock ``key`` if no live session (this one included) holds it."""
+        attempt = asyncio.ensure_future(self._take(key))
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            attempt.add_done_callback(lambda done: self._give_back_if_taken(key, done))
+            raise
+
+    async def give_back(self, key: ToolCallKey) -> None:
+        """Release ``key`` if this process owns it; never raises."""
+        async with self._mutex:
+            advisory = self._owned.pop(key, None)
+            if advisory is None or self._conn is None:
+                return
+            try:
+                unlock = sa.func.pg_advisory_unlock(sa.cast(advisory, sa.BigInteger))
+                await self._conn.execute(sa.select(unlock))
+                await self._conn.commit()
+            except Exception:
+                logger.warning("could not release a tool-call claim lock", exc_info=True)
+                await self._lose_session()
+
+    async def close(self) -> None:
+        async with self._mutex:
+            if self._conn is not None:
+                await _discard(self._conn)
+                self._conn = None
+            self._owned.clear()
+
+    async def _take(self, key: ToolCallKey) -> bool:
+        async with self._mutex:
+            if key in self._owned:
+                return False
+            reused = self._conn is not None
+            try:
+                advisory, taken = await self._try_lock(key)
+            except sa_exc.DBAPIError as exc:
+                if not (reused and exc.connection_invalidated):
+                    raise
+                # The server ended the idle session (restart, failover, idle timeout), and
+                # every lock it held with it: a new session may simply try again.
+                advisory, taken = await self._try_lock(key)
+            if taken:
+                self._owned[key] = advisory
+            return taken
+
+    async def _try_lock(self, key: ToolCallKey) -> tuple[int, bool]:
+        """One ``pg_try_advisory_lock``; on any failure the session is given up for good."""
+        try:
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            advisory = await self._advisory_key(self._conn, claim_lock_name(key))
+            lock = sa.func.pg_try_advisory_lock(sa.cast(advisory, sa.BigInteger))
+            taken = bool((await self._conn.execute(sa.select(lock))).scalar_one())
+            await self._conn.commit()
+        except BaseException:
+            await asyncio.shield(self._lose_session())
+            raise
+        return advisory, taken
+
+    def _give_back_if_taken(self, key: ToolCallKey, attempt: asyncio.Future[bool]) -> None:
+        if attempt.cancelled() or attempt.exception() is not None or not attempt.result():
+            return
+        task = asyncio.ensure_future(self.give_back(key))
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
+
+    async def _lose_session(self) -> None:
+        """End the session, which frees every claim lock of this process; say so if any."""
+        if self._owned:
+            logger.warning(
+                "lost the session marking %d running tool calls as owned; "
+                "other replicas may resume them",
+                len(self._owned),
+            )
+        self._owned.clear()
+        if self._conn is not None:
+            await _discard(self._conn)
+            self._conn = None
+
+
 class PostgresRepository(SqlRepository):
     """PostgreSQL for any number of processes; see the module docstring for ``schema``.
 
@@ -96,6 +218,10 @@ class PostgresRepository(SqlRepository):
     or awaiting locks can never starve the critical sections of the connections they need.
     Tasks of one process queue for a name in-process first, so a name being contended
     costs one lock connection per process, not one per waiting task.
+
+    Tool-call claims are owned through an advisory lock (see the module docstring): a claim
+    whose owner's session ended is resumed at once; one whose owner is alive only after
+    ``lease`` without a result, as on every backend.
     """
 
     def __init__(
@@ -123,6 +249,22 @@ class PostgresRepository(SqlRepository):
         )
         self._local_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lock_namespace: str | None = None
+        self._claims_engine = create_async_engine(async_url, poolclass=NullPool, **options)
+        self._claims = _ClaimOwnership(self._claims_engine, self._advisory_key)
+
+    @classmethod
+    def pooled(
+        cls, url: str, *, schema: str | None = None, pool_size: int | None = None
+    ) -> PostgresRepository:
+        """A repository whose pools all scale with ``pool_size`` (default 10).
+
+        ``pool_size`` connections for queries, twice as many more under load, twice as many
+        for slot locks, and one for claims: at most ``5 * pool_size + 1`` per process.
+        """
+        size = 10 if pool_size is None else pool_size
+        return cls(
+            url, schema=schema, pool_size=size, max_overflow=2 * size, lock_pool_size=2 * size
+        )
 
     def _insert(self, table: sa.Table) -> postgresql.Insert:
         return postgresql.insert(table)
@@ -158,6 +300,42 @@ class PostgresRepository(SqlRepository):
             finally:
                 await asyncio.shield(_unlock(conn, key))
 
+    async def claim_tool_call(
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+    ) -> ToolCallClaim:
+        with self._translate("claim_tool_call"):
+            locked = await self._claims.take(key)
+        if not locked:
+            # A live session owns it, or is looking at it right now: only a claim older
+            # than the lease, whose owner seems stuck, may be taken over.
+            outlived = tool_calls.c.claimed_at <= now - lease
+            return await self._claim_tool_call(key, now=now, create=False, take_over_if=outlived)
+        # No running process owns it: an unfinished claim was left by one that died.
+        try:
+            claim = await self._claim_tool_call(key, now=now, create=True, take_over_if=sa.true())
+        except BaseException:
+            await asyncio.shield(self._claims.give_back(key))
+            raise
+        if not isinstance(claim, ToolCallClaimed):
+            await asyncio.shield(self._claims.give_back(key))
+        return claim
+
+    async def finish_tool_call(
+        self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
+    ) -> None:
+        try:
+            await super().finish_tool_call(key, result, now=now)
+        finally:
+            await asyncio.shield(self._claims.give_back(key))
+
+    async def abandon_tool_call(self, key: ToolCallKey) -> None:
+        try:
+            await super().abandon_tool_call(key)
+        finally:
+            await asyncio.shield(self._claims.give_back(key))
+
     async def close(self) -> None:
+        await self._claims.close()
+        await self._claims_engine.dispose()
         await self._lock_engine.dispose()
         await super().close()

@@ -98,6 +98,8 @@ class Repository(Protocol):
         """Become the owner of a function call delivery, or learn its result or that it is busy.
 
         A claim older than ``lease`` without a result counts as abandoned (its process died).
+        A backend that can tell its owner's process is gone (PostgreSQL: the owner's session
+        ended) resumes it at once instead.
         """
         ...
 

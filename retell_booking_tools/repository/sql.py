@@ -423,30 +423,40 @@ class SqlRepository(abc.ABC):
     async def claim_tool_call(
         self, key: ToolCallKey, *, now: datetime, lease: timedelta
     ) -> ToolCallClaim:
+        # Take an existing row over only if nobody finished it and its owner gave up or
+        # outlived the lease.
+        stale = sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
+        return await self._claim_tool_call(key, now=now, create=True, take_over_if=stale)
+
+    async def _claim_tool_call(
+        self,
+        key: ToolCallKey,
+        *,
+        now: datetime,
+        create: bool,
+        take_over_if: sa.ColumnElement[bool],
+    ) -> ToolCallClaim:
+        """Insert the claim (if ``create``), else take an unfinished one over if the condition
+        holds; the ``WHERE`` makes the takeover atomic between processes."""
         async with self._begin("claim_tool_call") as conn:
-            inserted = await conn.execute(
-                self._insert(tool_calls)
-                .values(
-                    call_id=key.call_id,
-                    tool=key.tool,
-                    args_digest=key.args_digest,
-                    claimed_at=now,
-                    abandoned=False,
+            if create:
+                inserted = await conn.execute(
+                    self._insert(tool_calls)
+                    .values(
+                        call_id=key.call_id,
+                        tool=key.tool,
+                        args_digest=key.args_digest,
+                        claimed_at=now,
+                        abandoned=False,
+                    )
+                    .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
+                    .returning(tool_calls.c.call_id)
                 )
-                .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
-                .returning(tool_calls.c.call_id)
-            )
-            if inserted.one_or_none() is not None:
-                return ToolCallClaimed(resumed=False)
-            # The row exists. Take it over only if nobody finished it and its owner gave up
-            # or outlived the lease; the WHERE makes the takeover atomic between processes.
+                if inserted.one_or_none() is not None:
+                    return ToolCallClaimed(resumed=False)
             taken = await conn.execute(
                 sa.update(tool_calls)
-                .where(
-                    _tool_call_is(key),
-                    tool_calls.c.finished_at.is_(None),
-                    sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease),
-                )
+                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if)
                 .values(claimed_at=now, abandoned=False)
             )
             if taken.rowcount == 1:
@@ -454,8 +464,8 @@ class SqlRepository(abc.ABC):
             query = sa.select(tool_calls.c.finished_at, tool_calls.c.result).where(
                 _tool_call_is(key)
             )
-            row = (await conn.execute(query)).one()
-        if row.finished_at is not None:
+            row = (await conn.execute(query)).one_or_none()
+        if row is not None and row.finished_at is not None:
             return ToolCallFinished(result=row.result)
         return ToolCallBusy()
 

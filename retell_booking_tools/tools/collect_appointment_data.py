@@ -24,6 +24,13 @@ MAX_DAYS_AHEAD = 366
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NOT_IN_NAMES = frozenset('<>{}[]\\;=$%|`"')
 """Markup, template, shell and SQL syntax; apostrophes, hyphens, dots and parentheses stay."""
+NAME_PATTERN = (
+    r"^(?=[\s\S]*\S)[^"
+    + "".join(f"\\u{ord(char):04x}" for char in sorted(_NOT_IN_NAMES))
+    + r"\u0000-\u001f\u007f-\u009f\ud800-\udfff]*$"
+)
+"""What ``_a_name`` accepts, as the JSON-schema pattern the model is shown (a little stricter:
+no control characters even where stripping would remove them)."""
 
 
 class CollectAppointmentDataArgs(BaseModel):
@@ -32,7 +39,10 @@ class CollectAppointmentDataArgs(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     customer_name: str = Field(
-        min_length=1, max_length=200, description="The caller's full name, as they said it."
+        min_length=1,
+        max_length=200,
+        description="The caller's full name, as they said it.",
+        json_schema_extra={"pattern": NAME_PATTERN},
     )
     date: str = Field(
         max_length=40, description="Requested day, YYYY-MM-DD, in the business time zone."

@@ -143,6 +143,20 @@ def test_serve_without_calcom_key_names_the_missing_variable(database_url: str) 
     assert "CALCOM_API_KEY" in err
 
 
+def test_serve_refuses_several_workers_on_sqlite_and_names_postgresql(database_url: str) -> None:
+    """Workers would share a file whose locks hold in one process only: refused up front."""
+    code, _, err = _run(
+        ["serve", "--workers", "2"],
+        database_url,
+        RETELL_API_KEY="k",
+        CALCOM_API_KEY="cal_x",
+        CALCOM_EVENT_TYPE_ID="1",
+    )
+
+    assert code == 2
+    assert "--workers above 1 needs PostgreSQL" in err
+
+
 def test_malformed_setting_names_the_variable(database_url: str) -> None:
     code, _, err = _run(["calls", "show", "x"], database_url, RETELL_BOOKING_TIMEZONE="Mars/Base")
 

@@ -21,7 +21,9 @@ from retell_booking_tools.domain import (
     AppointmentStatus,
     NewAppointment,
     ToolCallBusy,
+    ToolCallClaim,
     ToolCallClaimed,
+    ToolCallFinished,
     ToolCallKey,
 )
 from retell_booking_tools.errors import ConfigurationError, RepositoryError, SchemaOutOfDate
@@ -34,12 +36,12 @@ from retell_booking_tools.repository import (
     upgrade_database,
 )
 from retell_booking_tools.repository.factory import head_revision
-from retell_booking_tools.repository.postgres import postgres_url
+from retell_booking_tools.repository.postgres import advisory_key, claim_lock_name, postgres_url
 from retell_booking_tools.repository.schema import metadata
 from retell_booking_tools.repository.sqlite import sqlite_url
 
 if TYPE_CHECKING:
-    from conftest import Databases
+    from conftest import Database, Databases
 
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TEN = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)
@@ -61,6 +63,19 @@ async def two_processes(databases: Databases, kind: str) -> tuple[Repository, Re
     """Two independent repositories (engines, pools) on one database, like two servers."""
     database = databases.create(kind)  # type: ignore[arg-type]
     return await databases.open(database), await databases.open(database)
+
+
+async def claim_once_free(
+    repository: Repository, key: ToolCallKey, *, now: datetime, lease: timedelta
+) -> ToolCallClaim:
+    """Claim like the runner: while busy, ask again shortly (the server ends a closed
+    session a moment after the client left). Gives up after five seconds."""
+    async with asyncio.timeout(5):
+        while True:
+            claim = await repository.claim_tool_call(key, now=now, lease=lease)
+            if claim != ToolCallBusy():
+                return claim
+            await asyncio.sleep(0.05)
 
 
 # Concurrency
@@ -136,6 +151,79 @@ async def test_concurrent_takeovers_of_an_expired_claim_have_exactly_one_owner(
 
     assert claims.count(ToolCallClaimed(resumed=True)) == 1
     assert claims.count(ToolCallBusy()) == 19
+
+
+@pytest.mark.postgres
+async def test_a_claim_whose_owners_session_ended_is_resumed_at_once(
+    databases: Databases,
+) -> None:
+    """Its owner's process is gone: the next delivery resumes it well within the lease."""
+    first, second = await two_processes(databases, "postgres")
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    lease = timedelta(seconds=60)
+    await first.claim_tool_call(key, now=TEN, lease=lease)
+    assert await second.claim_tool_call(key, now=TEN, lease=lease) == ToolCallBusy()
+
+    await first.close()  # its sessions end, as when the process is killed
+
+    resumed = await claim_once_free(second, key, now=TEN, lease=lease)
+    again = await second.claim_tool_call(key, now=TEN, lease=lease)
+
+    assert resumed == ToolCallClaimed(resumed=True)
+    assert again == ToolCallBusy()
+
+
+@pytest.mark.postgres
+async def test_a_finished_claim_is_replayed_after_its_owners_session_ended(
+    databases: Databases,
+) -> None:
+    """Only unfinished claims are resumed; a finished one keeps its result for good."""
+    first, second = await two_processes(databases, "postgres")
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    lease = timedelta(seconds=60)
+    await first.claim_tool_call(key, now=TEN, lease=lease)
+    await first.finish_tool_call(key, {"status": "booked"}, now=TEN)
+    await first.close()
+
+    claim = await second.claim_tool_call(key, now=TEN, lease=lease)
+
+    assert claim == ToolCallFinished(result={"status": "booked"})
+
+
+def _end_session_owning(database: Database, key: ToolCallKey) -> None:
+    """What a database restart does to the session that marks ``key`` as owned."""
+    import psycopg
+
+    assert database.schema is not None
+    lock = advisory_key(database.schema, claim_lock_name(key)) & 0xFFFFFFFFFFFFFFFF
+    holder = (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+        "AND classid = %s::bigint::oid AND objid = %s::bigint::oid"
+    )
+    with psycopg.connect(database.url, autocommit=True) as connection:
+        [(pid,)] = connection.execute(holder, (lock >> 32, lock & 0xFFFFFFFF)).fetchall()
+        connection.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+
+@pytest.mark.postgres
+async def test_claims_keep_working_after_the_server_ended_the_claims_session(
+    databases: Databases,
+) -> None:
+    """A restart or failover ends the session: its claims are free, and a new one takes over."""
+    database = databases.create("postgres")
+    first, second = await databases.open(database), await databases.open(database)
+    lease = timedelta(seconds=60)
+    running = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    await first.claim_tool_call(running, now=TEN, lease=lease)
+
+    _end_session_owning(database, running)
+
+    resumed = await second.claim_tool_call(running, now=TEN, lease=lease)
+    later = ToolCallKey("call_2", "collect_appointment_data", "d2")
+    claimed = await first.claim_tool_call(later, now=TEN, lease=lease)
+    assert resumed == ToolCallClaimed(resumed=True)
+    assert claimed == ToolCallClaimed(resumed=False)
+    assert await second.claim_tool_call(later, now=TEN, lease=lease) == ToolCallBusy()
 
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
@@ -219,6 +307,33 @@ async def test_held_locks_never_starve_critical_sections_of_connections(
 
         async with asyncio.timeout(10):
             results = await asyncio.gather(*(critical_section(n) for n in range(6)))
+    finally:
+        await repository.close()
+
+    assert all(results)
+
+
+@pytest.mark.postgres
+async def test_the_smallest_pools_still_serve_concurrent_claims_locks_and_writes(
+    databases: Databases,
+) -> None:
+    """``pool_size=1`` (six connections at most) queues work instead of deadlocking."""
+    database = databases.create("postgres")
+    repository = PostgresRepository.pooled(database.url, schema=database.schema, pool_size=1)
+    lease = timedelta(seconds=60)
+    try:
+        customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+
+        async def tool_call(n: int) -> bool:
+            key = ToolCallKey(f"call_{n}", "collect_appointment_data", "d1")
+            claim = await repository.claim_tool_call(key, now=TEN, lease=lease)
+            async with repository.lock(f"slot:{n % 3}"):
+                _, created = await repository.add_appointment(booking(customer.id, f"uid-{n}"))
+            await repository.finish_tool_call(key, {"status": "booked"}, now=TEN)
+            return claim == ToolCallClaimed(resumed=False) and created
+
+        async with asyncio.timeout(20):
+            results = await asyncio.gather(*(tool_call(n) for n in range(12)))
     finally:
         await repository.close()
 
@@ -423,6 +538,65 @@ async def test_a_schema_in_the_url_options_works_like_the_schema_argument(
 
     by_argument = await databases.open(database)
     assert await by_argument.get_customer(customer.id) == customer
+
+
+# Constraints: the invariants hold for SQL that bypasses the repository
+
+
+_CUSTOMER = (
+    "INSERT INTO customers (id, name, phone, created_at) "
+    "VALUES (1, 'Max', '+4915112345678', '2025-10-08 20:21:00')"
+)
+_APPOINTMENT = (
+    "INSERT INTO appointments (id, customer_id, booking_uid, event_type_id, start_at, end_at, "
+    "timezone, status, created_at) VALUES ({id}, 1, 'uid-1', 2563193, '2025-10-10 09:00:00', "
+    "'2025-10-10 10:00:00', 'Europe/Berlin', 'active', '2025-10-08 20:21:00')"
+)
+_LINK = (
+    "INSERT INTO call_appointment_links (call_id, appointment_id, relationship, linked_at, "
+    "metadata) VALUES ('call_1', 1, 'original', '{at}', '{{}}')"
+)
+_TOOL_CALL = (
+    "INSERT INTO tool_calls (call_id, tool, args_digest, claimed_at, abandoned) "
+    "VALUES ('call_1', 'collect_appointment_data', 'd1', '{at}', {abandoned})"
+)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+@pytest.mark.parametrize(
+    ("rows", "duplicate"),
+    [
+        pytest.param(
+            [_CUSTOMER, _APPOINTMENT.format(id=1)],
+            _APPOINTMENT.format(id=2),
+            id="one-appointment-per-booking-uid",
+        ),
+        pytest.param(
+            [_CUSTOMER, _APPOINTMENT.format(id=1), _LINK.format(at="2025-10-08 20:21:00")],
+            _LINK.format(at="2025-10-09 08:00:00"),
+            id="one-link-per-call-appointment-relationship",
+        ),
+        pytest.param(
+            [_TOOL_CALL.format(at="2025-10-08 20:21:00", abandoned="false")],
+            _TOOL_CALL.format(at="2025-10-09 08:00:00", abandoned="true"),
+            id="one-tool-call-per-call-tool-digest",
+        ),
+    ],
+)
+def test_the_migrated_database_itself_refuses_a_duplicate(
+    databases: Databases, kind: str, rows: list[str], duplicate: str
+) -> None:
+    """Raw SQL that skips every Python check still cannot store a second row for one key."""
+    database = databases.create(kind)  # type: ignore[arg-type]
+    engine = _sync_engine(database.url, database.schema)
+    try:
+        with engine.begin() as connection:
+            for row in rows:
+                connection.execute(sa.text(row))
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(sa.text(duplicate))
+    finally:
+        engine.dispose()
 
 
 # Misconfiguration

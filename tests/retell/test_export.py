@@ -148,7 +148,11 @@ def test_collect_appointment_data_requires_name_date_and_time_only() -> None:
         "maxLength": 320,
         "description": "Email, only if the caller gave one.",
     }
-    assert parameters["properties"]["customer_name"]["pattern"] == r"\S"
+    name_pattern = re.compile(parameters["properties"]["customer_name"]["pattern"])
+    assert name_pattern.search("Zoë O'Brien-Smith (Dr.)")
+    assert not name_pattern.search("   ")
+    assert not name_pattern.search("Robert'); DROP TABLE customers;--")
+    assert not name_pattern.search("{{ caller_name }}")
 
 
 def test_collect_appointment_data_description_says_existing_is_not_booked() -> None:

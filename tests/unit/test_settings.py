@@ -14,6 +14,8 @@ def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> 
         "RETELL_BOOKING_TIMEZONE",
         "CALCOM_API_URL",
         "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
+        "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
+        "RETELL_BOOKING_DATABASE_POOL_SIZE",
     ):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env()
@@ -23,6 +25,8 @@ def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.timezone == "UTC"
     assert settings.language == "en"
     assert settings.tool_budget_seconds == 8.0
+    assert settings.tool_call_lease_seconds == 60
+    assert settings.database_pool_size == 10
 
 
 def test_tool_budget_is_read_and_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,11 +43,15 @@ def test_environment_overrides_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CALCOM_EVENT_TYPE_ID", "2563193")
     monkeypatch.setenv("RETELL_BOOKING_LANGUAGE", "de")
     monkeypatch.setenv("RETELL_BOOKING_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS", "90")
+    monkeypatch.setenv("RETELL_BOOKING_DATABASE_POOL_SIZE", "4")
 
     settings = Settings.from_env()
 
     assert settings.require_calcom() == ("cal_live_secret", 2563193)
     assert settings.language == "de"
+    assert settings.tool_call_lease_seconds == 90
+    assert settings.database_pool_size == 4
     assert "cal_live_secret" not in repr(settings)
 
 
@@ -53,6 +61,9 @@ def test_environment_overrides_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("RETELL_BOOKING_LANGUAGE", "fr"),
         ("RETELL_BOOKING_TIMEZONE", "Europe/Atlantis"),
         ("CALCOM_EVENT_TYPE_ID", "beratung"),
+        ("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS", "0"),
+        ("RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS", "soon"),
+        ("RETELL_BOOKING_DATABASE_POOL_SIZE", "0"),
     ],
 )
 def test_malformed_value_is_refused_naming_the_variable(
