@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -48,6 +48,26 @@ class ToolContext:
             clock=self.service.clock,
             max_alternatives=self.service.policy.max_alternatives,
         )
+
+
+class ToolArgs(BaseModel):
+    """Arguments the model fills in: unknown keys are ignored and strings stripped."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+def booking_uid_field(description: str) -> Any:
+    """The ``booking_uid`` argument of a tool that acts on one of the caller's appointments."""
+    return Field(min_length=1, max_length=100, description=description)
+
+
+def caller_email_field() -> Any:
+    """The optional ``email`` that identifies a caller who phones without a number."""
+    return Field(
+        default=None,
+        max_length=320,
+        description="The caller's email, only if they booked with it and call without a number.",
+    )
 
 
 class AppointmentView(BaseModel):
@@ -193,3 +213,13 @@ async def offered_slots(context: ToolContext) -> OfferedSlots | None:
         if isinstance(slot, str)
     ]
     return OfferedSlots.of(starts, context.zone) if starts else None
+
+
+def owned_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
+    """Word the outcome of acting on a booking by uid; another customer's one is worded like an
+    unknown one, so the answer reveals nothing about it."""
+    if outcome.status is ToolStatus.CONFLICT:
+        return status_result(ToolStatus.CONFLICT, context, variant="appointment")
+    if outcome.status is ToolStatus.NOT_FOUND:
+        return status_result(ToolStatus.NOT_FOUND, context)
+    return outcome_result(outcome, context)

@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.lifecycle import CancelRequest
 from retell_booking_tools.tools.base import (
     Tool,
+    ToolArgs,
     ToolContext,
     ToolResult,
+    booking_uid_field,
+    caller_email_field,
     invalid_result,
-    outcome_result,
+    owned_result,
     resolve_customer,
-    status_result,
 )
 
 
-class CancelAppointmentArgs(BaseModel):
+class CancelAppointmentArgs(ToolArgs):
     """Which appointment, and why if the caller said."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    booking_uid: str = Field(
-        min_length=1,
-        max_length=100,
-        description="booking_uid of the caller's appointment (from find_appointments).",
+    booking_uid: str = booking_uid_field(
+        "booking_uid of the caller's appointment (from find_appointments)."
     )
     reason: str | None = Field(
         default=None, max_length=500, description="Why, in the caller's words, if given."
     )
-    email: str | None = Field(
-        default=None,
-        max_length=320,
-        description="The caller's email, only if they booked with it and call without a number.",
-    )
+    email: str | None = caller_email_field()
 
 
 async def cancel_appointment(args: CancelAppointmentArgs, context: ToolContext) -> ToolResult:
@@ -52,11 +45,7 @@ async def cancel_appointment(args: CancelAppointmentArgs, context: ToolContext) 
             resumed=context.resumed,
         )
     )
-    if outcome.status is ToolStatus.CONFLICT:
-        return status_result(ToolStatus.CONFLICT, context, variant="appointment")
-    if outcome.status is ToolStatus.NOT_FOUND:
-        return status_result(ToolStatus.NOT_FOUND, context)
-    return outcome_result(outcome, context)
+    return owned_result(outcome, context)
 
 
 TOOL = Tool(

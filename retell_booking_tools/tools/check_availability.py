@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from retell_booking_tools.availability import AvailabilityRequest
 from retell_booking_tools.domain import ToolStatus
@@ -13,6 +13,7 @@ from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     CHECK_AVAILABILITY,
     Tool,
+    ToolArgs,
     ToolContext,
     ToolResult,
     invalid_result,
@@ -24,10 +25,8 @@ MAX_SPOKEN_TIMES = 6
 """A day with more free starts is spoken as a few examples spread over the day."""
 
 
-class CheckAvailabilityArgs(BaseModel):
+class CheckAvailabilityArgs(ToolArgs):
     """The day (and optionally the time) the caller asks about."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     date: str = Field(max_length=40, description="Day asked about, YYYY-MM-DD, business time zone.")
     time: str | None = Field(

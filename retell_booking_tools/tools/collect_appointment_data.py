@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from retell_booking_tools.booking import BookingRequest
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.retell.models import has_unprintable
 from retell_booking_tools.tools.base import (
     Tool,
+    ToolArgs,
     ToolContext,
     ToolResult,
     invalid_result,
@@ -33,10 +34,8 @@ NAME_PATTERN = (
 no control characters even where stripping would remove them)."""
 
 
-class CollectAppointmentDataArgs(BaseModel):
+class CollectAppointmentDataArgs(ToolArgs):
     """Arguments the model fills in from the conversation."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     customer_name: str = Field(
         min_length=1,

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.tools.base import (
     Tool,
+    ToolArgs,
     ToolContext,
     ToolResult,
+    booking_uid_field,
+    caller_email_field,
     invalid_result,
-    outcome_result,
+    owned_result,
     resolve_customer,
-    status_result,
 )
 
 
-class ConfirmExistingArgs(BaseModel):
+class ConfirmExistingArgs(ToolArgs):
     """The booking the caller keeps, as returned in an ``existing`` result."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    booking_uid: str = Field(
-        min_length=1,
-        max_length=100,
-        description="appointment.booking_uid from the earlier 'existing' result.",
+    booking_uid: str = booking_uid_field(
+        "appointment.booking_uid from the earlier 'existing' result."
     )
-    email: str | None = Field(
-        default=None,
-        max_length=320,
-        description="The caller's email, only if they booked with it and call without a number.",
-    )
+    email: str | None = caller_email_field()
 
 
 async def confirm_existing(args: ConfirmExistingArgs, context: ToolContext) -> ToolResult:
@@ -42,11 +33,7 @@ async def confirm_existing(args: ConfirmExistingArgs, context: ToolContext) -> T
     outcome = await context.service.confirm_existing(
         call_id=context.call.call_id, customer=customer, booking_uid=args.booking_uid
     )
-    if outcome.status is ToolStatus.CONFLICT:
-        return status_result(ToolStatus.CONFLICT, context, variant="appointment")
-    if outcome.status is ToolStatus.NOT_FOUND:
-        return status_result(ToolStatus.NOT_FOUND, context)
-    return outcome_result(outcome, context)
+    return owned_result(outcome, context)
 
 
 TOOL = Tool(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
@@ -12,6 +12,7 @@ from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     AppointmentView,
     Tool,
+    ToolArgs,
     ToolContext,
     ToolResult,
     invalid_result,
@@ -20,10 +21,8 @@ from retell_booking_tools.tools.base import (
 )
 
 
-class FindAppointmentsArgs(BaseModel):
+class FindAppointmentsArgs(ToolArgs):
     """Who is asking, when the call itself does not say (no caller number)."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     email: str | None = Field(
         default=None,

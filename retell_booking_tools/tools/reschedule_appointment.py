@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
@@ -10,34 +10,28 @@ from retell_booking_tools.lifecycle import RescheduleRequest, SameStart
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     Tool,
+    ToolArgs,
     ToolContext,
     ToolResult,
+    booking_uid_field,
+    caller_email_field,
     invalid_result,
     offered_slots,
-    outcome_result,
+    owned_result,
     resolve_customer,
-    status_result,
 )
 from retell_booking_tools.tools.collect_appointment_data import requested_start
 
 
-class RescheduleAppointmentArgs(BaseModel):
+class RescheduleAppointmentArgs(ToolArgs):
     """Which appointment, and the new day and time."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    booking_uid: str = Field(
-        min_length=1,
-        max_length=100,
-        description="booking_uid of the caller's appointment (from find_appointments).",
+    booking_uid: str = booking_uid_field(
+        "booking_uid of the caller's appointment (from find_appointments)."
     )
     date: str = Field(max_length=40, description="New day, YYYY-MM-DD, business time zone.")
     time: str = Field(max_length=40, description="New start, HH:MM (24-hour), business time zone.")
-    email: str | None = Field(
-        default=None,
-        max_length=320,
-        description="The caller's email, only if they booked with it and call without a number.",
-    )
+    email: str | None = caller_email_field()
 
 
 async def reschedule_appointment(
@@ -66,11 +60,7 @@ async def reschedule_appointment(
             message=render("invalid.same_time", context.language, zone=context.zone),
             field=error.field,
         )
-    if outcome.status is ToolStatus.CONFLICT:
-        return status_result(ToolStatus.CONFLICT, context, variant="appointment")
-    if outcome.status is ToolStatus.NOT_FOUND:
-        return status_result(ToolStatus.NOT_FOUND, context)
-    return outcome_result(outcome, context)
+    return owned_result(outcome, context)
 
 
 TOOL = Tool(
