@@ -1,9 +1,10 @@
-"""The ``retell-booking-tools`` command: thin translation of argv into library calls."""
+"""Honest appointment-booking tools for Retell AI voice agents, backed by Cal.com."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ import typer
 from retell_booking_tools.config import Language, Settings
 from retell_booking_tools.errors import ConfigurationError, RetellBookingError
 from retell_booking_tools.history import appointment_history, call_history
+from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.repository.factory import (
     open_repository,
     shared_by_processes,
@@ -370,6 +372,12 @@ def _names(listed: str | None) -> list[str] | None:
 
 def _compact(metadata: dict[str, Any]) -> str:
     return json.dumps(metadata, sort_keys=True) if metadata else ""
+
+
+@app.callback()
+def _masked_logs() -> None:
+    """Every command logs through the masking handler: warnings only, no secrets or PII."""
+    configure_logging(level=logging.WARNING)
 
 
 def main() -> None:

@@ -159,7 +159,9 @@ def configure_logging(
 
     ``secrets`` are exact values (API keys) masked wherever they appear.
     """
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.StreamHandler[IO[str]] = (
+        logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    )
     handler.set_name("retell_booking_tools")
     handler.addFilter(ToolCallContextFilter())
     handler.addFilter(MaskingFilter(secrets))
@@ -173,4 +175,17 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic narrates every schema check at INFO; only its warnings are news.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     return handler
+
+
+class _StderrHandler(logging.StreamHandler[IO[str]]):
+    """Writes to whatever ``sys.stderr`` is at the time, so a swapped stream never goes stale."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)

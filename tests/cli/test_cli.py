@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -181,3 +183,35 @@ def test_demo_speaks_german_on_request() -> None:
     assert code == 0
     assert "Sie haben bereits einen Termin am" in out
     assert "Möchten Sie diesen Termin bestätigen oder ändern?" in out
+
+
+@pytest.fixture(name="restored_logging")
+def fixture_restored_logging() -> Iterator[None]:
+    """The root logger as it was, whatever a command installed."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_commands_log_warnings_with_emails_and_phone_numbers_masked(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a command logs goes through the masking handler, on the stderr of the moment."""
+    code, _, _ = _run(["calls", "show", "call_766", "--json"], database_url)
+    assert code == 0
+
+    logging.getLogger("retell_booking_tools.doctor").warning(
+        "no customer for max.mustermann@example.com (+4915112345678)"
+    )
+    logging.getLogger("retell_booking_tools.doctor").info("progress is not news")
+
+    logged = capsys.readouterr().err
+    assert "no customer for" in logged
+    assert "max.mustermann@example.com" not in logged
+    assert "4915112345678" not in logged
+    assert "progress is not news" not in logged
