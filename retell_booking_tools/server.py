@@ -138,6 +138,8 @@ class RetellEndpoints:
 
     async def _signed_body(self, request: Request) -> bytes | Response:
         """The raw body if Retell signed exactly these bytes just now, else the refusal."""
+        if self._runtime is None:
+            return _problem(503, "not started")
         body = await _read_limited(request)
         if body is None:
             return _problem(413, "request body too large")
@@ -150,8 +152,6 @@ class RetellEndpoints:
 
     async def _function_call(self, request: Request) -> Response:
         tool_name = request.path_params["tool_name"]
-        if self._runtime is None:
-            return _problem(503, "not started")
         body = await self._signed_body(request)
         if isinstance(body, Response):
             return body
@@ -168,8 +168,6 @@ class RetellEndpoints:
         return JSONResponse(result.to_json())
 
     async def _call_event(self, request: Request) -> Response:
-        if self._runtime is None:
-            return _problem(503, "not started")
         body = await self._signed_body(request)
         if isinstance(body, Response):
             return body
