@@ -19,48 +19,24 @@ hygiene checks included. Extra arguments go to pytest (e.g. ``-k slots``).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TESTS = HERE / "test_client_cassettes.py"
-COMMITTED = HERE.parent / "cassettes" / "calcom"
-HYGIENE_TESTS = "committed_cassette or cassettes_are_committed or recording_notes"
+sys.path.insert(0, str(HERE.parent))
 
-
-def _pytest(args: list[str], env: dict[str, str]) -> int:
-    command = [sys.executable, "-m", "pytest", str(TESTS), "-q", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, env=env, cwd=HERE.parents[1], check=False).returncode
+from cassette_recording import record_then_replay  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    target = "a real Cal.com account" if os.environ.get("CALCOM_API_KEY") else "the emulator"
-    print(f"Recording Cal.com cassettes against {target} ...")
-    with tempfile.TemporaryDirectory(prefix="calcom-cassettes-") as scratch:
-        env = {
-            **os.environ,
-            "RETELL_BOOKING_RECORD": "1",
-            "RETELL_BOOKING_CASSETTE_DIR": scratch,
-        }
-        if _pytest(["-k", f"not ({HYGIENE_TESTS})", *argv], env) != 0:
-            print("Recording failed; the committed cassettes are unchanged.", file=sys.stderr)
-            return 1
-        COMMITTED.mkdir(parents=True, exist_ok=True)
-        for recorded in sorted(Path(scratch).iterdir()):
-            shutil.copy2(recorded, COMMITTED / recorded.name)
-            print(f"  wrote {COMMITTED / recorded.name}")
-
-    replay_env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"RETELL_BOOKING_RECORD", "RETELL_BOOKING_CASSETTE_DIR"}
-    }
-    print("Replaying the committed cassettes offline ...")
-    return _pytest([], replay_env)
+    return record_then_replay(
+        service="Cal.com",
+        tests=HERE / "test_client_cassettes.py",
+        committed=HERE.parent / "cassettes" / "calcom",
+        hygiene_tests="committed_cassette or cassettes_are_committed or recording_notes",
+        account_variable="CALCOM_API_KEY",
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":
