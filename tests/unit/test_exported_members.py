@@ -60,3 +60,12 @@ def test_an_unknown_name_is_an_attribute_error(package: str) -> None:
     module = importlib.import_module(package)
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = module.no_such_name
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_star_import_binds_every_exported_name(package: str) -> None:
+    """``from package import *`` still brings in exactly ``__all__``."""
+    namespace: dict[str, object] = {}
+    exec(f"from {package} import *", namespace)
+
+    assert set(namespace) - {"__builtins__"} == set(importlib.import_module(package).__all__)
