@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -17,12 +17,9 @@ from retell_booking_tools.config import Language, Settings
 from retell_booking_tools.errors import ConfigurationError, RetellBookingError
 from retell_booking_tools.history import appointment_history, call_history
 from retell_booking_tools.logs import configure_logging
-from retell_booking_tools.repository.factory import (
-    open_repository,
-    shared_by_processes,
-    upgrade_database,
-)
-from retell_booking_tools.repository.protocol import Repository
+
+if TYPE_CHECKING:
+    from retell_booking_tools.repository.protocol import Repository
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 calls_app = typer.Typer(no_args_is_help=True, help="Inspect calls and their appointments.")
@@ -51,6 +48,8 @@ def _settings() -> Settings:
 
 
 def _with_repository(action: Callable[[Repository], Awaitable[T]]) -> T:
+    from retell_booking_tools.repository.factory import open_repository
+
     async def run() -> T:
         repository = await open_repository(_settings().database_url)
         try:
@@ -73,6 +72,7 @@ def serve(
     """Serve the Retell function endpoints (ASGI, uvicorn)."""
     import uvicorn
 
+    from retell_booking_tools.repository.factory import shared_by_processes
     from retell_booking_tools.server import create_app
 
     settings = _settings()
@@ -153,6 +153,8 @@ def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (RETELL_BOOKING_DATABASE_URL)."""
+    from retell_booking_tools.repository.factory import upgrade_database
+
     try:
         revision = upgrade_database(_settings().database_url)
     except RetellBookingError as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,7 +46,13 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="UTC", validation_alias=_env("RETELL_BOOKING_TIMEZONE"))
     language: Language = Field(default="en", validation_alias=_env("RETELL_BOOKING_LANGUAGE"))
-    phone_region: str = Field(default="US", validation_alias=_env("RETELL_BOOKING_PHONE_REGION"))
+    phone_region: str = Field(
+        default="US",
+        validation_alias=_env("RETELL_BOOKING_PHONE_REGION"),
+        validate_default=False,
+    )
+    """Region for phone numbers written without a country code. Only a configured value is
+    checked: the default is a known region, and the check imports phonenumbers."""
     attendee_email_domain: str = Field(
         default="phone.invalid", validation_alias=_env("RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN")
     )
@@ -101,6 +106,8 @@ class Settings(BaseSettings):
     @field_validator("phone_region")
     @classmethod
     def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
         if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {value!r}")
         return value.upper()

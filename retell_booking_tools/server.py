@@ -11,6 +11,10 @@ result for every tool outcome, ``error`` included; 204 for a stored call event.
 503 while no secret is configured (so Cal.com keeps the delivery and retries) or when the
 booking cannot be read back from Cal.com; 401 unsigned or forged; 400 malformed; 413
 oversized; 200 ``{"status": "applied" | "unchanged" | "ignored"}`` otherwise.
+
+Building the app imports only Starlette, pydantic and the settings: the runtime's modules
+(SQLAlchemy, httpx, the tools, metrics) are imported where they are first needed, when the
+lifespan builds the runtime, so a process that starts often starts quickly.
 """
 
 from __future__ import annotations
@@ -19,9 +23,8 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,18 +40,19 @@ from retell_booking_tools.calcom.webhooks import (
     parse_webhook,
     verify_webhook_signature,
 )
-from retell_booking_tools.calcom_sync import CalcomSync
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
 from retell_booking_tools.errors import InvalidArguments, RetellBookingError
 from retell_booking_tools.logs import configure_logging
-from retell_booking_tools.metrics import CONTENT_TYPE
-from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.events import CallEvent, call_record
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, verify_signature
-from retell_booking_tools.runtime import Runtime, build_runtime
-from retell_booking_tools.tools.runner import UnknownTool
+
+if TYPE_CHECKING:
+    import httpx
+
+    from retell_booking_tools.repository.protocol import Repository
+    from retell_booking_tools.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +122,8 @@ class RetellEndpoints:
         if self._given is not None:
             yield self._given
             return
+        from retell_booking_tools.runtime import build_runtime
+
         runtime = await build_runtime(
             self.settings,
             repository=self._repository,
@@ -161,6 +167,8 @@ class RetellEndpoints:
             return _problem(400, "body is not a Retell function call")
         if call_request.name is not None and call_request.name != tool_name:
             return _problem(400, "tool name in the body does not match the URL")
+        from retell_booking_tools.tools.runner import UnknownTool
+
         try:
             result = await self.runtime.runner.run(tool_name, call_request.call, call_request.args)
         except UnknownTool:
@@ -198,6 +206,8 @@ class RetellEndpoints:
             return _problem(400, str(exc))
         if event is None:
             return JSONResponse({"status": "ignored"})
+        from retell_booking_tools.calcom_sync import CalcomSync
+
         try:
             outcome = await CalcomSync(self.runtime.service).apply(event)
         except CalcomError as exc:
@@ -214,6 +224,8 @@ class RetellEndpoints:
         telemetry = self._runtime.telemetry
         if not self.settings.metrics_enabled or telemetry is None:
             return _problem(404, "metrics are turned off")
+        from retell_booking_tools.metrics import CONTENT_TYPE
+
         return Response(await telemetry.render(), media_type=CONTENT_TYPE)
 
 

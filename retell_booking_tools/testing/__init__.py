@@ -8,20 +8,48 @@ client = httpx.AsyncClient(transport=emu.transport, base_url="https://api.cal.co
 
 from __future__ import annotations
 
-from .calcom_emulator import CalcomEmulator, WebhookDelivery
-from .clock import FakeClock
-from .emulator.faults import Fault, FaultKind
-from .emulator.models import (
-    BookingStatus,
-    BusinessHours,
-    EmulatedAttendee,
-    EmulatedBooking,
-    EventTypeSpec,
-    RecordedRequest,
-)
-from .http_server import serve_asgi
-from .retell_api_emulator import RetellApiEmulator, RetellApiRequest
-from .retell_simulator import RetellSimulator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .calcom_emulator import CalcomEmulator, WebhookDelivery
+    from .clock import FakeClock
+    from .emulator.faults import Fault, FaultKind
+    from .emulator.models import (
+        BookingStatus,
+        BusinessHours,
+        EmulatedAttendee,
+        EmulatedBooking,
+        EventTypeSpec,
+        RecordedRequest,
+    )
+    from .http_server import serve_asgi
+    from .retell_api_emulator import RetellApiEmulator, RetellApiRequest
+    from .retell_simulator import RetellSimulator
+else:
+    from retell_booking_tools.lazy_exports import lazy_exports as _lazy_exports
+
+    __getattr__, __dir__ = _lazy_exports(
+        __name__,
+        {
+            "retell_booking_tools.testing.calcom_emulator": ("CalcomEmulator", "WebhookDelivery"),
+            "retell_booking_tools.testing.clock": ("FakeClock",),
+            "retell_booking_tools.testing.emulator.faults": ("Fault", "FaultKind"),
+            "retell_booking_tools.testing.emulator.models": (
+                "BookingStatus",
+                "BusinessHours",
+                "EmulatedAttendee",
+                "EmulatedBooking",
+                "EventTypeSpec",
+                "RecordedRequest",
+            ),
+            "retell_booking_tools.testing.http_server": ("serve_asgi",),
+            "retell_booking_tools.testing.retell_api_emulator": (
+                "RetellApiEmulator",
+                "RetellApiRequest",
+            ),
+            "retell_booking_tools.testing.retell_simulator": ("RetellSimulator",),
+        },
+    )
 
 __all__ = [
     "BookingStatus",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -689,9 +690,12 @@ def test_the_calcom_package_exports_exactly_what_all_lists() -> None:
     """Every name in ``__all__`` exists and nothing else is public."""
     import retell_booking_tools.calcom as calcom
 
+    resolved = {name: getattr(calcom, name) for name in calcom.__all__}
     public = {
         name
-        for name in vars(calcom)
-        if not name.startswith("_") and name not in {"client", "errors", "models", "webhooks"}
+        for name, value in vars(calcom).items()
+        if not name.startswith("_")
+        and not isinstance(value, ModuleType)
+        and name != "TYPE_CHECKING"
     }
-    assert set(calcom.__all__) == public
+    assert set(resolved) == public
