@@ -165,8 +165,10 @@ class InMemoryRepository:
         return [link for link in self._links if link.appointment_id == appointment_id]
 
     async def claim_tool_call(
-        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
+        if call is not None:
+            await self.upsert_call(call)
         row = self._tool_calls.get(key)
         if row is None:
             self._tool_calls[key] = _ToolCallRow(claimed_at=now)

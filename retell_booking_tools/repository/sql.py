@@ -9,10 +9,9 @@ supply only the dialect's ``INSERT`` construct, the named lock and the engine.
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
@@ -21,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from retell_booking_tools.domain import (
     Appointment,
@@ -172,26 +170,21 @@ def _tool_call_is(key: ToolCallKey) -> sa.ColumnElement[bool]:
 
 
 class SqlRepository(abc.ABC):
-    """The :class:`~retell_booking_tools.repository.protocol.Repository` on an async engine.
+    """The :class:`~retell_booking_tools.repository.protocol.Repository` on SQLAlchemy Core.
 
-    Every method runs in its own short transaction, so the connection pool is free while
-    the caller waits on Cal.com. Subclasses provide :meth:`_insert` and :meth:`lock`.
+    Every method is one short transaction, written as a plain function of a connection
+    and handed to :meth:`_transact`; the backend decides how to run it (SQLite on its own
+    thread in one hop, PostgreSQL on the async driver). The pool is free while the caller
+    waits on Cal.com. Subclasses provide :meth:`_transact`, :meth:`_insert`, :meth:`lock`
+    and :meth:`close`.
     """
 
-    def __init__(self, engine: AsyncEngine, *, serialize: bool = False) -> None:
-        """``serialize`` queues every transaction, for engines that share one connection."""
-        self._engine = engine
-        self._secret = engine.url.password
-        self._serial: AbstractAsyncContextManager[Any] = (
-            asyncio.Lock() if serialize else contextlib.nullcontext()
-        )
-
-    @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
+    def __init__(self, url: URL) -> None:
+        self._url = url
+        self._secret = url.password
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._engine.url.render_as_string(hide_password=True)!r})"
+        return f"{type(self).__name__}({self._url.render_as_string(hide_password=True)!r})"
 
     @abc.abstractmethod
     def _insert(self, table: sa.Table) -> UpsertInsert:
@@ -201,31 +194,32 @@ class SqlRepository(abc.ABC):
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
         """Hold a named lock shared by every user of this database."""
 
+    @abc.abstractmethod
+    async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """Run ``work`` in one transaction, committed if it returns; errors translated."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close every pooled connection; the repository cannot be used afterwards."""
+
     @contextlib.contextmanager
     def _translate(self, action: str) -> Iterator[None]:
         with translate_errors(action, secret=self._secret):
             yield
 
-    @contextlib.asynccontextmanager
-    async def _begin(self, action: str) -> AsyncIterator[AsyncConnection]:
-        async with self._serial:
-            with self._translate(action):
-                async with self._engine.begin() as conn:
-                    yield conn
-
     async def run_sync(self, action: str, fn: Callable[[sa.Connection], _T]) -> _T:
-        """Run ``fn`` on a sync view of one connection in one transaction (for Alembic)."""
-        async with self._begin(action) as conn:
-            return await conn.run_sync(fn)
+        """Run ``fn`` on one connection in one transaction (for Alembic)."""
+        return await self._transact(action, fn)
 
     async def upsert_customer(self, *, name: str, phone: str | None, email: str | None) -> Customer:
         email = email.lower() if email is not None else None
-        async with self._begin("upsert_customer") as conn:
+
+        def work(conn: sa.Connection) -> Customer:
             for _ in range(_UPSERT_CUSTOMER_ATTEMPTS):
-                found = await self._find_customer(conn, phone, email)
+                found = _find_customer(conn, phone, email)
                 if found is not None:
-                    return await self._fill_in_customer(conn, found, name=name, email=email)
-                inserted = await conn.execute(
+                    return _fill_in_customer(conn, found, name=name, email=email)
+                inserted = conn.execute(
                     self._insert(customers)
                     .values(name=name, phone=phone, email=email, created_at=_now())
                     .on_conflict_do_nothing()
@@ -235,47 +229,21 @@ class SqlRepository(abc.ABC):
                 if row is not None:
                     return _customer(row)
                 # Another process inserted the same identity first: find theirs.
-        raise RepositoryError("upsert_customer failed: the customer kept changing; try again")
+            raise RepositoryError("upsert_customer failed: the customer kept changing; try again")
 
-    async def _find_customer(
-        self, conn: AsyncConnection, phone: str | None, email: str | None
-    ) -> Customer | None:
-        if phone is not None:
-            condition = customers.c.phone == phone
-        elif email is not None:
-            condition = sa.and_(customers.c.phone.is_(None), customers.c.email == email)
-        else:
-            return None
-        query = sa.select(customers).where(condition).order_by(customers.c.id).limit(1)
-        row = (await conn.execute(query)).one_or_none()
-        return None if row is None else _customer(row)
-
-    async def _fill_in_customer(
-        self, conn: AsyncConnection, found: Customer, *, name: str, email: str | None
-    ) -> Customer:
-        if (found.name or not name) and (found.email is not None or email is None):
-            return found
-        # Conditional in SQL, so a concurrent fill-in never overwrites a value already set.
-        filled = await conn.execute(
-            sa.update(customers)
-            .where(customers.c.id == found.id)
-            .values(
-                name=sa.case((customers.c.name == "", name), else_=customers.c.name),
-                email=sa.func.coalesce(customers.c.email, email),
-            )
-            .returning(*customers.c)
-        )
-        return _customer(filled.one())
+        return await self._transact("upsert_customer", work)
 
     async def get_customer(self, customer_id: int) -> Customer | None:
-        async with self._begin("get_customer") as conn:
+        def work(conn: sa.Connection) -> Customer | None:
             query = sa.select(customers).where(customers.c.id == customer_id)
-            row = (await conn.execute(query)).one_or_none()
-        return None if row is None else _customer(row)
+            row = conn.execute(query).one_or_none()
+            return None if row is None else _customer(row)
+
+        return await self._transact("get_customer", work)
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
-        async with self._begin("add_appointment") as conn:
-            inserted = await conn.execute(
+        def work(conn: sa.Connection) -> tuple[Appointment, bool]:
+            inserted = conn.execute(
                 self._insert(appointments)
                 .values(
                     customer_id=new.customer_id,
@@ -295,12 +263,15 @@ class SqlRepository(abc.ABC):
             if row is not None:
                 return _appointment(row), True
             query = sa.select(appointments).where(appointments.c.booking_uid == new.booking_uid)
-            return _appointment((await conn.execute(query)).one()), False
+            return _appointment(conn.execute(query).one()), False
+
+        return await self._transact("add_appointment", work)
 
     async def _appointments(self, action: str, query: sa.Select[Any]) -> list[Appointment]:
-        async with self._begin(action) as conn:
-            rows = (await conn.execute(query)).all()
-        return [_appointment(row) for row in rows]
+        def work(conn: sa.Connection) -> list[Appointment]:
+            return [_appointment(row) for row in conn.execute(query)]
+
+        return await self._transact(action, work)
 
     async def get_appointment(self, appointment_id: int) -> Appointment | None:
         query = sa.select(appointments).where(appointments.c.id == appointment_id)
@@ -332,56 +303,62 @@ class SqlRepository(abc.ABC):
         self, appointment_id: int, status: AppointmentStatus
     ) -> Appointment:
         """Like the in-memory store, an unknown id raises :class:`KeyError`."""
-        async with self._begin("set_appointment_status") as conn:
-            updated = await conn.execute(
-                sa.update(appointments)
-                .where(appointments.c.id == appointment_id)
-                .values(status=status.value)
-                .returning(*appointments.c)
-            )
-            row = updated.one_or_none()
-        if row is None:
-            raise KeyError(appointment_id)
-        return _appointment(row)
+        return await self._update_appointment(
+            "set_appointment_status", appointment_id, status=status.value
+        )
 
     async def record_calcom_change(
         self, appointment_id: int, status: AppointmentStatus, *, event_at: datetime
     ) -> Appointment:
         """Like the in-memory store, an unknown id raises :class:`KeyError`."""
-        async with self._begin("record_calcom_change") as conn:
-            updated = await conn.execute(
+        return await self._update_appointment(
+            "record_calcom_change", appointment_id, status=status.value, calcom_event_at=event_at
+        )
+
+    async def _update_appointment(
+        self, action: str, appointment_id: int, **values: Any
+    ) -> Appointment:
+        def work(conn: sa.Connection) -> sa.Row[Any] | None:
+            updated = conn.execute(
                 sa.update(appointments)
                 .where(appointments.c.id == appointment_id)
-                .values(status=status.value, calcom_event_at=event_at)
+                .values(**values)
                 .returning(*appointments.c)
             )
-            row = updated.one_or_none()
+            return updated.one_or_none()
+
+        row = await self._transact(action, work)
         if row is None:
             raise KeyError(appointment_id)
         return _appointment(row)
 
     async def upsert_call(self, call: Call) -> Call:
+        return await self._transact("upsert_call", lambda conn: self._upsert_call(conn, call))
+
+    def _upsert_call(self, conn: sa.Connection, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
-        insert = self._insert(calls).values(call_id=call.call_id, created_at=_now(), **values)
         # One statement: a stored field survives unless this call brings a value for it.
-        merged = {name: sa.func.coalesce(insert.excluded[name], calls.c[name]) for name in values}
-        async with self._begin("upsert_call") as conn:
-            stored = await conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[calls.c.call_id], set_=merged
-                ).returning(*calls.c)
+        given = {name: value for name, value in values.items() if value is not None}
+        stored = conn.execute(
+            self._insert(calls)
+            .values(call_id=call.call_id, created_at=_now(), **values)
+            .on_conflict_do_update(
+                index_elements=[calls.c.call_id], set_=given or {"call_id": call.call_id}
             )
-            return _call(stored.one())
+            .returning(*calls.c)
+        )
+        return _call(stored.one())
 
     async def get_call(self, call_id: str) -> Call | None:
-        async with self._begin("get_call") as conn:
-            query = sa.select(calls).where(calls.c.call_id == call_id)
-            row = (await conn.execute(query)).one_or_none()
-        return None if row is None else _call(row)
+        def work(conn: sa.Connection) -> Call | None:
+            row = conn.execute(sa.select(calls).where(calls.c.call_id == call_id)).one_or_none()
+            return None if row is None else _call(row)
+
+        return await self._transact("get_call", work)
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
-        async with self._begin("link") as conn:
-            inserted = await conn.execute(
+        def work(conn: sa.Connection) -> tuple[CallLink, bool]:
+            inserted = conn.execute(
                 self._insert(call_appointment_links)
                 .values(
                     call_id=link.call_id,
@@ -401,15 +378,19 @@ class SqlRepository(abc.ABC):
                 call_appointment_links.c.appointment_id == link.appointment_id,
                 call_appointment_links.c.relationship == link.relationship.value,
             )
-            return _link((await conn.execute(query)).one()), False
+            return _link(conn.execute(query).one()), False
+
+        return await self._transact("link", work)
 
     async def _links(self, action: str, condition: sa.ColumnElement[bool]) -> list[CallLink]:
         query = (
             sa.select(call_appointment_links).where(condition).order_by(call_appointment_links.c.id)
         )
-        async with self._begin(action) as conn:
-            rows = (await conn.execute(query)).all()
-        return [_link(row) for row in rows]
+
+        def work(conn: sa.Connection) -> list[CallLink]:
+            return [_link(row) for row in conn.execute(query)]
+
+        return await self._transact(action, work)
 
     async def links_for_call(self, call_id: str) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
@@ -421,12 +402,12 @@ class SqlRepository(abc.ABC):
         return await self._links("links_for_appointment", condition)
 
     async def claim_tool_call(
-        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
         # Take an existing row over only if nobody finished it and its owner gave up or
         # outlived the lease.
         stale = sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
-        return await self._claim_tool_call(key, now=now, create=True, take_over_if=stale)
+        return await self._claim_tool_call(key, now=now, create=True, take_over_if=stale, call=call)
 
     async def _claim_tool_call(
         self,
@@ -435,12 +416,16 @@ class SqlRepository(abc.ABC):
         now: datetime,
         create: bool,
         take_over_if: sa.ColumnElement[bool],
+        call: Call | None = None,
     ) -> ToolCallClaim:
-        """Insert the claim (if ``create``), else take an unfinished one over if the condition
-        holds; the ``WHERE`` makes the takeover atomic between processes."""
-        async with self._begin("claim_tool_call") as conn:
+        """Record ``call``, then insert the claim (if ``create``), else take an unfinished one
+        over if the condition holds; the ``WHERE`` makes the takeover atomic between processes."""
+
+        def work(conn: sa.Connection) -> ToolCallClaim:
+            if call is not None:
+                self._upsert_call(conn, call)
             if create:
-                inserted = await conn.execute(
+                inserted = conn.execute(
                     self._insert(tool_calls)
                     .values(
                         call_id=key.call_id,
@@ -454,7 +439,7 @@ class SqlRepository(abc.ABC):
                 )
                 if inserted.one_or_none() is not None:
                     return ToolCallClaimed(resumed=False)
-            taken = await conn.execute(
+            taken = conn.execute(
                 sa.update(tool_calls)
                 .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if)
                 .values(claimed_at=now, abandoned=False)
@@ -464,30 +449,23 @@ class SqlRepository(abc.ABC):
             query = sa.select(tool_calls.c.finished_at, tool_calls.c.result).where(
                 _tool_call_is(key)
             )
-            row = (await conn.execute(query)).one_or_none()
-        if row is not None and row.finished_at is not None:
-            return ToolCallFinished(result=row.result)
-        return ToolCallBusy()
+            row = conn.execute(query).one_or_none()
+            if row is not None and row.finished_at is not None:
+                return ToolCallFinished(result=row.result)
+            return ToolCallBusy()
+
+        return await self._transact("claim_tool_call", work)
 
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
-        insert = self._insert(tool_calls).values(
-            call_id=key.call_id,
-            tool=key.tool,
-            args_digest=key.args_digest,
-            claimed_at=now,
-            finished_at=now,
-            abandoned=False,
-            result=dict(result),
+        finished = {"claimed_at": now, "finished_at": now, "abandoned": False, "result": result}
+        statement = (
+            self._insert(tool_calls)
+            .values(call_id=key.call_id, tool=key.tool, args_digest=key.args_digest, **finished)
+            .on_conflict_do_update(index_elements=list(_TOOL_CALL_KEY), set_=finished)
         )
-        replace = {name: insert.excluded[name] for name in ("claimed_at", "finished_at", "result")}
-        async with self._begin("finish_tool_call") as conn:
-            await conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=list(_TOOL_CALL_KEY), set_={**replace, "abandoned": False}
-                )
-            )
+        await self._transact("finish_tool_call", lambda conn: conn.execute(statement))
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
         query = (
@@ -499,21 +477,25 @@ class SqlRepository(abc.ABC):
             )
             .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
         )
-        async with self._begin("tool_call_results") as conn:
-            rows = (await conn.execute(query)).all()
-        return [dict(row.result) for row in rows if row.result is not None]
+
+        def work(conn: sa.Connection) -> list[dict[str, Any]]:
+            return [dict(row.result) for row in conn.execute(query) if row.result is not None]
+
+        return await self._transact("tool_call_results", work)
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
-        async with self._begin("abandon_tool_call") as conn:
-            await conn.execute(
-                sa.update(tool_calls)
-                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None))
-                .values(abandoned=True)
-            )
+        statement = (
+            sa.update(tool_calls)
+            .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None))
+            .values(abandoned=True)
+        )
+        await self._transact("abandon_tool_call", lambda conn: conn.execute(statement))
 
     async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        async with self._begin("find_customer") as conn:
-            return await self._find_customer(conn, phone, email.lower() if email else None)
+        given = email.lower() if email else None
+        return await self._transact(
+            "find_customer", lambda conn: _find_customer(conn, phone, given)
+        )
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         query = sa.select(appointments).order_by(appointments.c.start_at, appointments.c.id)
@@ -534,9 +516,11 @@ class SqlRepository(abc.ABC):
             query = query.where(at >= since)
         if until is not None:
             query = query.where(at < until)
-        async with self._begin("tool_call_records") as conn:
-            rows = (await conn.execute(query)).all()
-        return [_tool_call_record(row) for row in rows]
+
+        def work(conn: sa.Connection) -> list[ToolCallRecord]:
+            return [_tool_call_record(row) for row in conn.execute(query)]
+
+        return await self._transact("tool_call_records", work)
 
     async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
         status = sa.case(
@@ -547,10 +531,39 @@ class SqlRepository(abc.ABC):
         query = sa.select(tool_calls.c.tool, status, sa.func.count().label("n")).group_by(
             tool_calls.c.tool, status
         )
-        async with self._begin("tool_outcome_counts") as conn:
-            rows = (await conn.execute(query)).all()
-        return {(row.tool, row.status): row.n for row in rows if row.status is not None}
 
-    async def close(self) -> None:
-        """Close every pooled connection; the repository cannot be used afterwards."""
-        await self._engine.dispose()
+        def work(conn: sa.Connection) -> dict[tuple[str, str], int]:
+            rows = conn.execute(query).all()
+            return {(row.tool, row.status): row.n for row in rows if row.status is not None}
+
+        return await self._transact("tool_outcome_counts", work)
+
+
+def _find_customer(conn: sa.Connection, phone: str | None, email: str | None) -> Customer | None:
+    if phone is not None:
+        condition = customers.c.phone == phone
+    elif email is not None:
+        condition = sa.and_(customers.c.phone.is_(None), customers.c.email == email)
+    else:
+        return None
+    query = sa.select(customers).where(condition).order_by(customers.c.id).limit(1)
+    row = conn.execute(query).one_or_none()
+    return None if row is None else _customer(row)
+
+
+def _fill_in_customer(
+    conn: sa.Connection, found: Customer, *, name: str, email: str | None
+) -> Customer:
+    if (found.name or not name) and (found.email is not None or email is None):
+        return found
+    # Conditional in SQL, so a concurrent fill-in never overwrites a value already set.
+    filled = conn.execute(
+        sa.update(customers)
+        .where(customers.c.id == found.id)
+        .values(
+            name=sa.case((customers.c.name == "", name), else_=customers.c.name),
+            email=sa.func.coalesce(customers.c.email, email),
+        )
+        .returning(*customers.c)
+    )
+    return _customer(filled.one())

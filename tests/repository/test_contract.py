@@ -419,6 +419,25 @@ async def test_the_first_delivery_claims_a_tool_call(repository: Repository) -> 
     assert claim == ToolCallClaimed(resumed=False)
 
 
+async def test_a_claim_records_the_call_it_is_given_keeping_stored_fields(
+    repository: Repository,
+) -> None:
+    """The delivery's call is stored with its claim, merged like ``upsert_call``, every time."""
+    await repository.upsert_call(Call(call_id=KEY.call_id, to_number="+4930123"))
+
+    first = await repository.claim_tool_call(
+        KEY, now=TEN, lease=LEASE, call=Call(call_id=KEY.call_id, agent_id="agent_1")
+    )
+    again = await repository.claim_tool_call(
+        KEY, now=TEN, lease=LEASE, call=Call(call_id=KEY.call_id, from_number=CALLER)
+    )
+
+    assert (first, again) == (ToolCallClaimed(resumed=False), ToolCallBusy())
+    assert await repository.get_call(KEY.call_id) == Call(
+        call_id=KEY.call_id, agent_id="agent_1", from_number=CALLER, to_number="+4930123"
+    )
+
+
 async def test_a_second_delivery_while_the_first_works_is_busy(repository: Repository) -> None:
     """Within the lease, a retry must not act a second time."""
     await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
