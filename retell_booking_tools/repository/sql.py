@@ -211,10 +211,18 @@ class SqlRepository(abc.ABC):
         """Run ``fn`` on one connection in one transaction (for Alembic)."""
         return await self._transact(action, fn)
 
-    async def upsert_customer(self, *, name: str, phone: str | None, email: str | None) -> Customer:
+    async def upsert_customer(
+        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+    ) -> Customer:
         email = email.lower() if email is not None else None
 
         def work(conn: sa.Connection) -> Customer:
+            customer = find_or_insert(conn)
+            if call_id is not None:
+                self._upsert_call(conn, Call(call_id=call_id, customer_id=customer.id))
+            return customer
+
+        def find_or_insert(conn: sa.Connection) -> Customer:
             for _ in range(_UPSERT_CUSTOMER_ATTEMPTS):
                 found = _find_customer(conn, phone, email)
                 if found is not None:

@@ -147,6 +147,24 @@ async def test_a_missing_name_is_filled_in(repository: Repository) -> None:
     assert (named.id, named.name) == (first.id, "Max")
 
 
+async def test_a_customer_found_for_a_call_is_recorded_as_that_calls_customer(
+    repository: Repository,
+) -> None:
+    """Found or created, the customer becomes the call's, and the call keeps what it had."""
+    await repository.upsert_call(Call(call_id="call_1", agent_id="agent_1"))
+
+    created = await repository.upsert_customer(
+        name="Ada", phone=CALLER, email=None, call_id="call_1"
+    )
+    found = await repository.upsert_customer(name="Ada", phone=CALLER, email=None, call_id="call_2")
+
+    assert found == created
+    assert await repository.get_call("call_1") == Call(
+        call_id="call_1", customer_id=created.id, agent_id="agent_1"
+    )
+    assert await repository.get_call("call_2") == Call(call_id="call_2", customer_id=created.id)
+
+
 async def test_a_caller_without_phone_or_email_is_always_someone_new(
     repository: Repository,
 ) -> None:
