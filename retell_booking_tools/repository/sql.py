@@ -161,6 +161,50 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
     )
 
 
+# The hot path's statements are built once: a statement object reused with new parameters
+# skips SQLAlchemy's construction and cache-key work, which cost more than SQLite itself.
+_CUSTOMER_BY_PHONE = (
+    sa.select(customers)
+    .where(customers.c.phone == sa.bindparam("phone"))
+    .order_by(customers.c.id)
+    .limit(1)
+)
+_CUSTOMER_BY_EMAIL = (
+    sa.select(customers)
+    .where(customers.c.phone.is_(None), customers.c.email == sa.bindparam("email"))
+    .order_by(customers.c.id)
+    .limit(1)
+)
+_APPOINTMENTS_AT = (
+    sa.select(appointments)
+    .where(
+        appointments.c.event_type_id == sa.bindparam("event_type_id"),
+        appointments.c.start_at == sa.bindparam("start"),
+    )
+    .order_by(appointments.c.id)
+)
+_APPOINTMENT_BY_UID = sa.select(appointments).where(
+    appointments.c.booking_uid == sa.bindparam("booking_uid")
+)
+_LINK_BY_KEY = sa.select(call_appointment_links).where(
+    *(column == sa.bindparam(column.key) for column in _LINK_KEY)
+)
+_LINKS_OF_APPOINTMENT = (
+    sa.select(call_appointment_links)
+    .where(call_appointment_links.c.appointment_id == sa.bindparam("appointment_id"))
+    .order_by(call_appointment_links.c.id)
+)
+_TOOL_CALL_RESULTS = (
+    sa.select(tool_calls.c.result)
+    .where(
+        tool_calls.c.call_id == sa.bindparam("call_id"),
+        tool_calls.c.tool == sa.bindparam("tool"),
+        tool_calls.c.finished_at.is_not(None),
+    )
+    .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
+)
+
+
 def _tool_call_is(key: ToolCallKey) -> sa.ColumnElement[bool]:
     return sa.and_(
         tool_calls.c.call_id == key.call_id,
@@ -182,6 +226,39 @@ class SqlRepository(abc.ABC):
     def __init__(self, url: URL) -> None:
         self._url = url
         self._secret = url.password
+        self._upsert_call_statement = self._merging_upsert(calls, [calls.c.call_id], _CALL_FIELDS)
+        self._insert_customer = (
+            self._insert(customers).on_conflict_do_nothing().returning(*customers.c)
+        )
+        self._insert_appointment = (
+            self._insert(appointments)
+            .on_conflict_do_nothing(index_elements=[appointments.c.booking_uid])
+            .returning(*appointments.c)
+        )
+        self._insert_link = (
+            self._insert(call_appointment_links)
+            .on_conflict_do_nothing(index_elements=list(_LINK_KEY))
+            .returning(*call_appointment_links.c)
+        )
+        self._insert_claim = (
+            self._insert(tool_calls)
+            .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
+            .returning(tool_calls.c.call_id)
+        )
+        finish = self._insert(tool_calls)
+        replaced = ("claimed_at", "finished_at", "abandoned", "result")
+        self._finish_claim = finish.on_conflict_do_update(
+            index_elements=list(_TOOL_CALL_KEY),
+            set_={name: finish.excluded[name] for name in replaced},
+        )
+
+    def _merging_upsert(
+        self, table: sa.Table, key: list[sa.Column[Any]], fields: tuple[str, ...]
+    ) -> sa.Executable:
+        """An upsert where a stored field survives unless the new row brings a value for it."""
+        insert = self._insert(table)
+        merged = {name: sa.func.coalesce(insert.excluded[name], table.c[name]) for name in fields}
+        return insert.on_conflict_do_update(index_elements=key, set_=merged).returning(*table.c)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._url.render_as_string(hide_password=True)!r})"
@@ -228,10 +305,8 @@ class SqlRepository(abc.ABC):
                 if found is not None:
                     return _fill_in_customer(conn, found, name=name, email=email)
                 inserted = conn.execute(
-                    self._insert(customers)
-                    .values(name=name, phone=phone, email=email, created_at=_now())
-                    .on_conflict_do_nothing()
-                    .returning(*customers.c)
+                    self._insert_customer,
+                    {"name": name, "phone": phone, "email": email, "created_at": _now()},
                 )
                 row = inserted.one_or_none()
                 if row is not None:
@@ -252,32 +327,32 @@ class SqlRepository(abc.ABC):
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         def work(conn: sa.Connection) -> tuple[Appointment, bool]:
             inserted = conn.execute(
-                self._insert(appointments)
-                .values(
-                    customer_id=new.customer_id,
-                    booking_uid=new.booking_uid,
-                    event_type_id=new.event_type_id,
-                    start_at=new.start,
-                    end_at=new.end,
-                    timezone=new.timezone,
-                    status=new.status.value,
-                    created_at=_now(),
-                    rescheduled_from_uid=new.rescheduled_from_uid,
-                )
-                .on_conflict_do_nothing(index_elements=[appointments.c.booking_uid])
-                .returning(*appointments.c)
+                self._insert_appointment,
+                {
+                    "customer_id": new.customer_id,
+                    "booking_uid": new.booking_uid,
+                    "event_type_id": new.event_type_id,
+                    "start_at": new.start,
+                    "end_at": new.end,
+                    "timezone": new.timezone,
+                    "status": new.status.value,
+                    "created_at": _now(),
+                    "rescheduled_from_uid": new.rescheduled_from_uid,
+                },
             )
             row = inserted.one_or_none()
             if row is not None:
                 return _appointment(row), True
-            query = sa.select(appointments).where(appointments.c.booking_uid == new.booking_uid)
-            return _appointment(conn.execute(query).one()), False
+            held = conn.execute(_APPOINTMENT_BY_UID, {"booking_uid": new.booking_uid})
+            return _appointment(held.one()), False
 
         return await self._transact("add_appointment", work)
 
-    async def _appointments(self, action: str, query: sa.Select[Any]) -> list[Appointment]:
+    async def _appointments(
+        self, action: str, query: sa.Select[Any], parameters: dict[str, Any] | None = None
+    ) -> list[Appointment]:
         def work(conn: sa.Connection) -> list[Appointment]:
-            return [_appointment(row) for row in conn.execute(query)]
+            return [_appointment(row) for row in conn.execute(query, parameters)]
 
         return await self._transact(action, work)
 
@@ -287,17 +362,14 @@ class SqlRepository(abc.ABC):
         return found[0] if found else None
 
     async def get_appointment_by_uid(self, booking_uid: str) -> Appointment | None:
-        query = sa.select(appointments).where(appointments.c.booking_uid == booking_uid)
-        found = await self._appointments("get_appointment_by_uid", query)
+        found = await self._appointments(
+            "get_appointment_by_uid", _APPOINTMENT_BY_UID, {"booking_uid": booking_uid}
+        )
         return found[0] if found else None
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
-        query = (
-            sa.select(appointments)
-            .where(appointments.c.event_type_id == event_type_id, appointments.c.start_at == start)
-            .order_by(appointments.c.id)
-        )
-        return await self._appointments("appointments_at", query)
+        parameters = {"event_type_id": event_type_id, "start": start}
+        return await self._appointments("appointments_at", _APPOINTMENTS_AT, parameters)
 
     async def appointments_for_customer(self, customer_id: int) -> list[Appointment]:
         query = (
@@ -345,17 +417,8 @@ class SqlRepository(abc.ABC):
 
     def _upsert_call(self, conn: sa.Connection, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
-        # One statement: a stored field survives unless this call brings a value for it.
-        given = {name: value for name, value in values.items() if value is not None}
-        stored = conn.execute(
-            self._insert(calls)
-            .values(call_id=call.call_id, created_at=_now(), **values)
-            .on_conflict_do_update(
-                index_elements=[calls.c.call_id], set_=given or {"call_id": call.call_id}
-            )
-            .returning(*calls.c)
-        )
-        return _call(stored.one())
+        parameters = {"call_id": call.call_id, "created_at": _now(), **values}
+        return _call(conn.execute(self._upsert_call_statement, parameters).one())
 
     async def get_call(self, call_id: str) -> Call | None:
         def work(conn: sa.Connection) -> Call | None:
@@ -366,27 +429,19 @@ class SqlRepository(abc.ABC):
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
         def work(conn: sa.Connection) -> tuple[CallLink, bool]:
+            key = {
+                "call_id": link.call_id,
+                "appointment_id": link.appointment_id,
+                "relationship": link.relationship.value,
+            }
             inserted = conn.execute(
-                self._insert(call_appointment_links)
-                .values(
-                    call_id=link.call_id,
-                    appointment_id=link.appointment_id,
-                    relationship=link.relationship.value,
-                    linked_at=link.linked_at,
-                    metadata=dict(link.metadata),
-                )
-                .on_conflict_do_nothing(index_elements=list(_LINK_KEY))
-                .returning(*call_appointment_links.c)
+                self._insert_link,
+                {**key, "linked_at": link.linked_at, "metadata": dict(link.metadata)},
             )
             row = inserted.one_or_none()
             if row is not None:
                 return _link(row), True
-            query = sa.select(call_appointment_links).where(
-                call_appointment_links.c.call_id == link.call_id,
-                call_appointment_links.c.appointment_id == link.appointment_id,
-                call_appointment_links.c.relationship == link.relationship.value,
-            )
-            return _link(conn.execute(query).one()), False
+            return _link(conn.execute(_LINK_BY_KEY, key).one()), False
 
         return await self._transact("link", work)
 
@@ -394,11 +449,7 @@ class SqlRepository(abc.ABC):
         query = (
             sa.select(call_appointment_links).where(condition).order_by(call_appointment_links.c.id)
         )
-
-        def work(conn: sa.Connection) -> list[CallLink]:
-            return [_link(row) for row in conn.execute(query)]
-
-        return await self._transact(action, work)
+        return await self._transact(action, lambda conn: _links_of(conn, query))
 
     async def links_for_call(self, call_id: str) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
@@ -406,8 +457,11 @@ class SqlRepository(abc.ABC):
 
     async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
-        condition = call_appointment_links.c.appointment_id == appointment_id
-        return await self._links("links_for_appointment", condition)
+        parameters = {"appointment_id": appointment_id}
+        return await self._transact(
+            "links_for_appointment",
+            lambda conn: _links_of(conn, _LINKS_OF_APPOINTMENT, parameters),
+        )
 
     async def claim_tool_call(
         self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
@@ -434,16 +488,14 @@ class SqlRepository(abc.ABC):
                 self._upsert_call(conn, call)
             if create:
                 inserted = conn.execute(
-                    self._insert(tool_calls)
-                    .values(
-                        call_id=key.call_id,
-                        tool=key.tool,
-                        args_digest=key.args_digest,
-                        claimed_at=now,
-                        abandoned=False,
-                    )
-                    .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
-                    .returning(tool_calls.c.call_id)
+                    self._insert_claim,
+                    {
+                        "call_id": key.call_id,
+                        "tool": key.tool,
+                        "args_digest": key.args_digest,
+                        "claimed_at": now,
+                        "abandoned": False,
+                    },
                 )
                 if inserted.one_or_none() is not None:
                     return ToolCallClaimed(resumed=False)
@@ -467,27 +519,25 @@ class SqlRepository(abc.ABC):
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
-        finished = {"claimed_at": now, "finished_at": now, "abandoned": False, "result": result}
-        statement = (
-            self._insert(tool_calls)
-            .values(call_id=key.call_id, tool=key.tool, args_digest=key.args_digest, **finished)
-            .on_conflict_do_update(index_elements=list(_TOOL_CALL_KEY), set_=finished)
+        parameters = {
+            "call_id": key.call_id,
+            "tool": key.tool,
+            "args_digest": key.args_digest,
+            "claimed_at": now,
+            "finished_at": now,
+            "abandoned": False,
+            "result": result,
+        }
+        await self._transact(
+            "finish_tool_call", lambda conn: conn.execute(self._finish_claim, parameters)
         )
-        await self._transact("finish_tool_call", lambda conn: conn.execute(statement))
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
-        query = (
-            sa.select(tool_calls.c.result)
-            .where(
-                tool_calls.c.call_id == call_id,
-                tool_calls.c.tool == tool,
-                tool_calls.c.finished_at.is_not(None),
-            )
-            .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
-        )
+        parameters = {"call_id": call_id, "tool": tool}
 
         def work(conn: sa.Connection) -> list[dict[str, Any]]:
-            return [dict(row.result) for row in conn.execute(query) if row.result is not None]
+            rows = conn.execute(_TOOL_CALL_RESULTS, parameters)
+            return [dict(row.result) for row in rows if row.result is not None]
 
         return await self._transact("tool_call_results", work)
 
@@ -549,14 +599,18 @@ class SqlRepository(abc.ABC):
 
 def _find_customer(conn: sa.Connection, phone: str | None, email: str | None) -> Customer | None:
     if phone is not None:
-        condition = customers.c.phone == phone
+        row = conn.execute(_CUSTOMER_BY_PHONE, {"phone": phone}).one_or_none()
     elif email is not None:
-        condition = sa.and_(customers.c.phone.is_(None), customers.c.email == email)
+        row = conn.execute(_CUSTOMER_BY_EMAIL, {"email": email}).one_or_none()
     else:
         return None
-    query = sa.select(customers).where(condition).order_by(customers.c.id).limit(1)
-    row = conn.execute(query).one_or_none()
     return None if row is None else _customer(row)
+
+
+def _links_of(
+    conn: sa.Connection, query: sa.Select[Any], parameters: dict[str, Any] | None = None
+) -> list[CallLink]:
+    return [_link(row) for row in conn.execute(query, parameters)]
 
 
 def _fill_in_customer(
