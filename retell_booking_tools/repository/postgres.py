@@ -321,14 +321,16 @@ class PostgresRepository(SqlRepository):
         if not locked:
             # A live session owns it, or is looking at it right now: only a claim older
             # than the lease, whose owner seems stuck, may be taken over.
-            outlived = tool_calls.c.claimed_at <= now - lease
+            def outlived() -> sa.ColumnElement[bool]:
+                return tool_calls.c.claimed_at <= now - lease
+
             return await self._claim_tool_call(
                 key, now=now, create=False, take_over_if=outlived, call=call
             )
         # No running process owns it: an unfinished claim was left by one that died.
         try:
             claim = await self._claim_tool_call(
-                key, now=now, create=True, take_over_if=sa.true(), call=call
+                key, now=now, create=True, take_over_if=sa.true, call=call
             )
         except BaseException:
             await asyncio.shield(self._claims.give_back(key))

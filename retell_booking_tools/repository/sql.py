@@ -468,7 +468,9 @@ class SqlRepository(abc.ABC):
     ) -> ToolCallClaim:
         # Take an existing row over only if nobody finished it and its owner gave up or
         # outlived the lease.
-        stale = sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
+        def stale() -> sa.ColumnElement[bool]:
+            return sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
+
         return await self._claim_tool_call(key, now=now, create=True, take_over_if=stale, call=call)
 
     async def _claim_tool_call(
@@ -477,11 +479,14 @@ class SqlRepository(abc.ABC):
         *,
         now: datetime,
         create: bool,
-        take_over_if: sa.ColumnElement[bool],
+        take_over_if: Callable[[], sa.ColumnElement[bool]],
         call: Call | None = None,
     ) -> ToolCallClaim:
         """Record ``call``, then insert the claim (if ``create``), else take an unfinished one
-        over if the condition holds; the ``WHERE`` makes the takeover atomic between processes."""
+        over if the condition holds; the ``WHERE`` makes the takeover atomic between processes.
+
+        The condition is built only when a takeover is tried, which a fresh call never needs.
+        """
 
         def work(conn: sa.Connection) -> ToolCallClaim:
             if call is not None:
@@ -501,7 +506,7 @@ class SqlRepository(abc.ABC):
                     return ToolCallClaimed(resumed=False)
             taken = conn.execute(
                 sa.update(tool_calls)
-                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if)
+                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if())
                 .values(claimed_at=now, abandoned=False)
             )
             if taken.rowcount == 1:
