@@ -269,11 +269,25 @@ class Backend:
     retell: RetellSimulator
     database_url: str
     upstream: TimedApp
-    app_pid: int
+    app: ServedApp
 
     async def open_store(self) -> Repository:
         """A second connection to the app's store, to check what it holds."""
         return await open_repository(self.database_url)
+
+    @contextlib.asynccontextmanager
+    async def own_retell(self, connections: int) -> AsyncIterator[RetellSimulator]:
+        """A signing client with a small pool of its own: one shared pool of many
+        connections costs the benchmark's process more CPU than the requests do."""
+        async with RetellSimulator(
+            _app_client(self.app.url, connections), api_key=RETELL_KEY
+        ) as retell:
+            yield retell
+
+
+def _app_client(url: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
 
 
 @contextlib.asynccontextmanager
@@ -288,15 +302,9 @@ async def running_backend(
             serve_asgi(upstream) as calcom_url,
             served_app(calcom_url, database_url) as app,
         ):
-            client = httpx.AsyncClient(
-                base_url=app.url,
-                timeout=60,
-                limits=httpx.Limits(
-                    max_connections=connections, max_keepalive_connections=connections
-                ),
-            )
+            client = _app_client(app.url, connections)
             async with RetellSimulator(client, api_key=RETELL_KEY) as retell:
-                yield Backend(emulator, retell, database_url, upstream, app.pid)
+                yield Backend(emulator, retell, database_url, upstream, app)
             emulator.close()
 
 

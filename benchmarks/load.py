@@ -38,6 +38,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -61,6 +62,8 @@ from retell_booking_tools.domain import Relationship
 from retell_booking_tools.testing import RetellSimulator
 
 BOOK = "collect_appointment_data"
+_worker_retell: ContextVar[RetellSimulator] = ContextVar("worker_retell")
+"""The client of the worker task running (each gathered worker runs in its own context)."""
 THROUGHPUT_TARGET = 300.0
 EXPECTED_LINK = {
     "booked": Relationship.ORIGINAL,
@@ -103,11 +106,14 @@ class LoadRun:
 
     @property
     def _retell(self) -> RetellSimulator:
-        return self._backend.retell
+        return _worker_retell.get(self._backend.retell)
 
     async def worker(self) -> None:
-        while self._budget > 0:
-            await self._scenario(self._random.random())
+        """One simulated Retell connection at a time; its client is its own (see harness)."""
+        async with self._backend.own_retell(connections=2) as retell:
+            _worker_retell.set(retell)
+            while self._budget > 0:
+                await self._scenario(self._random.random())
 
     async def _scenario(self, roll: float) -> None:
         if roll < 0.45 or (roll < 0.85 and not self._holdings):
@@ -248,11 +254,11 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
     ) as backend:
         availability = await serves_tool(backend.retell, "check_availability")
         bench = LoadRun(backend, calls=calls, seed=seed, availability=availability)
-        cpu_before = cpu_seconds(backend.app_pid)
+        cpu_before = cpu_seconds(backend.app.pid)
         started = time.perf_counter()
         await asyncio.gather(*(bench.worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-        cpu_after = cpu_seconds(backend.app_pid)
+        cpu_after = cpu_seconds(backend.app.pid)
         found = await audit(backend, bench.tally)
     tally = bench.tally
     done = len(tally.latencies_ms)
