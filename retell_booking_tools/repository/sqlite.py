@@ -75,6 +75,7 @@ class SqliteRepository(SqlRepository):
         )
         event.listen(self._engine, "connect", _configure_connection)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._closed = False
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def _insert(self, table: sa.Table) -> sqlite.Insert:
@@ -96,7 +97,10 @@ class SqliteRepository(SqlRepository):
             yield
 
     async def close(self) -> None:
-        """Close the connection; the repository cannot be used afterwards."""
+        """Close the connection; the repository cannot be used afterwards. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._thread, self._engine.dispose)
         self._thread.shutdown(wait=False)
