@@ -75,6 +75,9 @@ class SqliteRepository(SqlRepository):
         )
         event.listen(self._engine, "connect", _configure_connection)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._conn: sa.Connection | None = None
+        """Opened on first use and kept: a pool checkout per transaction costs more than
+        most of the transactions."""
         self._closed = False
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -87,8 +90,17 @@ class SqliteRepository(SqlRepository):
         return await loop.run_in_executor(self._thread, self._run, action, work)
 
     def _run(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        with self._translate(action), self._engine.begin() as conn:
-            return work(conn)
+        with self._translate(action):
+            if self._conn is None:
+                self._conn = self._engine.connect()
+            with self._conn.begin():
+                return work(self._conn)
+
+    def _dispose(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._engine.dispose()
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
@@ -102,5 +114,5 @@ class SqliteRepository(SqlRepository):
             return
         self._closed = True
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._engine.dispose)
+        await loop.run_in_executor(self._thread, self._dispose)
         self._thread.shutdown(wait=False)
