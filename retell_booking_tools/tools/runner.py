@@ -136,7 +136,7 @@ class ToolRunner:
             claim = await self._repository.claim_tool_call(
                 key, now=self._clock(), lease=self._lease, call=record
             )
-            record = None
+            record = None  # stored with the first claim; polling again need not repeat it
             if isinstance(claim, ToolCallFinished):
                 replayed = ToolResult.model_validate(claim.result)
                 set_tool_status(replayed.status.value)
