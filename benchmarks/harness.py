@@ -57,7 +57,17 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, where Linux tells (``/proc``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -166,8 +176,16 @@ def _free_port() -> int:
         return port
 
 
+@attrs.frozen
+class ServedApp:
+    """The app's process: where it listens and its process id."""
+
+    url: str
+    pid: int
+
+
 @contextlib.asynccontextmanager
-async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[str]:
+async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[ServedApp]:
     """The app in a uvicorn process of its own, configured by environment like in production."""
     port = _free_port()
     env = {
@@ -201,7 +219,7 @@ async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         await _wait_healthy(url, process)
-        yield url
+        yield ServedApp(url, process.pid)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -251,10 +269,25 @@ class Backend:
     retell: RetellSimulator
     database_url: str
     upstream: TimedApp
+    app: ServedApp
 
     async def open_store(self) -> Repository:
         """A second connection to the app's store, to check what it holds."""
         return await open_repository(self.database_url)
+
+    @contextlib.asynccontextmanager
+    async def own_retell(self, connections: int) -> AsyncIterator[RetellSimulator]:
+        """A signing client with a small pool of its own: one shared pool of many
+        connections costs the benchmark's process more CPU than the requests do."""
+        async with RetellSimulator(
+            _app_client(self.app.url, connections), api_key=RETELL_KEY
+        ) as retell:
+            yield retell
+
+
+def _app_client(url: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
 
 
 @contextlib.asynccontextmanager
@@ -267,17 +300,11 @@ async def running_backend(
     with database(database_kind) as database_url:
         async with (
             serve_asgi(upstream) as calcom_url,
-            served_app(calcom_url, database_url) as app_url,
+            served_app(calcom_url, database_url) as app,
         ):
-            client = httpx.AsyncClient(
-                base_url=app_url,
-                timeout=60,
-                limits=httpx.Limits(
-                    max_connections=connections, max_keepalive_connections=connections
-                ),
-            )
+            client = _app_client(app.url, connections)
             async with RetellSimulator(client, api_key=RETELL_KEY) as retell:
-                yield Backend(emulator, retell, database_url, upstream)
+                yield Backend(emulator, retell, database_url, upstream, app)
             emulator.close()
 
 

@@ -22,6 +22,11 @@ store are compared: ``double_bookings`` counts starts Cal.com holds more than on
 right relationship) plus Cal.com bookings we created that have no stored appointment with
 an ``original`` link. Targets (printed, not enforced): zero 5xx, zero double bookings,
 zero lost links, at least 300 function calls per second.
+
+The benchmark's own process (Retell's side and the emulator) needs CPU too, so on a small
+machine the throughput can be capped by it rather than the app. ``app_cpu_ms_per_call``
+(where Linux tells, else ``null``) is the CPU time the app's process spent per function
+call, and ``app_calls_per_cpu_second`` what one fully busy core would serve at that cost.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -41,6 +47,7 @@ from harness import (
     Backend,
     Callers,
     Slots,
+    cpu_seconds,
     machine,
     percentile,
     rounded,
@@ -55,6 +62,8 @@ from retell_booking_tools.domain import Relationship
 from retell_booking_tools.testing import RetellSimulator
 
 BOOK = "collect_appointment_data"
+_worker_retell: ContextVar[RetellSimulator] = ContextVar("worker_retell")
+"""The client of the worker task running (each gathered worker runs in its own context)."""
 THROUGHPUT_TARGET = 300.0
 EXPECTED_LINK = {
     "booked": Relationship.ORIGINAL,
@@ -97,11 +106,14 @@ class LoadRun:
 
     @property
     def _retell(self) -> RetellSimulator:
-        return self._backend.retell
+        return _worker_retell.get(self._backend.retell)
 
     async def worker(self) -> None:
-        while self._budget > 0:
-            await self._scenario(self._random.random())
+        """One simulated Retell connection at a time; its client is its own (see harness)."""
+        async with self._backend.own_retell(connections=2) as retell:
+            _worker_retell.set(retell)
+            while self._budget > 0:
+                await self._scenario(self._random.random())
 
     async def _scenario(self, roll: float) -> None:
         if roll < 0.45 or (roll < 0.85 and not self._holdings):
@@ -242,9 +254,11 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
     ) as backend:
         availability = await serves_tool(backend.retell, "check_availability")
         bench = LoadRun(backend, calls=calls, seed=seed, availability=availability)
+        cpu_before = cpu_seconds(backend.app.pid)
         started = time.perf_counter()
         await asyncio.gather(*(bench.worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_seconds(backend.app.pid)
         found = await audit(backend, bench.tally)
     tally = bench.tally
     done = len(tally.latencies_ms)
@@ -265,8 +279,13 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
         "http_statuses": {str(code): n for code, n in sorted(tally.http_statuses.items())},
         "calcom_requests": len(backend.calcom.requests),
         "duration_s": rounded(elapsed),
+        "app_cpu_ms_per_call": None,
+        "app_calls_per_cpu_second": None,
         "machine": machine(),
     }
+    if cpu_before is not None and cpu_after is not None and done and cpu_after > cpu_before:
+        summary["app_cpu_ms_per_call"] = rounded((cpu_after - cpu_before) * 1000 / done)
+        summary["app_calls_per_cpu_second"] = rounded(done / (cpu_after - cpu_before))
     summary["targets"] = {
         "zero_5xx": summary["errors_5xx"] == 0 and summary["errors_transport"] == 0,
         "zero_double_bookings": summary["double_bookings"] == 0,
@@ -289,9 +308,13 @@ def print_table(summary: dict[str, Any]) -> None:
         ("double bookings", str(summary["double_bookings"]), targets["zero_double_bookings"]),
         ("lost links", str(summary["lost_links"]), targets["zero_lost_links"]),
     ]
+    if summary["app_cpu_ms_per_call"] is not None:
+        cpu = f"{summary['app_cpu_ms_per_call']:.1f} ms/call"
+        rows.append(("app CPU", cpu, None))
     for name, value, ok in rows:
         print(f"  {name:<16}{value:>20}  {'' if ok is None else verdict(ok)}")
     print(f"  statuses: {summary['statuses']}")
+    print(f"  load average: {summary['machine']['load_average']}")
     if summary["unexpected_statuses"]:
         print(f"  unexpected: {summary['unexpected_statuses']}")
 

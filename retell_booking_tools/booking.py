@@ -278,21 +278,17 @@ class BookingService:
         self, request: BookingRequest, booking: Booking, *, sent_at: datetime | None
     ) -> BookingOutcome:
         """Judge a booking Cal.com gave us: made by this call, already held, or someone else's."""
-        stored = await self._repository.get_appointment_by_uid(booking.uid)
-        if stored is not None and stored.customer_id != request.customer.id:
-            logger.warning(
-                "Cal.com returned a booking held by another customer",
-                extra={"call_id": request.call_id},
-            )
-            return BookingOutcome(ToolStatus.CONFLICT)
-        if stored is None and not any(booking.has_attendee(e) for e in self._emails(request)):
-            logger.warning(
-                "Cal.com returned a booking for another attendee",
-                extra={"call_id": request.call_id},
-            )
-            return BookingOutcome(ToolStatus.CONFLICT)
-
-        appointment, _ = await self._repository.add_appointment(
+        if not any(booking.has_attendee(e) for e in self._emails(request)):
+            # Not the caller's booking unless the store already holds it as theirs.
+            stored = await self._repository.get_appointment_by_uid(booking.uid)
+            if stored is None:
+                logger.warning(
+                    "Cal.com returned a booking for another attendee",
+                    extra={"call_id": request.call_id},
+                )
+                return BookingOutcome(ToolStatus.CONFLICT)
+        # Storing is idempotent by uid, so it doubles as the look-up of a held booking.
+        appointment, created = await self._repository.add_appointment(
             NewAppointment(
                 customer_id=request.customer.id,
                 booking_uid=booking.uid,
@@ -307,6 +303,13 @@ class BookingService:
                 ),
             )
         )
+        stored = None if created else appointment
+        if stored is not None and stored.customer_id != request.customer.id:
+            logger.warning(
+                "Cal.com returned a booking held by another customer",
+                extra={"call_id": request.call_id},
+            )
+            return BookingOutcome(ToolStatus.CONFLICT)
         if self._made_by_this_call(request, booking, stored, sent_at):
             await self._link(
                 request.call_id,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -158,6 +158,7 @@ class Telemetry:
         self._otel = open_telemetry_instruments(meter_provider)
         self._zone = ZoneInfo(timezone)
         self._threshold = duplicate_alert_threshold
+        self._threshold_passed_on: date | None = None
         self._clock = clock
         self.registry = CollectorRegistry(auto_describe=True)
         self._tool_latency = Histogram(
@@ -228,11 +229,17 @@ class Telemetry:
         is written once per day across replicas, without any extra state.
         """
         today = self._clock().astimezone(self._zone).date()
+        if today == self._threshold_passed_on:
+            # Number ``threshold + 1`` is already stored; a later result cannot be it, so
+            # the day's records need not be read again on every duplicate.
+            return
         records = await self._repository.tool_call_records(
             since=day_start(today, self._zone),
             until=day_start(today + timedelta(days=1), self._zone),
         )
         existing = [r for r in records if r.status == ToolStatus.EXISTING.value]
+        if len(existing) > self._threshold:
+            self._threshold_passed_on = today
         if len(existing) > self._threshold and existing[self._threshold].key == key:
             logger.warning(
                 "more than %d duplicate booking attempts today (%s): callers may be "

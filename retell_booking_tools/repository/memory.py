@@ -48,7 +48,9 @@ class InMemoryRepository:
         self._ids = itertools.count(1)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def upsert_customer(self, *, name: str, phone: str | None, email: str | None) -> Customer:
+    async def upsert_customer(
+        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+    ) -> Customer:
         found = self._find_customer(phone, email)
         if found is None:
             customer = Customer(
@@ -59,6 +61,8 @@ class InMemoryRepository:
                 found, name=found.name or name, email=found.email or (email and email.lower())
             )
         self._customers[customer.id] = customer
+        if call_id is not None:
+            await self.upsert_call(Call(call_id=call_id, customer_id=customer.id))
         return customer
 
     def _find_customer(self, phone: str | None, email: str | None) -> Customer | None:
@@ -165,8 +169,10 @@ class InMemoryRepository:
         return [link for link in self._links if link.appointment_id == appointment_id]
 
     async def claim_tool_call(
-        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
+        if call is not None:
+            await self.upsert_call(call)
         row = self._tool_calls.get(key)
         if row is None:
             self._tool_calls[key] = _ToolCallRow(claimed_at=now)

@@ -21,7 +21,7 @@ import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from retell_booking_tools.domain import ToolCallClaim, ToolCallClaimed, ToolCallKey
+from retell_booking_tools.domain import Call, ToolCallClaim, ToolCallClaimed, ToolCallKey
 from retell_booking_tools.errors import ConfigurationError
 from retell_booking_tools.repository.schema import tool_calls
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MISSING_DRIVER = (
@@ -240,10 +242,10 @@ class PostgresRepository(SqlRepository):
             "pool_pre_ping": True,
             "hide_parameters": True,
         }
-        engine = create_async_engine(
+        super().__init__(async_url)
+        self._engine = create_async_engine(
             async_url, pool_size=pool_size, max_overflow=max_overflow, **options
         )
-        super().__init__(engine)
         self._lock_engine = create_async_engine(
             async_url, pool_size=lock_pool_size, max_overflow=0, **options
         )
@@ -266,8 +268,19 @@ class PostgresRepository(SqlRepository):
             url, schema=schema, pool_size=size, max_overflow=2 * size, lock_pool_size=2 * size
         )
 
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
     def _insert(self, table: sa.Table) -> postgresql.Insert:
         return postgresql.insert(table)
+
+    async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """One transaction on a pooled connection; ``work`` runs on its sync view, each
+        statement still awaiting the async driver."""
+        with self._translate(action):
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(work)
 
     async def _advisory_key(self, conn: AsyncConnection, name: str) -> int:
         # Locks are per database; keying them by schema keeps separate stores apart.
@@ -301,18 +314,24 @@ class PostgresRepository(SqlRepository):
                 await asyncio.shield(_unlock(conn, key))
 
     async def claim_tool_call(
-        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
         with self._translate("claim_tool_call"):
             locked = await self._claims.take(key)
         if not locked:
             # A live session owns it, or is looking at it right now: only a claim older
             # than the lease, whose owner seems stuck, may be taken over.
-            outlived = tool_calls.c.claimed_at <= now - lease
-            return await self._claim_tool_call(key, now=now, create=False, take_over_if=outlived)
+            def outlived() -> sa.ColumnElement[bool]:
+                return tool_calls.c.claimed_at <= now - lease
+
+            return await self._claim_tool_call(
+                key, now=now, create=False, take_over_if=outlived, call=call
+            )
         # No running process owns it: an unfinished claim was left by one that died.
         try:
-            claim = await self._claim_tool_call(key, now=now, create=True, take_over_if=sa.true())
+            claim = await self._claim_tool_call(
+                key, now=now, create=True, take_over_if=sa.true, call=call
+            )
         except BaseException:
             await asyncio.shield(self._claims.give_back(key))
             raise
@@ -335,7 +354,8 @@ class PostgresRepository(SqlRepository):
             await asyncio.shield(self._claims.give_back(key))
 
     async def close(self) -> None:
+        """Close every pooled connection; the repository cannot be used afterwards."""
         await self._claims.close()
         await self._claims_engine.dispose()
         await self._lock_engine.dispose()
-        await super().close()
+        await self._engine.dispose()

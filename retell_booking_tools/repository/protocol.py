@@ -39,8 +39,14 @@ from retell_booking_tools.domain import (
 class Repository(Protocol):
     """Persistence for customers, appointments, calls, call-appointment links and tool calls."""
 
-    async def upsert_customer(self, *, name: str, phone: str | None, email: str | None) -> Customer:
-        """Find the customer (see the module contract) or create them; fill in a missing email."""
+    async def upsert_customer(
+        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+    ) -> Customer:
+        """Find the customer (see the module contract) or create them; fill in a missing email.
+
+        With ``call_id``, the customer is also recorded as that call's (as by
+        :meth:`upsert_call`), in the same transaction.
+        """
         ...
 
     async def get_customer(self, customer_id: int) -> Customer | None: ...
@@ -93,9 +99,12 @@ class Repository(Protocol):
         ...
 
     async def claim_tool_call(
-        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
         """Become the owner of a function call delivery, or learn its result or that it is busy.
+
+        A ``call`` given is recorded first, as by :meth:`upsert_call`, in the same transaction
+        (one round trip per delivery instead of two).
 
         A claim older than ``lease`` without a result counts as abandoned (its process died).
         A backend that can tell its owner's process is gone (PostgreSQL: the owner's session

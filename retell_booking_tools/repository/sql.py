@@ -9,10 +9,9 @@ supply only the dialect's ``INSERT`` construct, the named lock and the engine.
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
@@ -21,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from retell_booking_tools.domain import (
     Appointment,
@@ -163,6 +161,50 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
     )
 
 
+# The hot path's statements are built once: a statement object reused with new parameters
+# skips SQLAlchemy's construction and cache-key work, which cost more than SQLite itself.
+_CUSTOMER_BY_PHONE = (
+    sa.select(customers)
+    .where(customers.c.phone == sa.bindparam("phone"))
+    .order_by(customers.c.id)
+    .limit(1)
+)
+_CUSTOMER_BY_EMAIL = (
+    sa.select(customers)
+    .where(customers.c.phone.is_(None), customers.c.email == sa.bindparam("email"))
+    .order_by(customers.c.id)
+    .limit(1)
+)
+_APPOINTMENTS_AT = (
+    sa.select(appointments)
+    .where(
+        appointments.c.event_type_id == sa.bindparam("event_type_id"),
+        appointments.c.start_at == sa.bindparam("start"),
+    )
+    .order_by(appointments.c.id)
+)
+_APPOINTMENT_BY_UID = sa.select(appointments).where(
+    appointments.c.booking_uid == sa.bindparam("booking_uid")
+)
+_LINK_BY_KEY = sa.select(call_appointment_links).where(
+    *(column == sa.bindparam(column.key) for column in _LINK_KEY)
+)
+_LINKS_OF_APPOINTMENT = (
+    sa.select(call_appointment_links)
+    .where(call_appointment_links.c.appointment_id == sa.bindparam("appointment_id"))
+    .order_by(call_appointment_links.c.id)
+)
+_TOOL_CALL_RESULTS = (
+    sa.select(tool_calls.c.result)
+    .where(
+        tool_calls.c.call_id == sa.bindparam("call_id"),
+        tool_calls.c.tool == sa.bindparam("tool"),
+        tool_calls.c.finished_at.is_not(None),
+    )
+    .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
+)
+
+
 def _tool_call_is(key: ToolCallKey) -> sa.ColumnElement[bool]:
     return sa.and_(
         tool_calls.c.call_id == key.call_id,
@@ -172,26 +214,54 @@ def _tool_call_is(key: ToolCallKey) -> sa.ColumnElement[bool]:
 
 
 class SqlRepository(abc.ABC):
-    """The :class:`~retell_booking_tools.repository.protocol.Repository` on an async engine.
+    """The :class:`~retell_booking_tools.repository.protocol.Repository` on SQLAlchemy Core.
 
-    Every method runs in its own short transaction, so the connection pool is free while
-    the caller waits on Cal.com. Subclasses provide :meth:`_insert` and :meth:`lock`.
+    Every method is one short transaction, written as a plain function of a connection
+    and handed to :meth:`_transact`; the backend decides how to run it (SQLite on its own
+    thread in one hop, PostgreSQL on the async driver). The pool is free while the caller
+    waits on Cal.com. Subclasses provide :meth:`_transact`, :meth:`_insert`, :meth:`lock`
+    and :meth:`close`.
     """
 
-    def __init__(self, engine: AsyncEngine, *, serialize: bool = False) -> None:
-        """``serialize`` queues every transaction, for engines that share one connection."""
-        self._engine = engine
-        self._secret = engine.url.password
-        self._serial: AbstractAsyncContextManager[Any] = (
-            asyncio.Lock() if serialize else contextlib.nullcontext()
+    def __init__(self, url: URL) -> None:
+        self._url = url
+        self._secret = url.password
+        self._upsert_call_statement = self._merging_upsert(calls, [calls.c.call_id], _CALL_FIELDS)
+        self._insert_customer = (
+            self._insert(customers).on_conflict_do_nothing().returning(*customers.c)
+        )
+        self._insert_appointment = (
+            self._insert(appointments)
+            .on_conflict_do_nothing(index_elements=[appointments.c.booking_uid])
+            .returning(*appointments.c)
+        )
+        self._insert_link = (
+            self._insert(call_appointment_links)
+            .on_conflict_do_nothing(index_elements=list(_LINK_KEY))
+            .returning(*call_appointment_links.c)
+        )
+        self._insert_claim = (
+            self._insert(tool_calls)
+            .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
+            .returning(tool_calls.c.call_id)
+        )
+        finish = self._insert(tool_calls)
+        replaced = ("claimed_at", "finished_at", "abandoned", "result")
+        self._finish_claim = finish.on_conflict_do_update(
+            index_elements=list(_TOOL_CALL_KEY),
+            set_={name: finish.excluded[name] for name in replaced},
         )
 
-    @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
+    def _merging_upsert(
+        self, table: sa.Table, key: list[sa.Column[Any]], fields: tuple[str, ...]
+    ) -> sa.Executable:
+        """An upsert where a stored field survives unless the new row brings a value for it."""
+        insert = self._insert(table)
+        merged = {name: sa.func.coalesce(insert.excluded[name], table.c[name]) for name in fields}
+        return insert.on_conflict_do_update(index_elements=key, set_=merged).returning(*table.c)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._engine.url.render_as_string(hide_password=True)!r})"
+        return f"{type(self).__name__}({self._url.render_as_string(hide_password=True)!r})"
 
     @abc.abstractmethod
     def _insert(self, table: sa.Table) -> UpsertInsert:
@@ -201,106 +271,90 @@ class SqlRepository(abc.ABC):
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
         """Hold a named lock shared by every user of this database."""
 
+    @abc.abstractmethod
+    async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """Run ``work`` in one transaction, committed if it returns; errors translated."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close every pooled connection; the repository cannot be used afterwards."""
+
     @contextlib.contextmanager
     def _translate(self, action: str) -> Iterator[None]:
         with translate_errors(action, secret=self._secret):
             yield
 
-    @contextlib.asynccontextmanager
-    async def _begin(self, action: str) -> AsyncIterator[AsyncConnection]:
-        async with self._serial:
-            with self._translate(action):
-                async with self._engine.begin() as conn:
-                    yield conn
-
     async def run_sync(self, action: str, fn: Callable[[sa.Connection], _T]) -> _T:
-        """Run ``fn`` on a sync view of one connection in one transaction (for Alembic)."""
-        async with self._begin(action) as conn:
-            return await conn.run_sync(fn)
+        """Run ``fn`` on one connection in one transaction (for Alembic)."""
+        return await self._transact(action, fn)
 
-    async def upsert_customer(self, *, name: str, phone: str | None, email: str | None) -> Customer:
+    async def upsert_customer(
+        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+    ) -> Customer:
         email = email.lower() if email is not None else None
-        async with self._begin("upsert_customer") as conn:
+
+        def work(conn: sa.Connection) -> Customer:
+            customer = find_or_insert(conn)
+            if call_id is not None:
+                self._upsert_call(conn, Call(call_id=call_id, customer_id=customer.id))
+            return customer
+
+        def find_or_insert(conn: sa.Connection) -> Customer:
             for _ in range(_UPSERT_CUSTOMER_ATTEMPTS):
-                found = await self._find_customer(conn, phone, email)
+                found = _find_customer(conn, phone, email)
                 if found is not None:
-                    return await self._fill_in_customer(conn, found, name=name, email=email)
-                inserted = await conn.execute(
-                    self._insert(customers)
-                    .values(name=name, phone=phone, email=email, created_at=_now())
-                    .on_conflict_do_nothing()
-                    .returning(*customers.c)
+                    return _fill_in_customer(conn, found, name=name, email=email)
+                inserted = conn.execute(
+                    self._insert_customer,
+                    {"name": name, "phone": phone, "email": email, "created_at": _now()},
                 )
                 row = inserted.one_or_none()
                 if row is not None:
                     return _customer(row)
                 # Another process inserted the same identity first: find theirs.
-        raise RepositoryError("upsert_customer failed: the customer kept changing; try again")
+            raise RepositoryError("upsert_customer failed: the customer kept changing; try again")
 
-    async def _find_customer(
-        self, conn: AsyncConnection, phone: str | None, email: str | None
-    ) -> Customer | None:
-        if phone is not None:
-            condition = customers.c.phone == phone
-        elif email is not None:
-            condition = sa.and_(customers.c.phone.is_(None), customers.c.email == email)
-        else:
-            return None
-        query = sa.select(customers).where(condition).order_by(customers.c.id).limit(1)
-        row = (await conn.execute(query)).one_or_none()
-        return None if row is None else _customer(row)
-
-    async def _fill_in_customer(
-        self, conn: AsyncConnection, found: Customer, *, name: str, email: str | None
-    ) -> Customer:
-        if (found.name or not name) and (found.email is not None or email is None):
-            return found
-        # Conditional in SQL, so a concurrent fill-in never overwrites a value already set.
-        filled = await conn.execute(
-            sa.update(customers)
-            .where(customers.c.id == found.id)
-            .values(
-                name=sa.case((customers.c.name == "", name), else_=customers.c.name),
-                email=sa.func.coalesce(customers.c.email, email),
-            )
-            .returning(*customers.c)
-        )
-        return _customer(filled.one())
+        return await self._transact("upsert_customer", work)
 
     async def get_customer(self, customer_id: int) -> Customer | None:
-        async with self._begin("get_customer") as conn:
+        def work(conn: sa.Connection) -> Customer | None:
             query = sa.select(customers).where(customers.c.id == customer_id)
-            row = (await conn.execute(query)).one_or_none()
-        return None if row is None else _customer(row)
+            row = conn.execute(query).one_or_none()
+            return None if row is None else _customer(row)
+
+        return await self._transact("get_customer", work)
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
-        async with self._begin("add_appointment") as conn:
-            inserted = await conn.execute(
-                self._insert(appointments)
-                .values(
-                    customer_id=new.customer_id,
-                    booking_uid=new.booking_uid,
-                    event_type_id=new.event_type_id,
-                    start_at=new.start,
-                    end_at=new.end,
-                    timezone=new.timezone,
-                    status=new.status.value,
-                    created_at=_now(),
-                    rescheduled_from_uid=new.rescheduled_from_uid,
-                )
-                .on_conflict_do_nothing(index_elements=[appointments.c.booking_uid])
-                .returning(*appointments.c)
+        def work(conn: sa.Connection) -> tuple[Appointment, bool]:
+            inserted = conn.execute(
+                self._insert_appointment,
+                {
+                    "customer_id": new.customer_id,
+                    "booking_uid": new.booking_uid,
+                    "event_type_id": new.event_type_id,
+                    "start_at": new.start,
+                    "end_at": new.end,
+                    "timezone": new.timezone,
+                    "status": new.status.value,
+                    "created_at": _now(),
+                    "rescheduled_from_uid": new.rescheduled_from_uid,
+                },
             )
             row = inserted.one_or_none()
             if row is not None:
                 return _appointment(row), True
-            query = sa.select(appointments).where(appointments.c.booking_uid == new.booking_uid)
-            return _appointment((await conn.execute(query)).one()), False
+            held = conn.execute(_APPOINTMENT_BY_UID, {"booking_uid": new.booking_uid})
+            return _appointment(held.one()), False
 
-    async def _appointments(self, action: str, query: sa.Select[Any]) -> list[Appointment]:
-        async with self._begin(action) as conn:
-            rows = (await conn.execute(query)).all()
-        return [_appointment(row) for row in rows]
+        return await self._transact("add_appointment", work)
+
+    async def _appointments(
+        self, action: str, query: sa.Select[Any], parameters: dict[str, Any] | None = None
+    ) -> list[Appointment]:
+        def work(conn: sa.Connection) -> list[Appointment]:
+            return [_appointment(row) for row in conn.execute(query, parameters)]
+
+        return await self._transact(action, work)
 
     async def get_appointment(self, appointment_id: int) -> Appointment | None:
         query = sa.select(appointments).where(appointments.c.id == appointment_id)
@@ -308,17 +362,14 @@ class SqlRepository(abc.ABC):
         return found[0] if found else None
 
     async def get_appointment_by_uid(self, booking_uid: str) -> Appointment | None:
-        query = sa.select(appointments).where(appointments.c.booking_uid == booking_uid)
-        found = await self._appointments("get_appointment_by_uid", query)
+        found = await self._appointments(
+            "get_appointment_by_uid", _APPOINTMENT_BY_UID, {"booking_uid": booking_uid}
+        )
         return found[0] if found else None
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
-        query = (
-            sa.select(appointments)
-            .where(appointments.c.event_type_id == event_type_id, appointments.c.start_at == start)
-            .order_by(appointments.c.id)
-        )
-        return await self._appointments("appointments_at", query)
+        parameters = {"event_type_id": event_type_id, "start": start}
+        return await self._appointments("appointments_at", _APPOINTMENTS_AT, parameters)
 
     async def appointments_for_customer(self, customer_id: int) -> list[Appointment]:
         query = (
@@ -332,84 +383,73 @@ class SqlRepository(abc.ABC):
         self, appointment_id: int, status: AppointmentStatus
     ) -> Appointment:
         """Like the in-memory store, an unknown id raises :class:`KeyError`."""
-        async with self._begin("set_appointment_status") as conn:
-            updated = await conn.execute(
-                sa.update(appointments)
-                .where(appointments.c.id == appointment_id)
-                .values(status=status.value)
-                .returning(*appointments.c)
-            )
-            row = updated.one_or_none()
-        if row is None:
-            raise KeyError(appointment_id)
-        return _appointment(row)
+        return await self._update_appointment(
+            "set_appointment_status", appointment_id, status=status.value
+        )
 
     async def record_calcom_change(
         self, appointment_id: int, status: AppointmentStatus, *, event_at: datetime
     ) -> Appointment:
         """Like the in-memory store, an unknown id raises :class:`KeyError`."""
-        async with self._begin("record_calcom_change") as conn:
-            updated = await conn.execute(
+        return await self._update_appointment(
+            "record_calcom_change", appointment_id, status=status.value, calcom_event_at=event_at
+        )
+
+    async def _update_appointment(
+        self, action: str, appointment_id: int, **values: Any
+    ) -> Appointment:
+        def work(conn: sa.Connection) -> sa.Row[Any] | None:
+            updated = conn.execute(
                 sa.update(appointments)
                 .where(appointments.c.id == appointment_id)
-                .values(status=status.value, calcom_event_at=event_at)
+                .values(**values)
                 .returning(*appointments.c)
             )
-            row = updated.one_or_none()
+            return updated.one_or_none()
+
+        row = await self._transact(action, work)
         if row is None:
             raise KeyError(appointment_id)
         return _appointment(row)
 
     async def upsert_call(self, call: Call) -> Call:
+        return await self._transact("upsert_call", lambda conn: self._upsert_call(conn, call))
+
+    def _upsert_call(self, conn: sa.Connection, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
-        insert = self._insert(calls).values(call_id=call.call_id, created_at=_now(), **values)
-        # One statement: a stored field survives unless this call brings a value for it.
-        merged = {name: sa.func.coalesce(insert.excluded[name], calls.c[name]) for name in values}
-        async with self._begin("upsert_call") as conn:
-            stored = await conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[calls.c.call_id], set_=merged
-                ).returning(*calls.c)
-            )
-            return _call(stored.one())
+        parameters = {"call_id": call.call_id, "created_at": _now(), **values}
+        return _call(conn.execute(self._upsert_call_statement, parameters).one())
 
     async def get_call(self, call_id: str) -> Call | None:
-        async with self._begin("get_call") as conn:
-            query = sa.select(calls).where(calls.c.call_id == call_id)
-            row = (await conn.execute(query)).one_or_none()
-        return None if row is None else _call(row)
+        def work(conn: sa.Connection) -> Call | None:
+            row = conn.execute(sa.select(calls).where(calls.c.call_id == call_id)).one_or_none()
+            return None if row is None else _call(row)
+
+        return await self._transact("get_call", work)
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
-        async with self._begin("link") as conn:
-            inserted = await conn.execute(
-                self._insert(call_appointment_links)
-                .values(
-                    call_id=link.call_id,
-                    appointment_id=link.appointment_id,
-                    relationship=link.relationship.value,
-                    linked_at=link.linked_at,
-                    metadata=dict(link.metadata),
-                )
-                .on_conflict_do_nothing(index_elements=list(_LINK_KEY))
-                .returning(*call_appointment_links.c)
+        def work(conn: sa.Connection) -> tuple[CallLink, bool]:
+            key = {
+                "call_id": link.call_id,
+                "appointment_id": link.appointment_id,
+                "relationship": link.relationship.value,
+            }
+            inserted = conn.execute(
+                self._insert_link,
+                {**key, "linked_at": link.linked_at, "metadata": dict(link.metadata)},
             )
             row = inserted.one_or_none()
             if row is not None:
                 return _link(row), True
-            query = sa.select(call_appointment_links).where(
-                call_appointment_links.c.call_id == link.call_id,
-                call_appointment_links.c.appointment_id == link.appointment_id,
-                call_appointment_links.c.relationship == link.relationship.value,
-            )
-            return _link((await conn.execute(query)).one()), False
+            return _link(conn.execute(_LINK_BY_KEY, key).one()), False
+
+        return await self._transact("link", work)
 
     async def _links(self, action: str, condition: sa.ColumnElement[bool]) -> list[CallLink]:
         query = (
             sa.select(call_appointment_links).where(condition).order_by(call_appointment_links.c.id)
         )
-        async with self._begin(action) as conn:
-            rows = (await conn.execute(query)).all()
-        return [_link(row) for row in rows]
+        return await self._transact(action, lambda conn: _links_of(conn, query))
 
     async def links_for_call(self, call_id: str) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
@@ -417,16 +457,21 @@ class SqlRepository(abc.ABC):
 
     async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
-        condition = call_appointment_links.c.appointment_id == appointment_id
-        return await self._links("links_for_appointment", condition)
+        parameters = {"appointment_id": appointment_id}
+        return await self._transact(
+            "links_for_appointment",
+            lambda conn: _links_of(conn, _LINKS_OF_APPOINTMENT, parameters),
+        )
 
     async def claim_tool_call(
-        self, key: ToolCallKey, *, now: datetime, lease: timedelta
+        self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
         # Take an existing row over only if nobody finished it and its owner gave up or
         # outlived the lease.
-        stale = sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
-        return await self._claim_tool_call(key, now=now, create=True, take_over_if=stale)
+        def stale() -> sa.ColumnElement[bool]:
+            return sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
+
+        return await self._claim_tool_call(key, now=now, create=True, take_over_if=stale, call=call)
 
     async def _claim_tool_call(
         self,
@@ -434,29 +479,34 @@ class SqlRepository(abc.ABC):
         *,
         now: datetime,
         create: bool,
-        take_over_if: sa.ColumnElement[bool],
+        take_over_if: Callable[[], sa.ColumnElement[bool]],
+        call: Call | None = None,
     ) -> ToolCallClaim:
-        """Insert the claim (if ``create``), else take an unfinished one over if the condition
-        holds; the ``WHERE`` makes the takeover atomic between processes."""
-        async with self._begin("claim_tool_call") as conn:
+        """Record ``call``, then insert the claim (if ``create``), else take an unfinished one
+        over if the condition holds; the ``WHERE`` makes the takeover atomic between processes.
+
+        The condition is built only when a takeover is tried, which a fresh call never needs.
+        """
+
+        def work(conn: sa.Connection) -> ToolCallClaim:
+            if call is not None:
+                self._upsert_call(conn, call)
             if create:
-                inserted = await conn.execute(
-                    self._insert(tool_calls)
-                    .values(
-                        call_id=key.call_id,
-                        tool=key.tool,
-                        args_digest=key.args_digest,
-                        claimed_at=now,
-                        abandoned=False,
-                    )
-                    .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
-                    .returning(tool_calls.c.call_id)
+                inserted = conn.execute(
+                    self._insert_claim,
+                    {
+                        "call_id": key.call_id,
+                        "tool": key.tool,
+                        "args_digest": key.args_digest,
+                        "claimed_at": now,
+                        "abandoned": False,
+                    },
                 )
                 if inserted.one_or_none() is not None:
                     return ToolCallClaimed(resumed=False)
-            taken = await conn.execute(
+            taken = conn.execute(
                 sa.update(tool_calls)
-                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if)
+                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if())
                 .values(claimed_at=now, abandoned=False)
             )
             if taken.rowcount == 1:
@@ -464,56 +514,51 @@ class SqlRepository(abc.ABC):
             query = sa.select(tool_calls.c.finished_at, tool_calls.c.result).where(
                 _tool_call_is(key)
             )
-            row = (await conn.execute(query)).one_or_none()
-        if row is not None and row.finished_at is not None:
-            return ToolCallFinished(result=row.result)
-        return ToolCallBusy()
+            row = conn.execute(query).one_or_none()
+            if row is not None and row.finished_at is not None:
+                return ToolCallFinished(result=row.result)
+            return ToolCallBusy()
+
+        return await self._transact("claim_tool_call", work)
 
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
-        insert = self._insert(tool_calls).values(
-            call_id=key.call_id,
-            tool=key.tool,
-            args_digest=key.args_digest,
-            claimed_at=now,
-            finished_at=now,
-            abandoned=False,
-            result=dict(result),
+        parameters = {
+            "call_id": key.call_id,
+            "tool": key.tool,
+            "args_digest": key.args_digest,
+            "claimed_at": now,
+            "finished_at": now,
+            "abandoned": False,
+            "result": result,
+        }
+        await self._transact(
+            "finish_tool_call", lambda conn: conn.execute(self._finish_claim, parameters)
         )
-        replace = {name: insert.excluded[name] for name in ("claimed_at", "finished_at", "result")}
-        async with self._begin("finish_tool_call") as conn:
-            await conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=list(_TOOL_CALL_KEY), set_={**replace, "abandoned": False}
-                )
-            )
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
-        query = (
-            sa.select(tool_calls.c.result)
-            .where(
-                tool_calls.c.call_id == call_id,
-                tool_calls.c.tool == tool,
-                tool_calls.c.finished_at.is_not(None),
-            )
-            .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
-        )
-        async with self._begin("tool_call_results") as conn:
-            rows = (await conn.execute(query)).all()
-        return [dict(row.result) for row in rows if row.result is not None]
+        parameters = {"call_id": call_id, "tool": tool}
+
+        def work(conn: sa.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(_TOOL_CALL_RESULTS, parameters)
+            return [dict(row.result) for row in rows if row.result is not None]
+
+        return await self._transact("tool_call_results", work)
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
-        async with self._begin("abandon_tool_call") as conn:
-            await conn.execute(
-                sa.update(tool_calls)
-                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None))
-                .values(abandoned=True)
-            )
+        statement = (
+            sa.update(tool_calls)
+            .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None))
+            .values(abandoned=True)
+        )
+        await self._transact("abandon_tool_call", lambda conn: conn.execute(statement))
 
     async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        async with self._begin("find_customer") as conn:
-            return await self._find_customer(conn, phone, email.lower() if email else None)
+        given = email.lower() if email else None
+        return await self._transact(
+            "find_customer", lambda conn: _find_customer(conn, phone, given)
+        )
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         query = sa.select(appointments).order_by(appointments.c.start_at, appointments.c.id)
@@ -534,9 +579,11 @@ class SqlRepository(abc.ABC):
             query = query.where(at >= since)
         if until is not None:
             query = query.where(at < until)
-        async with self._begin("tool_call_records") as conn:
-            rows = (await conn.execute(query)).all()
-        return [_tool_call_record(row) for row in rows]
+
+        def work(conn: sa.Connection) -> list[ToolCallRecord]:
+            return [_tool_call_record(row) for row in conn.execute(query)]
+
+        return await self._transact("tool_call_records", work)
 
     async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
         status = sa.case(
@@ -547,10 +594,43 @@ class SqlRepository(abc.ABC):
         query = sa.select(tool_calls.c.tool, status, sa.func.count().label("n")).group_by(
             tool_calls.c.tool, status
         )
-        async with self._begin("tool_outcome_counts") as conn:
-            rows = (await conn.execute(query)).all()
-        return {(row.tool, row.status): row.n for row in rows if row.status is not None}
 
-    async def close(self) -> None:
-        """Close every pooled connection; the repository cannot be used afterwards."""
-        await self._engine.dispose()
+        def work(conn: sa.Connection) -> dict[tuple[str, str], int]:
+            rows = conn.execute(query).all()
+            return {(row.tool, row.status): row.n for row in rows if row.status is not None}
+
+        return await self._transact("tool_outcome_counts", work)
+
+
+def _find_customer(conn: sa.Connection, phone: str | None, email: str | None) -> Customer | None:
+    if phone is not None:
+        row = conn.execute(_CUSTOMER_BY_PHONE, {"phone": phone}).one_or_none()
+    elif email is not None:
+        row = conn.execute(_CUSTOMER_BY_EMAIL, {"email": email}).one_or_none()
+    else:
+        return None
+    return None if row is None else _customer(row)
+
+
+def _links_of(
+    conn: sa.Connection, query: sa.Select[Any], parameters: dict[str, Any] | None = None
+) -> list[CallLink]:
+    return [_link(row) for row in conn.execute(query, parameters)]
+
+
+def _fill_in_customer(
+    conn: sa.Connection, found: Customer, *, name: str, email: str | None
+) -> Customer:
+    if (found.name or not name) and (found.email is not None or email is None):
+        return found
+    # Conditional in SQL, so a concurrent fill-in never overwrites a value already set.
+    filled = conn.execute(
+        sa.update(customers)
+        .where(customers.c.id == found.id)
+        .values(
+            name=sa.case((customers.c.name == "", name), else_=customers.c.name),
+            email=sa.func.coalesce(customers.c.email, email),
+        )
+        .returning(*customers.c)
+    )
+    return _customer(filled.one())

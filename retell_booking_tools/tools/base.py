@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from retell_booking_tools.availability import AvailabilityService, OfferedSlots
 from retell_booking_tools.booking import BookingOutcome, BookingService
 from retell_booking_tools.config import Language
-from retell_booking_tools.domain import Appointment, Call, Customer, ToolStatus
+from retell_booking_tools.domain import Appointment, Customer, ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.identity import normalize_email, normalize_phone
 from retell_booking_tools.lifecycle import AppointmentLifecycle
@@ -194,10 +194,7 @@ async def resolve_customer(
     if normalized_phone is None and given_email is None:
         raise InvalidArguments(field, "a phone number or an email is needed to book")
     customer = await context.repository.upsert_customer(
-        name=name, phone=normalized_phone, email=given_email
-    )
-    await context.repository.upsert_call(
-        Call(call_id=context.call.call_id, customer_id=customer.id)
+        name=name, phone=normalized_phone, email=given_email, call_id=context.call.call_id
     )
     return customer, given_email
 

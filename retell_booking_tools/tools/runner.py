@@ -125,19 +125,18 @@ class ToolRunner:
         budget_ends: float,
     ) -> ToolResult:
         loop = asyncio.get_running_loop()
-        await self._repository.upsert_call(
-            Call(
-                call_id=call.call_id,
-                agent_id=call.agent_id,
-                from_number=call.from_number,
-                to_number=call.to_number,
-            )
+        record: Call | None = Call(
+            call_id=call.call_id,
+            agent_id=call.agent_id,
+            from_number=call.from_number,
+            to_number=call.to_number,
         )
         deadline = min(loop.time() + self._busy_wait_seconds, budget_ends)
         while True:
             claim = await self._repository.claim_tool_call(
-                key, now=self._clock(), lease=self._lease
+                key, now=self._clock(), lease=self._lease, call=record
             )
+            record = None  # stored with the first claim; polling again need not repeat it
             if isinstance(claim, ToolCallFinished):
                 replayed = ToolResult.model_validate(claim.result)
                 set_tool_status(replayed.status.value)

@@ -147,6 +147,24 @@ async def test_a_missing_name_is_filled_in(repository: Repository) -> None:
     assert (named.id, named.name) == (first.id, "Max")
 
 
+async def test_a_customer_found_for_a_call_is_recorded_as_that_calls_customer(
+    repository: Repository,
+) -> None:
+    """Found or created, the customer becomes the call's, and the call keeps what it had."""
+    await repository.upsert_call(Call(call_id="call_1", agent_id="agent_1"))
+
+    created = await repository.upsert_customer(
+        name="Ada", phone=CALLER, email=None, call_id="call_1"
+    )
+    found = await repository.upsert_customer(name="Ada", phone=CALLER, email=None, call_id="call_2")
+
+    assert found == created
+    assert await repository.get_call("call_1") == Call(
+        call_id="call_1", customer_id=created.id, agent_id="agent_1"
+    )
+    assert await repository.get_call("call_2") == Call(call_id="call_2", customer_id=created.id)
+
+
 async def test_a_caller_without_phone_or_email_is_always_someone_new(
     repository: Repository,
 ) -> None:
@@ -417,6 +435,25 @@ async def test_the_first_delivery_claims_a_tool_call(repository: Repository) -> 
     claim = await repository.claim_tool_call(KEY, now=TEN, lease=LEASE)
 
     assert claim == ToolCallClaimed(resumed=False)
+
+
+async def test_a_claim_records_the_call_it_is_given_keeping_stored_fields(
+    repository: Repository,
+) -> None:
+    """The delivery's call is stored with its claim, merged like ``upsert_call``, every time."""
+    await repository.upsert_call(Call(call_id=KEY.call_id, to_number="+4930123"))
+
+    first = await repository.claim_tool_call(
+        KEY, now=TEN, lease=LEASE, call=Call(call_id=KEY.call_id, agent_id="agent_1")
+    )
+    again = await repository.claim_tool_call(
+        KEY, now=TEN, lease=LEASE, call=Call(call_id=KEY.call_id, from_number=CALLER)
+    )
+
+    assert (first, again) == (ToolCallClaimed(resumed=False), ToolCallBusy())
+    assert await repository.get_call(KEY.call_id) == Call(
+        call_id=KEY.call_id, agent_id="agent_1", from_number=CALLER, to_number="+4930123"
+    )
 
 
 async def test_a_second_delivery_while_the_first_works_is_busy(repository: Repository) -> None:

@@ -59,7 +59,14 @@ def free_starts(
 ) -> list[datetime]:
     """Bookable starts within ``[window_start, window_end]``, strictly after the notice period."""
     length = event_type.length
-    taken = [b for b in bookings if b.is_active and b.event_type_id == event_type.id]
+    # Only bookings reaching into the window can overlap a start in it.
+    taken = [
+        b
+        for b in bookings
+        if b.is_active
+        and b.event_type_id == event_type.id
+        and b.overlaps(window_start, window_end + length)
+    ]
     not_before = earliest_bookable(event_type, now)
     zone = event_type.zone
     day = window_start.astimezone(zone).date() - timedelta(days=1)
