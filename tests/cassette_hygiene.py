@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import vcr
 import yaml
 from vcr.request import Request as VcrRequest
 
@@ -91,3 +94,25 @@ def without_loopback_port(request: VcrRequest) -> VcrRequest:
     if parts.hostname in {"127.0.0.1", "localhost"} and parts.port is not None:
         request.uri = urlunsplit(parts._replace(netloc=parts.hostname))
     return request
+
+
+def scrubbed_vcr(
+    library: Path,
+    *,
+    scrub_request: Callable[[VcrRequest], VcrRequest],
+    scrub_response: Callable[[dict[str, Any]], dict[str, Any]],
+    record: bool,
+) -> vcr.VCR:
+    """Readable cassettes without secrets or loopback ports, replay-only unless recording."""
+    recorder = vcr.VCR(
+        cassette_library_dir=str(library),
+        serializer="readable_yaml",
+        record_mode="all" if record else "none",
+        match_on=["method", "path", "query"],
+        filter_headers=[*SECRET_HEADERS, *NOISY_REQUEST_HEADERS],
+        before_record_request=[scrub_request, without_loopback_port],
+        before_record_response=[without_secret_headers, scrub_response],
+        decode_compressed_response=True,
+    )
+    recorder.register_serializer("readable_yaml", ReadableYamlSerializer)
+    return recorder

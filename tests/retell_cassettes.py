@@ -24,11 +24,7 @@ from typing import Any
 import attrs
 import vcr
 from cassette_hygiene import (
-    NOISY_REQUEST_HEADERS,
-    SECRET_HEADERS,
-    ReadableYamlSerializer,
-    without_loopback_port,
-    without_secret_headers,
+    scrubbed_vcr,
 )
 from vcr.request import Request as VcrRequest
 
@@ -113,18 +109,9 @@ def retell_vcr(
 ) -> vcr.VCR:
     """The one vcrpy configuration for Retell cassettes, replay-only unless recording."""
     scrubber = RetellScrubber(secrets or [])
-    recorder = vcr.VCR(
-        cassette_library_dir=str(library),
-        serializer="readable_yaml",
-        record_mode="all" if record else "none",
-        match_on=["method", "path", "query"],
-        filter_headers=[*SECRET_HEADERS, *NOISY_REQUEST_HEADERS],
-        before_record_request=[scrubber.request, without_loopback_port],
-        before_record_response=[without_secret_headers, scrubber.response],
-        decode_compressed_response=True,
+    return scrubbed_vcr(
+        library, scrub_request=scrubber.request, scrub_response=scrubber.response, record=record
     )
-    recorder.register_serializer("readable_yaml", ReadableYamlSerializer)
-    return recorder
 
 
 @attrs.frozen

@@ -29,11 +29,7 @@ import pytest
 import stamina
 import vcr
 from cassette_hygiene import (
-    NOISY_REQUEST_HEADERS,
-    SECRET_HEADERS,
-    ReadableYamlSerializer,
-    without_loopback_port,
-    without_secret_headers,
+    scrubbed_vcr,
 )
 from vcr.cassette import Cassette
 from vcr.request import Request as VcrRequest
@@ -218,18 +214,9 @@ def fixture_scrubber() -> PersonalDataScrubber:
 
 def calcom_vcr(scrubber: PersonalDataScrubber, *, record: bool = RECORDING) -> vcr.VCR:
     """The one vcrpy configuration for Cal.com cassettes, replay-only unless recording."""
-    recorder = vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
-        serializer="readable_yaml",
-        record_mode="all" if record else "none",
-        match_on=["method", "path", "query"],
-        filter_headers=[*SECRET_HEADERS, *NOISY_REQUEST_HEADERS],
-        before_record_request=[scrubber.request, without_loopback_port],
-        before_record_response=[without_secret_headers, scrubber.response],
-        decode_compressed_response=True,
+    return scrubbed_vcr(
+        CASSETTES, scrub_request=scrubber.request, scrub_response=scrubber.response, record=record
     )
-    recorder.register_serializer("readable_yaml", ReadableYamlSerializer)
-    return recorder
 
 
 # -- where recordings come from ---------------------------------------------------------------
