@@ -6,6 +6,7 @@ cookies never reach a cassette; a loopback server's random port is kept out of i
 
 from __future__ import annotations
 
+import abc
 import copy
 import json
 from collections.abc import Callable
@@ -116,3 +117,51 @@ def scrubbed_vcr(
     )
     recorder.register_serializer("readable_yaml", ReadableYamlSerializer)
     return recorder
+
+
+class JsonBodyScrubber(abc.ABC):
+    """Scrubs one recorded exchange: the request's URI and headers, and both JSON bodies.
+
+    Subclasses say what to replace in a decoded JSON document (and, if needed, in the URI
+    and request headers); bodies that are not JSON are kept as they are.
+    """
+
+    def request(self, request: VcrRequest) -> VcrRequest:
+        scrubbed: VcrRequest = copy.deepcopy(request)
+        scrubbed.uri = self.scrub_uri(scrubbed.uri)
+        self.scrub_request_headers(scrubbed.headers)
+        if scrubbed.body:
+            body = self._scrubbed_json(scrubbed.body)
+            if body is not None:
+                scrubbed.body = body
+        return scrubbed
+
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        scrubbed = copy.deepcopy(response)
+        raw = scrubbed.get("body", {}).get("string")
+        if raw:
+            body = self._scrubbed_json(raw if isinstance(raw, bytes) else raw.encode())
+            if body is not None:
+                scrubbed["body"]["string"] = body
+                for name in scrubbed.get("headers", {}):
+                    if name.lower() == "content-length":
+                        scrubbed["headers"][name] = [str(len(body))]
+        return scrubbed
+
+    def scrub_uri(self, uri: str) -> str:
+        return uri
+
+    def scrub_request_headers(self, headers: dict[str, Any]) -> None:
+        """Remove or replace request headers in place; keeps them all by default."""
+        return None
+
+    @abc.abstractmethod
+    def scrub_document(self, document: Any) -> Any:
+        """The decoded JSON body with credentials and personal data replaced."""
+
+    def _scrubbed_json(self, raw: bytes) -> bytes | None:
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            return None
+        return json.dumps(self.scrub_document(document), ensure_ascii=False).encode()

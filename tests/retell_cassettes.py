@@ -12,7 +12,6 @@ e-mail address or phone number is replaced by a placeholder.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -24,9 +23,9 @@ from typing import Any
 import attrs
 import vcr
 from cassette_hygiene import (
+    JsonBodyScrubber,
     scrubbed_vcr,
 )
-from vcr.request import Request as VcrRequest
 
 CASSETTES = Path(
     os.environ.get("RETELL_BOOKING_CASSETTE_DIR")
@@ -51,32 +50,22 @@ PHONE = re.compile(r"\+\d[\d ()./-]{5,}\d")
 RETELL_KEY = re.compile(r"\bkey_[A-Za-z0-9]{8,}\b")
 
 
-class RetellScrubber:
+class RetellScrubber(JsonBodyScrubber):
     """Removes credentials and personal data from retell-sdk requests and Retell's answers."""
 
     def __init__(self, secrets: list[str]) -> None:
         self._secrets = [secret for secret in secrets if secret]
 
-    def request(self, request: VcrRequest) -> VcrRequest:
-        scrubbed: VcrRequest = copy.deepcopy(request)
-        scrubbed.uri = self.text(scrubbed.uri)
-        for name in list(scrubbed.headers):
-            if name.lower().startswith("x-stainless-"):
-                del scrubbed.headers[name]
-        if scrubbed.body:
-            body = self._json_bytes(scrubbed.body)
-            if body is not None:
-                scrubbed.body = body
-        return scrubbed
+    def scrub_uri(self, uri: str) -> str:
+        return self.text(uri)
 
-    def response(self, response: dict[str, Any]) -> dict[str, Any]:
-        scrubbed = copy.deepcopy(response)
-        raw = scrubbed.get("body", {}).get("string")
-        if raw:
-            body = self._json_bytes(raw if isinstance(raw, bytes) else raw.encode())
-            if body is not None:
-                scrubbed["body"]["string"] = body
-        return scrubbed
+    def scrub_request_headers(self, headers: dict[str, Any]) -> None:
+        for name in list(headers):
+            if name.lower().startswith("x-stainless-"):
+                del headers[name]
+
+    def scrub_document(self, document: Any) -> Any:
+        return self._replace(document)
 
     def text(self, value: str) -> str:
         for secret in self._secrets:
@@ -84,13 +73,6 @@ class RetellScrubber:
         value = RETELL_KEY.sub(SCRUBBED, value)
         value = EMAIL.sub("someone@example.com", value)
         return PHONE.sub("+15550100000", value)
-
-    def _json_bytes(self, raw: bytes) -> bytes | None:
-        try:
-            document = json.loads(raw)
-        except ValueError:
-            return None
-        return json.dumps(self._replace(document), ensure_ascii=False).encode()
 
     def _replace(self, node: Any, key: str | None = None) -> Any:
         if isinstance(node, dict):

@@ -11,7 +11,6 @@ placeholders; JSON bodies are stored as YAML so a diff reads like the API.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import re
@@ -29,10 +28,10 @@ import pytest
 import stamina
 import vcr
 from cassette_hygiene import (
+    JsonBodyScrubber,
     scrubbed_vcr,
 )
 from vcr.cassette import Cassette
-from vcr.request import Request as VcrRequest
 
 from retell_booking_tools.calcom import (
     BOOKINGS_API_VERSION,
@@ -78,7 +77,7 @@ def _retries_without_waiting() -> Iterator[None]:
 # -- scrubbing --------------------------------------------------------------------------------
 
 
-class PersonalDataScrubber:
+class PersonalDataScrubber(JsonBodyScrubber):
     """Replaces attendee, host and guest details with stable placeholders.
 
     One instance per cassette. The n-th distinct person becomes ``attendee{n}@example.com``
@@ -91,32 +90,19 @@ class PersonalDataScrubber:
         self._known: dict[str, str] = {}
         self._counts: dict[str, int] = {}
 
-    def request(self, request: VcrRequest) -> VcrRequest:
-        scrubbed: VcrRequest = copy.deepcopy(request)
-        parts = urlsplit(scrubbed.uri)
-        if parts.query:
-            query = [
-                (key, self._query_value(key, value))
-                for key, value in parse_qsl(parts.query, keep_blank_values=True)
-            ]
-            scrubbed.uri = urlunsplit(parts._replace(query=urlencode(query)))
-        if scrubbed.body:
-            body = self._scrub_json_bytes(scrubbed.body)
-            if body is not None:
-                scrubbed.body = body
-        return scrubbed
+    def scrub_uri(self, uri: str) -> str:
+        parts = urlsplit(uri)
+        if not parts.query:
+            return uri
+        query = [
+            (key, self._query_value(key, value))
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        return urlunsplit(parts._replace(query=urlencode(query)))
 
-    def response(self, response: dict[str, Any]) -> dict[str, Any]:
-        scrubbed = copy.deepcopy(response)
-        raw = scrubbed.get("body", {}).get("string")
-        if raw:
-            body = self._scrub_json_bytes(raw if isinstance(raw, bytes) else raw.encode())
-            if body is not None:
-                scrubbed["body"]["string"] = body
-                for name in scrubbed.get("headers", {}):
-                    if name.lower() == "content-length":
-                        scrubbed["headers"][name] = [str(len(body))]
-        return scrubbed
+    def scrub_document(self, document: Any) -> Any:
+        self._learn(document, role="attendee")
+        return self._replace(document)
 
     def text(self, value: str) -> str:
         """Known values first (longest first), then any e-mail or phone still left."""
@@ -132,14 +118,6 @@ class PersonalDataScrubber:
         if key in {"attendeeName", "filters[attendeeName]"}:
             return self._name(value, "attendee")
         return self.text(value)
-
-    def _scrub_json_bytes(self, raw: bytes) -> bytes | None:
-        try:
-            document = json.loads(raw)
-        except ValueError:
-            return None
-        self._learn(document, role="attendee")
-        return json.dumps(self._replace(document), ensure_ascii=False).encode()
 
     def _learn(self, node: Any, role: str) -> None:
         """Walk the document and register each person's details under a placeholder."""
