@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
 from retell_booking_tools.testing import (
@@ -239,8 +240,21 @@ async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
     raise BenchmarkBroken("the app did not become healthy within 60 s")
 
 
+def covered_seconds(intervals: Sequence[tuple[float, float]]) -> float:
+    """How long at least one of the ``(start, end)`` intervals was running: overlapping
+    requests wait once, so their upstream time is a union, not a sum."""
+    covered = 0.0
+    reached = -math.inf
+    for start, end in sorted(intervals):
+        if end > reached:
+            covered += end - max(start, reached)
+            reached = end
+    return covered
+
+
 class TimedApp:
-    """Wraps the emulator's ASGI app and records how long it held each request (seconds).
+    """Wraps the emulator's ASGI app and records when it held each request
+    (``perf_counter`` seconds, start and end).
 
     That is the upstream time a real Cal.com round trip would contain: the injected
     latency plus the emulator's own work, which runs in this process, not the app's.
@@ -248,7 +262,7 @@ class TimedApp:
 
     def __init__(self, app: Any) -> None:
         self._app = app
-        self.held: list[float] = []
+        self.held: list[tuple[float, float]] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -258,7 +272,7 @@ class TimedApp:
         try:
             await self._app(scope, receive, send)
         finally:
-            self.held.append(time.perf_counter() - started)
+            self.held.append((started, time.perf_counter()))
 
 
 @attrs.define
@@ -286,8 +300,10 @@ class Backend:
 
 
 def _app_client(url: str, connections: int) -> httpx.AsyncClient:
+    """Retell's side on aiohttp's pool, as the app's Cal.com client: httpx's own pool would
+    cost the benchmark's process, which shares the machine with the app, more CPU."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
+    return httpx.AsyncClient(base_url=url, timeout=60, transport=AiohttpTransport(limits=limits))
 
 
 @contextlib.asynccontextmanager

@@ -22,6 +22,7 @@ The rules, in order, all under a lock on (event type, start) shared by every rep
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -235,7 +236,7 @@ class BookingService:
         try:
             booking = await self._calcom.create_booking(self._create_body(request))
         except CalcomSlotUnavailable:
-            return await self._look_up_then(request, lambda: self._unavailable(request))
+            return await self._refused(request)
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
                 return _error(exc)
@@ -268,6 +269,27 @@ class BookingService:
         if found is not None:
             return await self._adopt(request, found, sent_at=None)
         return await otherwise()
+
+    async def _refused(self, request: BookingRequest) -> BookingOutcome:
+        """Cal.com refused the start: the caller may hold it already (ordinary event types
+        refuse a repeat with 400) or someone else does.
+
+        The look-up and the alternatives go out together, so a taken slot costs the caller
+        one round trip less; a found booking drops the alternatives.
+        """
+        alternatives = asyncio.ensure_future(self._alternatives(request))
+        try:
+            found = await self._find_upstream(request)
+        except CalcomError as exc:
+            alternatives.cancel()
+            return _error(exc)
+        except BaseException:
+            alternatives.cancel()
+            raise
+        if found is not None:
+            alternatives.cancel()
+            return await self._adopt(request, found, sent_at=None)
+        return BookingOutcome(ToolStatus.UNAVAILABLE, alternatives=await alternatives)
 
     async def _unavailable(self, request: BookingRequest) -> BookingOutcome:
         return BookingOutcome(

@@ -7,7 +7,7 @@ build it live in each package's ``conftest.py``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -139,15 +139,22 @@ def make_settings(**overrides: Any) -> Settings:
 
 @contextlib.asynccontextmanager
 async def open_world(
-    repository: Repository, *, requires_confirmation: bool = False, **settings: Any
+    repository: Repository,
+    *,
+    requires_confirmation: bool = False,
+    wrap_calcom: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[World]:
-    """The backend on ``repository`` at ``DAY_ONE``, with ``settings`` over ``make_settings``."""
+    """The backend on ``repository`` at ``DAY_ONE``, with ``settings`` over ``make_settings``.
+
+    ``wrap_calcom`` may put a transport of the test's between the app and the emulator.
+    """
     clock = FakeClock(DAY_ONE)
     emulator = make_emulator(clock, requires_confirmation=requires_confirmation)
     runtime = await build_runtime(
         make_settings(**settings),
         repository=repository,
-        calcom_transport=emulator.transport,
+        calcom_transport=wrap_calcom(emulator.transport) if wrap_calcom else emulator.transport,
         clock=clock,
     )
     app = create_app(runtime=runtime, clock=clock)

@@ -23,7 +23,8 @@ from urllib.parse import quote
 import attrs
 import httpx
 import stamina
-from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from retell_booking_tools.calcom.errors import (
     CalcomAuthError,
@@ -91,8 +92,8 @@ class CalcomRequestEvent:
     error_kind: str | None
 
 
-class _SlotStart(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _SlotStart(TypedDict):
+    """One slot of ``GET /slots``; a typed dict, not a model: a week holds hundreds."""
 
     start: AwareDatetime
 
@@ -121,7 +122,8 @@ def _utc_query(name: str, value: datetime) -> str:
 
 
 class CalcomClient:
-    """Talks to Cal.com API v2 over one pooled ``httpx.AsyncClient``.
+    """Talks to Cal.com API v2 over one pooled ``httpx.AsyncClient`` (on aiohttp's pool, see
+    :mod:`~retell_booking_tools.calcom.transport`, unless a ``transport`` is given).
 
     Every method returns parsed models or raises a :class:`CalcomError` subclass; the API
     key appears in no message, repr or event.
@@ -143,6 +145,10 @@ class CalcomClient:
         self._base_url = base_url.rstrip("/")
         self._max_attempts = max_attempts
         self._on_request = on_request
+        if transport is None:
+            from retell_booking_tools.calcom.transport import CalcomTransport
+
+            transport = CalcomTransport()
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             timeout=timeout,
@@ -192,7 +198,7 @@ class CalcomClient:
         data = await self._get("/slots", "/slots", SLOTS_API_VERSION, params)
         by_day = self._parse("GET", "/slots", 200, lambda: _SLOTS_BY_DAY.validate_python(data))
         return sorted(
-            (slot.start for day in by_day.values() for slot in day),
+            (slot["start"] for day in by_day.values() for slot in day),
             key=lambda instant: instant.astimezone(UTC),
         )
 

@@ -246,12 +246,15 @@ class PostgresRepository(SqlRepository):
         self._engine = create_async_engine(
             async_url, pool_size=pool_size, max_overflow=max_overflow, **options
         )
+        # Advisory locks live in the session, not a transaction: autocommit spares each
+        # lock and unlock its BEGIN and COMMIT round trips.
+        autocommit = {**options, "isolation_level": "AUTOCOMMIT"}
         self._lock_engine = create_async_engine(
-            async_url, pool_size=lock_pool_size, max_overflow=0, **options
+            async_url, pool_size=lock_pool_size, max_overflow=0, **autocommit
         )
         self._local_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lock_namespace: str | None = None
-        self._claims_engine = create_async_engine(async_url, poolclass=NullPool, **options)
+        self._claims_engine = create_async_engine(async_url, poolclass=NullPool, **autocommit)
         self._claims = _ClaimOwnership(self._claims_engine, self._advisory_key)
 
     @classmethod

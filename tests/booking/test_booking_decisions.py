@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from agent_backend import CALLER, OTHER_CALLER, World
+from agent_backend import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World, open_world
 
 from retell_booking_tools.domain import AppointmentStatus
+from retell_booking_tools.repository.protocol import Repository
 
 TEN_OCTOBER_11 = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
 
@@ -167,3 +170,44 @@ async def test_slot_taken_upstream_by_someone_unknown_is_unavailable_with_altern
     assert 1 <= len(alternatives) <= 3
     assert TEN_OCTOBER_11 not in alternatives
     assert "That time is not available. I could offer" in answer["message"]
+
+
+class _LookUpWaitsForAlternatives(httpx.AsyncBaseTransport):
+    """Answers the booking look-up only once the alternatives request has arrived too."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self._slots_asked = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/slots":
+            self._slots_asked.set()
+        elif request.method == "GET" and request.url.path == "/v2/bookings":
+            await asyncio.wait_for(self._slots_asked.wait(), timeout=2)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_refused_start_asks_for_the_look_up_and_the_alternatives_at_once(
+    repository: Repository,
+) -> None:
+    """After Cal.com refuses, the caller waits one round trip, not two: if the look-up
+    were sent before the alternatives, it would never be answered and the call would fail."""
+    async with open_world(repository, wrap_calcom=_LookUpWaitsForAlternatives) as world:
+        world.calcom.seed_booking(
+            event_type_id=EVENT_TYPE_ID,
+            start=TEN_OCTOBER_11,
+            attendee_name="Someone Else",
+            attendee_email="someone@example.org",
+            created_at=world.clock() - timedelta(days=2),
+        )
+
+        answer = await world.book("call_1")
+
+        assert answer["status"] == "unavailable"
+        assert len(answer["alternatives"]) == 3
+        first, *others = [(r.method, r.path) for r in world.calcom.requests]
+        assert first == ("POST", "/v2/bookings")
+        assert sorted(others) == [
+            ("GET", "/v2/bookings"),
+            ("GET", "/v2/slots"),
+        ]

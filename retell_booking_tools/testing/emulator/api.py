@@ -173,7 +173,7 @@ class CalcomApi:
             )
         starts = free_starts(
             event_type,
-            self._store.bookings,
+            self._store.bookings_between(event_type, window_start, window_end + event_type.length),
             window_start,
             window_end,
             self._clock(),

@@ -35,12 +35,14 @@ class RateLimiter:
         }
 
     def _forget_old(self, key: str, now: datetime) -> deque[datetime]:
-        recent = deque(seen for seen in self._seen[key] if now - WINDOW < seen <= now)
-        self._seen[key] = recent
+        # Requests arrive in time order: the old ones are at the left end.
+        recent = self._seen[key]
+        while recent and recent[0] <= now - WINDOW:
+            recent.popleft()
         return recent
 
     def _headers(self, seen: deque[datetime], now: datetime) -> dict[str, str]:
-        reset = (min(seen) + WINDOW - now).total_seconds() if seen else WINDOW.total_seconds()
+        reset = (seen[0] + WINDOW - now).total_seconds() if seen else WINDOW.total_seconds()
         return {
             "X-RateLimit-Limit-Default": str(self.limit),
             "X-RateLimit-Remaining-Default": str(max(self.limit - len(seen), 0)),

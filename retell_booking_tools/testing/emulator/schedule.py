@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
 
 from .models import EmulatedBooking, EventTypeSpec
 
@@ -59,14 +61,23 @@ def free_starts(
 ) -> list[datetime]:
     """Bookable starts within ``[window_start, window_end]``, strictly after the notice period."""
     length = event_type.length
-    # Only bookings reaching into the window can overlap a start in it.
-    taken = [
-        b
+    # Only bookings reaching into the window can overlap a start in it; sorted by start,
+    # with the latest end so far, one bisection tells whether a start is taken.
+    taken = sorted(
+        (b.start, b.end)
         for b in bookings
         if b.is_active
         and b.event_type_id == event_type.id
         and b.overlaps(window_start, window_end + length)
-    ]
+    )
+    taken_starts = [start for start, _ in taken]
+    latest_ends = list(accumulate((end for _, end in taken), max))
+
+    def is_open(start: datetime) -> bool:
+        # Bookings starting before this slot ends; free unless one of them ends after it starts.
+        before = bisect_left(taken_starts, start + length)
+        return before == 0 or latest_ends[before - 1] <= start
+
     not_before = earliest_bookable(event_type, now)
     zone = event_type.zone
     day = window_start.astimezone(zone).date() - timedelta(days=1)
@@ -76,7 +87,7 @@ def free_starts(
         for start in grid_starts(event_type, day, length):
             if not (window_start <= start <= window_end) or start <= not_before:
                 continue
-            if is_free(taken, event_type.id, start, start + length):
+            if is_open(start):
                 starts.append(start)
         day += timedelta(days=1)
     return starts

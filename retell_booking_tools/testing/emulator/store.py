@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from bisect import bisect_left, bisect_right, insort
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -44,6 +46,9 @@ class BookingStore:
         self._clock = clock
         self.event_types: dict[int, EventTypeSpec] = {}
         self.bookings: list[EmulatedBooking] = []
+        self._by_uid: dict[str, EmulatedBooking] = {}
+        self._starts: defaultdict[int, list[tuple[datetime, int]]] = defaultdict(list)
+        """Per event type, ``(start, position in bookings)`` in order: bookings never move."""
         self.created_count = 0
         self._next_id = 1
 
@@ -61,10 +66,20 @@ class BookingStore:
         raise ApiError(404, f"Event type with slug={slug} was not found")
 
     def get(self, uid: str) -> EmulatedBooking:
-        for booking in self.bookings:
-            if booking.uid == uid:
-                return booking
+        booking = self._by_uid.get(uid)
+        if booking is not None:
+            return booking
         raise ApiError(404, f"Booking with uid={uid} was not found")
+
+    def bookings_between(
+        self, event_type: EventTypeSpec, start: datetime, end: datetime
+    ) -> list[EmulatedBooking]:
+        """The event type's bookings (any status) that may overlap ``[start, end)``: each
+        lasts the event type's length, so only those starting within it before ``start``."""
+        starts = self._starts[event_type.id]
+        first = bisect_right(starts, (start - event_type.length, len(self.bookings)))
+        last = bisect_left(starts, (end, -1))
+        return [self.bookings[position] for _, position in starts[first:last]]
 
     def create(self, request: NewBooking) -> CreateOutcome:
         """Cal.com's decision for a new booking, in its order: past, availability, repeat, taken."""
@@ -77,12 +92,13 @@ class BookingStore:
             event_type, start, event_type.length
         ):
             raise ApiError(400, NOT_AVAILABLE)
-        repeat = self._same_attendee_booking(event_type.id, start, request.attendee)
+        nearby = self.bookings_between(event_type, start, end)
+        repeat = self._same_attendee_booking(nearby, start, request.attendee)
         if repeat is not None:
             if event_type.requires_confirmation:
                 return CreateOutcome(repeat, created=False)
             raise ApiError(400, NOT_AVAILABLE)
-        if not is_free(self.bookings, event_type.id, start, end):
+        if not is_free(nearby, event_type.id, start, end):
             raise ApiError(400, NOT_AVAILABLE)
         booking = self._insert(
             event_type,
@@ -152,7 +168,13 @@ class BookingStore:
         if (
             start <= earliest_bookable(event_type, now)
             or not is_grid_start(event_type, start, event_type.length)
-            or not is_free(self.bookings, event_type.id, start, end, ignore_uid=old.uid)
+            or not is_free(
+                self.bookings_between(event_type, start, end),
+                event_type.id,
+                start,
+                end,
+                ignore_uid=old.uid,
+            )
         ):
             raise ApiError(400, NOT_AVAILABLE)
         new = self._insert(
@@ -177,13 +199,13 @@ class BookingStore:
         self.created_count += 1
         return new
 
+    @staticmethod
     def _same_attendee_booking(
-        self, event_type_id: int, start: datetime, attendee: EmulatedAttendee
+        nearby: list[EmulatedBooking], start: datetime, attendee: EmulatedAttendee
     ) -> EmulatedBooking | None:
-        for booking in self.bookings:
+        for booking in nearby:
             if (
                 booking.is_active
-                and booking.event_type_id == event_type_id
                 and booking.start == start
                 and any(attendee.is_same_person(other) for other in booking.attendees)
             ):
@@ -220,5 +242,7 @@ class BookingStore:
             booking_fields_responses=dict(booking_fields_responses or {}),
         )
         self._next_id += 1
+        insort(self._starts[event_type.id], (start, len(self.bookings)))
         self.bookings.append(booking)
+        self._by_uid[booking.uid] = booking
         return booking
