@@ -4,6 +4,7 @@ URLs and the messages a misconfigured deployment sees."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TEN = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)
 CALLER = "+4915112345678"
+OTHER_CALLER = "+4917098765432"
 
 
 def booking(customer_id: int, uid: str = "uid-1") -> NewAppointment:
@@ -415,6 +417,45 @@ async def test_a_sqlite_file_keeps_its_data_after_reopening(tmp_path: Path) -> N
         assert await reopened.get_customer(customer.id) == customer
     finally:
         await reopened.close()
+
+
+async def test_a_sqlite_file_locked_by_another_process_delays_writes_without_stalling(
+    tmp_path: Path,
+) -> None:
+    """While another process (a CLI command, a backup) holds the write lock, a write waits
+    for it off the event loop, other work goes on, and the write then lands once."""
+    path = tmp_path / "store.db"
+    url = f"sqlite:///{path}"
+    upgrade_database(url)
+    repository = await open_repository(url)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock until COMMIT
+        write = asyncio.ensure_future(
+            repository.upsert_customer(name="Erika", phone=OTHER_CALLER, email=None)
+        )
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not write.done()
+        assert ticks == 20  # the loop kept running while the write waited
+        # Reads go on meanwhile (WAL), on the same connection's queue.
+        reader = asyncio.ensure_future(repository.find_customer(phone=CALLER, email=None))
+        other.execute("COMMIT")
+
+        erika = await asyncio.wait_for(write, timeout=5)
+        max_ = await asyncio.wait_for(reader, timeout=5)
+        assert erika.phone == OTHER_CALLER
+        assert max_ is not None
+        assert max_.name == "Max"
+        # Back on the loop: later transactions need no thread and see everything.
+        again = await repository.upsert_customer(name="Erika", phone=OTHER_CALLER, email=None)
+        assert again.id == erika.id
+    finally:
+        other.close()
+        await repository.close()
 
 
 async def test_a_relative_sqlite_path_is_relative_to_the_working_directory(
