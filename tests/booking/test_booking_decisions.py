@@ -149,17 +149,22 @@ async def test_booking_cal_com_holds_but_store_does_not_is_existing_after_201(
     assert await world.links_of(seeded.uid) == {"call_766": "duplicate_attempt"}
 
 
-async def test_slot_taken_upstream_by_someone_unknown_is_unavailable_with_alternatives(
-    world: World,
-) -> None:
-    """Cal.com refuses a start held by another attendee: `unavailable`, nearby free times."""
+def _someone_else_holds_ten_october_11(world: World) -> None:
+    """A Cal.com booking at the test's start that the store knows nothing of."""
     world.calcom.seed_booking(
-        event_type_id=2563193,
+        event_type_id=EVENT_TYPE_ID,
         start=TEN_OCTOBER_11,
         attendee_name="Someone Else",
         attendee_email="someone@example.org",
         created_at=world.clock() - timedelta(days=2),
     )
+
+
+async def test_slot_taken_upstream_by_someone_unknown_is_unavailable_with_alternatives(
+    world: World,
+) -> None:
+    """Cal.com refuses a start held by another attendee: `unavailable`, nearby free times."""
+    _someone_else_holds_ten_october_11(world)
 
     answer = await world.book("call_1")
 
@@ -193,13 +198,7 @@ async def test_a_refused_start_asks_for_the_look_up_and_the_alternatives_at_once
     """After Cal.com refuses, the caller waits one round trip, not two: if the look-up
     were sent before the alternatives, it would never be answered and the call would fail."""
     async with open_world(repository, wrap_calcom=_LookUpWaitsForAlternatives) as world:
-        world.calcom.seed_booking(
-            event_type_id=EVENT_TYPE_ID,
-            start=TEN_OCTOBER_11,
-            attendee_name="Someone Else",
-            attendee_email="someone@example.org",
-            created_at=world.clock() - timedelta(days=2),
-        )
+        _someone_else_holds_ten_october_11(world)
 
         answer = await world.book("call_1")
 
