@@ -55,6 +55,7 @@ CATALOG: dict[Language, dict[str, str]] = {
         ),
         "found": "Your next appointment is on {date} at {time}.",
         "found.many": "You have {count} upcoming appointments: {choices}.",
+        "found.many.soonest": "You have {count} upcoming appointments. The soonest are {choices}.",
         "none": "I couldn't find any upcoming appointment under your details.",
         "rescheduled": "Done: your appointment is now on {date} at {time}.",
         "cancelled": "Your appointment on {date} at {time} is cancelled.",
@@ -119,6 +120,9 @@ CATALOG: dict[Language, dict[str, str]] = {
         ),
         "found": "Ihr nächster Termin ist am {date} um {time}.",
         "found.many": "Sie haben {count} bevorstehende Termine: {choices}.",
+        "found.many.soonest": (
+            "Sie haben {count} bevorstehende Termine. Die nächsten sind {choices}."
+        ),
         "none": "Unter Ihren Angaben habe ich keinen bevorstehenden Termin gefunden.",
         "rescheduled": "Erledigt: Ihr Termin ist jetzt am {date} um {time}.",
         "cancelled": "Ihr Termin am {date} um {time} ist storniert.",

@@ -110,6 +110,9 @@ class ToolResult(BaseModel):
     alternatives: list[datetime] | None = Field(
         default=None, description="Free starts nearby (ISO 8601 with offset)"
     )
+    more_appointments: int | None = Field(
+        default=None, description="How many later appointments 'appointments' leaves out"
+    )
     previous_booking_uid: str | None = Field(
         default=None, description="The booking a reschedule replaced"
     )
@@ -120,6 +123,14 @@ class ToolResult(BaseModel):
 
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+MAX_RESULT_CHARS = 15_000
+"""Retell hands the model at most this many characters of a function result; every result
+stays below it, so the model never reads a cut-off answer."""
+MAX_LISTED_APPOINTMENTS = 10
+"""A result lists at most this many appointments (soonest first) and counts the rest."""
+MAX_SPOKEN_APPOINTMENTS = 3
+"""A message names at most this many appointments; more are counted, not read out."""
 
 CHECK_AVAILABILITY = "check_availability"
 

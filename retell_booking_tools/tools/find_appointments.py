@@ -10,6 +10,8 @@ from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
+    MAX_LISTED_APPOINTMENTS,
+    MAX_SPOKEN_APPOINTMENTS,
     AppointmentView,
     Tool,
     ToolArgs,
@@ -52,17 +54,20 @@ async def find_appointments(args: FindAppointmentsArgs, context: ToolContext) ->
     if len(appointments) == 1:
         message = render("found", context.language, zone=ZoneInfo(first.timezone), at=first.start)
     else:
+        spoken = appointments[:MAX_SPOKEN_APPOINTMENTS]
         message = render(
-            "found.many",
+            "found.many" if len(spoken) == len(appointments) else "found.many.soonest",
             context.language,
             zone=context.zone,
-            choices=[a.start for a in appointments],
+            choices=[a.start for a in spoken],
             count=len(appointments),
         )
+    listed = appointments[:MAX_LISTED_APPOINTMENTS]
     return ToolResult(
         status=ToolStatus.FOUND,
         message=message,
-        appointments=[AppointmentView.of(a) for a in appointments],
+        appointments=[AppointmentView.of(a) for a in listed],
+        more_appointments=len(appointments) - len(listed) or None,
     )
 
 
@@ -70,8 +75,9 @@ TOOL = Tool(
     name="find_appointments",
     description=(
         "Look up the caller's upcoming appointments, e.g. before moving or cancelling one. "
-        "'found' lists them in 'appointments' (use their booking_uid for "
-        "reschedule_appointment or cancel_appointment); 'none' means the caller has none "
+        "'found' lists them in 'appointments', soonest first (use their booking_uid for "
+        "reschedule_appointment or cancel_appointment; 'more_appointments' counts later "
+        "ones not listed); 'none' means the caller has none "
         "under their details. The message is safe to speak as is."
     ),
     args_model=FindAppointmentsArgs,
