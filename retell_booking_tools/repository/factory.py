@@ -99,6 +99,17 @@ def _current_revision(connection: sa.Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def _create_if_empty(connection: sa.Connection) -> str | None:
+    """The revision of a SQLite file, after creating the schema at head if it has no tables.
+
+    A file that holds anything (our tables at an older revision, or someone else's tables)
+    is left alone, so only a new or empty file is ever migrated without ``db upgrade``.
+    """
+    if not sa.inspect(connection).get_table_names():
+        return _upgrade_on(connection)
+    return _current_revision(connection)
+
+
 def _upgrade_on(connection: sa.Connection) -> str | None:
     from alembic import command
 
@@ -140,11 +151,13 @@ async def open_repository(
 ) -> Repository:
     """The repository ``database_url`` names, ready to use.
 
-    With ``check_schema``, a database whose migrations are not at head (a new, empty one
-    included) raises :class:`SchemaOutOfDate`. ``sqlite:///:memory:`` is created on the spot,
-    since no other connection can reach it. ``schema`` picks a PostgreSQL schema
-    (``search_path``); see :mod:`retell_booking_tools.repository.postgres`. ``pool_size``
-    sizes PostgreSQL's pools (:meth:`PostgresRepository.pooled`); SQLite ignores it.
+    With ``check_schema``, a database whose migrations are not at head raises
+    :class:`SchemaOutOfDate`, except that a SQLite file that is new or empty (no tables at
+    all) is created at head on the spot: the embedded default works without ``db upgrade``.
+    A PostgreSQL database is never migrated implicitly. ``sqlite:///:memory:`` is always
+    created on the spot, since no other connection can reach it. ``schema`` picks a
+    PostgreSQL schema (``search_path``); see :mod:`retell_booking_tools.repository.postgres`.
+    ``pool_size`` sizes PostgreSQL's pools (:meth:`PostgresRepository.pooled`); SQLite ignores it.
     """
     kind = _kind(database_url)
     _reject_schema_for(kind, schema)
@@ -159,7 +172,8 @@ async def open_repository(
         if isinstance(repository, SqliteRepository) and repository.is_memory:
             await repository.run_sync("create the schema", _upgrade_on)
         elif check_schema:
-            current = await repository.run_sync("check the schema", _current_revision)
+            check = _create_if_empty if kind == "sqlite" else _current_revision
+            current = await repository.run_sync("check the schema", check)
             head = head_revision()
             if current != head:
                 raise _schema_out_of_date(current, head)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
@@ -36,7 +37,7 @@ from retell_booking_tools.repository import (
     open_repository,
     upgrade_database,
 )
-from retell_booking_tools.repository.factory import head_revision
+from retell_booking_tools.repository.factory import alembic_config, head_revision
 from retell_booking_tools.repository.postgres import advisory_key, claim_lock_name, postgres_url
 from retell_booking_tools.repository.schema import metadata
 from retell_booking_tools.repository.sqlite import sqlite_url
@@ -493,12 +494,12 @@ async def test_the_memory_url_opens_the_in_memory_store() -> None:
     assert database_revision("memory://") == (head_revision(), head_revision())
 
 
-@pytest.mark.parametrize("kind", SQL_BACKENDS)
-async def test_opening_a_database_that_was_not_upgraded_says_to_run_db_upgrade(
-    databases: Databases, kind: str
+@pytest.mark.postgres
+async def test_opening_a_postgres_schema_that_was_not_upgraded_says_to_run_db_upgrade(
+    databases: Databases,
 ) -> None:
-    """A new, empty database is behind; the message tells the operator what to run."""
-    database = databases.create(kind, upgraded=False)  # type: ignore[arg-type]
+    """A new, empty PostgreSQL schema is behind; the message tells the operator what to run."""
+    database = databases.create("postgres", upgraded=False)
 
     with pytest.raises(SchemaOutOfDate) as raised:
         await databases.open(database)
@@ -507,6 +508,52 @@ async def test_opening_a_database_that_was_not_upgraded_says_to_run_db_upgrade(
     assert f"database schema is behind (at none, need {head_revision()})" in message
     assert "run `retell-booking-tools db upgrade`" in message
     assert not raised.value.retryable
+
+
+async def test_a_new_sqlite_file_is_created_at_head_on_first_open(
+    databases: Databases,
+) -> None:
+    """The embedded default needs no ``db upgrade``: a file that does not exist yet works."""
+    database = databases.create("sqlite", upgraded=False)
+
+    repository = await databases.open(database)
+    customer = await repository.upsert_customer(name="Ada", phone="+4915112345678", email=None)
+
+    assert customer.id > 0
+    assert database_revision(database.url) == (head_revision(), head_revision())
+
+
+async def test_a_sqlite_file_whose_schema_is_behind_still_says_to_run_db_upgrade(
+    databases: Databases,
+) -> None:
+    """Only a new or empty file is created implicitly; one at an older revision is refused."""
+    database = databases.create("sqlite", upgraded=False)
+    engine = sa.create_engine(database.url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    engine.dispose()
+
+    with pytest.raises(SchemaOutOfDate) as raised:
+        await databases.open(database)
+
+    assert f"database schema is behind (at 0001, need {head_revision()})" in str(raised.value)
+    assert "run `retell-booking-tools db upgrade`" in str(raised.value)
+
+
+async def test_a_sqlite_file_holding_other_tables_is_not_migrated_implicitly(
+    databases: Databases,
+) -> None:
+    """A file that is not empty is never written to without ``db upgrade``."""
+    database = databases.create("sqlite", upgraded=False)
+    engine = sa.create_engine(database.url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE someone_elses (id INTEGER)"))
+    engine.dispose()
+
+    with pytest.raises(SchemaOutOfDate):
+        await databases.open(database)
+
+    assert database_revision(database.url)[0] is None
 
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from pydantic import SecretStr
 
 from retell_booking_tools.config import Settings
 from retell_booking_tools.errors import ConfigurationError, SchemaOutOfDate
+from retell_booking_tools.repository import database_revision
+from retell_booking_tools.repository.factory import alembic_config, head_revision
 from retell_booking_tools.server import create_app
 
 
@@ -24,11 +28,27 @@ def _settings(database_url: str, **overrides: object) -> Settings:
 
 
 async def test_server_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
-    app = create_app(_settings(f"sqlite:///{tmp_path / 'new.db'}"))
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    engine.dispose()
+    app = create_app(_settings(url))
 
     with pytest.raises(SchemaOutOfDate, match="retell-booking-tools db upgrade"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_server_on_a_new_sqlite_file_starts_and_creates_the_schema(tmp_path: Path) -> None:
+    """The embedded default needs no ``db upgrade``: the app's lifespan creates the file."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    app = create_app(_settings(url))
+
+    async with app.router.lifespan_context(app):
+        pass
+
+    assert database_revision(url) == (head_revision(), head_revision())
 
 
 def test_server_without_retell_key_does_not_start() -> None:
