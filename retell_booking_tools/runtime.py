@@ -67,7 +67,7 @@ async def build_runtime(
     api_key, event_type_id = settings.require_calcom()
     if repository is None:
         repository = await open_repository(
-            settings.database_url, pool_size=settings.database_pool_size
+            settings.database_url, create_new_sqlite=True, pool_size=settings.database_pool_size
         )
     telemetry = Telemetry(
         repository,

@@ -146,18 +146,20 @@ async def open_repository(
     database_url: str,
     *,
     check_schema: bool = True,
+    create_new_sqlite: bool = False,
     schema: str | None = None,
     pool_size: int | None = None,
 ) -> Repository:
     """The repository ``database_url`` names, ready to use.
 
     With ``check_schema``, a database whose migrations are not at head raises
-    :class:`SchemaOutOfDate`, except that a SQLite file that is new or empty (no tables at
-    all) is created at head on the spot: the embedded default works without ``db upgrade``.
-    A PostgreSQL database is never migrated implicitly. ``sqlite:///:memory:`` is always
-    created on the spot, since no other connection can reach it. ``schema`` picks a
-    PostgreSQL schema (``search_path``); see :mod:`retell_booking_tools.repository.postgres`.
-    ``pool_size`` sizes PostgreSQL's pools (:meth:`PostgresRepository.pooled`); SQLite ignores it.
+    :class:`SchemaOutOfDate`. With ``create_new_sqlite`` (what serving does), a SQLite file
+    that is new or empty (no tables at all) is created at head instead, so the embedded
+    default serves without ``db upgrade``; PostgreSQL is never migrated implicitly.
+    ``sqlite:///:memory:`` is always created on the spot, since no other connection can
+    reach it. ``schema`` picks a PostgreSQL schema (``search_path``); see
+    :mod:`retell_booking_tools.repository.postgres`. ``pool_size`` sizes PostgreSQL's pools
+    (:meth:`PostgresRepository.pooled`); SQLite ignores it.
     """
     kind = _kind(database_url)
     _reject_schema_for(kind, schema)
@@ -172,7 +174,7 @@ async def open_repository(
         if isinstance(repository, SqliteRepository) and repository.is_memory:
             await repository.run_sync("create the schema", _upgrade_on)
         elif check_schema:
-            check = _create_if_empty if kind == "sqlite" else _current_revision
+            check = _create_if_empty if create_new_sqlite else _current_revision
             current = await repository.run_sync("check the schema", check)
             head = head_revision()
             if current != head:

@@ -510,17 +510,27 @@ async def test_opening_a_postgres_schema_that_was_not_upgraded_says_to_run_db_up
     assert not raised.value.retryable
 
 
-async def test_a_new_sqlite_file_is_created_at_head_on_first_open(
-    databases: Databases,
-) -> None:
-    """The embedded default needs no ``db upgrade``: a file that does not exist yet works."""
-    database = databases.create("sqlite", upgraded=False)
+async def test_a_new_sqlite_file_is_created_at_head_when_asked(tmp_path: Path) -> None:
+    """What serving asks for: the embedded default needs no ``db upgrade``."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
 
-    repository = await databases.open(database)
+    repository = await open_repository(url, create_new_sqlite=True)
     customer = await repository.upsert_customer(name="Ada", phone="+4915112345678", email=None)
 
+    await repository.close()
+
     assert customer.id > 0
-    assert database_revision(database.url) == (head_revision(), head_revision())
+    assert database_revision(url) == (head_revision(), head_revision())
+
+
+async def test_a_new_sqlite_file_is_behind_unless_creating_is_asked_for(
+    databases: Databases,
+) -> None:
+    """Commands that only read (``calls show``, ``doctor``) never create a database."""
+    database = databases.create("sqlite", upgraded=False)
+
+    with pytest.raises(SchemaOutOfDate, match="at none"):
+        await databases.open(database)
 
 
 async def test_a_sqlite_file_whose_schema_is_behind_still_says_to_run_db_upgrade(
@@ -534,7 +544,7 @@ async def test_a_sqlite_file_whose_schema_is_behind_still_says_to_run_db_upgrade
     engine.dispose()
 
     with pytest.raises(SchemaOutOfDate) as raised:
-        await databases.open(database)
+        await open_repository(database.url, create_new_sqlite=True)
 
     assert f"database schema is behind (at 0001, need {head_revision()})" in str(raised.value)
     assert "run `retell-booking-tools db upgrade`" in str(raised.value)
@@ -551,7 +561,7 @@ async def test_a_sqlite_file_holding_other_tables_is_not_migrated_implicitly(
     engine.dispose()
 
     with pytest.raises(SchemaOutOfDate):
-        await databases.open(database)
+        await open_repository(database.url, create_new_sqlite=True)
 
     assert database_revision(database.url)[0] is None
 
