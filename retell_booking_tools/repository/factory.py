@@ -174,7 +174,8 @@ async def open_repository(
         if isinstance(repository, SqliteRepository) and repository.is_memory:
             await repository.run_sync("create the schema", _upgrade_on)
         elif check_schema:
-            check = _create_if_empty if create_new_sqlite else _current_revision
+            creates = create_new_sqlite and kind == "sqlite"
+            check = _create_if_empty if creates else _current_revision
             current = await repository.run_sync("check the schema", check)
             head = head_revision()
             if current != head:

@@ -495,14 +495,17 @@ async def test_the_memory_url_opens_the_in_memory_store() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("create_new_sqlite", [False, True])
 async def test_opening_a_postgres_schema_that_was_not_upgraded_says_to_run_db_upgrade(
-    databases: Databases,
+    databases: Databases, create_new_sqlite: bool
 ) -> None:
-    """A new, empty PostgreSQL schema is behind; the message tells the operator what to run."""
+    """A new, empty PostgreSQL schema is behind, even where a new SQLite file is created."""
     database = databases.create("postgres", upgraded=False)
 
     with pytest.raises(SchemaOutOfDate) as raised:
-        await databases.open(database)
+        await open_repository(
+            database.url, schema=database.schema, create_new_sqlite=create_new_sqlite
+        )
 
     message = str(raised.value)
     assert f"database schema is behind (at none, need {head_revision()})" in message
