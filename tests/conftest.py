@@ -20,6 +20,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -28,12 +29,16 @@ from typing import Any, Literal
 import attrs
 import pytest
 import stamina
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
 from retell_booking_tools.repository.sql import masked_url
 
 Backend = Literal["memory", "sqlite", "postgres"]
 MakeRepository = Callable[[Backend], Awaitable[Repository]]
+
+# Hypothesis keeps failing examples and its caches for the next run, outside the checkout.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "retell-booking-tools-hypothesis"))
 
 POSTGRES_URL = os.environ.get(
     "RETELL_BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
