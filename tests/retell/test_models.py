@@ -88,6 +88,25 @@ def test_a_call_object_without_tool_calls_identifies_nothing() -> None:
         assert call.invocation_of(TOOL, DIGEST) == Invocation()
 
 
+def test_malformed_tool_call_entries_are_skipped_not_refused() -> None:
+    """Entries of unknown shape never fail the call object; only well-formed ones count."""
+    junk: list[Any] = [
+        None,
+        7,
+        "tool_call_invocation",
+        {"role": "tool_call_invocation"},
+        {"role": "tool_call_invocation", "tool_call_id": 5, "name": TOOL, "arguments": "{}"},
+        {"role": "tool_call_invocation", "tool_call_id": "tc_1", "name": 3, "arguments": 4},
+        {"role": "tool_call_result", "tool_call_id": ["tc_1"]},
+        {"role": "node_transition", "former_node_id": "a", "new_node_id": "b"},
+        invocation("tc_2"),
+    ]
+
+    call = RetellCall.model_validate({"call_id": "call_1", "transcript_with_tool_calls": junk})
+
+    assert call.invocation_of(TOOL, DIGEST) == Invocation("tc_2", frozenset({"tc_2"}))
+
+
 def test_the_scrubbed_copy_is_read_when_the_plain_one_is_missing() -> None:
     """With PII scrubbing the tool calls may be listed only in the scrubbed copy."""
     call = RetellCall.model_validate(
