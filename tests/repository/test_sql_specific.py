@@ -201,6 +201,35 @@ async def test_a_claim_whose_owners_session_ended_is_resumed_at_once(
 
 
 @pytest.mark.postgres
+async def test_a_later_invocation_whose_owners_session_ended_is_resumed_at_once(
+    databases: Databases,
+) -> None:
+    """The second invocation with the same arguments is owned like the first: resumed once
+    its process is gone, and busy for everyone else while it lives."""
+    first, second = await two_processes(databases, "postgres")
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    lease = timedelta(seconds=60)
+    await first.claim_invocation(key, Invocation(tool_call_id="tc_1"), now=TEN, lease=lease)
+    await first.finish_tool_call(key, {"status": "booked"}, now=TEN)
+    later = Invocation(tool_call_id="tc_2", repeats=frozenset({"tc_2"}))
+    running, _ = await first.claim_invocation(key, later, now=TEN, lease=lease)
+    busy = await second.claim_invocation(key, later, now=TEN, lease=lease)
+
+    await first.close()  # its sessions end, as when the process is killed
+
+    async with asyncio.timeout(5):
+        while True:
+            resumed = await second.claim_invocation(key, later, now=TEN, lease=lease)
+            if resumed[1] != ToolCallBusy():
+                break
+            await asyncio.sleep(0.05)
+
+    assert running.seq == 1
+    assert busy == (running, ToolCallBusy())
+    assert resumed == (running, ToolCallClaimed(resumed=True))
+
+
+@pytest.mark.postgres
 async def test_a_finished_claim_is_replayed_after_its_owners_session_ended(
     databases: Databases,
 ) -> None:
