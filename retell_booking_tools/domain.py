@@ -7,7 +7,10 @@ to the caller or reading what the caller said.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -155,13 +158,81 @@ class CallLink:
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, hash=False)
 
 
+def args_digest(args: Mapping[str, Any]) -> str:
+    """A stable digest of the arguments: key order and spacing do not matter.
+
+    Lone surrogates (valid in JSON escapes, not in UTF-8) are hashed as they are.
+    """
+    canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @attrs.frozen
 class ToolCallKey:
-    """Identity of one function call delivery: retries of it share the key."""
+    """Identity of one invocation of a tool: every delivery of it shares the key.
+
+    ``seq`` tells apart invocations with the same arguments within one call: 0 for the
+    first, 1 for the next one that is not a repeat of it, and so on (see
+    :class:`Invocation`). At most one invocation per ``(call_id, tool, args_digest)`` is
+    unfinished at a time, so concurrent deliveries always meet on the same key.
+    """
 
     call_id: str
     tool: str
     args_digest: str
+    seq: int = 0
+
+
+@attrs.frozen
+class Invocation:
+    """What a delivery's call object says about which invocation it delivers.
+
+    Retell's ``transcript_with_tool_calls`` lists every ``tool_call_invocation`` (with a
+    globally unique ``tool_call_id``) and every ``tool_call_result`` Retell received.
+    ``tool_call_id`` is the delivered invocation: the latest one of this tool with these
+    arguments that has no result. ``repeats`` holds it and the earlier such invocations it
+    may be a retry of (Retell may or may not give a retry a new id): those without a
+    result, back to the last result of any tool call. Both are empty when the call object
+    has no such transcript or does not list the delivery.
+
+    ``joined`` is the ``seq`` of the invocation this delivery found running: whatever that
+    one ends with is this delivery's answer too.
+    """
+
+    tool_call_id: str | None = None
+    repeats: frozenset[str] = frozenset()
+    joined: int | None = None
+
+    @property
+    def identified(self) -> bool:
+        return self.tool_call_id is not None
+
+    def replays(
+        self,
+        seq: int,
+        *,
+        claimed_by: str | None,
+        finished_seen: int,
+        finished_now: int,
+        finished_at: datetime,
+        now: datetime,
+        window: timedelta,
+    ) -> bool:
+        """Whether this delivery repeats the finished invocation ``seq`` or is a new one.
+
+        ``claimed_by`` is the Retell id of the delivery that first claimed it,
+        ``finished_seen`` how many other tool calls of the call had finished then,
+        ``finished_now`` how many have now. The invocation this delivery :attr:`joined` is
+        repeated. Identified on both sides, it is a repeat exactly when ``claimed_by`` is
+        one of :attr:`repeats`. Otherwise only while no other tool call of the call has
+        finished since it was first claimed, and less than ``window`` after it finished,
+        so a stale answer is never replayed.
+        """
+        if self.joined == seq:
+            return True
+        if self.identified and claimed_by is not None:
+            return claimed_by in self.repeats
+        return finished_now == finished_seen and now < finished_at + window
 
 
 @attrs.frozen

@@ -18,6 +18,7 @@ from retell_booking_tools.domain import (
     Call,
     CallLink,
     Customer,
+    Invocation,
     NewAppointment,
     ToolCallBusy,
     ToolCallClaim,
@@ -34,6 +35,8 @@ class _ToolCallRow:
     result: dict[str, Any] | None = None
     abandoned: bool = False
     finished_at: datetime | None = None
+    tool_call_id: str | None = None
+    finished_seen: int = 0
 
 
 class InMemoryRepository:
@@ -175,19 +178,80 @@ class InMemoryRepository:
             await self.upsert_call(call)
         row = self._tool_calls.get(key)
         if row is None:
-            self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+            self._tool_calls[key] = _ToolCallRow(
+                claimed_at=now, finished_seen=self._finished_in(key.call_id)
+            )
             return ToolCallClaimed(resumed=False)
+        return self._claim_row(key, row, now=now, lease=lease)
+
+    def _claim_row(
+        self, key: ToolCallKey, row: _ToolCallRow, *, now: datetime, lease: timedelta
+    ) -> ToolCallClaim:
         if row.result is not None:
             return ToolCallFinished(result=row.result)
         if row.abandoned or now - row.claimed_at >= lease:
-            self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+            row.claimed_at, row.abandoned = now, False
             return ToolCallClaimed(resumed=True)
         return ToolCallBusy()
+
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        if call is not None:
+            await self.upsert_call(call)
+        rows = [
+            (stored, row)
+            for stored, row in self._tool_calls.items()
+            if (stored.call_id, stored.tool, stored.args_digest)
+            == (key.call_id, key.tool, key.args_digest)
+        ]
+        if rows:
+            latest, row = max(rows, key=lambda item: item[0].seq)
+            if row.result is None:
+                return latest, self._claim_row(latest, row, now=now, lease=lease)
+            assert row.finished_at is not None
+            if invocation.replays(
+                latest.seq,
+                claimed_by=row.tool_call_id,
+                finished_seen=row.finished_seen,
+                finished_now=self._finished_in(key.call_id) - 1,
+                finished_at=row.finished_at,
+                now=now,
+                window=lease,
+            ):
+                return latest, ToolCallFinished(result=row.result)
+            key = attrs.evolve(latest, seq=latest.seq + 1)
+        else:
+            key = attrs.evolve(key, seq=0)
+        self._tool_calls[key] = _ToolCallRow(
+            claimed_at=now,
+            tool_call_id=invocation.tool_call_id,
+            finished_seen=self._finished_in(key.call_id),
+        )
+        return key, ToolCallClaimed(resumed=False)
+
+    def _finished_in(self, call_id: str) -> int:
+        """How many tool calls of the call have finished."""
+        return sum(
+            1
+            for key, row in self._tool_calls.items()
+            if key.call_id == call_id and row.result is not None
+        )
 
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
-        self._tool_calls[key] = _ToolCallRow(claimed_at=now, result=dict(result), finished_at=now)
+        row = self._tool_calls.get(key)
+        if row is None:
+            row = self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+        row.claimed_at, row.finished_at, row.abandoned = now, now, False
+        row.result = dict(result)
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
         finished = [
@@ -233,7 +297,9 @@ class InMemoryRepository:
             for r in records
             if (since is None or r.at >= since) and (until is None or r.at < until)
         ]
-        return sorted(chosen, key=lambda r: (r.at, r.key.call_id, r.key.tool, r.key.args_digest))
+        return sorted(
+            chosen, key=lambda r: (r.at, r.key.call_id, r.key.tool, r.key.args_digest, r.key.seq)
+        )
 
     async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}

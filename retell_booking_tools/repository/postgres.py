@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
@@ -30,7 +31,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from retell_booking_tools.domain import Call, ToolCallClaim, ToolCallClaimed, ToolCallKey
+from retell_booking_tools.domain import (
+    Call,
+    Invocation,
+    ToolCallClaim,
+    ToolCallClaimed,
+    ToolCallKey,
+)
 from retell_booking_tools.errors import ConfigurationError
 from retell_booking_tools.repository.schema import tool_calls
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
@@ -106,8 +113,17 @@ async def _unlock(conn: AsyncConnection, key: int) -> None:
 
 
 def claim_lock_name(key: ToolCallKey) -> str:
-    """The advisory lock name that marks ``key`` as owned by a running process."""
+    """The advisory lock name that marks ``key`` as owned by a running process.
+
+    It names the call, tool and arguments, not ``seq``: at most one invocation of them is
+    unfinished at a time, and the lock marks that one.
+    """
     return f"tool-call\0{key.call_id}\0{key.tool}\0{key.args_digest}"
+
+
+def _owned_as(key: ToolCallKey) -> ToolCallKey:
+    """The key under which a process owns ``key`` (see :func:`claim_lock_name`)."""
+    return attrs.evolve(key, seq=0)
 
 
 class _ClaimOwnership:
@@ -319,8 +335,9 @@ class PostgresRepository(SqlRepository):
     async def claim_tool_call(
         self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
+        owned_as = _owned_as(key)
         with self._translate("claim_tool_call"):
-            locked = await self._claims.take(key)
+            locked = await self._claims.take(owned_as)
         if not locked:
             # A live session owns it, or is looking at it right now: only a claim older
             # than the lease, whose owner seems stuck, may be taken over.
@@ -336,11 +353,50 @@ class PostgresRepository(SqlRepository):
                 key, now=now, create=True, take_over_if=sa.true, call=call
             )
         except BaseException:
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(owned_as))
             raise
         if not isinstance(claim, ToolCallClaimed):
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(owned_as))
         return claim
+
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        """As :meth:`claim_tool_call`: without the claim lock, a delivery may take over only
+        an outlived claim and never starts an invocation (it hears busy and asks again)."""
+        owned_as = _owned_as(key)
+        with self._translate("claim_invocation"):
+            locked = await self._claims.take(owned_as)
+        if not locked:
+
+            def outlived() -> sa.ColumnElement[bool]:
+                return tool_calls.c.claimed_at <= now - lease
+
+            return await self._claim_invocation(
+                key,
+                invocation,
+                now=now,
+                lease=lease,
+                create=False,
+                take_over_if=outlived,
+                call=call,
+            )
+        try:
+            resolved, claim = await self._claim_invocation(
+                key, invocation, now=now, lease=lease, create=True, take_over_if=sa.true, call=call
+            )
+        except BaseException:
+            await asyncio.shield(self._claims.give_back(owned_as))
+            raise
+        if not isinstance(claim, ToolCallClaimed):
+            await asyncio.shield(self._claims.give_back(owned_as))
+        return resolved, claim
 
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
@@ -348,13 +404,13 @@ class PostgresRepository(SqlRepository):
         try:
             await super().finish_tool_call(key, result, now=now)
         finally:
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(_owned_as(key)))
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         try:
             await super().abandon_tool_call(key)
         finally:
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(_owned_as(key)))
 
     async def close(self) -> None:
         """Close every pooled connection; the repository cannot be used afterwards."""

@@ -9,7 +9,10 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
 - ``record_calcom_change`` stores a status with the time of the Cal.com event it came from;
   whether the change may be applied is decided by the caller, under ``lock``;
 - tool-call claims make one delivery of a function call the owner, replay finished results
-  and let a later delivery resume one that never finished;
+  and let a later delivery resume one that never finished; an invocation claim also tells a
+  repeat of a finished invocation (replayed) from a new invocation with the same arguments
+  (claimed afresh under the next ``seq``), by :meth:`Invocation.replays
+  <retell_booking_tools.domain.Invocation.replays>`;
 - ``lock(name)`` serialises critical sections for every user of the same database;
 - the read-only listings (``find_customer``, ``list_appointments``, ``list_links``,
   ``tool_call_records``, ``tool_outcome_counts``) serve reports (``doctor``, ``stats``,
@@ -28,6 +31,7 @@ from retell_booking_tools.domain import (
     Call,
     CallLink,
     Customer,
+    Invocation,
     NewAppointment,
     ToolCallClaim,
     ToolCallKey,
@@ -109,6 +113,28 @@ class Repository(Protocol):
         A claim older than ``lease`` without a result counts as abandoned (its process died).
         A backend that can tell its owner's process is gone (PostgreSQL: the owner's session
         ended) resumes it at once instead.
+        """
+        ...
+
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        """Claim the invocation a delivery belongs to; returns its key and the claim.
+
+        ``key.seq`` is ignored: the latest invocation of ``key``'s call, tool and arguments
+        decides. None yet: ``seq`` 0 is claimed. Unfinished: it is this delivery's, as by
+        :meth:`claim_tool_call` (busy, or resumed once abandoned or outlived). Finished: its
+        result if ``invocation`` replays it, else the next ``seq`` is claimed afresh. So at
+        most one invocation of the same arguments is unfinished at a time, and concurrent
+        deliveries share it. A new row records ``invocation.tool_call_id`` and how many tool
+        calls of the call had finished. A store may answer busy instead of claiming (the
+        caller asks again); the key then names the invocation to ask about.
         """
         ...
 

@@ -129,8 +129,14 @@ tool_calls = sa.Table(
     sa.Column("call_id", sa.Text, primary_key=True),
     sa.Column("tool", sa.Text, primary_key=True),
     sa.Column("args_digest", sa.Text, primary_key=True),
+    # Which invocation with these arguments in the call (0, 1, ...): see ToolCallKey.
+    sa.Column("seq", sa.Integer, primary_key=True, server_default=sa.text("0")),
     sa.Column("claimed_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("result", _json(), nullable=True),
+    # Retell's id of the invocation whose delivery claimed it first, when the call said.
+    sa.Column("tool_call_id", sa.Text, nullable=True),
+    # How many other tool calls of the call had finished when it was first claimed.
+    sa.Column("finished_seen", sa.Integer, nullable=False, server_default=sa.text("0")),
 )

@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +28,7 @@ from retell_booking_tools.domain import (
     Call,
     CallLink,
     Customer,
+    Invocation,
     NewAppointment,
     Relationship,
     ToolCallBusy,
@@ -67,7 +69,13 @@ _LINK_KEY = (
     call_appointment_links.c.appointment_id,
     call_appointment_links.c.relationship,
 )
-_TOOL_CALL_KEY = (tool_calls.c.call_id, tool_calls.c.tool, tool_calls.c.args_digest)
+_TOOL_CALL_KEY = (
+    tool_calls.c.call_id,
+    tool_calls.c.tool,
+    tool_calls.c.args_digest,
+    tool_calls.c.seq,
+)
+_CLAIM_INVOCATION_ATTEMPTS = 3
 _UPSERT_CUSTOMER_ATTEMPTS = 3
 
 _URL_PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@?#]*):[^/?#]*@")
@@ -153,7 +161,9 @@ def _link(row: sa.Row[Any]) -> CallLink:
 
 def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
     return ToolCallRecord(
-        key=ToolCallKey(call_id=row.call_id, tool=row.tool, args_digest=row.args_digest),
+        key=ToolCallKey(
+            call_id=row.call_id, tool=row.tool, args_digest=row.args_digest, seq=row.seq
+        ),
         claimed_at=row.claimed_at,
         finished_at=row.finished_at,
         abandoned=bool(row.abandoned) and row.finished_at is None,
@@ -201,7 +211,38 @@ _TOOL_CALL_RESULTS = (
         tool_calls.c.tool == sa.bindparam("tool"),
         tool_calls.c.finished_at.is_not(None),
     )
-    .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
+    .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest, tool_calls.c.seq)
+)
+
+
+_finished_of_call = tool_calls.alias("finished_of_call")
+_FINISHED_IN_CALL = (
+    sa.select(sa.func.count())
+    .select_from(_finished_of_call)
+    .where(
+        _finished_of_call.c.call_id == sa.bindparam("of_call"),
+        _finished_of_call.c.finished_at.is_not(None),
+    )
+    .scalar_subquery()
+)
+"""How many tool calls of the call ``of_call`` have finished."""
+_LATEST_INVOCATION = (
+    sa.select(
+        tool_calls.c.seq,
+        tool_calls.c.claimed_at,
+        tool_calls.c.finished_at,
+        tool_calls.c.result,
+        tool_calls.c.tool_call_id,
+        tool_calls.c.finished_seen,
+        _FINISHED_IN_CALL.label("finished_now"),
+    )
+    .where(
+        tool_calls.c.call_id == sa.bindparam("call_id"),
+        tool_calls.c.tool == sa.bindparam("tool"),
+        tool_calls.c.args_digest == sa.bindparam("args_digest"),
+    )
+    .order_by(tool_calls.c.seq.desc())
+    .limit(1)
 )
 
 
@@ -210,6 +251,7 @@ def _tool_call_is(key: ToolCallKey) -> sa.ColumnElement[bool]:
         tool_calls.c.call_id == key.call_id,
         tool_calls.c.tool == key.tool,
         tool_calls.c.args_digest == key.args_digest,
+        tool_calls.c.seq == key.seq,
     )
 
 
@@ -242,6 +284,7 @@ class SqlRepository(abc.ABC):
         )
         self._insert_claim = (
             self._insert(tool_calls)
+            .values(finished_seen=_FINISHED_IN_CALL)
             .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
             .returning(tool_calls.c.call_id)
         )
@@ -491,25 +534,9 @@ class SqlRepository(abc.ABC):
         def work(conn: sa.Connection) -> ToolCallClaim:
             if call is not None:
                 self._upsert_call(conn, call)
-            if create:
-                inserted = conn.execute(
-                    self._insert_claim,
-                    {
-                        "call_id": key.call_id,
-                        "tool": key.tool,
-                        "args_digest": key.args_digest,
-                        "claimed_at": now,
-                        "abandoned": False,
-                    },
-                )
-                if inserted.one_or_none() is not None:
-                    return ToolCallClaimed(resumed=False)
-            taken = conn.execute(
-                sa.update(tool_calls)
-                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if())
-                .values(claimed_at=now, abandoned=False)
-            )
-            if taken.rowcount == 1:
+            if create and self._insert_row(conn, key, now=now, tool_call_id=None):
+                return ToolCallClaimed(resumed=False)
+            if _take_over(conn, key, now=now, condition=take_over_if()):
                 return ToolCallClaimed(resumed=True)
             query = sa.select(tool_calls.c.finished_at, tool_calls.c.result).where(
                 _tool_call_is(key)
@@ -521,6 +548,101 @@ class SqlRepository(abc.ABC):
 
         return await self._transact("claim_tool_call", work)
 
+    def _insert_row(
+        self, conn: sa.Connection, key: ToolCallKey, *, now: datetime, tool_call_id: str | None
+    ) -> bool:
+        """Insert an unfinished row for ``key``; False if it exists already."""
+        inserted = conn.execute(
+            self._insert_claim,
+            {
+                "call_id": key.call_id,
+                "tool": key.tool,
+                "args_digest": key.args_digest,
+                "seq": key.seq,
+                "claimed_at": now,
+                "abandoned": False,
+                "tool_call_id": tool_call_id,
+                "of_call": key.call_id,
+            },
+        )
+        return inserted.one_or_none() is not None
+
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        def stale() -> sa.ColumnElement[bool]:
+            return sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
+
+        return await self._claim_invocation(
+            key, invocation, now=now, lease=lease, create=True, take_over_if=stale, call=call
+        )
+
+    async def _claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        create: bool,
+        take_over_if: Callable[[], sa.ColumnElement[bool]],
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        """Like :meth:`_claim_tool_call` for the invocation's row (see the protocol).
+
+        A first invocation costs one ``INSERT``; otherwise the latest row decides, and a new
+        row is inserted only if ``create`` (else the answer is busy, and the caller asks
+        again). A lost insert race reads the winner's row.
+        """
+        first = attrs.evolve(key, seq=0)
+
+        def work(conn: sa.Connection) -> tuple[ToolCallKey, ToolCallClaim]:
+            if call is not None:
+                self._upsert_call(conn, call)
+            tool_call_id = invocation.tool_call_id
+            if create and self._insert_row(conn, first, now=now, tool_call_id=tool_call_id):
+                return first, ToolCallClaimed(resumed=False)
+            parameters = {
+                "call_id": key.call_id,
+                "tool": key.tool,
+                "args_digest": key.args_digest,
+                "of_call": key.call_id,
+            }
+            following = first
+            for _ in range(_CLAIM_INVOCATION_ATTEMPTS):
+                row = conn.execute(_LATEST_INVOCATION, parameters).one_or_none()
+                if row is None:
+                    return first, ToolCallBusy()
+                latest = attrs.evolve(key, seq=row.seq)
+                if row.finished_at is None:
+                    if _take_over(conn, latest, now=now, condition=take_over_if()):
+                        return latest, ToolCallClaimed(resumed=True)
+                    return latest, ToolCallBusy()
+                if invocation.replays(
+                    latest.seq,
+                    claimed_by=row.tool_call_id,
+                    finished_seen=row.finished_seen,
+                    finished_now=row.finished_now - 1,
+                    finished_at=row.finished_at,
+                    now=now,
+                    window=lease,
+                ):
+                    return latest, ToolCallFinished(result=row.result)
+                following = attrs.evolve(key, seq=row.seq + 1)
+                if not create:
+                    return following, ToolCallBusy()
+                if self._insert_row(conn, following, now=now, tool_call_id=tool_call_id):
+                    return following, ToolCallClaimed(resumed=False)
+            return following, ToolCallBusy()
+
+        return await self._transact("claim_invocation", work)
+
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
@@ -528,6 +650,7 @@ class SqlRepository(abc.ABC):
             "call_id": key.call_id,
             "tool": key.tool,
             "args_digest": key.args_digest,
+            "seq": key.seq,
             "claimed_at": now,
             "finished_at": now,
             "abandoned": False,
@@ -600,6 +723,18 @@ class SqlRepository(abc.ABC):
             return {(row.tool, row.status): row.n for row in rows if row.status is not None}
 
         return await self._transact("tool_outcome_counts", work)
+
+
+def _take_over(
+    conn: sa.Connection, key: ToolCallKey, *, now: datetime, condition: sa.ColumnElement[bool]
+) -> bool:
+    """Take the unfinished row of ``key`` over if ``condition`` holds; atomic between processes."""
+    taken = conn.execute(
+        sa.update(tool_calls)
+        .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), condition)
+        .values(claimed_at=now, abandoned=False)
+    )
+    return bool(taken.rowcount == 1)
 
 
 def _find_customer(conn: sa.Connection, phone: str | None, email: str | None) -> Customer | None:
