@@ -391,13 +391,12 @@ def tools_sync(
         "publish_agent": publish_agent,
     }
     try:
-        if llm_id is not None:
-            report = asyncio.run(sync_tools(llm_id, base_url, state=state, **options))
-        else:
-            assert conversation_flow_id is not None
+        if conversation_flow_id is not None:
             report = asyncio.run(
                 sync_conversation_flow_tools(conversation_flow_id, base_url, **options)
             )
+        else:
+            report = asyncio.run(sync_tools(llm_id or "", base_url, state=state, **options))
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from None
     except (RetellBookingError, ValueError) as exc:

@@ -149,12 +149,12 @@ class RetellApiEmulator:
         if (llm_id is None) == (conversation_flow_id is None):
             raise ValueError("an agent uses exactly one of llm_id and conversation_flow_id")
         if llm_id is not None:
-            engine = {"type": "retell-llm", "llm_id": llm_id}
+            engine: dict[str, Any] = {"type": "retell-llm", "llm_id": llm_id}
             engine["version"] = self._latest("llm", llm_id)["version"]
         else:
-            assert conversation_flow_id is not None
-            engine = {"type": "conversation-flow", "conversation_flow_id": conversation_flow_id}
-            engine["version"] = self._latest("conversation-flow", conversation_flow_id)["version"]
+            flow_id = str(conversation_flow_id)
+            engine = {"type": "conversation-flow", "conversation_flow_id": flow_id}
+            engine["version"] = self._latest("conversation-flow", flow_id)["version"]
         return self._add(
             "agent",
             agent_id,
