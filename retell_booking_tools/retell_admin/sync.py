@@ -114,7 +114,7 @@ class SyncReport:
 
     def outcome(self) -> str:
         """What happened, or on a dry run what a sync would do."""
-        version = f"version {self.version}"
+        version = "the latest version" if self.version is None else f"version {self.version}"
         agent = f" and publish agent {self.publish_agent}" if self.publish_agent else ""
         if self.dry_run:
             if self.refused:
@@ -330,13 +330,15 @@ async def _publishable_agent(
         raise RetellSyncError(f"agent {agent_id!r} does not use {target.label} (it uses {uses})")
     agent_version = agent.get("version")
     engine_version = engine.get("version")
+    if isinstance(engine_version, float) and engine_version.is_integer():
+        engine_version = int(engine_version)
     if (
         engine_version is not None
         and report.version is not None
         and engine_version != report.version
     ):
         raise RetellSyncError(
-            f"the latest version of agent {agent_id!r} uses version {engine_version:g} of "
+            f"the latest version of agent {agent_id!r} uses version {engine_version} of "
             f"{target.label}, not version {report.version}; nothing was written"
         )
     if agent.get("is_published") is True:

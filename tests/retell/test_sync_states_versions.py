@@ -327,6 +327,20 @@ class TestVersions:
 
         assert retell.writes() == []
 
+    async def test_an_agent_on_an_older_version_of_the_llm_is_refused_before_writing(
+        self, retell: Retell
+    ) -> None:
+        """Publishing it would not make the version the sync writes live."""
+        _multi_state(retell)
+        retell.emulator.add_agent(AGENT, llm_id=LLM)
+        retell.emulator.add_agent("agent_old", llm_id=LLM)
+        retell.emulator.new_agent_version(AGENT)
+
+        with pytest.raises(RetellSyncError, match=r"uses version 0 of .*, not version 1"):
+            await _sync(retell, publish_agent="agent_old")
+
+        assert retell.writes() == []
+
     async def test_an_up_to_date_draft_is_still_published_when_asked(self, retell: Retell) -> None:
         """A sync without publishing, then one with it: the second publishes, writes nothing."""
         _multi_state(retell)
