@@ -10,8 +10,8 @@ strict export the lengths, the stripping and the character set of a string are f
 into one pattern, which accepts exactly what the argument model accepts.
 
 A field restricts characters with a pattern of the form ``^[^...]*$`` (the characters it
-refuses); any other pattern is passed on as it is and cannot carry length limits in a
-strict export.
+refuses). Any other pattern is passed on as it is; a strict export cannot add length limits
+to it, so such a pattern should bound the length itself (``^[A-Z0-9]{6,12}$``).
 """
 
 from __future__ import annotations
@@ -55,9 +55,7 @@ def strict_string(node: dict[str, Any], *, stripped: bool) -> dict[str, Any]:
     high = node.pop("maxLength", None)
     refused = "" if pattern is None else refused_characters(pattern)
     if refused is None:
-        if low or high is not None:
-            raise ValueError(f"pattern {pattern!r} cannot carry length limits in strict mode")
-        node["pattern"] = pattern
+        node["pattern"] = pattern  # bounds its length itself, or the model refuses the excess
         return node
     if refused or low or high is not None:
         node["pattern"] = bounded_pattern(refused, low, high, stripped=stripped)

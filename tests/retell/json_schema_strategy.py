@@ -23,6 +23,14 @@ _STRING_FORMATS: dict[str, st.SearchStrategy[str]] = {
 }
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern as ECMA-262 reads it: a final ``$`` is the end of the text
+    (Python's also matches before a trailing newline)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
 class UnsupportedSchema(Exception):
     """The schema uses a keyword these strategies do not generate for."""
 
@@ -122,7 +130,7 @@ def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
         )
     pattern = schema.get("pattern")
     if pattern is not None:
-        compiled = re.compile(pattern)
+        compiled = ecma_pattern(pattern)
         if "format" not in schema:
             # A strict export folds lengths into the pattern: generate from it directly.
             base = st.one_of(base, st.from_regex(compiled))

@@ -9,13 +9,16 @@ from typing import Any, get_type_hints
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
-from json_schema_strategy import from_schema
-from pydantic import TypeAdapter, ValidationError
+from hypothesis import strategies as st
+from json_schema_strategy import ecma_pattern, from_schema
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from retell.types import conversation_flow_create_params, llm_response, llm_update_params
 from strict_mode_rules import is_nullable, strict_mode_problems
 
 from retell_booking_tools.retell import UnknownToolName, export_tools
+from retell_booking_tools.retell_admin.export import parameters_schema
 from retell_booking_tools.tools import ALL_TOOLS, Tool
+from retell_booking_tools.tools.base import ToolArgs
 
 BASE_URL = "https://agent.example.com"
 TOOL_NAMES = [tool.name for tool in ALL_TOOLS]
@@ -339,3 +342,47 @@ def test_the_strict_export_from_the_command_line_is_the_librarys() -> None:
 
     assert result.exit_code == 0
     assert json.loads(result.stdout) == export_tools(BASE_URL, strict=True)
+
+
+class _Bounds(ToolArgs):
+    """Length limits the tools do not use yet, so the strict patterns are tried on them."""
+
+    pair: str = Field(min_length=2, max_length=5, description="Two to five characters.")
+    one: str | None = Field(default=None, max_length=1, description="At most one.")
+    code: str | None = Field(
+        default=None, max_length=12, pattern=r"^[A-Z0-9]{6,12}$", description="A reference."
+    )
+    count: int = Field(ge=1, le=9, description="How many.")
+
+
+class _Unstripped(BaseModel):
+    """A model that keeps whitespace: its lengths count every character."""
+
+    text: str = Field(min_length=1, max_length=3, description="One to three characters.")
+
+
+@pytest.mark.parametrize("model", [_Bounds, _Unstripped])
+def test_strict_patterns_accept_exactly_what_other_bounded_models_accept(
+    model: type[BaseModel],
+) -> None:
+    """Short and long bounds, stripped or not, and a field's own pattern."""
+    parameters = parameters_schema(model, strict=True)
+    assert strict_mode_problems(parameters) == []
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(arguments=from_schema(parameters), text=st.text(max_size=8))
+    def agree(arguments: dict[str, Any], text: str) -> None:
+        model.model_validate(arguments)
+        for field, schema in parameters["properties"].items():
+            if "pattern" not in schema or field == "code":
+                continue
+            probe = {**arguments, field: text}
+            matches = ecma_pattern(schema["pattern"]).search(text) is not None
+            try:
+                model.model_validate(probe)
+            except ValidationError:
+                assert not matches, (field, text)
+            else:
+                assert matches, (field, text)
+
+    agree()
