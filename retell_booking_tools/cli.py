@@ -325,9 +325,13 @@ def tools_export(
     tools: Annotated[
         str | None, typer.Option("--tools", help="Comma-separated tool names (default: all).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Schemas for an LLM with tool_call_strict_mode on."),
+    ] = False,
 ) -> None:
     """Print the Retell custom-tool definitions as a JSON array."""
-    from retell_booking_tools.retell.export import EXPORT_FORMATS, export_tools
+    from retell_booking_tools.retell_admin.export import EXPORT_FORMATS, export_tools
 
     if export_format not in EXPORT_FORMATS:
         raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}", 2)
@@ -336,6 +340,7 @@ def tools_export(
             base_url,
             format="conversation-flow" if export_format == "conversation-flow" else "general-tools",
             tools=_names(tools),
+            strict=strict,
         )
     except (RetellBookingError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
@@ -344,20 +349,54 @@ def tools_export(
 
 @tools_app.command("sync")
 def tools_sync(
-    llm_id: Annotated[str, typer.Option("--llm-id", help="The Retell LLM to update.")],
     base_url: BaseUrl,
+    llm_id: Annotated[
+        str | None, typer.Option("--llm-id", help="The Retell LLM to update.")
+    ] = None,
+    conversation_flow_id: Annotated[
+        str | None,
+        typer.Option("--conversation-flow-id", help="The conversation flow to update instead."),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="The LLM state missing tools go to (default: general_tools)."),
+    ] = None,
+    publish_agent: Annotated[
+        str | None,
+        typer.Option(
+            "--publish-agent", help="Publish this agent after the sync.", metavar="AGENT_ID"
+        ),
+    ] = None,
+    tools: Annotated[
+        str | None, typer.Option("--tools", help="Comma-separated tool names (default: all).")
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the diff, write nothing.")
     ] = False,
 ) -> None:
-    """Put this package's tools into a Retell LLM's general_tools (RETELL_API_KEY).
+    """Update this package's tools where they are in a Retell LLM or flow (RETELL_API_KEY).
 
-    Only tools with this package's names are replaced or added; all others are kept.
+    Only tools with this package's names are replaced or added; all others are kept. The
+    latest version is read and written; a published version is refused.
     """
-    from retell_booking_tools.retell.sync import sync_tools
+    from retell_booking_tools.retell_admin.sync import sync_conversation_flow_tools, sync_tools
 
+    if (llm_id is None) == (conversation_flow_id is None):
+        raise _fail("give exactly one of --llm-id and --conversation-flow-id", 2)
+    if state is not None and conversation_flow_id is not None:
+        raise _fail("--state is for a Retell LLM's states, not a conversation flow", 2)
+    options: dict[str, Any] = {
+        "dry_run": dry_run,
+        "tools": _names(tools),
+        "publish_agent": publish_agent,
+    }
     try:
-        report = asyncio.run(sync_tools(llm_id, base_url, dry_run=dry_run))
+        if conversation_flow_id is not None:
+            report = asyncio.run(
+                sync_conversation_flow_tools(conversation_flow_id, base_url, **options)
+            )
+        else:
+            report = asyncio.run(sync_tools(llm_id or "", base_url, state=state, **options))
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from None
     except (RetellBookingError, ValueError) as exc:

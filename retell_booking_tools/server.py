@@ -46,7 +46,8 @@ from retell_booking_tools.errors import InvalidArguments, RetellBookingError
 from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.retell.events import CallEvent, call_record
 from retell_booking_tools.retell.models import FunctionCallRequest
-from retell_booking_tools.retell.signature import SIGNATURE_HEADER, verify_signature
+from retell_booking_tools.retell.signature import SIGNATURE_HEADER
+from retell_booking_tools.retell.signature_watch import SignatureWatch
 
 if TYPE_CHECKING:
     import httpx
@@ -89,7 +90,7 @@ class RetellEndpoints:
         clock: Clock = system_clock,
     ) -> None:
         self.settings = settings or (runtime.settings if runtime else Settings.from_env())
-        self._retell_api_key = self.settings.require_retell_api_key()
+        self._signatures = SignatureWatch(self.settings.require_retell_api_key())
         self.settings.require_calcom()
         self._given = runtime
         self._runtime = runtime
@@ -152,7 +153,7 @@ class RetellEndpoints:
         if not _declares_json(request.headers.get("content-type")):
             return _problem(415, "the body must be application/json")
         signature = request.headers.get(SIGNATURE_HEADER)
-        if not verify_signature(body, signature, self._retell_api_key, now=self._clock()):
+        if not self._signatures.verify(body, signature, now=self._clock()):
             return _problem(401, "missing, invalid or expired signature")
         return body
 

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retell_booking_tools.availability import AvailabilityService, OfferedSlots
 from retell_booking_tools.booking import BookingOutcome, BookingService
@@ -54,6 +54,14 @@ class ToolArgs(BaseModel):
     """Arguments the model fills in: unknown keys are ignored and strings stripped."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_not_given(cls, data: Any) -> Any:
+        """Strict tool calls send ``null`` for every optional argument left out: drop it."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
 
 def booking_uid_field(description: str) -> Any:

@@ -26,12 +26,13 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NOT_IN_NAMES = frozenset('<>{}[]\\;=$%|`"')
 """Markup, template, shell and SQL syntax; apostrophes, hyphens, dots and parentheses stay."""
 NAME_PATTERN = (
-    r"^(?=[\s\S]*\S)[^"
+    r"^[^"
     + "".join(f"\\u{ord(char):04x}" for char in sorted(_NOT_IN_NAMES))
     + r"\u0000-\u001f\u007f-\u009f\ud800-\udfff]*$"
 )
-"""What ``_a_name`` accepts, as the JSON-schema pattern the model is shown (a little stricter:
-no control characters even where stripping would remove them)."""
+"""The characters ``_a_name`` accepts, as the JSON-schema pattern the model is shown (a little
+stricter: no control characters even where stripping would remove them); the export adds
+that a name is not blank."""
 
 
 class CollectAppointmentDataArgs(ToolArgs):
