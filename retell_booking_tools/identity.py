@@ -17,6 +17,7 @@ make Cal.com hand one caller another caller's booking.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ from retell_booking_tools.domain import (
     phone_key,
 )
 from retell_booking_tools.errors import InvalidArguments
+
+logger = logging.getLogger(__name__)
 
 IDENTITY_FIELDS = ("booking_customer_id", "booking_customer_phone", "booking_customer_email")
 """Keys of the call's ``metadata`` / ``retell_llm_dynamic_variables`` that identify a caller."""
@@ -95,7 +98,8 @@ def network_phone(raw: str | None, *, region: str) -> str | None:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -133,24 +137,30 @@ def trusted_identity(
 ) -> TrustedIdentity | None:
     """The caller's identity from what Retell delivered, or None for a caller without one.
 
-    The backend's identity fields win over the network number; a malformed field counts as
-    absent (it never falls back to something the caller said).
+    The backend's identity fields win over the network number, dynamic variables over
+    metadata. A malformed field counts as absent, with a warning (it never falls back to
+    something the caller said).
     """
     fields: dict[str, str] = {}
-    for source in (dynamic_variables or {}, metadata or {}):
+    for source in (metadata or {}, dynamic_variables or {}):
         for name in IDENTITY_FIELDS:
             value = source.get(name)
             if isinstance(value, str) and value.strip() and not has_invisible(value):
                 fields[name] = value.strip()
     customer_id = fields.get("booking_customer_id")
     phone = network_phone(fields.get("booking_customer_phone"), region=region)
+    if phone is None and "booking_customer_phone" in fields:
+        logger.warning("ignoring a booking_customer_phone that is not a possible number")
     email = None
     if "booking_customer_email" in fields:
         try:
             email = normalize_email(fields["booking_customer_email"])
         except InvalidArguments:
-            email = None
-    if customer_id is not None and len(customer_id) <= 200:
+            logger.warning("ignoring a booking_customer_email that is not an email address")
+    if customer_id is not None and len(customer_id) > 200:
+        logger.warning("ignoring a booking_customer_id longer than 200 characters")
+        customer_id = None
+    if customer_id is not None:
         return TrustedIdentity(key=f"id:{customer_id}", phone=phone, email=email, source="metadata")
     if phone is not None:
         return TrustedIdentity(key=phone_key(phone), phone=phone, email=email, source="metadata")
