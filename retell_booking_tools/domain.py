@@ -81,6 +81,10 @@ class ToolStatus(enum.StrEnum):
         return self not in (ToolStatus.ERROR, ToolStatus.PENDING)
 
 
+READ_ONLY_TOOLS = frozenset({"check_availability"})
+"""Tools whose ``existing`` only tells the caller what they hold: no booking attempt, no link."""
+
+
 def _frozen_dict(value: dict[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
@@ -270,8 +274,16 @@ class ToolCallRecord:
         return ToolStatus.ERROR.value if self.abandoned else None
 
     @property
+    def booking_attempt(self) -> bool:
+        """Whether this call tried to book or change something (not a read-only question)."""
+        return self.key.tool not in READ_ONLY_TOOLS
+
+    @property
     def booking_uid(self) -> str | None:
-        """The Cal.com booking the result names, if any."""
+        """The Cal.com booking the result names as touched, if any (a read-only tool's
+        mention of the caller's appointment touches nothing)."""
+        if not self.booking_attempt:
+            return None
         appointment = (self.result or {}).get("appointment")
         if isinstance(appointment, dict) and appointment.get("booking_uid"):
             return str(appointment["booking_uid"])

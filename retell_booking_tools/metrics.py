@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from retell_booking_tools.calcom.client import CalcomRequestEvent
 from retell_booking_tools.clock import Clock, system_clock
-from retell_booking_tools.domain import ToolCallKey, ToolStatus
+from retell_booking_tools.domain import READ_ONLY_TOOLS, ToolCallKey, ToolStatus
 from retell_booking_tools.otel import open_telemetry_instruments
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.stats import day_start
@@ -133,7 +133,11 @@ class _StoreCounters(Collector):
             ("duplicate_attempts", ToolStatus.EXISTING, "Results `existing`: already held."),
             ("conflicts", ToolStatus.CONFLICT, "Results `conflict`: someone else's slot."),
         ):
-            total = sum(n for (_, s), n in self._counts.items() if s == status.value)
+            total = sum(
+                n
+                for (tool, s), n in self._counts.items()
+                if s == status.value and tool not in READ_ONLY_TOOLS
+            )
             yield CounterMetricFamily(f"retell_booking_{name}", documentation, value=total)
         yield CounterMetricFamily(
             "retell_booking_reference_misses",
@@ -212,7 +216,8 @@ class Telemetry:
         self._tool_latency.labels(key.tool, status.value).observe(elapsed_seconds)
         if self._otel is not None:
             self._otel.tool_finished(key.tool, status.value, elapsed_seconds)
-        if status is ToolStatus.EXISTING and self._threshold > 0:
+        attempt = key.tool not in READ_ONLY_TOOLS
+        if status is ToolStatus.EXISTING and self._threshold > 0 and attempt:
             await self._check_duplicates(key)
 
     async def render(self) -> bytes:
@@ -245,7 +250,9 @@ class Telemetry:
             since=day_start(today, self._zone),
             until=day_start(today + timedelta(days=1), self._zone),
         )
-        existing = [r for r in records if r.status == ToolStatus.EXISTING.value]
+        existing = [
+            r for r in records if r.status == ToolStatus.EXISTING.value and r.booking_attempt
+        ]
         if len(existing) > self._threshold:
             self._threshold_passed_on = today
         if len(existing) > self._threshold and existing[self._threshold].key == key:

@@ -312,6 +312,21 @@ async def booking_customer(
     return Booker(customer, False, contact_email, contact_phone)
 
 
+async def own_customer(context: ToolContext) -> Customer | None:
+    """The trusted identity's customer, else the customer this very call booked as (a
+    caller without a trusted identity acts on what they booked in this call), else None."""
+    customer = await trusted_customer(context)
+    if customer is not None:
+        return customer
+    call = await context.repository.get_call(context.call.call_id)
+    if call is None or call.customer_id is None:
+        return None
+    booked_as = await context.repository.get_customer(call.customer_id)
+    if booked_as is not None and booked_as.identity_key == call_key(context.call.call_id):
+        return booked_as
+    return None
+
+
 def network_number(context: ToolContext) -> str | None:
     """The call's network number in E.164, if it has a usable one (for rate limits)."""
     return network_phone(context.call.customer_number, region=context.phone_region)
@@ -323,9 +338,11 @@ async def reference_owner(
     """The appointment a booking reference names and the customer to act as, or the answer.
 
     The caller's own appointment needs no name; anyone else's needs the name on the booking
-    (compared leniently; the reference exactly). Every wrong reference or name is a miss:
-    after :data:`MAX_REFERENCE_MISSES` in this call, or from this number within a day, the
-    answer is ``invalid`` asking them to call from the number they booked with.
+    (compared leniently; the reference exactly). Without a name the answer asks for it,
+    whether or not the reference exists, so a reference alone reveals nothing. Every wrong
+    reference or name is a miss: after :data:`MAX_REFERENCE_MISSES` in this call, or from
+    this number within a day, the answer is ``invalid`` asking them to call from the number
+    they booked with.
     """
     repository = context.repository
     call_id = context.call.call_id
@@ -334,20 +351,20 @@ async def reference_owner(
         return _too_many_misses(context)
     code = parse_booking_reference(reference)
     appointment = await repository.get_appointment_by_reference(code) if code else None
-    if appointment is not None:
-        owner = await repository.get_customer(appointment.customer_id)
-        own = await trusted_customer(context)
-        if owner is not None and own is not None and own.id == owner.id:
+    owner = await repository.get_customer(appointment.customer_id) if appointment else None
+    if appointment is not None and owner is not None:
+        own = await own_customer(context)
+        if own is not None and own.id == owner.id:
             return appointment, owner
-        if not name:
-            return invalid_result(InvalidArguments("customer_name", "name on the booking"), context)
-        try:
-            said = clean_text(name, field="customer_name")
-        except InvalidArguments as error:
-            return invalid_result(error, context)
-        booked = appointment.attendee_name or (owner.name if owner else "")
-        if owner is not None and names_match(said, booked):
-            return appointment, owner
+    if not name:
+        return invalid_result(InvalidArguments("customer_name", "name on the booking"), context)
+    try:
+        said = clean_text(name, field="customer_name")
+    except InvalidArguments as error:
+        return invalid_result(error, context)
+    booked_name = (appointment.attendee_name or owner.name) if appointment and owner else ""
+    if appointment is not None and owner is not None and names_match(said, booked_name):
+        return appointment, owner
     await repository.record_reference_miss(call_id=call_id, number=number, at=context.now)
     if await _reference_locked(context, number):
         return _too_many_misses(context)
@@ -383,7 +400,8 @@ async def acting_customer(
     """The booking uid to act on and the customer to act as, or the answer to give.
 
     A booking reference (with the name, unless it is the caller's own) works for anyone; a
-    booking uid only for a caller with a trusted identity, and only on their own.
+    booking uid only on the caller's own appointment: of their trusted identity, or, for a
+    caller without one, booked in this very call.
     """
     if booking_reference:
         owned = await reference_owner(context, reference=booking_reference, name=name)
@@ -391,7 +409,7 @@ async def acting_customer(
             return owned
         appointment, owner = owned
         return appointment.booking_uid, owner
-    customer = await trusted_customer(context)
+    customer = await own_customer(context)
     if customer is None:
         return reference_needed(context)
     if not booking_uid:

@@ -4,15 +4,18 @@ identify, useless without the name on the booking, and rate-limited."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from agent_backend import CALLER, OTHER_CALLER, World
+from test_doctor import SINCE, doctor_for
 from test_metrics import scrape
 
 from retell_booking_tools.domain import REFERENCE_ALPHABET
 from retell_booking_tools.history import appointment_history, call_history
 
+_DAY = timedelta(days=1)
 _SPOKEN = {
     "en": re.compile(r"Your booking reference is (\w) (\w) (\w), (\w) (\w) (\w)\.$"),
     "de": re.compile(r"Ihre Buchungsnummer ist (\w) (\w) (\w), (\w) (\w) (\w)\.$"),
@@ -183,6 +186,45 @@ class TestTheReferenceAlone:
         assert answer["field"] == "customer_name"
         assert uid not in str(answer)
 
+    async def test_without_a_name_a_known_and_an_unknown_reference_sound_alike(
+        self, world: World
+    ) -> None:
+        """Nothing tells a guesser that a reference exists; asking for the name is no miss."""
+        _, reference = await _booked(world)
+
+        known, unknown = [
+            await _tool(
+                world,
+                "cancel_appointment",
+                {"booking_reference": guess},
+                call_id="web",
+                from_number=None,
+            )
+            for guess in (reference, "ZZZZZZ")
+        ]
+
+        assert known == unknown
+        assert known["field"] == "customer_name"
+        assert await world.repository.reference_misses(since=world.clock() - _DAY) == 0
+
+    async def test_a_web_caller_acts_by_uid_on_what_this_call_booked_only(
+        self, world: World
+    ) -> None:
+        booked = await _tool(
+            world,
+            "collect_appointment_data",
+            {"customer_name": "Ann Lee", "date": "2025-10-10", "time": "12:00", "phone": CALLER},
+            call_id="web",
+            from_number=None,
+        )
+        uid = {"booking_uid": booked["appointment"]["booking_uid"]}
+
+        stranger = await _tool(world, "cancel_appointment", uid, call_id="web_2", from_number=None)
+        own = await _tool(world, "cancel_appointment", uid, call_id="web", from_number=None)
+
+        assert stranger["status"] == "invalid"
+        assert own["status"] == "cancelled"
+
     async def test_a_web_caller_without_a_reference_is_asked_for_it(self, world: World) -> None:
         await _booked(world)
 
@@ -289,6 +331,21 @@ class TestTheCallersOwnSlot:
         )
         assert answer["appointment"]["booking_uid"] == uid
         assert len(answer["slots"]) == 7
+
+    async def test_asking_about_ones_own_slot_is_no_duplicate_and_no_unlinked_call(
+        self, world: World
+    ) -> None:
+        """Metrics, stats and doctor count booking attempts, not questions."""
+        await _booked(world)
+        await world.tool(
+            "check_availability", {"date": "2025-10-10", "time": "11:00"}, call_id="call_2"
+        )
+
+        samples = await scrape(world)
+        report = await doctor_for(world).run(since=SINCE)
+
+        assert samples[("retell_booking_duplicate_attempts_total", frozenset())] == 0
+        assert report.problems == ()
 
     async def test_another_caller_hears_that_the_time_is_not_available(self, world: World) -> None:
         uid, _ = await _booked(world)
