@@ -245,8 +245,10 @@ class InMemoryRepository:
         if row is not None and row.result is None:
             row.abandoned = True
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        return self._find_customer(customer_key(phone, email and email.lower()))
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
+        return self._find_customer(key or customer_key(phone, email and email.lower()))
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         found = [

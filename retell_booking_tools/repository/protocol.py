@@ -156,7 +156,9 @@ class Repository(Protocol):
         """Give up ownership without a final result; the next delivery resumes."""
         ...
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
         """The customer ``upsert_customer`` would find for this identity, creating nobody."""
         ...
 

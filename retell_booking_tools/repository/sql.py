@@ -615,8 +615,10 @@ class SqlRepository(abc.ABC):
         )
         await self._transact("abandon_tool_call", lambda conn: conn.execute(statement))
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        key = customer_key(phone, email.lower() if email else None)
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
+        key = key or customer_key(phone, email.lower() if email else None)
         return await self._transact("find_customer", lambda conn: _find_customer(conn, key))
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:

@@ -275,6 +275,14 @@ async def trusted_customer(context: ToolContext, *, name: str = "") -> Customer 
     )
 
 
+async def known_customer(context: ToolContext) -> Customer | None:
+    """The trusted identity's stored customer, read only (None if new or without identity)."""
+    identity = caller_identity(context)
+    if identity is None:
+        return None
+    return await context.repository.find_customer(phone=None, email=None, key=identity.key)
+
+
 @attrs.frozen
 class Booker:
     """The caller about to book: their customer, and the contact they gave for this booking."""

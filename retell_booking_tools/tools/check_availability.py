@@ -18,8 +18,8 @@ from retell_booking_tools.tools.base import (
     ToolContext,
     ToolResult,
     invalid_result,
+    known_customer,
     status_result,
-    trusted_customer,
 )
 from retell_booking_tools.tools.collect_appointment_data import MAX_DAYS_AHEAD, requested_start
 
@@ -100,7 +100,7 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
 
 async def _held_that_day(day: date, context: ToolContext) -> list[Appointment]:
     """The caller's upcoming appointments on that local day (trusted identity only)."""
-    customer = await trusted_customer(context)
+    customer = await known_customer(context)
     if customer is None:
         return []
     event_type = context.event_type_id or context.service.policy.event_type_id

@@ -15,6 +15,7 @@ from retell_booking_tools.domain import AppointmentStatus, NewAppointment
 from retell_booking_tools.repository.factory import (
     _sync_engine,
     alembic_config,
+    head_revision,
     upgrade_database,
 )
 
@@ -144,3 +145,24 @@ async def test_doctor_reports_the_spoken_email_customer_as_unverified_and_fixes_
     assert "customer 2" in unverified[0].detail
     assert "eva" not in unverified[0].detail.lower()
     assert all(p.kind != "unverified_identity" for p in report.fixed)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+def test_0004_downgrades_to_0002_and_upgrades_again(databases: Databases, kind: str) -> None:
+    """The data of 0002 survives the round trip."""
+    database = databases.create(kind, upgraded=False)
+    _seed_at_0002(database.url, database.schema)
+    upgrade_database(database.url, schema=database.schema)
+    engine = _sync_engine(database.url, database.schema)
+    assert engine is not None
+    try:
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0002")
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("customers")}
+            rows = connection.execute(sa.text("SELECT count(*) FROM appointments")).scalar()
+    finally:
+        engine.dispose()
+
+    assert "identity_key" not in columns
+    assert rows == 2
+    assert upgrade_database(database.url, schema=database.schema) == head_revision()
