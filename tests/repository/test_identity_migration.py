@@ -60,7 +60,8 @@ def _seed_at_0002(url: str, schema: str | None) -> None:
 async def test_an_upgraded_store_keeps_phone_customers_and_unmatches_spoken_emails(
     databases: Databases, kind: str
 ) -> None:
-    """The phone caller is found as before; the spoken-email customer by nobody."""
+    """The phone caller is found as before (their spoken email now the contact of their
+    booking, no longer theirs); the spoken-email customer is found by nobody."""
     database = databases.create(kind, upgraded=False)
     _seed_at_0002(database.url, database.schema)
 
@@ -76,6 +77,10 @@ async def test_an_upgraded_store_keeps_phone_customers_and_unmatches_spoken_emai
     assert eva.email == "eva@example.com"
     assert eva.identity_key is None
     assert not eva.verified
+    assert max_.email is None
+    max_booking = await repository.get_appointment_by_uid("uid-1")
+    assert max_booking is not None
+    assert max_booking.contact_email == "max@example.com"
     newcomer = await repository.upsert_customer(name="Eva", phone=None, email="eva@example.com")
     assert newcomer.id != 2
     assert [a.booking_uid for a in await repository.appointments_for_customer(2)] == ["uid-2"]

@@ -10,6 +10,11 @@ key, so they stay readable and no longer match any caller (``doctor`` reports th
 ``unverified_identity``). The unique index on phone-less emails goes: a trusted email is
 now a key of its own. Appointments gain a booking reference (unique; older ones have
 none) and the contact data given for that booking.
+
+The email stored on a phone customer was said in some call, never vouched for: it moves
+to that customer's appointments as their ``contact_email`` (the booking's contact, which
+it was), so it no longer becomes the attendee email of every later booking. A downgrade
+does not move it back.
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("contact_email", sa.Text(), nullable=True))
         batch.add_column(sa.Column("contact_phone", sa.Text(), nullable=True))
         batch.create_unique_constraint("uq_appointments_booking_reference", ["booking_reference"])
+    op.execute(
+        "UPDATE appointments SET contact_email = ("
+        "SELECT customers.email FROM customers WHERE customers.id = appointments.customer_id"
+        ") WHERE contact_email IS NULL AND customer_id IN ("
+        "SELECT id FROM customers WHERE phone IS NOT NULL AND email IS NOT NULL)"
+    )
+    op.execute("UPDATE customers SET email = NULL WHERE phone IS NOT NULL")
     op.create_table(
         "reference_misses",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
