@@ -124,7 +124,9 @@ class AppointmentView(BaseModel):
     start: datetime = Field(description="ISO 8601 with offset, in the business time zone")
     end: datetime
     timezone: str
-    booking_reference: str | None = None
+    booking_reference: str | None = Field(
+        default=None, description="The code the caller can give to manage it (e.g. K7F2QX)"
+    )
 
     @classmethod
     def of(cls, appointment: Appointment) -> AppointmentView:
@@ -158,9 +160,6 @@ class ToolResult(BaseModel):
     )
     previous_booking_uid: str | None = Field(
         default=None, description="The booking a reschedule replaced"
-    )
-    booking_reference: str | None = Field(
-        default=None, description="The appointment's booking reference, for the caller to note"
     )
     field: str | None = Field(default=None, description="The argument that was invalid")
 
