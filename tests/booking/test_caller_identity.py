@@ -177,9 +177,11 @@ class TestNumberlessLookups:
 class TestCalcomOnlyBookings:
     """A booking Cal.com holds and the store does not is adopted only by its own attendee."""
 
+    @pytest.mark.parametrize("requires_confirmation", [False, True])
     async def test_saying_karls_email_for_the_start_karl_holds_is_not_existing(
         self, world: World
     ) -> None:
+        """Whether Cal.com refuses the repeat (400) or hands Karl's booking back (201)."""
         karl = world.calcom.seed_booking(
             event_type_id=EVENT_TYPE_ID,
             start=ELEVEN,
@@ -313,6 +315,58 @@ class TestCallerId:
 
         assert answer["status"] == "booked"
         assert await _owner_phone(world, answer["appointment"]["booking_uid"]) == NEW_RANGE
+
+    async def test_an_outbound_call_identifies_the_callee_by_to_number(self, world: World) -> None:
+        answer = await _tool(
+            world,
+            "collect_appointment_data",
+            _booking(),
+            call_id="out_1",
+            from_number="+4930123456",
+            to_number=OTHER_CALLER,
+            direction="outbound",
+        )
+
+        assert answer["status"] == "booked"
+        assert await _owner_phone(world, answer["appointment"]["booking_uid"]) == OTHER_CALLER
+
+    async def test_a_web_call_with_the_backends_customer_id_manages_its_own_bookings(
+        self, world: World
+    ) -> None:
+        """``booking_customer_id`` alone is an identity; another id sees nothing of it."""
+        booked = await _tool(
+            world,
+            "collect_appointment_data",
+            _booking(email="u7@example.com"),
+            call_id="web_u7",
+            from_number=None,
+            call_type="web_call",
+            metadata={"booking_customer_id": "user-7"},
+        )
+        mine = await _tool(
+            world,
+            "find_appointments",
+            {},
+            call_id="web_u7_later",
+            from_number=None,
+            call_type="web_call",
+            metadata={"booking_customer_id": "user-7"},
+        )
+        theirs = await _tool(
+            world,
+            "find_appointments",
+            {},
+            call_id="web_u8",
+            from_number=None,
+            call_type="web_call",
+            metadata={"booking_customer_id": "user-8"},
+        )
+
+        assert booked["status"] == "booked"
+        assert [a["booking_uid"] for a in mine["appointments"]] == [
+            booked["appointment"]["booking_uid"]
+        ]
+        assert theirs["status"] == "none"
 
     @pytest.mark.parametrize("number", ["anonymous", "", None, "restricted"])
     async def test_a_caller_without_a_usable_number_is_asked_for_a_phone_or_an_email(
