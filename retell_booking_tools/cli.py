@@ -123,14 +123,21 @@ def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
         typer.echo("  (no appointments linked)")
     for link in found["links"]:
         typer.echo(
-            f"  appointment {link['appointment_id']} ({link['booking_uid']}): "
+            f"  appointment {link['appointment_id']} ({link['booking_uid']}"
+            f"{_reference(link.get('booking_reference'))}): "
             f"{link['relationship']} at {link['linked_at']} {_compact(link['metadata'])}"
         )
 
 
+def _reference(reference: str | None) -> str:
+    """The reference part of a line that names an appointment (", reference K7F2QX")."""
+    return f", reference {reference}" if reference else ""
+
+
 @appointments_app.command("show")
 def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
-    """An appointment (by id or Cal.com booking uid) and every call linked to it."""
+    """An appointment (by id, Cal.com booking uid or booking reference) and every call linked
+    to it."""
     found = _with_repository(lambda repo: appointment_history(repo, reference))
     if found is None:
         raise _fail(f"no appointment {reference!r}")
@@ -139,7 +146,8 @@ def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
         return
     appointment = found["appointment"]
     typer.echo(
-        f"appointment {appointment['id']} ({appointment['booking_uid']}): "
+        f"appointment {appointment['id']} ({appointment['booking_uid']}"
+        f"{_reference(appointment.get('booking_reference'))}): "
         f"{appointment['status']}, {appointment['start']} to {appointment['end']} "
         f"[{appointment['timezone']}]"
     )

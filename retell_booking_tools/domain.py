@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,18 +84,70 @@ class ToolStatus(enum.StrEnum):
         return self not in (ToolStatus.ERROR, ToolStatus.PENDING)
 
 
+READ_ONLY_TOOLS = frozenset({"check_availability"})
+"""Tools whose ``existing`` only tells the caller what they hold: no booking attempt, no link."""
+
+
 def _frozen_dict(value: dict[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
 @attrs.frozen
 class Customer:
-    """A caller, identified by E.164 phone, else by lower-case email."""
+    """A caller, known by one trusted identity key (``phone:+49...``, ``email:...``,
+    ``id:...`` from the call's backend, or ``call:<call id>`` for a caller without one).
+
+    ``identity_key`` is None only for customers stored before identities were checked, whose
+    identity came from a spoken email: they are kept, reported by ``doctor``, and matched by
+    nobody.
+    """
 
     id: int
     name: str
     phone: str | None = None
     email: str | None = attrs.field(default=None, repr=False)
+    identity_key: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def verified(self) -> bool:
+        """Whether a trusted identity (not a spoken email) stands behind this customer."""
+        return self.identity_key is not None and not self.identity_key.startswith("call:")
+
+
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+"""No 0/O, 1/I/L: every character sounds and reads unlike the others."""
+
+REFERENCE_LENGTH = 6
+"""31 ** 6 = about 887 million codes, close to 30 bits; guesses are rate-limited."""
+
+
+def new_booking_reference() -> str:
+    """A fresh booking reference from :data:`REFERENCE_ALPHABET`, from a secure source."""
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+def phone_key(phone: str) -> str:
+    """The identity key of a customer known by an E.164 number."""
+    return f"phone:{phone}"
+
+
+def email_key(email: str) -> str:
+    """The identity key of a customer known by a trusted email."""
+    return f"email:{email.lower()}"
+
+
+def call_key(call_id: str) -> str:
+    """The identity key of a caller without a trusted identity: theirs for one call only."""
+    return f"call:{call_id}"
+
+
+def customer_key(phone: str | None, email: str | None) -> str | None:
+    """The key ``upsert_customer`` derives when none is given: phone, else email, else None."""
+    if phone is not None:
+        return phone_key(phone)
+    if email is not None:
+        return email_key(email)
+    return None
 
 
 @attrs.frozen
@@ -113,6 +166,12 @@ class Appointment:
     rescheduled_from_uid: str | None = None
     calcom_event_at: datetime | None = None
     """When Cal.com sent the last webhook applied to this appointment, if any."""
+    booking_reference: str | None = None
+    """The short code the caller can say to manage it (None for appointments stored before)."""
+    attendee_name: str | None = attrs.field(default=None, repr=False)
+    contact_email: str | None = attrs.field(default=None, repr=False)
+    """A contact the caller gave for this booking only; never an identity."""
+    contact_phone: str | None = attrs.field(default=None, repr=False)
 
     def is_upcoming(self, now: datetime) -> bool:
         """Active and not yet over: the only kind a caller can be told they already hold."""
@@ -131,6 +190,11 @@ class NewAppointment:
     timezone: str
     status: AppointmentStatus = AppointmentStatus.ACTIVE
     rescheduled_from_uid: str | None = None
+    booking_reference: str | None = None
+    """None: the store assigns a fresh one."""
+    attendee_name: str | None = attrs.field(default=None, repr=False)
+    contact_email: str | None = attrs.field(default=None, repr=False)
+    contact_phone: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -281,8 +345,16 @@ class ToolCallRecord:
         return ToolStatus.ERROR.value if self.abandoned else None
 
     @property
+    def booking_attempt(self) -> bool:
+        """Whether this call tried to book or change something (not a read-only question)."""
+        return self.key.tool not in READ_ONLY_TOOLS
+
+    @property
     def booking_uid(self) -> str | None:
-        """The Cal.com booking the result names, if any."""
+        """The Cal.com booking the result names as touched, if any (a read-only tool's
+        mention of the caller's appointment touches nothing)."""
+        if not self.booking_attempt:
+            return None
         appointment = (self.result or {}).get("appointment")
         if isinstance(appointment, dict) and appointment.get("booking_uid"):
             return str(appointment["booking_uid"])

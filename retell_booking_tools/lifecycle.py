@@ -119,6 +119,19 @@ class AppointmentLifecycle:
         upcoming = tuple(sorted(found.values(), key=lambda a: (a.start, a.id)))
         return BookingOutcome(ToolStatus.FOUND, upcoming[0], appointments=upcoming)
 
+    async def find_one(self, appointment: Appointment) -> BookingOutcome:
+        """One appointment (named by its booking reference), re-checked like :meth:`find`."""
+        now = self._clock()
+        current = None
+        if appointment.is_upcoming(now):
+            try:
+                current = await self._follow(appointment)
+            except CalcomError as exc:
+                return _error(exc)
+        if current is None or not current.is_upcoming(now):
+            return BookingOutcome(ToolStatus.NONE)
+        return BookingOutcome(ToolStatus.FOUND, current, appointments=(current,))
+
     async def _follow(self, appointment: Appointment) -> Appointment | None:
         """Where Cal.com says this appointment stands now: itself, its successor or gone."""
         owner = appointment.customer_id
@@ -250,6 +263,9 @@ class AppointmentLifecycle:
                 timezone=old.timezone,
                 status=appointment_status(booking.status),
                 rescheduled_from_uid=old.booking_uid,
+                attendee_name=old.attendee_name,
+                contact_email=old.contact_email,
+                contact_phone=old.contact_phone,
             )
         )
         return new

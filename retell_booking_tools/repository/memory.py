@@ -26,6 +26,8 @@ from retell_booking_tools.domain import (
     ToolCallFinished,
     ToolCallKey,
     ToolCallRecord,
+    customer_key,
+    new_booking_reference,
 )
 
 
@@ -48,16 +50,28 @@ class InMemoryRepository:
         self._calls: dict[str, Call] = {}
         self._links: list[CallLink] = []
         self._tool_calls: dict[ToolCallKey, _ToolCallRow] = {}
+        self._misses: list[tuple[str, str | None, datetime]] = []
         self._ids = itertools.count(1)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def upsert_customer(
-        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+        self,
+        *,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        call_id: str | None = None,
+        key: str | None = None,
     ) -> Customer:
-        found = self._find_customer(phone, email)
+        key = key or customer_key(phone, email and email.lower())
+        found = self._find_customer(key)
         if found is None:
             customer = Customer(
-                id=next(self._ids), name=name, phone=phone, email=email and email.lower()
+                id=next(self._ids),
+                name=name,
+                phone=phone,
+                email=email and email.lower(),
+                identity_key=key,
             )
         else:
             customer = attrs.evolve(
@@ -68,16 +82,11 @@ class InMemoryRepository:
             await self.upsert_call(Call(call_id=call_id, customer_id=customer.id))
         return customer
 
-    def _find_customer(self, phone: str | None, email: str | None) -> Customer | None:
+    def _find_customer(self, key: str | None) -> Customer | None:
+        if key is None:
+            return None
         for customer in self._customers.values():
-            if phone is not None and customer.phone == phone:
-                return customer
-            if (
-                phone is None
-                and email is not None
-                and customer.phone is None
-                and customer.email == email.lower()
-            ):
+            if customer.identity_key == key:
                 return customer
         return None
 
@@ -88,6 +97,10 @@ class InMemoryRepository:
         existing = await self.get_appointment_by_uid(new.booking_uid)
         if existing is not None:
             return existing, False
+        references = {a.booking_reference for a in self._appointments.values()}
+        reference = new.booking_reference or new_booking_reference()
+        while reference in references:
+            reference = new_booking_reference()
         appointment = Appointment(
             id=next(self._ids),
             customer_id=new.customer_id,
@@ -99,6 +112,10 @@ class InMemoryRepository:
             status=new.status,
             created_at=datetime.now(UTC),
             rescheduled_from_uid=new.rescheduled_from_uid,
+            booking_reference=reference,
+            attendee_name=new.attendee_name,
+            contact_email=new.contact_email,
+            contact_phone=new.contact_phone,
         )
         self._appointments[appointment.id] = appointment
         return appointment, True
@@ -111,6 +128,31 @@ class InMemoryRepository:
             if appointment.booking_uid == booking_uid:
                 return appointment
         return None
+
+    async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
+        for appointment in self._appointments.values():
+            if appointment.booking_reference == booking_reference:
+                return appointment
+        return None
+
+    async def record_reference_miss(
+        self, *, call_id: str, number: str | None, at: datetime
+    ) -> None:
+        self._misses.append((call_id, number, at))
+
+    async def reference_misses(
+        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+    ) -> int:
+        return sum(
+            1
+            for missed_call, missed_number, at in self._misses
+            if at >= since
+            and (call_id is None or missed_call == call_id)
+            and (number is None or missed_number == number)
+        )
+
+    async def list_customers(self) -> list[Customer]:
+        return sorted(self._customers.values(), key=lambda c: c.id)
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
         return [
@@ -267,8 +309,10 @@ class InMemoryRepository:
         if row is not None and row.result is None:
             row.abandoned = True
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        return self._find_customer(phone, email)
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
+        return self._find_customer(key or customer_key(phone, email and email.lower()))
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         found = [

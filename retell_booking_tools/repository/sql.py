@@ -38,6 +38,8 @@ from retell_booking_tools.domain import (
     ToolCallKey,
     ToolCallRecord,
     ToolStatus,
+    customer_key,
+    new_booking_reference,
 )
 from retell_booking_tools.errors import ConfigurationError, RepositoryError
 from retell_booking_tools.repository.schema import (
@@ -45,6 +47,7 @@ from retell_booking_tools.repository.schema import (
     call_appointment_links,
     calls,
     customers,
+    reference_misses,
     tool_calls,
 )
 
@@ -77,6 +80,8 @@ _TOOL_CALL_KEY = (
 )
 _CLAIM_INVOCATION_ATTEMPTS = 3
 _UPSERT_CUSTOMER_ATTEMPTS = 3
+_ADD_APPOINTMENT_ATTEMPTS = 5
+"""A fresh booking reference colliding with a stored one is retried with another."""
 
 _URL_PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@?#]*):[^/?#]*@")
 _QUERY_PASSWORD = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
@@ -126,7 +131,9 @@ def _now() -> datetime:
 
 
 def _customer(row: sa.Row[Any]) -> Customer:
-    return Customer(id=row.id, name=row.name, phone=row.phone, email=row.email)
+    return Customer(
+        id=row.id, name=row.name, phone=row.phone, email=row.email, identity_key=row.identity_key
+    )
 
 
 def _appointment(row: sa.Row[Any]) -> Appointment:
@@ -142,6 +149,10 @@ def _appointment(row: sa.Row[Any]) -> Appointment:
         created_at=row.created_at,
         rescheduled_from_uid=row.rescheduled_from_uid,
         calcom_event_at=row.calcom_event_at,
+        booking_reference=row.booking_reference,
+        attendee_name=row.attendee_name,
+        contact_email=row.contact_email,
+        contact_phone=row.contact_phone,
     )
 
 
@@ -173,18 +184,7 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
 
 # The hot path's statements are built once: a statement object reused with new parameters
 # skips SQLAlchemy's construction and cache-key work, which cost more than SQLite itself.
-_CUSTOMER_BY_PHONE = (
-    sa.select(customers)
-    .where(customers.c.phone == sa.bindparam("phone"))
-    .order_by(customers.c.id)
-    .limit(1)
-)
-_CUSTOMER_BY_EMAIL = (
-    sa.select(customers)
-    .where(customers.c.phone.is_(None), customers.c.email == sa.bindparam("email"))
-    .order_by(customers.c.id)
-    .limit(1)
-)
+_CUSTOMER_BY_KEY = sa.select(customers).where(customers.c.identity_key == sa.bindparam("key"))
 _APPOINTMENTS_AT = (
     sa.select(appointments)
     .where(
@@ -195,6 +195,9 @@ _APPOINTMENTS_AT = (
 )
 _APPOINTMENT_BY_UID = sa.select(appointments).where(
     appointments.c.booking_uid == sa.bindparam("booking_uid")
+)
+_APPOINTMENT_BY_REFERENCE = sa.select(appointments).where(
+    appointments.c.booking_reference == sa.bindparam("booking_reference")
 )
 _LINK_BY_KEY = sa.select(call_appointment_links).where(
     *(column == sa.bindparam(column.key) for column in _LINK_KEY)
@@ -272,10 +275,9 @@ class SqlRepository(abc.ABC):
         self._insert_customer = (
             self._insert(customers).on_conflict_do_nothing().returning(*customers.c)
         )
+        # No conflict target: a clash on the uid or on the reference both insert nothing.
         self._insert_appointment = (
-            self._insert(appointments)
-            .on_conflict_do_nothing(index_elements=[appointments.c.booking_uid])
-            .returning(*appointments.c)
+            self._insert(appointments).on_conflict_do_nothing().returning(*appointments.c)
         )
         self._insert_link = (
             self._insert(call_appointment_links)
@@ -332,9 +334,16 @@ class SqlRepository(abc.ABC):
         return await self._transact(action, fn)
 
     async def upsert_customer(
-        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+        self,
+        *,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        call_id: str | None = None,
+        key: str | None = None,
     ) -> Customer:
         email = email.lower() if email is not None else None
+        key = key or customer_key(phone, email)
 
         def work(conn: sa.Connection) -> Customer:
             customer = find_or_insert(conn)
@@ -344,12 +353,18 @@ class SqlRepository(abc.ABC):
 
         def find_or_insert(conn: sa.Connection) -> Customer:
             for _ in range(_UPSERT_CUSTOMER_ATTEMPTS):
-                found = _find_customer(conn, phone, email)
+                found = _find_customer(conn, key)
                 if found is not None:
                     return _fill_in_customer(conn, found, name=name, email=email)
                 inserted = conn.execute(
                     self._insert_customer,
-                    {"name": name, "phone": phone, "email": email, "created_at": _now()},
+                    {
+                        "name": name,
+                        "phone": phone,
+                        "email": email,
+                        "identity_key": key,
+                        "created_at": _now(),
+                    },
                 )
                 row = inserted.one_or_none()
                 if row is not None:
@@ -369,25 +384,35 @@ class SqlRepository(abc.ABC):
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         def work(conn: sa.Connection) -> tuple[Appointment, bool]:
-            inserted = conn.execute(
-                self._insert_appointment,
-                {
-                    "customer_id": new.customer_id,
-                    "booking_uid": new.booking_uid,
-                    "event_type_id": new.event_type_id,
-                    "start_at": new.start,
-                    "end_at": new.end,
-                    "timezone": new.timezone,
-                    "status": new.status.value,
-                    "created_at": _now(),
-                    "rescheduled_from_uid": new.rescheduled_from_uid,
-                },
-            )
-            row = inserted.one_or_none()
-            if row is not None:
-                return _appointment(row), True
-            held = conn.execute(_APPOINTMENT_BY_UID, {"booking_uid": new.booking_uid})
-            return _appointment(held.one()), False
+            for _ in range(_ADD_APPOINTMENT_ATTEMPTS):
+                inserted = conn.execute(
+                    self._insert_appointment,
+                    {
+                        "customer_id": new.customer_id,
+                        "booking_uid": new.booking_uid,
+                        "event_type_id": new.event_type_id,
+                        "start_at": new.start,
+                        "end_at": new.end,
+                        "timezone": new.timezone,
+                        "status": new.status.value,
+                        "created_at": _now(),
+                        "rescheduled_from_uid": new.rescheduled_from_uid,
+                        "booking_reference": new.booking_reference or new_booking_reference(),
+                        "attendee_name": new.attendee_name,
+                        "contact_email": new.contact_email,
+                        "contact_phone": new.contact_phone,
+                    },
+                )
+                row = inserted.one_or_none()
+                if row is not None:
+                    return _appointment(row), True
+                held = conn.execute(_APPOINTMENT_BY_UID, {"booking_uid": new.booking_uid})
+                found = held.one_or_none()
+                if found is not None:
+                    return _appointment(found), False
+                if new.booking_reference is not None:
+                    break
+            raise RepositoryError("add_appointment failed: the booking reference is taken")
 
         return await self._transact("add_appointment", work)
 
@@ -409,6 +434,42 @@ class SqlRepository(abc.ABC):
             "get_appointment_by_uid", _APPOINTMENT_BY_UID, {"booking_uid": booking_uid}
         )
         return found[0] if found else None
+
+    async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
+        found = await self._appointments(
+            "get_appointment_by_reference",
+            _APPOINTMENT_BY_REFERENCE,
+            {"booking_reference": booking_reference},
+        )
+        return found[0] if found else None
+
+    async def record_reference_miss(
+        self, *, call_id: str, number: str | None, at: datetime
+    ) -> None:
+        statement = sa.insert(reference_misses).values(call_id=call_id, number=number, missed_at=at)
+        await self._transact("record_reference_miss", lambda conn: conn.execute(statement))
+
+    async def reference_misses(
+        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+    ) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(reference_misses)
+            .where(reference_misses.c.missed_at >= since)
+        )
+        if call_id is not None:
+            query = query.where(reference_misses.c.call_id == call_id)
+        if number is not None:
+            query = query.where(reference_misses.c.number == number)
+        return await self._transact(
+            "reference_misses", lambda conn: int(conn.execute(query).scalar_one())
+        )
+
+    async def list_customers(self) -> list[Customer]:
+        query = sa.select(customers).order_by(customers.c.id)
+        return await self._transact(
+            "list_customers", lambda conn: [_customer(row) for row in conn.execute(query)]
+        )
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
         parameters = {"event_type_id": event_type_id, "start": start}
@@ -677,11 +738,11 @@ class SqlRepository(abc.ABC):
         )
         await self._transact("abandon_tool_call", lambda conn: conn.execute(statement))
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        given = email.lower() if email else None
-        return await self._transact(
-            "find_customer", lambda conn: _find_customer(conn, phone, given)
-        )
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
+        key = key or customer_key(phone, email.lower() if email else None)
+        return await self._transact("find_customer", lambda conn: _find_customer(conn, key))
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         query = sa.select(appointments).order_by(appointments.c.start_at, appointments.c.id)
@@ -737,13 +798,10 @@ def _take_over(
     return bool(taken.rowcount == 1)
 
 
-def _find_customer(conn: sa.Connection, phone: str | None, email: str | None) -> Customer | None:
-    if phone is not None:
-        row = conn.execute(_CUSTOMER_BY_PHONE, {"phone": phone}).one_or_none()
-    elif email is not None:
-        row = conn.execute(_CUSTOMER_BY_EMAIL, {"email": email}).one_or_none()
-    else:
+def _find_customer(conn: sa.Connection, key: str | None) -> Customer | None:
+    if key is None:
         return None
+    row = conn.execute(_CUSTOMER_BY_KEY, {"key": key}).one_or_none()
     return None if row is None else _customer(row)
 
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from retell_booking_tools.domain import (
@@ -180,6 +181,30 @@ async def test_a_caller_without_phone_or_email_is_always_someone_new(
     assert first.id != second.id
 
 
+async def test_a_given_identity_key_is_what_the_customer_is_found_by(
+    repository: Repository,
+) -> None:
+    """``id:`` keys from the call's backend and ``call:`` keys of one call, like any other."""
+    first = await repository.upsert_customer(name="Wendy", phone=None, email=None, key="id:u7")
+    again = await repository.upsert_customer(name="", phone=None, email="w@x.de", key="id:u7")
+    other = await repository.upsert_customer(name="", phone=None, email=None, key="call:c1")
+
+    assert again.id == first.id
+    assert other.id != first.id
+    assert first.identity_key == "id:u7"
+    assert await repository.find_customer(phone=None, email=None, key="id:u7") == again
+    assert await repository.find_customer(phone=None, email=None, key="id:other") is None
+
+
+async def test_phone_and_email_customers_carry_their_derived_keys(repository: Repository) -> None:
+    by_phone = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+    by_email = await repository.upsert_customer(name="Eva", phone=None, email="Eva@X.de")
+
+    assert by_phone.identity_key == f"phone:{CALLER}"
+    assert by_email.identity_key == "email:eva@x.de"
+    assert [c.id for c in await repository.list_customers()] == [by_phone.id, by_email.id]
+
+
 async def test_an_unknown_customer_is_none(repository: Repository) -> None:
     """Looking up an id that was never stored finds nothing."""
     assert await repository.get_customer(424242) is None
@@ -217,6 +242,59 @@ async def test_adding_a_booking_uid_twice_returns_the_first_and_not_created(
     assert (created_first, created_second) == (True, False)
     assert second == first
     assert await repository.appointments_for_customer(customer.id) == [first]
+
+
+async def test_every_appointment_gets_its_own_reference_and_is_found_by_it(
+    repository: Repository,
+) -> None:
+    customer = await a_customer(repository)
+    first, _ = await repository.add_appointment(booking(customer, "uid-1"))
+    second, _ = await repository.add_appointment(booking(customer, "uid-2"))
+    again, created = await repository.add_appointment(booking(customer, "uid-1"))
+
+    assert first.booking_reference
+    assert second.booking_reference
+    assert first.booking_reference != second.booking_reference
+    assert not created
+    assert again.booking_reference == first.booking_reference
+    assert await repository.get_appointment_by_reference(first.booking_reference) == first
+    assert await repository.get_appointment_by_reference("ZZZZZZ") is None
+
+
+async def test_a_given_reference_and_the_contact_data_are_stored(repository: Repository) -> None:
+    customer = await a_customer(repository)
+    new = attrs.evolve(
+        booking(customer),
+        booking_reference="K7F2QX",
+        attendee_name="Max Mustermann",
+        contact_email="max@example.com",
+        contact_phone=OTHER_CALLER,
+    )
+
+    appointment, _ = await repository.add_appointment(new)
+
+    stored = await repository.get_appointment_by_reference("K7F2QX")
+    assert stored == appointment
+    assert (stored.attendee_name, stored.contact_email, stored.contact_phone) == (
+        "Max Mustermann",
+        "max@example.com",
+        OTHER_CALLER,
+    )
+
+
+async def test_reference_misses_are_counted_per_call_and_per_number_since_a_time(
+    repository: Repository,
+) -> None:
+    earlier = TEN - timedelta(days=2)
+    await repository.record_reference_miss(call_id="c1", number=CALLER, at=earlier)
+    await repository.record_reference_miss(call_id="c2", number=CALLER, at=TEN)
+    await repository.record_reference_miss(call_id="c2", number=None, at=TEN)
+
+    since = TEN - timedelta(days=1)
+    assert await repository.reference_misses(since=since, call_id="c2") == 2
+    assert await repository.reference_misses(since=since, number=CALLER) == 1
+    assert await repository.reference_misses(since=earlier, number=CALLER) == 2
+    assert await repository.reference_misses(since=earlier) == 3
 
 
 async def test_unknown_appointments_are_none(repository: Repository) -> None:

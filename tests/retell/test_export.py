@@ -164,7 +164,7 @@ def test_collect_appointment_data_requires_name_date_and_time_only() -> None:
     assert parameters["properties"]["email"] == {
         "type": "string",
         "maxLength": 320,
-        "description": "Email, only if the caller gave one.",
+        "description": "Email for this booking's confirmation, only if the caller gave one.",
     }
     name_pattern = re.compile(parameters["properties"]["customer_name"]["pattern"])
     assert name_pattern.search("Zoë O'Brien-Smith (Dr.)")
@@ -181,12 +181,18 @@ def test_collect_appointment_data_description_says_existing_is_not_booked() -> N
     assert "never say it was booked" in description
 
 
-def test_confirm_existing_requires_the_booking_uid() -> None:
-    """The uid comes from the earlier ``existing`` result; the email is optional."""
+def test_confirm_existing_takes_the_booking_uid_or_the_booking_reference() -> None:
+    """The uid comes from the earlier ``existing`` result; a reference (and the name on the
+    booking) serves a caller whose call does not identify them."""
     parameters = _exported("confirm_existing", format="conversation-flow")["parameters"]
 
-    assert parameters["required"] == ["booking_uid"]
-    assert set(parameters["properties"]) == {"booking_uid", "email"}
+    assert parameters.get("required", []) == []
+    assert set(parameters["properties"]) == {
+        "booking_uid",
+        "booking_reference",
+        "customer_name",
+        "email",
+    }
 
 
 def test_tools_are_selected_by_name_in_served_order() -> None:
