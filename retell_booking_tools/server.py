@@ -1,16 +1,20 @@
 """The ASGI edge: thin translation between HTTP and the tool runner.
 
 Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed),
-``POST /retell/webhook`` (Retell call events, signed the same way), ``GET /healthz`` and
-``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
+``POST /retell/webhook`` (Retell call events, signed the same way), ``GET /healthz``,
+``GET /readyz`` and ``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
 Status codes: 401 unsigned, forged or stale; 400 malformed (or nested deeper than any
-Retell request); 404 unknown tool; 413 oversized; 415 not declared JSON; 200 with the tool
-result for every tool outcome, ``error`` included; 204 for a stored call event.
+Retell request), an args-only body (Retell's ``args_at_root``) or a body whose ``name`` is
+missing or another tool's; 404 unknown tool; 408 a body that did not arrive within
+``RETELL_BOOKING_BODY_TIMEOUT_SECONDS``; 413 larger than ``RETELL_BOOKING_MAX_BODY_BYTES``;
+415 not declared JSON; 200 with the tool result for every tool outcome, ``error``
+included (a failing store too); 204 for a stored call event or an acknowledged chat event.
+A client that disconnects before its body has arrived is answered nothing.
 
 ``POST /calcom/webhook`` (Cal.com booking events, signed with ``CALCOM_WEBHOOK_SECRET``):
 503 while no secret is configured (so Cal.com keeps the delivery and retries) or when the
-booking cannot be read back from Cal.com; 401 unsigned or forged; 400 malformed; 413
-oversized; 200 ``{"status": "applied" | "unchanged" | "ignored"}`` otherwise.
+booking cannot be read back from Cal.com; 401 unsigned or forged; 400 malformed; 408 and
+413 as above; 200 ``{"status": "applied" | "unchanged" | "ignored"}`` otherwise.
 
 Building the app imports only Starlette, pydantic and the settings: the runtime's modules
 (SQLAlchemy, httpx, the tools, metrics) are imported where they are first needed, when the
@@ -19,6 +23,7 @@ lifespan builds the runtime, so a process that starts often starts quickly.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -41,10 +46,10 @@ from retell_booking_tools.calcom.webhooks import (
     verify_webhook_signature,
 )
 from retell_booking_tools.clock import Clock, system_clock
-from retell_booking_tools.config import Settings
+from retell_booking_tools.config import DEFAULT_MAX_BODY_BYTES, Settings
 from retell_booking_tools.errors import InvalidArguments, RetellBookingError
 from retell_booking_tools.logs import configure_logging
-from retell_booking_tools.retell.events import CallEvent, call_record
+from retell_booking_tools.retell.events import CallEvent, call_record, is_chat_event
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, verify_signature
 
@@ -56,13 +61,43 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
+"""The default of ``RETELL_BOOKING_MAX_BODY_BYTES``."""
 MAX_JSON_DEPTH = 32
 """Retell's call object (transcript with word timings) nests about six levels deep."""
 
 
-def _problem(status_code: int, detail: str) -> JSONResponse:
-    return JSONResponse({"error": detail}, status_code=status_code)
+_TRANSCRIPT_FIELDS = frozenset(
+    {
+        "transcript",
+        "transcript_object",
+        "scrubbed_transcript",
+        "scrubbed_transcript_object",
+        "scrubbed_transcript_with_tool_calls",
+    }
+)
+"""Parts of Retell's call object no tool or record reads: dropped as soon as a body is
+decoded, so a long call costs its bytes while it is read and little after."""
+
+ARGS_ONLY_ERROR = (
+    'the body holds only the tool\'s arguments: the tool has "Payload: args only" '
+    "(args_at_root) turned on in Retell; turn it off, so that Retell sends the call, the "
+    "tool's name and its args"
+)
+
+
+def _problem(status_code: int, detail: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": detail}, status_code=status_code, headers=headers or None)
+
+
+class _Unanswered(Response):
+    """No response at all: the client is gone, and anything sent would be dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=400)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        return None
 
 
 class NotStarted(RetellBookingError):
@@ -96,6 +131,7 @@ class RetellEndpoints:
         self._clock = clock
         self._repository = repository
         self._calcom_transport = calcom_transport
+        self._args_only_warned: set[str] = set()
         self.routes = [
             Route("/retell/functions/{tool_name}", self._function_call, methods=["POST"]),
             Route("/retell/webhook", self._call_event, methods=["POST"]),
@@ -146,9 +182,9 @@ class RetellEndpoints:
         """The raw body if Retell signed exactly these bytes just now, else the refusal."""
         if self._runtime is None:
             return _problem(503, "not started")
-        body = await _read_limited(request)
-        if body is None:
-            return _problem(413, "request body too large")
+        body = await self._read_body(request)
+        if isinstance(body, Response):
+            return body
         if not _declares_json(request.headers.get("content-type")):
             return _problem(415, "the body must be application/json")
         signature = request.headers.get(SIGNATURE_HEADER)
@@ -162,11 +198,20 @@ class RetellEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            call_request = FunctionCallRequest.model_validate(_decode_json(body))
-        except (ValueError, ValidationError):
+            payload = _decode_json(body)
+        except ValueError:
             return _problem(400, "body is not a Retell function call")
-        if call_request.name is not None and call_request.name != tool_name:
-            return _problem(400, "tool name in the body does not match the URL")
+        del body
+        if isinstance(payload, dict) and "call" not in payload:
+            self._warn_args_only(tool_name)
+            return _problem(400, ARGS_ONLY_ERROR)
+        try:
+            call_request = FunctionCallRequest.model_validate(_slim(payload))
+        except ValidationError:
+            return _problem(400, "body is not a Retell function call")
+        del payload
+        if call_request.name != tool_name:
+            return _problem(400, _name_mismatch(call_request.name, tool_name))
         from retell_booking_tools.tools.runner import UnknownTool
 
         try:
@@ -180,7 +225,13 @@ class RetellEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            event = CallEvent.model_validate(_decode_json(body))
+            payload = _decode_json(body)
+            del body
+            if is_chat_event(payload):
+                logger.info("chat event acknowledged; nothing stored")
+                return Response(status_code=204)
+            event = CallEvent.model_validate(_slim(payload))
+            del payload
             record = call_record(event.call)
         except (ValueError, ValidationError, InvalidArguments):
             return _problem(400, "body is not a Retell call event")
@@ -194,9 +245,9 @@ class RetellEndpoints:
             return _problem(503, "CALCOM_WEBHOOK_SECRET is not set: webhooks are not accepted")
         if self._runtime is None:
             return _problem(503, "not started")
-        body = await _read_limited(request)
-        if body is None:
-            return _problem(413, "request body too large")
+        body = await self._read_body(request)
+        if isinstance(body, Response):
+            return body
         signature = request.headers.get(CALCOM_SIGNATURE_HEADER)
         if not verify_webhook_signature(body, signature, secret.get_secret_value()):
             return _problem(401, "missing or invalid signature")
@@ -214,6 +265,49 @@ class RetellEndpoints:
             logger.warning("Cal.com webhook not applied: %s", exc.kind)
             return _problem(503, "the booking could not be read back from Cal.com; retry later")
         return JSONResponse({"status": outcome.value})
+
+    def _warn_args_only(self, tool_name: str) -> None:
+        """One WARNING per tool and process, however often Retell sends such bodies."""
+        if tool_name in self._args_only_warned or len(self._args_only_warned) > 100:
+            return
+        self._args_only_warned.add(tool_name)
+        logger.warning(
+            'tool %r sends args-only bodies: turn off "Payload: args only" (args_at_root) '
+            "for it in Retell; every call to it answers 400 until then",
+            tool_name[:64],
+        )
+
+    async def _read_body(self, request: Request) -> bytes | Response:
+        """The raw body, or the answer when it is too large, too slow or abandoned.
+
+        At most ``max_body_bytes`` are read; the whole body must arrive within
+        ``body_timeout_seconds`` (408, and the connection is closed). A client that goes
+        away mid-body is logged in one line and answered nothing.
+        """
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _problem(413, "request body too large")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.settings.body_timeout_seconds):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        return _problem(413, "request body too large")
+                    chunks.append(chunk)
+        except TimeoutError:
+            logger.info(
+                "request body incomplete after %g s (%d bytes); answered 408",
+                self.settings.body_timeout_seconds,
+                size,
+            )
+            return _problem(408, "the request body did not arrive in time", connection="close")
+        except ClientDisconnect:
+            logger.info("client disconnected before its request body arrived (%d bytes)", size)
+            return _Unanswered()
+        return b"".join(chunks)
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -244,27 +338,41 @@ def create_app(
     return RetellEndpoints(settings, runtime=runtime, clock=clock).app
 
 
-async def _read_limited(request: Request) -> bytes | None:
-    """The raw body, or None once it exceeds MAX_BODY_BYTES (read no further)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _declares_json(content_type: str | None) -> bool:
     """No content type (lenient) or a JSON media type, parameters such as charset aside."""
     if content_type is None:
         return True
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _name_mismatch(name: str | None, tool_name: str) -> str:
+    """Why a body whose ``name`` is not the URL's tool is refused, and how to repair it."""
+    named = "names no tool" if name is None else f"is for the tool {name[:64]!r}"
+    return (
+        f"the body {named} but was posted to the URL of {tool_name[:64]!r}; Retell signs the "
+        "body, not the URL, so it is not run: run `retell-booking-tools tools sync` to give "
+        "every tool in Retell its own URL again"
+    )
+
+
+def _slim(payload: Any) -> Any:
+    """``payload`` without the call object's transcripts (see ``_TRANSCRIPT_FIELDS``).
+
+    ``transcript_with_tool_calls`` stays, without its per-word timings: its tool-call
+    entries tell one invocation from another.
+    """
+    call = payload.get("call") if isinstance(payload, dict) else None
+    if not isinstance(call, dict):
+        return payload
+    for field in _TRANSCRIPT_FIELDS.intersection(call):
+        del call[field]
+    entries = call.get("transcript_with_tool_calls")
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict):
+                entry.pop("words", None)
+    return payload
 
 
 def _decode_json(body: bytes) -> Any:
