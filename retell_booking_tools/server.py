@@ -27,9 +27,11 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -78,6 +80,9 @@ _TRANSCRIPT_FIELDS = frozenset(
 )
 """Parts of Retell's call object no tool or record reads: dropped as soon as a body is
 decoded, so a long call costs its bytes while it is read and little after."""
+
+_DECODE_INLINE_BYTES = 256 * 1024
+"""Bodies up to this size decode on the event loop; larger ones (long calls) on a thread."""
 
 ARGS_ONLY_ERROR = (
     'the body holds only the tool\'s arguments: the tool has "Payload: args only" '
@@ -132,6 +137,7 @@ class RetellEndpoints:
         self._repository = repository
         self._calcom_transport = calcom_transport
         self._args_only_warned: set[str] = set()
+        self._decoder: ThreadPoolExecutor | None = None
         self.routes = [
             Route("/retell/functions/{tool_name}", self._function_call, methods=["POST"]),
             Route("/retell/webhook", self._call_event, methods=["POST"]),
@@ -156,7 +162,10 @@ class RetellEndpoints:
     async def lifespan(self) -> AsyncIterator[Runtime]:
         """Build (or take) the runtime for as long as the block runs; yields it."""
         if self._given is not None:
-            yield self._given
+            try:
+                yield self._given
+            finally:
+                self._stop_decoder()
             return
         from retell_booking_tools.runtime import build_runtime
 
@@ -172,6 +181,12 @@ class RetellEndpoints:
         finally:
             self._runtime = None
             await runtime.aclose()
+            self._stop_decoder()
+
+    def _stop_decoder(self) -> None:
+        if self._decoder is not None:
+            self._decoder.shutdown(wait=False)
+            self._decoder = None
 
     @asynccontextmanager
     async def _app_lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -198,7 +213,7 @@ class RetellEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            payload = _decode_json(body)
+            payload = await self._decode(body)
         except ValueError:
             return _problem(400, "body is not a Retell function call")
         del body
@@ -206,7 +221,7 @@ class RetellEndpoints:
             self._warn_args_only(tool_name)
             return _problem(400, ARGS_ONLY_ERROR)
         try:
-            call_request = FunctionCallRequest.model_validate(_slim(payload))
+            call_request = FunctionCallRequest.model_validate(payload)
         except ValidationError:
             return _problem(400, "body is not a Retell function call")
         del payload
@@ -225,12 +240,12 @@ class RetellEndpoints:
         if isinstance(body, Response):
             return body
         try:
-            payload = _decode_json(body)
+            payload = await self._decode(body)
             del body
             if is_chat_event(payload):
                 logger.info("chat event acknowledged; nothing stored")
                 return Response(status_code=204)
-            event = CallEvent.model_validate(_slim(payload))
+            event = CallEvent.model_validate(payload)
             del payload
             record = call_record(event.call)
         except (ValueError, ValidationError, InvalidArguments):
@@ -265,6 +280,14 @@ class RetellEndpoints:
             logger.warning("Cal.com webhook not applied: %s", exc.kind)
             return _problem(503, "the booking could not be read back from Cal.com; retry later")
         return JSONResponse({"status": outcome.value})
+
+    async def _decode(self, body: bytes) -> Any:
+        """:func:`_decode_json`; a large body on a worker thread, so small calls keep flowing."""
+        if len(body) < _DECODE_INLINE_BYTES:
+            return _decode_json(body)
+        if self._decoder is None:
+            self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retell-body")
+        return await asyncio.get_running_loop().run_in_executor(self._decoder, _decode_json, body)
 
     def _warn_args_only(self, tool_name: str) -> None:
         """One WARNING per tool and process, however often Retell sends such bodies."""
@@ -376,11 +399,20 @@ def _slim(payload: Any) -> Any:
 
 
 def _decode_json(body: bytes) -> Any:
-    """The decoded body; ValueError for anything but JSON nested at most MAX_JSON_DEPTH deep."""
+    """The decoded body, transcripts dropped (:func:`_slim`); ValueError for anything but
+    JSON whose kept part nests at most MAX_JSON_DEPTH deep.
+
+    pydantic-core's parser is the fast path; what it refuses (lone surrogates in escapes,
+    say) gets the standard library's verdict.
+    """
     try:
-        payload = json.loads(body)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
+        payload = pydantic_core.from_json(body)
+    except ValueError:
+        try:
+            payload = json.loads(body)
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+    payload = _slim(payload)
     if _depth(payload) > MAX_JSON_DEPTH:
         raise ValueError("nested too deeply")
     return payload
