@@ -72,6 +72,7 @@ def serve(
     """Serve the Retell function endpoints (ASGI, uvicorn)."""
     import uvicorn
 
+    from retell_booking_tools.logs import uvicorn_log_config
     from retell_booking_tools.repository.factory import shared_by_processes
     from retell_booking_tools.server import create_app
 
@@ -93,6 +94,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        log_config=uvicorn_log_config(settings.log_format),
     )
 
 
