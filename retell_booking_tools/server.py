@@ -2,7 +2,8 @@
 
 Routes: ``POST /retell/functions/{tool_name}`` (Retell custom functions, signed),
 ``POST /retell/webhook`` (Retell call events, signed the same way), ``GET /healthz``,
-``GET /readyz`` and ``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
+``GET /readyz`` (503 while the store is unreachable or its schema is not at head) and
+``GET /metrics`` (Prometheus; 404 when ``RETELL_BOOKING_METRICS=0``).
 Status codes: 401 unsigned, forged or stale; 400 malformed (or nested deeper than any
 Retell request), an args-only body (Retell's ``args_at_root``) or a body whose ``name`` is
 missing or another tool's; 404 unknown tool; 408 a body that did not arrive within
@@ -138,11 +139,13 @@ class RetellEndpoints:
         self._calcom_transport = calcom_transport
         self._args_only_warned: set[str] = set()
         self._decoder: ThreadPoolExecutor | None = None
+        self._unready: str | None = None
         self.routes = [
             Route("/retell/functions/{tool_name}", self._function_call, methods=["POST"]),
             Route("/retell/webhook", self._call_event, methods=["POST"]),
             Route("/calcom/webhook", self._calcom_webhook, methods=["POST"]),
             Route("/healthz", self._healthz, methods=["GET"]),
+            Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
         ]
         self.app = Starlette(routes=self.routes, lifespan=self._app_lifespan)
@@ -334,6 +337,24 @@ class RetellEndpoints:
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def _readyz(self, request: Request) -> Response:
+        """200 while the store answers at the current schema; 503 (for load balancers) not."""
+        if self._runtime is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        from retell_booking_tools.repository.factory import readiness
+
+        unready = await readiness(self._runtime.repository)
+        detail = None if unready is None else unready[1]
+        if detail != self._unready:
+            if detail is None:
+                logger.info("ready again: the store answers at the current schema")
+            else:
+                logger.warning("not ready: %s", detail)
+            self._unready = detail
+        if unready is not None:
+            return JSONResponse({"status": "unavailable", "reason": unready[0]}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     async def _metrics(self, request: Request) -> Response:
         if self._runtime is None:

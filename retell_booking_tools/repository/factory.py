@@ -11,13 +11,15 @@ Messages never contain the URL's password.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from retell_booking_tools.errors import ConfigurationError, SchemaOutOfDate
+from retell_booking_tools.errors import ConfigurationError, RepositoryError, SchemaOutOfDate
 from retell_booking_tools.repository.memory import InMemoryRepository
 from retell_booking_tools.repository.postgres import (
     PostgresRepository,
@@ -29,7 +31,13 @@ from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.repository.sql import SqlRepository, masked_url, translate_errors
 from retell_booking_tools.repository.sqlite import SqliteRepository, sqlite_url
 
-__all__ = ["database_revision", "open_repository", "shared_by_processes", "upgrade_database"]
+__all__ = [
+    "database_revision",
+    "open_repository",
+    "readiness",
+    "shared_by_processes",
+    "upgrade_database",
+]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -84,6 +92,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest migration this version of the package ships."""
     from alembic.script import ScriptDirectory
@@ -167,6 +176,36 @@ async def open_repository(
         await repository.close()
         raise
     return repository
+
+
+READINESS_TIMEOUT_SECONDS = 3.0
+"""A store that has not answered the readiness check by then counts as unreachable."""
+
+
+Unready = tuple[Literal["store", "schema"], str]
+"""What is wrong (the store cannot be reached, or its schema is not this version's) and
+the detail for the log."""
+
+
+async def readiness(repository: Repository) -> Unready | None:
+    """Why ``repository`` cannot serve right now, or ``None`` when it can.
+
+    One short query on a SQL store; the in-memory store and stores of your own are always
+    ready (nothing here knows how to ask them).
+    """
+    if not isinstance(repository, SqlRepository):
+        return None
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            current = await repository.run_sync("check readiness", _current_revision)
+    except TimeoutError:
+        return "store", f"the store did not answer within {READINESS_TIMEOUT_SECONDS:g} s"
+    except RepositoryError as exc:
+        return "store", f"the store is unreachable: {exc}"
+    head = head_revision()
+    if current != head:
+        return "schema", str(_schema_out_of_date(current, head))
+    return None
 
 
 def _sync_engine(database_url: str, schema: str | None) -> sa.Engine | None:
