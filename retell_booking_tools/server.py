@@ -9,7 +9,8 @@ Retell request), an args-only body (Retell's ``args_at_root``) or a body whose `
 missing or another tool's; 404 unknown tool; 408 a body that did not arrive within
 ``RETELL_BOOKING_BODY_TIMEOUT_SECONDS``; 413 larger than ``RETELL_BOOKING_MAX_BODY_BYTES``;
 415 not declared JSON; 200 with the tool result for every tool outcome, ``error``
-included (a failing store too); 204 for a stored call event or an acknowledged chat event.
+included (a failing store too); 204 for a stored call event or an acknowledged chat event;
+503 for a call event the store could not take (Retell delivers it again).
 A client that disconnects before its body has arrived is answered nothing.
 
 ``POST /calcom/webhook`` (Cal.com booking events, signed with ``CALCOM_WEBHOOK_SECRET``):
@@ -50,7 +51,7 @@ from retell_booking_tools.calcom.webhooks import (
 )
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_MAX_BODY_BYTES, Settings
-from retell_booking_tools.errors import InvalidArguments, RetellBookingError
+from retell_booking_tools.errors import InvalidArguments, RepositoryError, RetellBookingError
 from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.retell.events import CallEvent, call_record, is_chat_event
 from retell_booking_tools.retell.models import FunctionCallRequest
@@ -253,7 +254,11 @@ class RetellEndpoints:
             record = call_record(event.call)
         except (ValueError, ValidationError, InvalidArguments):
             return _problem(400, "body is not a Retell call event")
-        await self.runtime.repository.upsert_call(record)
+        try:
+            await self.runtime.repository.upsert_call(record)
+        except RepositoryError as exc:
+            logger.warning("call event not stored (Retell delivers it again): %s", exc)
+            return _problem(503, "the store is unavailable; deliver the event again later")
         logger.info("call event stored", extra={"call_id": record.call_id, "event": event.event})
         return Response(status_code=204)
 
@@ -282,6 +287,9 @@ class RetellEndpoints:
         except CalcomError as exc:
             logger.warning("Cal.com webhook not applied: %s", exc.kind)
             return _problem(503, "the booking could not be read back from Cal.com; retry later")
+        except RepositoryError as exc:
+            logger.warning("Cal.com webhook not applied (Cal.com delivers it again): %s", exc)
+            return _problem(503, "the store is unavailable; deliver the event again later")
         return JSONResponse({"status": outcome.value})
 
     async def _decode(self, body: bytes) -> Any:

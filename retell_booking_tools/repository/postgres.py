@@ -105,6 +105,39 @@ async def _unlock(conn: AsyncConnection, key: int) -> None:
         await conn.close()
 
 
+_RETRYABLE_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "53300",  # too_many_connections
+        "57P01",  # admin_shutdown (pg_terminate_backend, a restart)
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now (starting up, failing over)
+    }
+)
+
+
+class _Attempt:
+    """One try of a transaction: whether its commit has been sent (then never repeat it)."""
+
+    committing = False
+
+
+def _heals_on_retry(error: sa_exc.DBAPIError) -> bool:
+    """Whether the same transaction on a fresh connection may succeed."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return sqlstate in _RETRYABLE_SQLSTATES or sqlstate.startswith("08")
+
+
+def _describe(error: sa_exc.DBAPIError) -> str:
+    """The driver's error class and SQLSTATE, never its message (which may quote data)."""
+    cause = error.orig if error.orig is not None else error
+    sqlstate = getattr(cause, "sqlstate", None)
+    return f"{type(cause).__name__}" + (f", SQLSTATE {sqlstate}" if sqlstate else "")
+
+
 def claim_lock_name(key: ToolCallKey) -> str:
     """The advisory lock name that marks ``key`` as owned by a running process."""
     return f"tool-call\0{key.call_id}\0{key.tool}\0{key.args_digest}"
@@ -280,10 +313,33 @@ class PostgresRepository(SqlRepository):
 
     async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """One transaction on a pooled connection; ``work`` runs on its sync view, each
-        statement still awaiting the async driver."""
+        statement still awaiting the async driver.
+
+        A transaction that failed before its commit for a reason a new attempt can heal (a
+        terminated session, a failover, a serialization failure or deadlock, a full server)
+        was rolled back, so it runs once more on a fresh connection. A failed commit is
+        never repeated: it may have committed.
+        """
         with self._translate(action):
-            async with self._engine.begin() as conn:
-                return await conn.run_sync(work)
+            attempt = _Attempt()
+            try:
+                return await self._transaction(work, attempt)
+            except sa_exc.DBAPIError as exc:
+                if attempt.committing or not _heals_on_retry(exc):
+                    raise
+                logger.warning(
+                    "%s: the store failed (%s); retrying once on a fresh connection",
+                    action,
+                    _describe(exc),
+                )
+            return await self._transaction(work, _Attempt())
+
+    async def _transaction(self, work: Callable[[sa.Connection], _T], attempt: _Attempt) -> _T:
+        async with self._engine.connect() as conn:
+            async with conn.begin():
+                result = await conn.run_sync(work)
+                attempt.committing = True
+            return result
 
     async def _advisory_key(self, conn: AsyncConnection, name: str) -> int:
         # Locks are per database; keying them by schema keeps separate stores apart.
