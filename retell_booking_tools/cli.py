@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -88,6 +89,8 @@ def serve(
             "SQLite and memory:// keep their locks within one process",
             2,
         )
+    # Every worker checks its pool against max_connections, counting its siblings.
+    os.environ["WEB_CONCURRENCY"] = str(workers)
     uvicorn.run(
         "retell_booking_tools.server:create_app",
         factory=True,

@@ -94,10 +94,12 @@ class Settings(BaseSettings):
     process died is resumed at once, whatever the lease.
     """
     database_pool_size: int = Field(
-        default=10, ge=1, validation_alias=_env("RETELL_BOOKING_DATABASE_POOL_SIZE")
+        default=5, ge=1, validation_alias=_env("RETELL_BOOKING_DATABASE_POOL_SIZE")
     )
-    """PostgreSQL connections a server process keeps for queries; at most 5 times this plus
-    one are ever open (queries, overflow, slot locks, claims). Ignored by SQLite."""
+    """PostgreSQL connections a server process keeps for queries; at most 4 times this plus
+    one are ever open (queries, overflow, slot locks, claims: ``repository.postgres.
+    pool_sizes``), so by default four processes fit ``max_connections=100``. Ignored by
+    SQLite."""
     max_body_bytes: int = Field(
         default=DEFAULT_MAX_BODY_BYTES,
         ge=1024,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -179,6 +180,10 @@ class RetellEndpoints:
             calcom_transport=self._calcom_transport,
             clock=self._clock,
         )
+        if self._repository is None:
+            from retell_booking_tools.repository.factory import check_pool_fits
+
+            await check_pool_fits(runtime.repository, processes=_local_processes())
         self._runtime = runtime
         try:
             yield runtime
@@ -388,6 +393,12 @@ def create_app(
         settings = Settings.from_env()
         configure_logging(settings.log_format, secrets=settings.secrets())
     return RetellEndpoints(settings, runtime=runtime, clock=clock).app
+
+
+def _local_processes() -> int:
+    """Server processes on this host: ``WEB_CONCURRENCY`` (``serve --workers`` sets it)."""
+    value = os.environ.get("WEB_CONCURRENCY", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 def _declares_json(content_type: str | None) -> bool:

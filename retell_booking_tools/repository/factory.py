@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -25,6 +26,7 @@ from retell_booking_tools.repository.postgres import (
     PostgresRepository,
     advisory_key,
     import_driver,
+    pool_sizes,
     postgres_url,
 )
 from retell_booking_tools.repository.protocol import Repository
@@ -32,8 +34,10 @@ from retell_booking_tools.repository.sql import SqlRepository, masked_url, trans
 from retell_booking_tools.repository.sqlite import SqliteRepository, sqlite_url
 
 __all__ = [
+    "check_pool_fits",
     "database_revision",
     "open_repository",
+    "pool_sizes",
     "readiness",
     "shared_by_processes",
     "upgrade_database",
@@ -41,6 +45,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+logger = logging.getLogger(__name__)
 
 # Alembic is imported where it is used: serving needs it only at startup (the schema
 # check), and importing it costs a large part of a cold start.
@@ -146,6 +152,7 @@ async def open_repository(
     check_schema: bool = True,
     schema: str | None = None,
     pool_size: int | None = None,
+    pool_timeout: float | None = None,
 ) -> Repository:
     """The repository ``database_url`` names, ready to use.
 
@@ -153,7 +160,8 @@ async def open_repository(
     included) raises :class:`SchemaOutOfDate`. ``sqlite:///:memory:`` is created on the spot,
     since no other connection can reach it. ``schema`` picks a PostgreSQL schema
     (``search_path``); see :mod:`retell_booking_tools.repository.postgres`. ``pool_size``
-    sizes PostgreSQL's pools (:meth:`PostgresRepository.pooled`); SQLite ignores it.
+    sizes PostgreSQL's pools (:meth:`PostgresRepository.pooled`, :func:`pool_sizes`) and
+    ``pool_timeout`` bounds the wait for one of their connections; SQLite ignores both.
     """
     kind = _kind(database_url)
     _reject_schema_for(kind, schema)
@@ -163,7 +171,9 @@ async def open_repository(
     if kind == "sqlite":
         repository = SqliteRepository(database_url)
     else:
-        repository = PostgresRepository.pooled(database_url, schema=schema, pool_size=pool_size)
+        repository = PostgresRepository.pooled(
+            database_url, schema=schema, pool_size=pool_size, pool_timeout=pool_timeout
+        )
     try:
         if isinstance(repository, SqliteRepository) and repository.is_memory:
             await repository.run_sync("create the schema", _upgrade_on)
@@ -176,6 +186,35 @@ async def open_repository(
         await repository.close()
         raise
     return repository
+
+
+async def check_pool_fits(repository: Repository, *, processes: int = 1) -> bool:
+    """Whether ``processes`` local processes with this pool fit PostgreSQL's connection limit.
+
+    Reads ``max_connections`` (less the reserved connections) and logs a WARNING naming the
+    numbers when they do not fit; other stores always fit. Other hosts' replicas cannot be
+    seen from here: the README's formula counts them.
+    """
+    if not isinstance(repository, PostgresRepository):
+        return True
+    try:
+        capacity = await repository.connection_capacity()
+    except RepositoryError as exc:
+        logger.warning("could not read max_connections to check the pool size: %s", exc)
+        return True
+    needed = repository.pool.total * processes
+    if needed <= capacity:
+        return True
+    logger.warning(
+        "the PostgreSQL pool may not fit: %d local process(es) x %d connections = %d, but "
+        "PostgreSQL admits %d (max_connections less reserved ones); lower "
+        "RETELL_BOOKING_DATABASE_POOL_SIZE or raise max_connections",
+        processes,
+        repository.pool.total,
+        needed,
+        capacity,
+    )
+    return False
 
 
 READINESS_TIMEOUT_SECONDS = 3.0

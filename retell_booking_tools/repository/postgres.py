@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
@@ -36,10 +37,13 @@ from retell_booking_tools.repository.schema import tool_calls
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
 __all__ = [
+    "DEFAULT_POOL_SIZE",
+    "PoolSizes",
     "PostgresRepository",
     "advisory_key",
     "claim_lock_name",
     "import_driver",
+    "pool_sizes",
     "postgres_url",
 ]
 
@@ -52,6 +56,34 @@ _MISSING_DRIVER = (
     "RETELL_BOOKING_DATABASE_URL names PostgreSQL, which needs the `postgres` extra: "
     "pip install 'retell-booking-tools[postgres]'"
 )
+
+
+DEFAULT_POOL_SIZE = 5
+"""Four processes at this size (21 connections each) fit PostgreSQL's default
+``max_connections`` of 100 with its 3 reserved superuser connections."""
+DEFAULT_POOL_TIMEOUT_SECONDS = 8.0
+"""How long a query waits for a pooled connection when no tool budget says otherwise."""
+
+
+@attrs.frozen
+class PoolSizes:
+    """Every connection one process can open to PostgreSQL, by use."""
+
+    queries: int
+    overflow: int
+    locks: int
+    claims: int = 1
+
+    @property
+    def total(self) -> int:
+        """The most connections this process ever holds at once."""
+        return self.queries + self.overflow + self.locks + self.claims
+
+
+def pool_sizes(pool_size: int = DEFAULT_POOL_SIZE) -> PoolSizes:
+    """The one formula for a process's connections: ``pool_size`` for queries, as many more
+    under load, twice as many for slot locks and one for claims (``4 * pool_size + 1``)."""
+    return PoolSizes(queries=pool_size, overflow=pool_size, locks=2 * pool_size)
 
 
 def postgres_url(url: str, *, schema: str | None = None) -> tuple[URL, dict[str, Any]]:
@@ -267,6 +299,7 @@ class PostgresRepository(SqlRepository):
         pool_size: int = 10,
         max_overflow: int = 20,
         lock_pool_size: int = 20,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
     ) -> None:
         async_url, connect_args = postgres_url(url, schema=schema)
         import_driver()
@@ -275,15 +308,24 @@ class PostgresRepository(SqlRepository):
             "pool_pre_ping": True,
             "hide_parameters": True,
         }
+        self.pool = PoolSizes(queries=pool_size, overflow=max_overflow, locks=lock_pool_size)
         super().__init__(async_url)
         self._engine = create_async_engine(
-            async_url, pool_size=pool_size, max_overflow=max_overflow, **options
+            async_url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            **options,
         )
         # Advisory locks live in the session, not a transaction: autocommit spares each
         # lock and unlock its BEGIN and COMMIT round trips.
         autocommit = {**options, "isolation_level": "AUTOCOMMIT"}
         self._lock_engine = create_async_engine(
-            async_url, pool_size=lock_pool_size, max_overflow=0, **autocommit
+            async_url,
+            pool_size=lock_pool_size,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            **autocommit,
         )
         self._local_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lock_namespace: str | None = None
@@ -292,17 +334,44 @@ class PostgresRepository(SqlRepository):
 
     @classmethod
     def pooled(
-        cls, url: str, *, schema: str | None = None, pool_size: int | None = None
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int | None = None,
+        pool_timeout: float | None = None,
     ) -> PostgresRepository:
-        """A repository whose pools all scale with ``pool_size`` (default 10).
+        """A repository whose pools all scale with ``pool_size`` (default 5) by
+        :func:`pool_sizes`: at most ``4 * pool_size + 1`` connections per process.
 
-        ``pool_size`` connections for queries, twice as many more under load, twice as many
-        for slot locks, and one for claims: at most ``5 * pool_size + 1`` per process.
+        ``pool_timeout`` bounds the wait for a free connection (give it the tool budget, so
+        a call never waits longer for the store than it may take in all).
         """
-        size = 10 if pool_size is None else pool_size
+        sizes = pool_sizes(DEFAULT_POOL_SIZE if pool_size is None else pool_size)
         return cls(
-            url, schema=schema, pool_size=size, max_overflow=2 * size, lock_pool_size=2 * size
+            url,
+            schema=schema,
+            pool_size=sizes.queries,
+            max_overflow=sizes.overflow,
+            lock_pool_size=sizes.locks,
+            pool_timeout=DEFAULT_POOL_TIMEOUT_SECONDS if pool_timeout is None else pool_timeout,
         )
+
+    async def connection_capacity(self) -> int:
+        """Connections PostgreSQL admits for ordinary roles: ``max_connections`` minus the
+        reserved ones (``superuser_reserved_connections``, and ``reserved_connections``
+        from PostgreSQL 16)."""
+
+        def read(conn: sa.Connection) -> int:
+            settings = sa.select(
+                sa.func.current_setting("max_connections"),
+                sa.func.current_setting("superuser_reserved_connections"),
+                sa.func.current_setting("reserved_connections", True),
+            )
+            values = conn.execute(settings).one()
+            return int(values[0]) - sum(int(value) for value in values[1:] if value)
+
+        return await self._transact("read max_connections", read)
 
     @property
     def engine(self) -> AsyncEngine:
