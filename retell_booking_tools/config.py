@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         ge=1024,
         validation_alias=_env("RETELL_BOOKING_MAX_BODY_BYTES"),
     )
-    """The largest request body read from Retell or Cal.com; a larger one answers 413."""
+    """The largest request body read from Retell; a larger one answers 413."""
     body_timeout_seconds: float = Field(
         default=DEFAULT_BODY_TIMEOUT_SECONDS,
         gt=0,

@@ -15,8 +15,8 @@ A client that disconnects before its body has arrived is answered nothing.
 
 ``POST /calcom/webhook`` (Cal.com booking events, signed with ``CALCOM_WEBHOOK_SECRET``):
 503 while no secret is configured (so Cal.com keeps the delivery and retries) or when the
-booking cannot be read back from Cal.com; 401 unsigned or forged; 400 malformed; 408 and
-413 as above; 200 ``{"status": "applied" | "unchanged" | "ignored"}`` otherwise.
+booking cannot be read back from Cal.com; 401 unsigned or forged; 400 malformed; 408 as
+above; 413 over 256 KiB; 200 ``{"status": "applied" | "unchanged" | "ignored"}`` otherwise.
 
 Building the app imports only Starlette, pydantic and the settings: the runtime's modules
 (SQLAlchemy, httpx, the tools, metrics) are imported where they are first needed, when the
@@ -68,6 +68,8 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
 """The default of ``RETELL_BOOKING_MAX_BODY_BYTES``."""
+CALCOM_MAX_BODY_BYTES = 256 * 1024
+"""Cal.com's booking webhooks carry one booking: a few KiB."""
 MAX_JSON_DEPTH = 32
 """Retell's call object (transcript with word timings) nests about six levels deep."""
 
@@ -273,7 +275,7 @@ class RetellEndpoints:
             return _problem(503, "CALCOM_WEBHOOK_SECRET is not set: webhooks are not accepted")
         if self._runtime is None:
             return _problem(503, "not started")
-        body = await self._read_body(request)
+        body = await self._read_body(request, CALCOM_MAX_BODY_BYTES)
         if isinstance(body, Response):
             return body
         signature = request.headers.get(CALCOM_SIGNATURE_HEADER)
@@ -316,14 +318,14 @@ class RetellEndpoints:
             tool_name[:64],
         )
 
-    async def _read_body(self, request: Request) -> bytes | Response:
+    async def _read_body(self, request: Request, limit: int | None = None) -> bytes | Response:
         """The raw body, or the answer when it is too large, too slow or abandoned.
 
-        At most ``max_body_bytes`` are read; the whole body must arrive within
+        At most ``limit`` (default ``max_body_bytes``) are read; the whole body must arrive within
         ``body_timeout_seconds`` (408, and the connection is closed). A client that goes
         away mid-body is logged in one line and answered nothing.
         """
-        limit = self.settings.max_body_bytes
+        limit = self.settings.max_body_bytes if limit is None else limit
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return _problem(413, "request body too large")
