@@ -19,12 +19,17 @@ def fixture_restore_logging() -> Iterator[None]:
     """Put the root and uvicorn loggers back as they were."""
     root = logging.getLogger()
     saved = [(name, logging.getLogger(name)) for name in ("", *UVICORN_LOGGERS)]
-    state = [(lg, list(lg.handlers), lg.propagate, lg.level) for _, lg in saved]
+    state = [(lg, list(lg.handlers), lg.propagate, lg.level, lg.disabled) for _, lg in saved]
+    for _, lg in saved[1:]:
+        # Other tests may have run uvicorn with a quieter --log-level in this process.
+        lg.setLevel(logging.NOTSET)
+        lg.disabled = False
     yield
-    for lg, handlers, propagate, level in state:
+    for lg, handlers, propagate, level, disabled in state:
         lg.handlers[:] = handlers
         lg.propagate = propagate
         lg.setLevel(level)
+        lg.disabled = disabled
     assert root is logging.getLogger()
 
 
