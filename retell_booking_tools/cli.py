@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ def serve(
     """Serve the Retell function endpoints (ASGI, uvicorn)."""
     import uvicorn
 
+    from retell_booking_tools.logs import uvicorn_log_config
     from retell_booking_tools.repository.factory import shared_by_processes
     from retell_booking_tools.server import create_app
 
@@ -87,12 +89,15 @@ def serve(
             "SQLite and memory:// keep their locks within one process",
             2,
         )
+    # Every worker checks its pool against max_connections, counting its siblings.
+    os.environ["WEB_CONCURRENCY"] = str(workers)
     uvicorn.run(
         "retell_booking_tools.server:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        log_config=uvicorn_log_config(settings.log_format),
     )
 
 

@@ -68,7 +68,10 @@ async def build_runtime(
     api_key, event_type_id = settings.require_calcom()
     if repository is None:
         repository = await open_repository(
-            settings.database_url, create_new_sqlite=True, pool_size=settings.database_pool_size
+            settings.database_url,
+            create_new_sqlite=True,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.tool_budget_seconds,
         )
     telemetry = Telemetry(
         repository,

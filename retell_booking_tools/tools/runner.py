@@ -56,7 +56,7 @@ from retell_booking_tools.domain import (
     ToolStatus,
     args_digest,
 )
-from retell_booking_tools.errors import InvalidArguments, RetellBookingError
+from retell_booking_tools.errors import InvalidArguments, RepositoryError, RetellBookingError
 from retell_booking_tools.logs import set_tool_status, tool_call_context
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
@@ -131,9 +131,16 @@ class ToolRunner:
         digest = args_digest(args)
         key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=digest)
         with tool_call_context(call.call_id, name):
-            return await self._run_tool(
-                tool, key, call.invocation_of(name, digest), call, args, budget_ends
-            )
+            try:
+                return await self._run_tool(
+                    tool, key, call.invocation_of(name, digest), call, args, budget_ends
+                )
+            except RepositoryError as exc:
+                # The store failed outside the tool (claiming, recording): nothing is
+                # confirmed to the caller, and a retry resumes whatever was started.
+                set_tool_status(ToolStatus.ERROR.value)
+                logger.warning("the store failed; answering error: %s", exc)
+                return self._status_result(ToolStatus.ERROR, call)
 
     async def _run_tool(
         self,
@@ -218,7 +225,11 @@ class ToolRunner:
             return self._status_result(ToolStatus.ERROR, call)
         set_tool_status(result.status.value)
         if result.status.is_final:
-            await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
+            try:
+                await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
+            except RepositoryError as exc:
+                # The tool's change happened: say so. A retry resumes and looks it up.
+                logger.warning("could not record the result; a retry looks it up: %s", exc)
         else:
             await self._repository.abandon_tool_call(key)
         logger.info("tool answered", extra=_fields(key, result.status))

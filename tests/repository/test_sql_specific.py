@@ -374,7 +374,7 @@ async def test_held_locks_never_starve_critical_sections_of_connections(
 async def test_the_smallest_pools_still_serve_concurrent_claims_locks_and_writes(
     databases: Databases,
 ) -> None:
-    """``pool_size=1`` (six connections at most) queues work instead of deadlocking."""
+    """``pool_size=1`` (five connections at most) queues work instead of deadlocking."""
     database = databases.create("postgres")
     repository = PostgresRepository.pooled(database.url, schema=database.schema, pool_size=1)
     lease = timedelta(seconds=60)
