@@ -42,9 +42,6 @@ from harness import (
     write_json,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from long_call import call_object_of_size
-
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, sign
 from retell_booking_tools.testing import RetellSimulator
 
@@ -71,6 +68,19 @@ async def _availability(retell: RetellSimulator) -> float:
     if response.status_code != 200:
         raise BenchmarkBroken(f"check_availability answered {response.status_code}")
     return elapsed
+
+
+def call_object_of_size(call_id: str, size_bytes: int) -> dict[str, Any]:
+    """A long call object (the simulator's, every transcript form) at least this large."""
+    minutes = 10.0
+    while True:
+        call = RetellSimulator.long_call_object(
+            call_id, minutes=minutes, from_number="+4915100000002"
+        )
+        size = len(json.dumps(call))
+        if size >= size_bytes:
+            return call
+        minutes *= max(1.05, size_bytes / size)
 
 
 async def big_deliveries(backend: Backend, count: int, size_mib: float) -> dict[str, Any]:

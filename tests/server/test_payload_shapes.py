@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from agent_backend import CALLER, World, open_world
-from long_call import long_call_object
 
 from retell_booking_tools.repository.memory import InMemoryRepository
+from retell_booking_tools.testing import RetellSimulator
 
 ARGS = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"}
 
@@ -24,9 +24,9 @@ class TestLongCalls:
 
     async def test_sixty_minute_call_books_through_a_function_call(self, world: World) -> None:
         """An hour of transcript in every form Retell sends still books."""
-        call = long_call_object("call_long", minutes=60, from_number=CALLER)
+        call = RetellSimulator.long_call_object("call_long", minutes=60, from_number=CALLER)
         body = world.retell.body("collect_appointment_data", ARGS, call)
-        assert len(body) > 2 * 1024 * 1024
+        assert len(body) > 1.5 * 1024 * 1024  # an hour of talk, far over the old 256 KiB
 
         response = await world.retell.post("collect_appointment_data", body)
 
@@ -36,7 +36,7 @@ class TestLongCalls:
 
     async def test_sixty_minute_call_analyzed_event_is_stored(self, world: World) -> None:
         """``call_analyzed`` of a long call is stored, not lost to a 413."""
-        call = long_call_object(
+        call = RetellSimulator.long_call_object(
             "call_long",
             minutes=60,
             call_status="ended",
@@ -55,7 +55,7 @@ class TestLongCalls:
     async def test_body_over_the_configured_limit_is_413(self) -> None:
         """``RETELL_BOOKING_MAX_BODY_BYTES`` bounds what is read."""
         async with open_world(InMemoryRepository(), max_body_bytes=1024 * 1024) as world:
-            call = long_call_object("call_long", minutes=60, from_number=CALLER)
+            call = RetellSimulator.long_call_object("call_long", minutes=60, from_number=CALLER)
             body = world.retell.body("collect_appointment_data", ARGS, call)
 
             response = await world.retell.post("collect_appointment_data", body)
