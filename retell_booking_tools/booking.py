@@ -30,15 +30,19 @@ from typing import Any
 
 import attrs
 
+from retell_booking_tools.attendees import SMS_DOMAIN, attendee_emails
 from retell_booking_tools.availability import OfferedSlots, nearest
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
+    CalcomBookerLimitReached,
     CalcomError,
     CalcomNotFound,
     CalcomSlotUnavailable,
     CalcomUnavailable,
+    CalcomValidationError,
 )
 from retell_booking_tools.calcom.models import Booking, CreateBooking, NewAttendee
+from retell_booking_tools.calcom.refusals import Refusal
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.domain import (
     Appointment,
@@ -49,7 +53,6 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolStatus,
 )
-from retell_booking_tools.identity import attendee_emails
 from retell_booking_tools.repository.protocol import Repository
 
 logger = logging.getLogger(__name__)
@@ -64,7 +67,8 @@ class BookingPolicy:
 
     event_type_id: int
     timezone: str = "UTC"
-    attendee_email_domain: str = "phone.invalid"
+    attendee_email_domain: str = SMS_DOMAIN
+    """Domain of the address a caller without an email is booked under (see ``attendees``)."""
     created_by_us_skew: timedelta = timedelta(seconds=60)
     """A booking Cal.com says was created this long before our request was not ours."""
     max_alternatives: int = 3
@@ -102,6 +106,8 @@ class BookingOutcome:
     error_kind: str | None = None
     appointments: tuple[Appointment, ...] = ()
     previous_booking_uid: str | None = None
+    variant: str | None = None
+    """Other words for the same status (``too_soon``, ``too_far``, ``appointment``)."""
 
 
 @attrs.frozen
@@ -235,8 +241,13 @@ class BookingService:
         sent_at = self._clock()
         try:
             booking = await self._calcom.create_booking(self._create_body(request))
-        except CalcomSlotUnavailable:
-            return await self._refused(request)
+        except CalcomSlotUnavailable as exc:
+            return await self._refused(request, exc.refusal)
+        except CalcomBookerLimitReached as exc:
+            return await self._limit_reached(request, exc)
+        except CalcomValidationError as exc:
+            log_unknown_refusal(exc, request.call_id)
+            return _error(exc)
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
                 return _error(exc)
@@ -270,12 +281,14 @@ class BookingService:
             return await self._adopt(request, found, sent_at=None)
         return await otherwise()
 
-    async def _refused(self, request: BookingRequest) -> BookingOutcome:
-        """Cal.com refused the start: the caller may hold it already (ordinary event types
-        refuse a repeat with 400) or someone else does.
+    async def _refused(self, request: BookingRequest, refusal: Refusal) -> BookingOutcome:
+        """Cal.com refused the start (a refusal of the table in :mod:`calcom.refusals`): the
+        caller may hold it already (ordinary event types refuse a repeat with 400, and a
+        booking made earlier may now lie inside the notice) or it is not to be had.
 
         The look-up and the alternatives go out together, so a taken slot costs the caller
-        one round trip less; a found booking drops the alternatives.
+        one round trip less; a found booking drops the alternatives. Alternatives come
+        from slots, which leave out the notice period and what lies past the window.
         """
         alternatives = asyncio.ensure_future(self._alternatives(request))
         try:
@@ -289,7 +302,42 @@ class BookingService:
         if found is not None:
             alternatives.cancel()
             return await self._adopt(request, found, sent_at=None)
-        return BookingOutcome(ToolStatus.UNAVAILABLE, alternatives=await alternatives)
+        offered = await alternatives
+        return BookingOutcome(
+            ToolStatus.UNAVAILABLE,
+            alternatives=offered,
+            variant=refusal_variant(refusal, request.start, offered),
+        )
+
+    async def _limit_reached(
+        self, request: BookingRequest, exc: CalcomBookerLimitReached
+    ) -> BookingOutcome:
+        """The caller holds as many appointments as the event type allows: unless this very
+        start is one of them (then ``existing``), say so, naming the one Cal.com offers to
+        move (or the caller's next one of this service) when the store holds it as theirs."""
+        try:
+            found = await self._find_upstream(request)
+        except CalcomError as lookup:
+            return _error(lookup)
+        if found is not None:
+            return await self._adopt(request, found, sent_at=None)
+        now = self._clock()
+        named = (
+            await self._repository.get_appointment_by_uid(exc.reschedule_uid)
+            if exc.reschedule_uid
+            else None
+        )
+        held = [
+            a
+            for a in await self._repository.appointments_for_customer(request.customer.id)
+            if a.is_upcoming(now) and a.event_type_id == _event_type(request)
+        ]
+        movable = named if named in held else min(held, key=lambda a: a.start, default=None)
+        return BookingOutcome(
+            ToolStatus.LIMIT_REACHED,
+            movable,
+            variant="appointment" if movable is not None else None,
+        )
 
     async def _unavailable(self, request: BookingRequest) -> BookingOutcome:
         return BookingOutcome(
@@ -398,21 +446,24 @@ class BookingService:
     async def _find_upstream(self, request: BookingRequest) -> Booking | None:
         """This customer's active Cal.com booking at the requested start, if any.
 
-        A booking this very call made (by metadata) wins over one made earlier.
+        One request for the event type's bookings around that start, matched against every
+        address the customer may have booked under (the legacy ``tel-`` form included), so
+        recognising old bookings costs no extra request. A booking this very call made (by
+        metadata) wins over one made earlier.
         """
-        matches: list[Booking] = []
-        for email in self._emails(request):
-            bookings = await self._calcom.list_bookings(
-                attendee_email=email,
-                event_type_id=_event_type(request),
-                after_start=request.start - timedelta(minutes=1),
-                before_end=request.start + timedelta(days=1),
-            )
-            matches.extend(
-                b
-                for b in bookings
-                if b.is_active and b.start == request.start and b.has_attendee(email)
-            )
+        emails = self._emails(request)
+        bookings = await self._calcom.list_bookings(
+            event_type_id=_event_type(request),
+            after_start=request.start - timedelta(minutes=1),
+            before_end=request.start + timedelta(days=1),
+        )
+        matches = [
+            b
+            for b in bookings
+            if b.is_active
+            and b.start == request.start
+            and any(b.has_attendee(email) for email in emails)
+        ]
         if not matches:
             return None
         matches.sort(key=lambda b: b.metadata.get(CALL_ID_METADATA_KEY) != request.call_id)
@@ -463,6 +514,29 @@ class BookingService:
 def _event_type(request: BookingRequest) -> int:
     assert request.event_type_id is not None, "book() fills in the policy's event type"
     return request.event_type_id
+
+
+def refusal_variant(
+    refusal: Refusal, start: datetime, alternatives: tuple[datetime, ...]
+) -> str | None:
+    """Why a start is ``unavailable``, when saying so helps: ``too_soon`` when every free
+    start offered lies after it, ``too_far`` when every one lies before it."""
+    if refusal is not Refusal.OUT_OF_BOUNDS or not alternatives:
+        return None
+    if min(alternatives) > start:
+        return "too_soon"
+    if max(alternatives) < start:
+        return "too_far"
+    return None
+
+
+def log_unknown_refusal(exc: CalcomError, call_id: str | None = None) -> None:
+    """A 400 that is not in the refusal table: logged (scrubbed) so the table can grow."""
+    logger.warning(
+        "Cal.com refused with an answer the refusal table does not know: %s",
+        exc.message,
+        extra={"call_id": call_id} if call_id else None,
+    )
 
 
 def _error(exc: CalcomError) -> BookingOutcome:

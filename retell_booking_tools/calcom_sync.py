@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from datetime import UTC
 
+from retell_booking_tools.attendees import parse_attendee_email
 from retell_booking_tools.booking import CALL_ID_METADATA_KEY, BookingService
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.calcom.webhooks import BookingEvent
@@ -60,8 +60,6 @@ class CalcomSync:
         self._repository = service.repository
         self._policy = service.policy
         self._clock = service.clock
-        derived = re.escape(service.policy.attendee_email_domain.lower())
-        self._derived_email = re.compile(rf"^tel-(\d{{6,15}})@{derived}$")
 
     async def apply(self, event: BookingEvent) -> SyncOutcome:
         """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again)."""
@@ -192,10 +190,10 @@ class CalcomSync:
             if call is not None and call.customer_id is not None:
                 return call.customer_id, call_id
         for email in event.attendee_emails:
-            match = self._derived_email.match(email)
-            if match is not None:
+            derived = parse_attendee_email(email, domain=self._policy.attendee_email_domain)
+            if derived is not None:
                 customer = await self._repository.upsert_customer(
-                    name="", phone=f"+{match[1]}", email=None
+                    name="", phone=derived.phone, email=None
                 )
                 return customer.id, None
         return None

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     """Region for phone numbers written without a country code. Only a configured value is
     checked: the default is a known region, and the check imports phonenumbers."""
     attendee_email_domain: str = Field(
-        default="phone.invalid", validation_alias=_env("RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN")
+        default="sms.cal.com", validation_alias=_env("RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN")
     )
     calcom_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_env("RETELL_BOOKING_CALCOM_TIMEOUT")

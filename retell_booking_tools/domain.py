@@ -70,6 +70,9 @@ class ToolStatus(enum.StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     ALREADY_CANCELLED = "already_cancelled"
+    LIMIT_REACHED = "limit_reached"
+    """The caller already holds as many appointments as this service allows (Cal.com's
+    per-attendee booking limit); nothing was booked. One of them may be moved instead."""
     PENDING = "pending"
     """The tool's time budget ran out while Cal.com was still working; nothing is confirmed.
     The started work finishes in the background and a repeat of the call learns its outcome."""

@@ -24,8 +24,14 @@ from typing import Any
 import attrs
 
 from retell_booking_tools.availability import OfferedSlots, nearest
-from retell_booking_tools.booking import BookingOutcome, BookingService
+from retell_booking_tools.booking import (
+    BookingOutcome,
+    BookingService,
+    log_unknown_refusal,
+    refusal_variant,
+)
 from retell_booking_tools.calcom.errors import (
+    CalcomBookerLimitReached,
     CalcomError,
     CalcomNotFound,
     CalcomSlotUnavailable,
@@ -33,6 +39,7 @@ from retell_booking_tools.calcom.errors import (
     CalcomValidationError,
 )
 from retell_booking_tools.calcom.models import Booking
+from retell_booking_tools.calcom.refusals import Refusal
 from retell_booking_tools.domain import (
     Appointment,
     AppointmentStatus,
@@ -171,17 +178,21 @@ class AppointmentLifecycle:
             raise SameStart
         offered = request.offered
         if offered is not None and offered.covers(start) and not offered.offers(start):
-            return await self._unavailable(request, old)
+            return await self._unavailable(request, old, Refusal.SLOT_TAKEN)
         try:
             booking = await self._calcom.reschedule_booking(old.booking_uid, start)
-        except CalcomSlotUnavailable:
-            return await self._unavailable(request, old)
+        except CalcomSlotUnavailable as exc:
+            return await self._unavailable(request, old, exc.refusal)
+        except CalcomBookerLimitReached:
+            return BookingOutcome(ToolStatus.LIMIT_REACHED, old, variant="appointment")
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
                 return _error(exc)
             return await self._settle_reschedule(request, old, start, exc)
         except (CalcomNotFound, CalcomValidationError) as exc:
             refused = await self._refused(old, exc)
+            if refused.status is ToolStatus.ERROR:
+                log_unknown_refusal(exc, request.call_id)
             if refused.status is ToolStatus.ALREADY_CANCELLED:
                 return BookingOutcome(ToolStatus.NOT_FOUND)
             return refused
@@ -254,9 +265,15 @@ class AppointmentLifecycle:
         )
         return new
 
-    async def _unavailable(self, request: RescheduleRequest, old: Appointment) -> BookingOutcome:
+    async def _unavailable(
+        self, request: RescheduleRequest, old: Appointment, refusal: Refusal
+    ) -> BookingOutcome:
+        """The same refusal table as booking: ``unavailable`` with the nearest free starts."""
+        alternatives = await self._alternatives(request, old)
         return BookingOutcome(
-            ToolStatus.UNAVAILABLE, alternatives=await self._alternatives(request, old)
+            ToolStatus.UNAVAILABLE,
+            alternatives=alternatives,
+            variant=refusal_variant(refusal, request.start.astimezone(UTC), alternatives),
         )
 
     async def _alternatives(

@@ -28,6 +28,7 @@ from typing_extensions import TypedDict
 
 from retell_booking_tools.calcom.errors import (
     CalcomAuthError,
+    CalcomBookerLimitReached,
     CalcomError,
     CalcomNotFound,
     CalcomRateLimited,
@@ -42,6 +43,7 @@ from retell_booking_tools.calcom.models import (
     RescheduleBooking,
     format_instant,
 )
+from retell_booking_tools.calcom.refusals import Refusal, classify_refusal, reschedule_uid_in
 
 __all__ = [
     "BOOKINGS_API_VERSION",
@@ -63,13 +65,6 @@ MAX_PAGE_SIZE: Final = 250
 MAX_PAGES: Final = 20
 """``list_bookings`` stops after this many pages (and logs a warning) rather than loop forever."""
 
-_SLOT_TAKEN_MARKERS: Final = (
-    "already has booking",
-    "not available",
-    "no_available_users",
-    "booking_conflict",
-)
-_SLOT_TAKEN_CODES: Final = frozenset({"booking_conflict_error"})
 
 Method = Literal["GET", "POST"]
 T = TypeVar("T")
@@ -455,8 +450,18 @@ def error_for_status(
         return CalcomAuthError(message, status_code=status_code, code=code)
     if status_code == 404:
         return CalcomNotFound(message, status_code=status_code, code=code)
-    if status_code == 409 or (status_code == 400 and _says_slot_taken(code, cal_message)):
-        return CalcomSlotUnavailable(message, status_code=status_code, code=code)
+    rule = classify_refusal(status_code, code, cal_message)
+    if rule is not None and rule.refusal is Refusal.BOOKER_LIMIT:
+        return CalcomBookerLimitReached(
+            message,
+            status_code=status_code,
+            code=code,
+            reschedule_uid=reschedule_uid_in(cal_message),
+        )
+    if rule is not None:
+        return CalcomSlotUnavailable(
+            message, status_code=status_code, code=code, refusal=rule.refusal
+        )
     if status_code == 429:
         retry_after = _retry_after(headers, time.time() if now is None else now)
         return CalcomRateLimited(message, status_code=429, code=code, retry_after=retry_after)
@@ -516,13 +521,6 @@ def _error_details(body: Any) -> tuple[str | None, str | None]:
         str(code) if code is not None else None,
         str(message) if message is not None else None,
     )
-
-
-def _says_slot_taken(code: str | None, message: str | None) -> bool:
-    if code is not None and code.lower() in _SLOT_TAKEN_CODES:
-        return True
-    text = f"{code or ''} {message or ''}".lower()
-    return any(marker in text for marker in _SLOT_TAKEN_MARKERS)
 
 
 def _retry_after(headers: Mapping[str, str], now: float) -> float | None:

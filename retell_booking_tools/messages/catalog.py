@@ -67,6 +67,23 @@ CATALOG: dict[Language, dict[str, str]] = {
             "I'm still waiting for the booking system; nothing is confirmed yet. "
             "Let me check again in a moment."
         ),
+        "unavailable.too_soon.with_alternatives": (
+            "That time is too soon to book; the earliest I can offer is {choices}. "
+            "Would one of those suit you?"
+        ),
+        "unavailable.too_far.with_alternatives": (
+            "That time is too far ahead to book yet; the latest I can offer is {choices}. "
+            "Would one of those suit you?"
+        ),
+        "limit_reached": (
+            "You already have as many appointments as this service allows, so I can't book "
+            "another one. I can move one of your appointments instead; shall I look them up?"
+        ),
+        "limit_reached.appointment": (
+            "You already have as many appointments as this service allows, so I can't book "
+            "another one. I could move your appointment on {date} at {time} instead. "
+            "Would you like that?"
+        ),
     },
     "de": {
         "booked": "Ihr Termin ist gebucht: am {date} um {time}.",
@@ -130,6 +147,24 @@ CATALOG: dict[Language, dict[str, str]] = {
         "pending": (
             "Ich warte noch auf das Buchungssystem; bestätigt ist noch nichts. "
             "Ich frage gleich noch einmal nach."
+        ),
+        "unavailable.too_soon.with_alternatives": (
+            "Dieser Termin ist zu kurzfristig; frühestens könnte ich Ihnen {choices} anbieten. "
+            "Passt Ihnen einer davon?"
+        ),
+        "unavailable.too_far.with_alternatives": (
+            "Dieser Termin liegt zu weit in der Zukunft; spätestens könnte ich Ihnen {choices} "
+            "anbieten. Passt Ihnen einer davon?"
+        ),
+        "limit_reached": (
+            "Sie haben bereits so viele Termine, wie für diesen Service möglich sind; einen "
+            "weiteren kann ich nicht buchen. Ich kann stattdessen einen Ihrer Termine "
+            "verschieben. Soll ich nachsehen?"
+        ),
+        "limit_reached.appointment": (
+            "Sie haben bereits so viele Termine, wie für diesen Service möglich sind; einen "
+            "weiteren kann ich nicht buchen. Ich könnte stattdessen Ihren Termin am {date} um "
+            "{time} verschieben. Möchten Sie das?"
         ),
     },
 }

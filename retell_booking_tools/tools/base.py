@@ -141,10 +141,11 @@ class Tool(Generic[ArgsT]):
 def outcome_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
     """Word a booking outcome; the appointment is spoken in its own time zone."""
     appointment = outcome.appointment
+    key = f"{outcome.status.value}.{outcome.variant}" if outcome.variant else outcome.status.value
     return ToolResult(
         status=outcome.status,
         message=render(
-            outcome.status.value,
+            key,
             context.language,
             zone=ZoneInfo(appointment.timezone) if appointment else context.zone,
             at=appointment.start if appointment else None,

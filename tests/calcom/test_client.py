@@ -407,7 +407,7 @@ async def test_cancel_returns_the_cancelled_booking_with_its_reason(client: Calc
         (_error(400, TAKEN), CalcomSlotUnavailable),
         (_error(400, "Something happened", "booking_conflict_error"), CalcomSlotUnavailable),
         (_error(400, "no_available_users_found_error"), CalcomSlotUnavailable),
-        (_error(400, "Slot is NOT AVAILABLE"), CalcomSlotUnavailable),
+        (_error(400, "Slot is NOT AVAILABLE"), CalcomValidationError),
         (_error(400, "property foo should not exist"), CalcomValidationError),
         (_error(422, "Unprocessable"), CalcomValidationError),
         (_error(429, "ThrottlerException: Too Many Requests"), CalcomRateLimited),

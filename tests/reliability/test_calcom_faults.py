@@ -16,13 +16,14 @@ import attrs
 import pytest
 from reliability_world import CALLER, EVENT_TYPE_ID, LOCAL_STORES, World
 
+from retell_booking_tools.attendees import attendee_email
 from retell_booking_tools.booking import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.testing import Fault, FaultKind
 
 SLOT = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
 """11:00 in Berlin, the slot every call asks for."""
-CALLER_EMAIL = f"tel-{CALLER.lstrip('+')}@phone.invalid"
+CALLER_EMAIL = attendee_email(CALLER)
 
 pytestmark = LOCAL_STORES
 
