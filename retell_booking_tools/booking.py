@@ -230,10 +230,9 @@ class BookingService:
             return True
         if booking is not None and booking.is_active and booking.start == appointment.start:
             return True
-        moved = booking is not None and booking.rescheduled_to_uid is not None
         await self._repository.set_appointment_status(
             appointment.id,
-            AppointmentStatus.RESCHEDULED if moved else AppointmentStatus.CANCELLED,
+            AppointmentStatus.CANCELLED if booking is None else withdrawn_status(booking),
         )
         return False
 
@@ -387,7 +386,7 @@ class BookingService:
                 Relationship.ORIGINAL,
                 {"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
             )
-            return BookingOutcome(ToolStatus.BOOKED, appointment)
+            return _held(ToolStatus.BOOKED, appointment)
         source = "calcom_returned_existing" if sent_at is not None else "calcom_lookup"
         return await self._already_held(request, appointment, _Detection(source))
 
@@ -412,7 +411,7 @@ class BookingService:
         links = await self._repository.links_for_appointment(appointment.id)
         originals = [link.call_id for link in links if link.relationship is Relationship.ORIGINAL]
         if request.call_id in originals:
-            return BookingOutcome(ToolStatus.BOOKED, appointment)
+            return _held(ToolStatus.BOOKED, appointment)
         await self._link(
             request.call_id,
             appointment,
@@ -423,7 +422,7 @@ class BookingService:
                 "detected_by": detection.source,
             },
         )
-        return BookingOutcome(ToolStatus.EXISTING, appointment)
+        return _held(ToolStatus.EXISTING, appointment)
 
     async def _link(
         self,
@@ -514,6 +513,23 @@ class BookingService:
 def _event_type(request: BookingRequest) -> int:
     assert request.event_type_id is not None, "book() fills in the policy's event type"
     return request.event_type_id
+
+
+def _held(status: ToolStatus, appointment: Appointment) -> BookingOutcome:
+    """``booked`` / ``existing``, worded as a request the host still has to confirm when
+    Cal.com holds the booking as pending."""
+    pending = appointment.status is AppointmentStatus.PENDING
+    return BookingOutcome(status, appointment, variant="pending" if pending else None)
+
+
+def withdrawn_status(booking: Booking) -> AppointmentStatus:
+    """What a booking that no longer holds its slot on Cal.com is now: moved, rejected by
+    the host, or cancelled."""
+    if booking.rescheduled_to_uid is not None:
+        return AppointmentStatus.RESCHEDULED
+    if booking.status.lower() == "rejected":
+        return AppointmentStatus.REJECTED
+    return AppointmentStatus.CANCELLED
 
 
 def refusal_variant(

@@ -53,7 +53,9 @@ def may_apply(stored: Appointment, status: AppointmentStatus, event: BookingEven
 
 
 class CalcomSync:
-    """Applies ``BOOKING_CREATED``, ``BOOKING_CANCELLED`` and ``BOOKING_RESCHEDULED``."""
+    """Applies ``BOOKING_CREATED``, ``BOOKING_REQUESTED`` (a pending request, stored like a
+    new booking), ``BOOKING_REJECTED`` (the host turned it down: ``rejected``, the slot is
+    free), ``BOOKING_CANCELLED`` and ``BOOKING_RESCHEDULED``."""
 
     def __init__(self, service: BookingService) -> None:
         self._calcom = service.calcom
@@ -65,6 +67,8 @@ class CalcomSync:
         """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again)."""
         if event.trigger == "BOOKING_CANCELLED":
             return await self._change(event.uid, AppointmentStatus.CANCELLED, event)
+        if event.trigger == "BOOKING_REJECTED":
+            return await self._change(event.uid, AppointmentStatus.REJECTED, event)
         if event.previous_uid is not None or event.trigger == "BOOKING_RESCHEDULED":
             return await self._rescheduled(event)
         return await self._created(event)

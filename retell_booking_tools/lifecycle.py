@@ -29,6 +29,7 @@ from retell_booking_tools.booking import (
     BookingService,
     log_unknown_refusal,
     refusal_variant,
+    withdrawn_status,
 )
 from retell_booking_tools.calcom.errors import (
     CalcomBookerLimitReached,
@@ -138,7 +139,7 @@ class AppointmentLifecycle:
             if booking.is_active:
                 return appointment
             if booking.rescheduled_to_uid is None:
-                await self._advance(appointment, AppointmentStatus.CANCELLED)
+                await self._advance(appointment, withdrawn_status(booking))
                 return None
             await self._advance(appointment, AppointmentStatus.RESCHEDULED)
             successor = await self._calcom.get_booking(booking.rescheduled_to_uid)
@@ -440,7 +441,9 @@ def appointment_status(calcom_status: str) -> AppointmentStatus:
     status = calcom_status.lower()
     if status == "pending":
         return AppointmentStatus.PENDING
-    if status in ("cancelled", "rejected"):
+    if status == "rejected":
+        return AppointmentStatus.REJECTED
+    if status == "cancelled":
         return AppointmentStatus.CANCELLED
     return AppointmentStatus.ACTIVE
 

@@ -75,6 +75,21 @@ CATALOG: dict[Language, dict[str, str]] = {
             "That time is too far ahead to book yet; the latest I can offer is {choices}. "
             "Would one of those suit you?"
         ),
+        "booked.pending": (
+            "Your request for {date} at {time} is in, but the host still has to confirm it. "
+            "You'll hear from them once they have."
+        ),
+        "existing.pending": (
+            "You have already asked for an appointment on {date} at {time}; the host still "
+            "has to confirm it. Would you like to keep that request or change it?"
+        ),
+        "found.pending": (
+            "Your next appointment is on {date} at {time}; the host still has to confirm it."
+        ),
+        "found.many.pending": (
+            "You have {count} upcoming appointments: {choices}. "
+            "Not all of them have been confirmed by the host yet."
+        ),
         "limit_reached": (
             "You already have as many appointments as this service allows, so I can't book "
             "another one. I can move one of your appointments instead; shall I look them up?"
@@ -155,6 +170,21 @@ CATALOG: dict[Language, dict[str, str]] = {
         "unavailable.too_far.with_alternatives": (
             "Dieser Termin liegt zu weit in der Zukunft; spätestens könnte ich Ihnen {choices} "
             "anbieten. Passt Ihnen einer davon?"
+        ),
+        "booked.pending": (
+            "Ihre Anfrage für den {date} um {time} ist eingegangen, muss aber noch bestätigt "
+            "werden. Sie hören davon, sobald das geschehen ist."
+        ),
+        "existing.pending": (
+            "Sie haben bereits einen Termin am {date} um {time} angefragt; er muss noch "
+            "bestätigt werden. Möchten Sie die Anfrage behalten oder ändern?"
+        ),
+        "found.pending": (
+            "Ihr nächster Termin ist am {date} um {time}; er muss noch bestätigt werden."
+        ),
+        "found.many.pending": (
+            "Sie haben {count} bevorstehende Termine: {choices}. "
+            "Noch sind nicht alle davon bestätigt."
         ),
         "limit_reached": (
             "Sie haben bereits so viele Termine, wie für diesen Service möglich sind; einen "

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from retell_booking_tools.availability import AvailabilityService, OfferedSlots
 from retell_booking_tools.booking import BookingOutcome, BookingService
 from retell_booking_tools.config import Language
-from retell_booking_tools.domain import Appointment, Customer, ToolStatus
+from retell_booking_tools.domain import Appointment, AppointmentStatus, Customer, ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.identity import normalize_email, normalize_phone
 from retell_booking_tools.lifecycle import AppointmentLifecycle
@@ -80,6 +80,10 @@ class AppointmentView(BaseModel):
     start: datetime = Field(description="ISO 8601 with offset, in the business time zone")
     end: datetime
     timezone: str
+    status: AppointmentStatus = Field(
+        default=AppointmentStatus.ACTIVE,
+        description="'active', or 'pending' while the host still has to confirm it",
+    )
 
     @classmethod
     def of(cls, appointment: Appointment) -> AppointmentView:
@@ -90,6 +94,7 @@ class AppointmentView(BaseModel):
             start=appointment.start.astimezone(zone),
             end=appointment.end.astimezone(zone),
             timezone=appointment.timezone,
+            status=appointment.status,
         )
 
 

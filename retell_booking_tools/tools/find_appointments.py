@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from retell_booking_tools.domain import ToolStatus
+from retell_booking_tools.domain import AppointmentStatus, ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
@@ -49,11 +49,13 @@ async def find_appointments(args: FindAppointmentsArgs, context: ToolContext) ->
         return status_result(outcome.status, context)
     appointments = outcome.appointments
     first = appointments[0]
+    pending = any(a.status is AppointmentStatus.PENDING for a in appointments)
     if len(appointments) == 1:
-        message = render("found", context.language, zone=ZoneInfo(first.timezone), at=first.start)
+        key = "found.pending" if pending else "found"
+        message = render(key, context.language, zone=ZoneInfo(first.timezone), at=first.start)
     else:
         message = render(
-            "found.many",
+            "found.many.pending" if pending else "found.many",
             context.language,
             zone=context.zone,
             choices=[a.start for a in appointments],
