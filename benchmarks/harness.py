@@ -199,6 +199,8 @@ async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[Served
         "RETELL_BOOKING_TIMEZONE": "UTC",
         "RETELL_BOOKING_LANGUAGE": "en",
         "RETELL_BOOKING_PHONE_REGION": "DE",
+        # The emulator has no limit here; the key's budget would be the bottleneck measured.
+        "RETELL_BOOKING_CALCOM_RATE_LIMIT": "0",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -37,6 +37,7 @@ from retell_booking_tools.calcom.errors import (
     CalcomBookerLimitReached,
     CalcomError,
     CalcomNotFound,
+    CalcomRateLimited,
     CalcomSlotUnavailable,
     CalcomUnavailable,
     CalcomValidationError,
@@ -557,4 +558,10 @@ def log_unknown_refusal(exc: CalcomError, call_id: str | None = None) -> None:
 
 def _error(exc: CalcomError) -> BookingOutcome:
     logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
-    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind)
+    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind, variant=error_variant(exc))
+
+
+def error_variant(exc: CalcomError) -> str | None:
+    """``busy`` when the API key's request budget or Cal.com's rate limit stopped it: the
+    caller hears that the booking system is busy and nothing was done, not a breakdown."""
+    return "busy" if isinstance(exc, CalcomRateLimited) else None

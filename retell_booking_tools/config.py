@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     )
     """PostgreSQL connections a server process keeps for queries; at most 5 times this plus
     one are ever open (queries, overflow, slot locks, claims). Ignored by SQLite."""
+    calcom_rate_limit: int = Field(
+        default=120, ge=0, validation_alias=_env("RETELL_BOOKING_CALCOM_RATE_LIMIT")
+    )
+    """Cal.com requests per minute the API key may make, shared by every replica (PostgreSQL
+    store or Redis); 0 turns the budget off."""
+    calcom_budget_wait_seconds: float = Field(
+        default=2.0, ge=0, validation_alias=_env("RETELL_BOOKING_CALCOM_BUDGET_WAIT_SECONDS")
+    )
+    """How long a request may wait for the budget before its tool answers ``error``."""
+    slots_reuse_seconds: float = Field(
+        default=5.0, ge=0, validation_alias=_env("RETELL_BOOKING_SLOTS_REUSE_SECONDS")
+    )
+    """How long a day's free slots are reused for the same event type; 0 reuses nothing.
+    A booking, reschedule, cancellation or Cal.com webhook touching the day drops them."""
 
     @field_validator("timezone")
     @classmethod
@@ -167,6 +181,9 @@ _ENV_NAMES = {
     "tool_budget_seconds": "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
     "tool_call_lease_seconds": "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
     "database_pool_size": "RETELL_BOOKING_DATABASE_POOL_SIZE",
+    "calcom_rate_limit": "RETELL_BOOKING_CALCOM_RATE_LIMIT",
+    "calcom_budget_wait_seconds": "RETELL_BOOKING_CALCOM_BUDGET_WAIT_SECONDS",
+    "slots_reuse_seconds": "RETELL_BOOKING_SLOTS_REUSE_SECONDS",
 }
 
 

@@ -27,6 +27,7 @@ from retell_booking_tools.availability import OfferedSlots, nearest
 from retell_booking_tools.booking import (
     BookingOutcome,
     BookingService,
+    error_variant,
     log_unknown_refusal,
     refusal_variant,
     withdrawn_status,
@@ -455,4 +456,4 @@ def _withdrawn(booking: Booking) -> bool:
 
 def _error(exc: CalcomError) -> BookingOutcome:
     logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
-    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind)
+    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind, variant=error_variant(exc))

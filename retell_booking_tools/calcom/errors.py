@@ -9,6 +9,8 @@
     │                           ``reschedule_uid`` when Cal.com offers to move one
     ├── CalcomValidationError   other 400s: our request was malformed (a bug or a bad input)
     ├── CalcomRateLimited       429: retryable, after ``retry_after`` seconds if known
+    │   └── CalcomBudgetExhausted  not sent: the key's shared budget is spent for longer
+    │                              than a caller may wait
     └── CalcomUnavailable       5xx, timeouts, resets, malformed answers: retryable;
                                 ``ambiguous`` when a write may have been committed anyway
 
@@ -103,6 +105,14 @@ class CalcomRateLimited(CalcomError):
     ) -> None:
         super().__init__(message, status_code=status_code, code=code)
         self.retry_after = retry_after
+
+
+class CalcomBudgetExhausted(CalcomRateLimited):
+    """Not sent: the API key's request budget (shared by every replica) would only allow it
+    after ``retry_after`` seconds, longer than a caller may wait. Nothing happened."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code=None, retry_after=retry_after)
 
 
 class CalcomUnavailable(CalcomError):

@@ -75,6 +75,10 @@ CATALOG: dict[Language, dict[str, str]] = {
             "That time is too far ahead to book yet; the latest I can offer is {choices}. "
             "Would one of those suit you?"
         ),
+        "error.busy": (
+            "The booking system is very busy right now, so I couldn't do that. Nothing has "
+            "been booked or changed; shall I try again in a minute?"
+        ),
         "booked.pending": (
             "Your request for {date} at {time} is in, but the host still has to confirm it. "
             "You'll hear from them once they have."
@@ -170,6 +174,11 @@ CATALOG: dict[Language, dict[str, str]] = {
         "unavailable.too_far.with_alternatives": (
             "Dieser Termin liegt zu weit in der Zukunft; spätestens könnte ich Ihnen {choices} "
             "anbieten. Passt Ihnen einer davon?"
+        ),
+        "error.busy": (
+            "Das Buchungssystem ist gerade sehr ausgelastet, deshalb konnte ich das nicht "
+            "erledigen. Gebucht oder geändert ist nichts; soll ich es in einer Minute noch "
+            "einmal versuchen?"
         ),
         "booked.pending": (
             "Ihre Anfrage für den {date} um {time} ist eingegangen, muss aber noch bestätigt "

@@ -134,3 +134,23 @@ tool_calls = sa.Table(
     sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("result", _json(), nullable=True),
 )
+
+# One Cal.com API key's requests of the last minute, and a block Cal.com announced; the key
+# is named by a hash (retell_booking_tools.calcom.budget). Not part of the repository
+# contract: only the PostgreSQL budget store uses them.
+calcom_rate_budget = sa.Table(
+    "calcom_rate_budget",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("write", sa.Boolean, nullable=False),
+    sa.Index(None, "key", "at"),
+)
+
+calcom_rate_blocks = sa.Table(
+    "calcom_rate_blocks",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+)

@@ -138,6 +138,11 @@ class CalcomEmulator:
         with self._lock:
             return list(self._store.outbox)
 
+    def throttled_count(self) -> int:
+        """Requests the rate limit refused with 429 (its own, not injected faults)."""
+        with self._lock:
+            return self._api.throttled
+
     def created_bookings_count(self) -> int:
         """Rows created through the API (creates and reschedules), not seeded ones."""
         return self._store.created_count

@@ -70,7 +70,8 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         )
     )
     if answer.status is ToolStatus.ERROR:
-        return status_result(ToolStatus.ERROR, context)
+        busy = answer.error_kind in ("CalcomRateLimited", "CalcomBudgetExhausted")
+        return status_result(ToolStatus.ERROR, context, variant="busy" if busy else None)
     if answer.status is ToolStatus.AVAILABLE:
         message = _available_message(answer.slots, start, context)
     else:

@@ -87,12 +87,15 @@ class CalcomApi:
         self._clock = clock
         self._store = store
         self.limiter = limiter
+        self.throttled = 0
+        """How many requests the rate limit refused with 429 (injected faults not counted)."""
 
     def handle(self, request: WireRequest) -> WireResponse:
         now = self._clock()
         admitted, headers = self.limiter.admit(self.caller(request), now)
         try:
             if not admitted:
+                self.throttled += 1
                 raise ApiError(429, "ThrottlerException: Too Many Requests")
             response = self._route(request)
         except ApiError as error:
