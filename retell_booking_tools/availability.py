@@ -4,10 +4,16 @@ was already offered. No HTTP here.
 Starts a call was offered (:class:`OfferedSlots`) let a following booking or reschedule
 answer ``unavailable`` for a start that was not offered, with alternatives, without asking
 Cal.com for slots again. They never make anything ``booked``: only Cal.com's answer books.
+
+Slot reads are coalesced (:class:`SlotReads`): one Cal.com request per event type and day
+asked about, shared by concurrent questions and reused for a few seconds, and dropped as
+soon as a booking, reschedule, cancellation or Cal.com webhook touches a day it covers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -60,6 +66,88 @@ class OfferedSlots:
         return nearest([s for s in self.starts if s > now], start, limit)
 
 
+@attrs.define
+class _Read:
+    task: asyncio.Future[tuple[datetime, ...]]
+    start: datetime
+    end: datetime
+    fetched_at: datetime | None = None
+
+
+class SlotReads:
+    """Free starts of one event type around one local day: ``search_days`` either side, in
+    one Cal.com request that concurrent questions about that day share.
+
+    A finished answer is reused for ``reuse_seconds`` (0: never), unless :meth:`touched`
+    named an instant inside its window first: a booking, reschedule, cancellation or
+    webhook there drops it, so nobody is offered a start that was just taken. A failed read
+    is not kept. Per process: another replica's booking reaches this one through its
+    Cal.com webhook, and an offered start is only ever booked by Cal.com's answer.
+    """
+
+    def __init__(
+        self,
+        calcom: CalcomClient,
+        *,
+        clock: Clock = system_clock,
+        reuse_seconds: float = 5.0,
+        search_days: int = 7,
+    ) -> None:
+        self._calcom = calcom
+        self._clock = clock
+        self._reuse = timedelta(seconds=reuse_seconds)
+        self._search = timedelta(days=search_days)
+        self._reads: dict[tuple[int, date, str], _Read] = {}
+
+    def window(self, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The instants one read covers for ``day``: whole local days, ``search_days`` around."""
+        start = _local_midnight(day, zone) - self._search
+        end = _local_midnight(day + timedelta(days=1), zone) + self._search
+        return start, end - timedelta(milliseconds=1)
+
+    async def around(self, event_type_id: int, day: date, zone: ZoneInfo) -> tuple[datetime, ...]:
+        """Free starts in :meth:`window` of ``day`` (those already past included: filter)."""
+        key = (event_type_id, day, zone.key)
+        read = self._reads.get(key)
+        if read is None or not self._usable(read):
+            start, end = self.window(day, zone)
+            task = asyncio.ensure_future(self._fetch(event_type_id, start, end, zone))
+            read = self._reads[key] = _Read(task, start, end)
+            task.add_done_callback(functools.partial(self._settled, key, read))
+        return await asyncio.shield(read.task)
+
+    def touched(self, instant: datetime, event_type_id: int | None = None) -> None:
+        """Something changed at ``instant``: forget every read whose window holds it."""
+        for key, read in list(self._reads.items()):
+            if event_type_id is not None and key[0] != event_type_id:
+                continue
+            # A booking that starts up to a day before the window may still reach into it.
+            if read.start - timedelta(days=1) <= instant <= read.end:
+                del self._reads[key]
+
+    def _usable(self, read: _Read) -> bool:
+        if not read.task.done():
+            return True
+        return read.fetched_at is not None and self._clock() - read.fetched_at < self._reuse
+
+    def _settled(
+        self, key: tuple[int, date, str], read: _Read, task: asyncio.Future[tuple[datetime, ...]]
+    ) -> None:
+        if task.cancelled() or task.exception() is not None:
+            if self._reads.get(key) is read:
+                del self._reads[key]
+            return
+        read.fetched_at = self._clock()
+
+    async def _fetch(
+        self, event_type_id: int, start: datetime, end: datetime, zone: ZoneInfo
+    ) -> tuple[datetime, ...]:
+        found = await self._calcom.get_slots(
+            event_type_id=event_type_id, start=start, end=end, time_zone=zone.key
+        )
+        return tuple(sorted({slot.astimezone(UTC) for slot in found}))
+
+
 @attrs.frozen
 class AvailabilityRequest:
     """A caller asking what is free on ``day`` (local), optionally at one ``start``."""
@@ -92,24 +180,19 @@ class AvailabilityService:
         clock: Clock = system_clock,
         max_alternatives: int = 3,
         search_days: int = 7,
+        slots: SlotReads | None = None,
     ) -> None:
-        self._calcom = calcom
         self._clock = clock
         self._max_alternatives = max_alternatives
-        self._search = timedelta(days=search_days)
+        self._slots = slots or SlotReads(
+            calcom, clock=clock, reuse_seconds=0, search_days=search_days
+        )
 
     async def check(self, request: AvailabilityRequest) -> Availability:
-        """One slots request covering the day and ``search_days`` either side (not the past)."""
+        """One (shared) slots read covering the day and ``search_days`` either side."""
         now = self._clock()
-        day_start = _local_midnight(request.day, request.zone)
-        day_end = _local_midnight(request.day + timedelta(days=1), request.zone)
         try:
-            found = await self._calcom.get_slots(
-                event_type_id=request.event_type_id,
-                start=max(day_start - self._search, now),
-                end=day_end + self._search - timedelta(milliseconds=1),
-                time_zone=request.zone.key,
-            )
+            found = await self._slots.around(request.event_type_id, request.day, request.zone)
         except CalcomError as exc:
             logger.warning("could not fetch slots: %s", exc.kind)
             return Availability(ToolStatus.ERROR, error_kind=exc.kind)

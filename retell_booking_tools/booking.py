@@ -27,11 +27,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from retell_booking_tools.attendees import SMS_DOMAIN, attendee_emails
-from retell_booking_tools.availability import OfferedSlots, nearest
+from retell_booking_tools.availability import OfferedSlots, SlotReads, nearest
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
     CalcomBookerLimitReached,
@@ -74,6 +75,8 @@ class BookingPolicy:
     """A booking Cal.com says was created this long before our request was not ours."""
     max_alternatives: int = 3
     alternatives_window: timedelta = timedelta(days=3)
+    slots_reuse_seconds: float = 5.0
+    """How long a day's free slots are reused (see :class:`~availability.SlotReads`)."""
 
 
 @attrs.frozen
@@ -133,6 +136,12 @@ class BookingService:
         self._repository = repository
         self._policy = policy
         self._clock = clock
+        self._slots = SlotReads(calcom, clock=clock, reuse_seconds=policy.slots_reuse_seconds)
+
+    @property
+    def slots(self) -> SlotReads:
+        """The coalesced slot reads every tool of this service shares."""
+        return self._slots
 
     @property
     def policy(self) -> BookingPolicy:
@@ -161,7 +170,11 @@ class BookingService:
         )
         lock_name = f"slot:{request.event_type_id}:{start.isoformat()}"
         async with self._repository.lock(lock_name):
-            return await self._book_locked(request)
+            outcome = await self._book_locked(request)
+        if outcome.status in (ToolStatus.BOOKED, ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
+            # Booked, refused, or perhaps booked: the day's free slots are no longer known.
+            self._slots.touched(start, request.event_type_id)
+        return outcome
 
     async def confirm_existing(
         self, *, call_id: str, customer: Customer, booking_uid: str
@@ -290,6 +303,8 @@ class BookingService:
         one round trip less; a found booking drops the alternatives. Alternatives come
         from slots, which leave out the notice period and what lies past the window.
         """
+        # What was read of this day is wrong at least about this start.
+        self._slots.touched(request.start, _event_type(request))
         alternatives = asyncio.ensure_future(self._alternatives(request))
         try:
             found = await self._find_upstream(request)
@@ -477,18 +492,17 @@ class BookingService:
                 start, now=self._clock(), limit=self._policy.max_alternatives
             )
         window = self._policy.alternatives_window
-        earliest = max(start - window, self._clock())
+        now = self._clock()
+        zone = ZoneInfo(request.timezone or self._policy.timezone)
         try:
-            slots = await self._calcom.get_slots(
-                event_type_id=_event_type(request),
-                start=earliest,
-                end=start + window,
-                time_zone=request.timezone,
+            slots = await self._slots.around(
+                _event_type(request), start.astimezone(zone).date(), zone
             )
         except CalcomError as exc:
             logger.warning("could not fetch alternatives: %s", exc.kind)
             return ()
-        return nearest(slots, start, self._policy.max_alternatives)
+        near = [s for s in slots if s > now and abs(s - start) <= window]
+        return nearest(near, start, self._policy.max_alternatives)
 
     def _emails(self, request: BookingRequest) -> tuple[str, ...]:
         return attendee_emails(

@@ -62,9 +62,18 @@ class CalcomSync:
         self._repository = service.repository
         self._policy = service.policy
         self._clock = service.clock
+        self._slots = service.slots
 
     async def apply(self, event: BookingEvent) -> SyncOutcome:
-        """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again)."""
+        """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again).
+
+        Whatever it changes, the free slots read around its day are dropped first.
+        """
+        self._slots.touched(event.start, event.event_type_id)
+        if event.previous_uid is not None:
+            previous = await self._repository.get_appointment_by_uid(event.previous_uid)
+            if previous is not None:
+                self._slots.touched(previous.start, previous.event_type_id)
         if event.trigger == "BOOKING_CANCELLED":
             return await self._change(event.uid, AppointmentStatus.CANCELLED, event)
         if event.trigger == "BOOKING_REJECTED":

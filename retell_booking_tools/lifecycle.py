@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -104,6 +105,7 @@ class AppointmentLifecycle:
         self._repository = service.repository
         self._policy = service.policy
         self._clock = service.clock
+        self._slots = service.slots
 
     # -- find ------------------------------------------------------------------------------
 
@@ -159,7 +161,14 @@ class AppointmentLifecycle:
         alternatives, ``not_found``, ``conflict``, ``error``.
         """
         async with self._repository.lock(appointment_lock(request.booking_uid)):
-            return await self._reschedule_locked(request)
+            outcome = await self._reschedule_locked(request)
+        if outcome.status in (ToolStatus.RESCHEDULED, ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
+            self._slots.touched(request.start.astimezone(UTC))
+            if outcome.previous_booking_uid is not None:
+                old = await self._repository.get_appointment_by_uid(outcome.previous_booking_uid)
+                if old is not None:
+                    self._slots.touched(old.start, old.event_type_id)
+        return outcome
 
     async def _reschedule_locked(self, request: RescheduleRequest) -> BookingOutcome:
         owned = await self._owned(request.customer, request.booking_uid)
@@ -287,17 +296,14 @@ class AppointmentLifecycle:
         if request.offered is not None and request.offered.covers(start):
             return request.offered.alternatives(start, now=now, limit=limit)
         window = self._policy.alternatives_window
+        zone = ZoneInfo(request.timezone or old.timezone)
         try:
-            slots = await self._calcom.get_slots(
-                event_type_id=old.event_type_id,
-                start=max(start - window, now),
-                end=start + window,
-                time_zone=request.timezone,
-            )
+            slots = await self._slots.around(old.event_type_id, start.astimezone(zone).date(), zone)
         except CalcomError as exc:
             logger.warning("could not fetch alternatives: %s", exc.kind)
             return ()
-        return nearest(slots, start, limit)
+        near = [s for s in slots if s > now and abs(s - start) <= window]
+        return nearest(near, start, limit)
 
     # -- cancel ----------------------------------------------------------------------------
 
@@ -305,7 +311,10 @@ class AppointmentLifecycle:
         """Cancel the caller's appointment on Cal.com. Statuses: ``cancelled``,
         ``already_cancelled``, ``not_found``, ``conflict``, ``error``."""
         async with self._repository.lock(appointment_lock(request.booking_uid)):
-            return await self._cancel_locked(request)
+            outcome = await self._cancel_locked(request)
+        if outcome.appointment is not None:
+            self._slots.touched(outcome.appointment.start, outcome.appointment.event_type_id)
+        return outcome
 
     async def _cancel_locked(self, request: CancelRequest) -> BookingOutcome:
         owned = await self._owned(request.customer, request.booking_uid)

@@ -94,6 +94,7 @@ async def build_runtime(
             event_type_id=event_type_id,
             timezone=settings.timezone,
             attendee_email_domain=settings.attendee_email_domain,
+            slots_reuse_seconds=settings.slots_reuse_seconds,
         ),
         clock=clock,
     )

@@ -47,6 +47,7 @@ class ToolContext:
             calcom=self.service.calcom,
             clock=self.service.clock,
             max_alternatives=self.service.policy.max_alternatives,
+            slots=self.service.slots,
         )
 
 

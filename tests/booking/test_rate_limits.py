@@ -103,10 +103,10 @@ async def test_a_429_blocks_the_key_and_nothing_is_sent_into_the_block(
     async with _replica(repository, emulator, clock) as (_, retell):
         before = [await _ask(retell, f"call_{n}", WEEKDAYS[n]) for n in range(4)]
         sent = len(emulator.requests)
-        during = [await _ask(retell, f"later_{n}", WEEKDAYS[n]) for n in range(3)]
+        during = [await _ask(retell, f"later_{n}", WEEKDAYS[10 + n]) for n in range(3)]
         sent_during = len(emulator.requests) - sent
         clock.advance(timedelta(seconds=61))
-        after = await _ask(retell, "after", WEEKDAYS[0])
+        after = await _ask(retell, "after", WEEKDAYS[20])
 
     assert [a["status"] for a in before] == ["available", "available", "available", "error"]
     assert sent == 4
