@@ -72,6 +72,8 @@ class _Read:
     start: datetime
     end: datetime
     fetched_at: datetime | None = None
+    taken: list[tuple[datetime, datetime]] = attrs.Factory(list)
+    """Bookings made through this process since the read: their starts are left out."""
 
 
 class SlotReads:
@@ -79,10 +81,13 @@ class SlotReads:
     one Cal.com request that concurrent questions about that day share.
 
     A finished answer is reused for ``reuse_seconds`` (0: never), unless :meth:`touched`
-    named an instant inside its window first: a booking, reschedule, cancellation or
-    webhook there drops it, so nobody is offered a start that was just taken. A failed read
-    is not kept. Per process: another replica's booking reaches this one through its
-    Cal.com webhook, and an offered start is only ever booked by Cal.com's answer.
+    named an instant inside its window first: a refused booking, a reschedule, a
+    cancellation or a webhook that changed something there drops it. A booking this process
+    just made (:meth:`booked`) leaves its start and every start overlapping it out of the
+    reused answer instead, so nobody is offered a start that was just taken and a busy line
+    does not re-read the day after every booking. A failed read is not kept. Per process:
+    another replica's booking reaches this one through its Cal.com webhook, and an offered
+    start is only ever booked by Cal.com's answer.
     """
 
     def __init__(
@@ -114,7 +119,20 @@ class SlotReads:
             task = asyncio.ensure_future(self._fetch(event_type_id, start, end, zone))
             read = self._reads[key] = _Read(task, start, end)
             task.add_done_callback(functools.partial(self._settled, key, read))
-        return await asyncio.shield(read.task)
+        found = await asyncio.shield(read.task)
+        if not read.taken:
+            return found
+        return tuple(
+            slot
+            for slot in found
+            if not any(abs(slot - start) < end - start for start, end in read.taken)
+        )
+
+    def booked(self, start: datetime, end: datetime, event_type_id: int) -> None:
+        """This process just booked ``[start, end)``: reused answers no longer offer it."""
+        for key, read in self._reads.items():
+            if key[0] == event_type_id and read.start - (end - start) <= start <= read.end:
+                read.taken.append((start, end))
 
     def touched(self, instant: datetime, event_type_id: int | None = None) -> None:
         """Something changed at ``instant``: forget every read whose window holds it."""

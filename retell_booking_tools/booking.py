@@ -171,8 +171,11 @@ class BookingService:
         lock_name = f"slot:{request.event_type_id}:{start.isoformat()}"
         async with self._repository.lock(lock_name):
             outcome = await self._book_locked(request)
-        if outcome.status in (ToolStatus.BOOKED, ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
-            # Booked, refused, or perhaps booked: the day's free slots are no longer known.
+        if outcome.status is ToolStatus.BOOKED and outcome.appointment is not None:
+            booked = outcome.appointment
+            self._slots.booked(booked.start, booked.end, booked.event_type_id)
+        elif outcome.status in (ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
+            # Refused, or perhaps booked: the day's free slots are no longer known.
             self._slots.touched(start, request.event_type_id)
         return outcome
 

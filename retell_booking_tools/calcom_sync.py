@@ -67,13 +67,21 @@ class CalcomSync:
     async def apply(self, event: BookingEvent) -> SyncOutcome:
         """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again).
 
-        Whatever it changes, the free slots read around its day are dropped first.
+        When it changes something, the free slots read around its days are dropped.
         """
-        self._slots.touched(event.start, event.event_type_id)
-        if event.previous_uid is not None:
-            previous = await self._repository.get_appointment_by_uid(event.previous_uid)
+        previous = (
+            await self._repository.get_appointment_by_uid(event.previous_uid)
+            if event.previous_uid is not None
+            else None
+        )
+        outcome = await self._apply(event)
+        if outcome is not SyncOutcome.UNCHANGED:
+            self._slots.touched(event.start, event.event_type_id)
             if previous is not None:
                 self._slots.touched(previous.start, previous.event_type_id)
+        return outcome
+
+    async def _apply(self, event: BookingEvent) -> SyncOutcome:
         if event.trigger == "BOOKING_CANCELLED":
             return await self._change(event.uid, AppointmentStatus.CANCELLED, event)
         if event.trigger == "BOOKING_REJECTED":

@@ -36,16 +36,42 @@ async def test_an_answer_is_reused_for_a_few_seconds_then_read_again(world: Worl
     assert _slot_reads(world) == 2
 
 
-async def test_a_booking_on_that_day_drops_the_reused_answer_and_its_start(world: World) -> None:
-    """Nobody is offered a start that was just taken."""
-    await _check(world, "call_1")
+async def test_a_booking_made_here_leaves_its_start_out_of_the_reused_answer(
+    world: World,
+) -> None:
+    """Nobody is offered a start that was just taken, and the day is not read again."""
+    before = await _check(world, "call_1")
     booked = await world.book("call_1", at="11:00")
 
     after = await _check(world, "call_2")
 
     assert booked["status"] == "booked"
-    assert _slot_reads(world) == 2
+    assert "2025-10-10T11:00:00+02:00" in before["slots"]
     assert "2025-10-10T11:00:00+02:00" not in after["slots"]
+    assert len(after["slots"]) == len(before["slots"]) - 1
+    assert _slot_reads(world) == 1
+
+
+async def test_a_moved_appointment_drops_the_reused_answers_of_both_days(world: World) -> None:
+    booked = await world.book("call_1", at="11:00")
+    await _check(world, "call_2", day="2025-10-10")
+    await _check(world, "call_2", day="2025-10-13")
+    moved = await world.tool(
+        "reschedule_appointment",
+        {
+            "booking_uid": booked["appointment"]["booking_uid"],
+            "date": "2025-10-13",
+            "time": "10:00",
+        },
+        call_id="call_2",
+    )
+
+    friday = await _check(world, "call_3", day="2025-10-10")
+    monday = await _check(world, "call_3", day="2025-10-13")
+
+    assert moved["status"] == "rescheduled"
+    assert "2025-10-10T11:00:00+02:00" in friday["slots"]
+    assert "2025-10-13T10:00:00+02:00" not in monday["slots"]
 
 
 async def test_a_cancellation_webhook_drops_the_reused_answer(world: World) -> None:
