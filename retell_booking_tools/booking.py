@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from retell_booking_tools.attendees import SMS_DOMAIN, attendee_emails
-from retell_booking_tools.availability import OfferedSlots, SlotReads, nearest
+from retell_booking_tools.availability import OfferedSlots, SharedSlots, SlotReads, nearest
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
     CalcomBookerLimitReached,
@@ -131,12 +131,19 @@ class BookingService:
         repository: Repository,
         policy: BookingPolicy,
         clock: Clock = system_clock,
+        shared_slots: SharedSlots | None = None,
     ) -> None:
+        """``shared_slots`` shares slot reads with other replicas (the PostgreSQL store)."""
         self._calcom = calcom
         self._repository = repository
         self._policy = policy
         self._clock = clock
-        self._slots = SlotReads(calcom, clock=clock, reuse_seconds=policy.slots_reuse_seconds)
+        self._slots = SlotReads(
+            calcom,
+            clock=clock,
+            reuse_seconds=policy.slots_reuse_seconds,
+            shared=shared_slots,
+        )
 
     @property
     def slots(self) -> SlotReads:
@@ -173,10 +180,10 @@ class BookingService:
             outcome = await self._book_locked(request)
         if outcome.status is ToolStatus.BOOKED and outcome.appointment is not None:
             booked = outcome.appointment
-            self._slots.booked(booked.start, booked.end, booked.event_type_id)
+            await self._slots.booked(booked.start, booked.end, booked.event_type_id)
         elif outcome.status in (ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
             # Refused, or perhaps booked: the day's free slots are no longer known.
-            self._slots.touched(start, request.event_type_id)
+            await self._slots.touched(start, request.event_type_id)
         return outcome
 
     async def confirm_existing(
@@ -307,7 +314,7 @@ class BookingService:
         from slots, which leave out the notice period and what lies past the window.
         """
         # What was read of this day is wrong at least about this start.
-        self._slots.touched(request.start, _event_type(request))
+        await self._slots.touched(request.start, _event_type(request))
         alternatives = asyncio.ensure_future(self._alternatives(request))
         try:
             found = await self._find_upstream(request)

@@ -76,9 +76,9 @@ class CalcomSync:
         )
         outcome = await self._apply(event)
         if outcome is not SyncOutcome.UNCHANGED:
-            self._slots.touched(event.start, event.event_type_id)
+            await self._slots.touched(event.start, event.event_type_id)
             if previous is not None:
-                self._slots.touched(previous.start, previous.event_type_id)
+                await self._slots.touched(previous.start, previous.event_type_id)
         return outcome
 
     async def _apply(self, event: BookingEvent) -> SyncOutcome:

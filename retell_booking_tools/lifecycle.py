@@ -163,11 +163,11 @@ class AppointmentLifecycle:
         async with self._repository.lock(appointment_lock(request.booking_uid)):
             outcome = await self._reschedule_locked(request)
         if outcome.status in (ToolStatus.RESCHEDULED, ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
-            self._slots.touched(request.start.astimezone(UTC))
+            await self._slots.touched(request.start.astimezone(UTC))
             if outcome.previous_booking_uid is not None:
                 old = await self._repository.get_appointment_by_uid(outcome.previous_booking_uid)
                 if old is not None:
-                    self._slots.touched(old.start, old.event_type_id)
+                    await self._slots.touched(old.start, old.event_type_id)
         return outcome
 
     async def _reschedule_locked(self, request: RescheduleRequest) -> BookingOutcome:
@@ -313,7 +313,7 @@ class AppointmentLifecycle:
         async with self._repository.lock(appointment_lock(request.booking_uid)):
             outcome = await self._cancel_locked(request)
         if outcome.appointment is not None:
-            self._slots.touched(outcome.appointment.start, outcome.appointment.event_type_id)
+            await self._slots.touched(outcome.appointment.start, outcome.appointment.event_type_id)
         return outcome
 
     async def _cancel_locked(self, request: CancelRequest) -> BookingOutcome:

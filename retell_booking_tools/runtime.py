@@ -20,6 +20,7 @@ from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
+    from retell_booking_tools.availability import SharedSlots
     from retell_booking_tools.calcom.budget import RateBudget
 
 
@@ -97,6 +98,7 @@ async def build_runtime(
             slots_reuse_seconds=settings.slots_reuse_seconds,
         ),
         clock=clock,
+        shared_slots=shared_slots(repository),
     )
     runner = ToolRunner(
         tools=tools,
@@ -150,3 +152,13 @@ def rate_budget(
         max_wait=settings.calcom_budget_wait_seconds,
         clock=lambda: clock().timestamp(),
     )
+
+
+def shared_slots(repository: Repository) -> SharedSlots | None:
+    """Slot reads shared by every replica on a PostgreSQL store; None elsewhere."""
+    engine = getattr(repository, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    from retell_booking_tools.repository.slot_cache import PostgresSlotCache
+
+    return PostgresSlotCache(engine)

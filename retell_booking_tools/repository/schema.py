@@ -154,3 +154,18 @@ calcom_rate_blocks = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("until", sa.Float, nullable=False),
 )
+
+# Free slots read from Cal.com per (event type, day, zone), shared by the replicas
+# (retell_booking_tools.repository.slot_cache); instants are Unix seconds.
+calcom_slot_reads = sa.Table(
+    "calcom_slot_reads",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("event_type_id", sa.BigInteger, nullable=False),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("window_end", sa.Float, nullable=False),
+    sa.Column("fetched_at", sa.Float, nullable=False),
+    sa.Column("slots", sa.Text, nullable=False),
+    sa.Column("taken", sa.Text, nullable=False),
+    sa.Index(None, "event_type_id"),
+)

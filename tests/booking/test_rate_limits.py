@@ -115,3 +115,35 @@ async def test_a_429_blocks_the_key_and_nothing_is_sent_into_the_block(
     assert all(a["message"] == BUSY for a in during)
     assert sent_during == 0
     assert after["status"] == "available"
+
+
+@pytest.mark.postgres
+async def test_two_replicas_on_postgresql_share_slot_reads_and_what_was_booked(
+    databases: Databases,
+) -> None:
+    """One replica reads a day, the other reuses it, and neither offers what either booked."""
+    clock = FakeClock(DAY_ONE)
+    emulator = make_emulator(clock)
+    database = databases.create("postgres")
+    stores = [await databases.open(database), await databases.open(database)]
+    day = date(2025, 10, 10)
+    async with (
+        _replica(stores[0], emulator, clock) as (_, first),
+        _replica(stores[1], emulator, clock) as (_, second),
+    ):
+        before = [await _ask(first, "call_a", day)]
+        before += await asyncio.gather(_ask(second, "call_b", day), _ask(second, "call_c", day))
+        call = first.call_object("call_a", from_number=CALLER)
+        booked = await first.function_call(
+            "collect_appointment_data",
+            {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"},
+            call=call,
+        )
+        after = await _ask(second, "call_d", day)
+
+    reads = [r for r in emulator.requests if r.path == "/v2/slots"]
+    assert [answer["status"] for answer in before] == ["available"] * 3
+    assert booked.json()["status"] == "booked"
+    assert len(reads) == 1
+    assert "2025-10-10T11:00:00+02:00" in before[0]["slots"]
+    assert "2025-10-10T11:00:00+02:00" not in after["slots"]
