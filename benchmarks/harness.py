@@ -203,6 +203,8 @@ async def served_app(
         "RETELL_BOOKING_LANGUAGE": "en",
         "RETELL_BOOKING_PHONE_REGION": "DE",
         **(extra_env or {}),
+        # The emulator has no limit here; the key's budget would be the bottleneck measured.
+        "RETELL_BOOKING_CALCOM_RATE_LIMIT": "0",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

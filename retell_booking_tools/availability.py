@@ -4,13 +4,20 @@ was already offered. No HTTP here.
 Starts a call was offered (:class:`OfferedSlots`) let a following booking or reschedule
 answer ``unavailable`` for a start that was not offered, with alternatives, without asking
 Cal.com for slots again. They never make anything ``booked``: only Cal.com's answer books.
+
+Slot reads are coalesced (:class:`SlotReads`): one Cal.com request per event type and day
+asked about, shared by concurrent questions and reused for a few seconds, and dropped as
+soon as a booking, reschedule, cancellation or Cal.com webhook touches a day it covers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -60,6 +67,174 @@ class OfferedSlots:
         return nearest([s for s in self.starts if s > now], start, limit)
 
 
+class SharedSlots(Protocol):
+    """Slot reads kept where every replica sees them (the PostgreSQL store)."""
+
+    async def get(
+        self, key: str, *, fresh_after: datetime
+    ) -> tuple[tuple[datetime, ...], list[tuple[datetime, datetime]]] | None: ...
+
+    async def put(
+        self,
+        key: str,
+        *,
+        event_type_id: int,
+        window: tuple[datetime, datetime],
+        slots: tuple[datetime, ...],
+        fetched_at: datetime,
+    ) -> None: ...
+
+    async def booked(self, start: datetime, end: datetime, event_type_id: int) -> None: ...
+
+    async def touched(self, instant: datetime, event_type_id: int | None) -> None: ...
+
+
+def _without(
+    slots: tuple[datetime, ...], taken: Sequence[tuple[datetime, datetime]]
+) -> tuple[datetime, ...]:
+    """``slots`` minus every start overlapping one of the ``taken`` bookings."""
+    if not taken:
+        return slots
+    return tuple(
+        slot for slot in slots if not any(abs(slot - start) < end - start for start, end in taken)
+    )
+
+
+@attrs.define
+class _Read:
+    task: asyncio.Future[tuple[datetime, ...]]
+    start: datetime
+    end: datetime
+    fetched_at: datetime | None = None
+    taken: list[tuple[datetime, datetime]] = attrs.Factory(list)
+    """Bookings made through this process since the read: their starts are left out."""
+
+
+class SlotReads:
+    """Free starts of one event type around one local day: ``search_days`` either side, in
+    one Cal.com request that concurrent questions about that day share.
+
+    A finished answer is reused for ``reuse_seconds`` (0: never), unless :meth:`touched`
+    named an instant inside its window first: a refused booking, a reschedule, a
+    cancellation or a webhook that changed something there drops it. A booking this process
+    just made (:meth:`booked`) leaves its start and every start overlapping it out of the
+    reused answer instead, so nobody is offered a start that was just taken and a busy line
+    does not re-read the day after every booking. A failed read is not kept.
+
+    With ``shared`` (the PostgreSQL store) the reads, bookings and drops are shared by every
+    replica; this process then only joins reads in flight. No lock is held around a read
+    (the booking paths already hold the slot's), so two replicas asking about one day at
+    the very same moment may both read it once. Without it they are this
+    process's: another replica's booking reaches it through its Cal.com webhook, and an
+    offered start is only ever booked by Cal.com's answer.
+    """
+
+    def __init__(
+        self,
+        calcom: CalcomClient,
+        *,
+        clock: Clock = system_clock,
+        reuse_seconds: float = 5.0,
+        search_days: int = 7,
+        shared: SharedSlots | None = None,
+    ) -> None:
+        self._calcom = calcom
+        self._clock = clock
+        self._reuse = timedelta(seconds=reuse_seconds)
+        self._search = timedelta(days=search_days)
+        self._reads: dict[tuple[int, date, str], _Read] = {}
+        self._shared = shared
+
+    def window(self, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The instants one read covers for ``day``: whole local days, ``search_days`` around."""
+        start = _local_midnight(day, zone) - self._search
+        end = _local_midnight(day + timedelta(days=1), zone) + self._search
+        return start, end - timedelta(milliseconds=1)
+
+    async def around(self, event_type_id: int, day: date, zone: ZoneInfo) -> tuple[datetime, ...]:
+        """Free starts in :meth:`window` of ``day`` (those already past included: filter)."""
+        key = (event_type_id, day, zone.key)
+        read = self._reads.get(key)
+        if read is None or not self._usable(read):
+            start, end = self.window(day, zone)
+            task = asyncio.ensure_future(self._read(key, start, end, zone))
+            read = self._reads[key] = _Read(task, start, end)
+            task.add_done_callback(functools.partial(self._settled, key, read))
+        return _without(await asyncio.shield(read.task), read.taken)
+
+    async def booked(self, start: datetime, end: datetime, event_type_id: int) -> None:
+        """``[start, end)`` was just booked here: reused answers no longer offer it."""
+        for key, read in self._reads.items():
+            if key[0] == event_type_id and read.start - (end - start) <= start <= read.end:
+                read.taken.append((start, end))
+        if self._shared is not None:
+            try:
+                await self._shared.booked(start, end, event_type_id)
+            except Exception:
+                logger.exception("could not record a booking in the shared slot reads")
+
+    async def touched(self, instant: datetime, event_type_id: int | None = None) -> None:
+        """Something changed at ``instant``: forget every read whose window holds it."""
+        self._forget(instant, event_type_id)
+        if self._shared is not None:
+            try:
+                await self._shared.touched(instant, event_type_id)
+            except Exception:
+                logger.exception("could not drop shared slot reads")
+
+    def _forget(self, instant: datetime, event_type_id: int | None) -> None:
+        for key, read in list(self._reads.items()):
+            if event_type_id is not None and key[0] != event_type_id:
+                continue
+            # A booking that starts up to a day before the window may still reach into it.
+            if read.start - timedelta(days=1) <= instant <= read.end:
+                del self._reads[key]
+
+    def _usable(self, read: _Read) -> bool:
+        if not read.task.done():
+            return True
+        if self._shared is not None:
+            return False  # the shared row decides, so other replicas' changes count
+        return read.fetched_at is not None and self._clock() - read.fetched_at < self._reuse
+
+    async def _read(
+        self, key: tuple[int, date, str], start: datetime, end: datetime, zone: ZoneInfo
+    ) -> tuple[datetime, ...]:
+        event_type_id = key[0]
+        if self._shared is None:
+            return await self._fetch(event_type_id, start, end, zone)
+        name = f"{event_type_id}|{key[1].isoformat()}|{key[2]}"
+        cached = await self._shared.get(name, fresh_after=self._clock() - self._reuse)
+        if cached is not None:
+            return _without(*cached)
+        found = await self._fetch(event_type_id, start, end, zone)
+        await self._shared.put(
+            name,
+            event_type_id=event_type_id,
+            window=(start, end),
+            slots=found,
+            fetched_at=self._clock(),
+        )
+        return found
+
+    def _settled(
+        self, key: tuple[int, date, str], read: _Read, task: asyncio.Future[tuple[datetime, ...]]
+    ) -> None:
+        if task.cancelled() or task.exception() is not None:
+            if self._reads.get(key) is read:
+                del self._reads[key]
+            return
+        read.fetched_at = self._clock()
+
+    async def _fetch(
+        self, event_type_id: int, start: datetime, end: datetime, zone: ZoneInfo
+    ) -> tuple[datetime, ...]:
+        found = await self._calcom.get_slots(
+            event_type_id=event_type_id, start=start, end=end, time_zone=zone.key
+        )
+        return tuple(sorted({slot.astimezone(UTC) for slot in found}))
+
+
 @attrs.frozen
 class AvailabilityRequest:
     """A caller asking what is free on ``day`` (local), optionally at one ``start``."""
@@ -92,24 +267,19 @@ class AvailabilityService:
         clock: Clock = system_clock,
         max_alternatives: int = 3,
         search_days: int = 7,
+        slots: SlotReads | None = None,
     ) -> None:
-        self._calcom = calcom
         self._clock = clock
         self._max_alternatives = max_alternatives
-        self._search = timedelta(days=search_days)
+        self._slots = slots or SlotReads(
+            calcom, clock=clock, reuse_seconds=0, search_days=search_days
+        )
 
     async def check(self, request: AvailabilityRequest) -> Availability:
-        """One slots request covering the day and ``search_days`` either side (not the past)."""
+        """One (shared) slots read covering the day and ``search_days`` either side."""
         now = self._clock()
-        day_start = _local_midnight(request.day, request.zone)
-        day_end = _local_midnight(request.day + timedelta(days=1), request.zone)
         try:
-            found = await self._calcom.get_slots(
-                event_type_id=request.event_type_id,
-                start=max(day_start - self._search, now),
-                end=day_end + self._search - timedelta(milliseconds=1),
-                time_zone=request.zone.key,
-            )
+            found = await self._slots.around(request.event_type_id, request.day, request.zone)
         except CalcomError as exc:
             logger.warning("could not fetch slots: %s", exc.kind)
             return Availability(ToolStatus.ERROR, error_kind=exc.kind)

@@ -33,18 +33,24 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from retell_booking_tools.availability import OfferedSlots, nearest
+from retell_booking_tools.attendees import SMS_DOMAIN, attendee_emails
+from retell_booking_tools.availability import OfferedSlots, SharedSlots, SlotReads, nearest
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
+    CalcomBookerLimitReached,
     CalcomError,
     CalcomNotFound,
+    CalcomRateLimited,
     CalcomSlotUnavailable,
     CalcomUnavailable,
+    CalcomValidationError,
 )
 from retell_booking_tools.calcom.models import Booking, CreateBooking, NewAttendee
+from retell_booking_tools.calcom.refusals import Refusal
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.domain import (
     Appointment,
@@ -55,7 +61,6 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolStatus,
 )
-from retell_booking_tools.identity import attendee_emails
 from retell_booking_tools.repository.protocol import Repository
 
 logger = logging.getLogger(__name__)
@@ -70,11 +75,14 @@ class BookingPolicy:
 
     event_type_id: int
     timezone: str = "UTC"
-    attendee_email_domain: str = "phone.invalid"
+    attendee_email_domain: str = SMS_DOMAIN
+    """Domain of the address a caller without an email is booked under (see ``attendees``)."""
     created_by_us_skew: timedelta = timedelta(seconds=60)
     """A booking Cal.com says was created this long before our request was not ours."""
     max_alternatives: int = 3
     alternatives_window: timedelta = timedelta(days=3)
+    slots_reuse_seconds: float = 5.0
+    """How long a day's free slots are reused (see :class:`~availability.SlotReads`)."""
 
 
 @attrs.frozen
@@ -112,6 +120,8 @@ class BookingOutcome:
     error_kind: str | None = None
     appointments: tuple[Appointment, ...] = ()
     previous_booking_uid: str | None = None
+    variant: str | None = None
+    """Other words for the same status (``too_soon``, ``too_far``, ``appointment``)."""
 
 
 @attrs.frozen
@@ -131,11 +141,24 @@ class BookingService:
         repository: Repository,
         policy: BookingPolicy,
         clock: Clock = system_clock,
+        shared_slots: SharedSlots | None = None,
     ) -> None:
+        """``shared_slots`` shares slot reads with other replicas (the PostgreSQL store)."""
         self._calcom = calcom
         self._repository = repository
         self._policy = policy
         self._clock = clock
+        self._slots = SlotReads(
+            calcom,
+            clock=clock,
+            reuse_seconds=policy.slots_reuse_seconds,
+            shared=shared_slots,
+        )
+
+    @property
+    def slots(self) -> SlotReads:
+        """The coalesced slot reads every tool of this service shares."""
+        return self._slots
 
     @property
     def policy(self) -> BookingPolicy:
@@ -164,7 +187,14 @@ class BookingService:
         )
         lock_name = f"slot:{request.event_type_id}:{start.isoformat()}"
         async with self._repository.lock(lock_name):
-            return await self._book_locked(request)
+            outcome = await self._book_locked(request)
+        if outcome.status is ToolStatus.BOOKED and outcome.appointment is not None:
+            booked = outcome.appointment
+            await self._slots.booked(booked.start, booked.end, booked.event_type_id)
+        elif outcome.status in (ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
+            # Refused, or perhaps booked: the day's free slots are no longer known.
+            await self._slots.touched(start, request.event_type_id)
+        return outcome
 
     async def confirm_existing(
         self, *, call_id: str, customer: Customer, booking_uid: str
@@ -232,10 +262,9 @@ class BookingService:
             return True
         if booking is not None and booking.is_active and booking.start == appointment.start:
             return True
-        moved = booking is not None and booking.rescheduled_to_uid is not None
         await self._repository.set_appointment_status(
             appointment.id,
-            AppointmentStatus.RESCHEDULED if moved else AppointmentStatus.CANCELLED,
+            AppointmentStatus.CANCELLED if booking is None else withdrawn_status(booking),
         )
         return False
 
@@ -243,8 +272,13 @@ class BookingService:
         sent_at = self._clock()
         try:
             booking = await self._calcom.create_booking(self._create_body(request))
-        except CalcomSlotUnavailable:
-            return await self._refused(request)
+        except CalcomSlotUnavailable as exc:
+            return await self._refused(request, exc.refusal)
+        except CalcomBookerLimitReached as exc:
+            return await self._limit_reached(request, exc)
+        except CalcomValidationError as exc:
+            log_unknown_refusal(exc, request.call_id)
+            return _error(exc)
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
                 return _error(exc)
@@ -278,13 +312,17 @@ class BookingService:
             return await self._adopt(request, found, sent_at=None)
         return await otherwise()
 
-    async def _refused(self, request: BookingRequest) -> BookingOutcome:
-        """Cal.com refused the start: the caller may hold it already (ordinary event types
-        refuse a repeat with 400) or someone else does.
+    async def _refused(self, request: BookingRequest, refusal: Refusal) -> BookingOutcome:
+        """Cal.com refused the start (a refusal of the table in :mod:`calcom.refusals`): the
+        caller may hold it already (ordinary event types refuse a repeat with 400, and a
+        booking made earlier may now lie inside the notice) or it is not to be had.
 
         The look-up and the alternatives go out together, so a taken slot costs the caller
-        one round trip less; a found booking drops the alternatives.
+        one round trip less; a found booking drops the alternatives. Alternatives come
+        from slots, which leave out the notice period and what lies past the window.
         """
+        # What was read of this day is wrong at least about this start.
+        await self._slots.touched(request.start, _event_type(request))
         alternatives = asyncio.ensure_future(self._alternatives(request))
         try:
             found = await self._find_upstream(request)
@@ -297,7 +335,42 @@ class BookingService:
         if found is not None:
             alternatives.cancel()
             return await self._adopt(request, found, sent_at=None)
-        return BookingOutcome(ToolStatus.UNAVAILABLE, alternatives=await alternatives)
+        offered = await alternatives
+        return BookingOutcome(
+            ToolStatus.UNAVAILABLE,
+            alternatives=offered,
+            variant=refusal_variant(refusal, request.start, offered),
+        )
+
+    async def _limit_reached(
+        self, request: BookingRequest, exc: CalcomBookerLimitReached
+    ) -> BookingOutcome:
+        """The caller holds as many appointments as the event type allows: unless this very
+        start is one of them (then ``existing``), say so, naming the one Cal.com offers to
+        move (or the caller's next one of this service) when the store holds it as theirs."""
+        try:
+            found = await self._find_upstream(request)
+        except CalcomError as lookup:
+            return _error(lookup)
+        if found is not None:
+            return await self._adopt(request, found, sent_at=None)
+        now = self._clock()
+        named = (
+            await self._repository.get_appointment_by_uid(exc.reschedule_uid)
+            if exc.reschedule_uid
+            else None
+        )
+        held = [
+            a
+            for a in await self._repository.appointments_for_customer(request.customer.id)
+            if a.is_upcoming(now) and a.event_type_id == _event_type(request)
+        ]
+        movable = named if named in held else min(held, key=lambda a: a.start, default=None)
+        return BookingOutcome(
+            ToolStatus.LIMIT_REACHED,
+            movable,
+            variant="appointment" if movable is not None else None,
+        )
 
     async def _taken(self, request: BookingRequest) -> BookingOutcome:
         """Someone else holds the start: ``conflict`` (``unavailable`` for a caller without a
@@ -356,7 +429,7 @@ class BookingService:
                 Relationship.ORIGINAL,
                 {"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
             )
-            return BookingOutcome(ToolStatus.BOOKED, appointment)
+            return _held(ToolStatus.BOOKED, appointment)
         source = "calcom_returned_existing" if sent_at is not None else "calcom_lookup"
         return await self._already_held(request, appointment, _Detection(source))
 
@@ -381,7 +454,7 @@ class BookingService:
         links = await self._repository.links_for_appointment(appointment.id)
         originals = [link.call_id for link in links if link.relationship is Relationship.ORIGINAL]
         if request.call_id in originals:
-            return BookingOutcome(ToolStatus.BOOKED, appointment)
+            return _held(ToolStatus.BOOKED, appointment)
         await self._link(
             request.call_id,
             appointment,
@@ -392,7 +465,7 @@ class BookingService:
                 "detected_by": detection.source,
             },
         )
-        return BookingOutcome(ToolStatus.EXISTING, appointment)
+        return _held(ToolStatus.EXISTING, appointment)
 
     async def _link(
         self,
@@ -415,26 +488,26 @@ class BookingService:
     async def _find_upstream(self, request: BookingRequest) -> Booking | None:
         """This customer's active Cal.com booking at the requested start, if any.
 
-        Looked up by every address a booking of this call may carry (the spoken one too),
-        but only a booking of the trusted identity or of this very call counts. A booking
-        this very call made (by metadata) wins over one made earlier.
+        One request for the event type's bookings around that start, matched against every
+        address a booking of this call may carry (the spoken one and the legacy ``tel-`` form
+        included), so recognising old bookings costs no extra request; but only a booking of
+        the trusted identity or of this very call counts. A booking this very call made (by
+        metadata) wins over one made earlier.
         """
-        matches: list[Booking] = []
-        for email in self._emails(request):
-            bookings = await self._calcom.list_bookings(
-                attendee_email=email,
-                event_type_id=_event_type(request),
-                after_start=request.start - timedelta(minutes=1),
-                before_end=request.start + timedelta(days=1),
-            )
-            matches.extend(
-                b
-                for b in bookings
-                if b.is_active
-                and b.start == request.start
-                and b.has_attendee(email)
-                and self._is_callers(request, b)
-            )
+        emails = self._emails(request)
+        bookings = await self._calcom.list_bookings(
+            event_type_id=_event_type(request),
+            after_start=request.start - timedelta(minutes=1),
+            before_end=request.start + timedelta(days=1),
+        )
+        matches = [
+            b
+            for b in bookings
+            if b.is_active
+            and b.start == request.start
+            and any(b.has_attendee(email) for email in emails)
+            and self._is_callers(request, b)
+        ]
         if not matches:
             return None
         matches.sort(key=lambda b: b.metadata.get(CALL_ID_METADATA_KEY) != request.call_id)
@@ -448,18 +521,17 @@ class BookingService:
                 start, now=self._clock(), limit=self._policy.max_alternatives
             )
         window = self._policy.alternatives_window
-        earliest = max(start - window, self._clock())
+        now = self._clock()
+        zone = ZoneInfo(request.timezone or self._policy.timezone)
         try:
-            slots = await self._calcom.get_slots(
-                event_type_id=_event_type(request),
-                start=earliest,
-                end=start + window,
-                time_zone=request.timezone,
+            slots = await self._slots.around(
+                _event_type(request), start.astimezone(zone).date(), zone
             )
         except CalcomError as exc:
             logger.warning("could not fetch alternatives: %s", exc.kind)
             return ()
-        return nearest(slots, start, self._policy.max_alternatives)
+        near = [s for s in slots if s > now and abs(s - start) <= window]
+        return nearest(near, start, self._policy.max_alternatives)
 
     def _emails(self, request: BookingRequest) -> tuple[str, ...]:
         """The addresses to book with (the first) and to look this call's bookings up by."""
@@ -510,6 +582,52 @@ def _event_type(request: BookingRequest) -> int:
     return request.event_type_id
 
 
+def _held(status: ToolStatus, appointment: Appointment) -> BookingOutcome:
+    """``booked`` / ``existing``, worded as a request the host still has to confirm when
+    Cal.com holds the booking as pending."""
+    pending = appointment.status is AppointmentStatus.PENDING
+    return BookingOutcome(status, appointment, variant="pending" if pending else None)
+
+
+def withdrawn_status(booking: Booking) -> AppointmentStatus:
+    """What a booking that no longer holds its slot on Cal.com is now: moved, rejected by
+    the host, or cancelled."""
+    if booking.rescheduled_to_uid is not None:
+        return AppointmentStatus.RESCHEDULED
+    if booking.status.lower() == "rejected":
+        return AppointmentStatus.REJECTED
+    return AppointmentStatus.CANCELLED
+
+
+def refusal_variant(
+    refusal: Refusal, start: datetime, alternatives: tuple[datetime, ...]
+) -> str | None:
+    """Why a start is ``unavailable``, when saying so helps: ``too_soon`` when every free
+    start offered lies after it, ``too_far`` when every one lies before it."""
+    if refusal is not Refusal.OUT_OF_BOUNDS or not alternatives:
+        return None
+    if min(alternatives) > start:
+        return "too_soon"
+    if max(alternatives) < start:
+        return "too_far"
+    return None
+
+
+def log_unknown_refusal(exc: CalcomError, call_id: str | None = None) -> None:
+    """A 400 that is not in the refusal table: logged (scrubbed) so the table can grow."""
+    logger.warning(
+        "Cal.com refused with an answer the refusal table does not know: %s",
+        exc.message,
+        extra={"call_id": call_id} if call_id else None,
+    )
+
+
 def _error(exc: CalcomError) -> BookingOutcome:
     logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
-    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind)
+    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind, variant=error_variant(exc))
+
+
+def error_variant(exc: CalcomError) -> str | None:
+    """``busy`` when the API key's request budget or Cal.com's rate limit stopped it: the
+    caller hears that the booking system is busy and nothing was done, not a breakdown."""
+    return "busy" if isinstance(exc, CalcomRateLimited) else None

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from datetime import UTC
 
+from retell_booking_tools.attendees import parse_attendee_email
 from retell_booking_tools.booking import CALL_ID_METADATA_KEY, BookingService
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.calcom.webhooks import BookingEvent
@@ -53,20 +53,39 @@ def may_apply(stored: Appointment, status: AppointmentStatus, event: BookingEven
 
 
 class CalcomSync:
-    """Applies ``BOOKING_CREATED``, ``BOOKING_CANCELLED`` and ``BOOKING_RESCHEDULED``."""
+    """Applies ``BOOKING_CREATED``, ``BOOKING_REQUESTED`` (a pending request, stored like a
+    new booking), ``BOOKING_REJECTED`` (the host turned it down: ``rejected``, the slot is
+    free), ``BOOKING_CANCELLED`` and ``BOOKING_RESCHEDULED``."""
 
     def __init__(self, service: BookingService) -> None:
         self._calcom = service.calcom
         self._repository = service.repository
         self._policy = service.policy
         self._clock = service.clock
-        derived = re.escape(service.policy.attendee_email_domain.lower())
-        self._derived_email = re.compile(rf"^tel-(\d{{6,15}})@{derived}$")
+        self._slots = service.slots
 
     async def apply(self, event: BookingEvent) -> SyncOutcome:
-        """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again)."""
+        """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again).
+
+        When it changes something, the free slots read around its days are dropped.
+        """
+        previous = (
+            await self._repository.get_appointment_by_uid(event.previous_uid)
+            if event.previous_uid is not None
+            else None
+        )
+        outcome = await self._apply(event)
+        if outcome is not SyncOutcome.UNCHANGED:
+            await self._slots.touched(event.start, event.event_type_id)
+            if previous is not None:
+                await self._slots.touched(previous.start, previous.event_type_id)
+        return outcome
+
+    async def _apply(self, event: BookingEvent) -> SyncOutcome:
         if event.trigger == "BOOKING_CANCELLED":
             return await self._change(event.uid, AppointmentStatus.CANCELLED, event)
+        if event.trigger == "BOOKING_REJECTED":
+            return await self._change(event.uid, AppointmentStatus.REJECTED, event)
         if event.previous_uid is not None or event.trigger == "BOOKING_RESCHEDULED":
             return await self._rescheduled(event)
         return await self._created(event)
@@ -192,10 +211,10 @@ class CalcomSync:
             if call is not None and call.customer_id is not None:
                 return call.customer_id, call_id
         for email in event.attendee_emails:
-            match = self._derived_email.match(email)
-            if match is not None:
+            derived = parse_attendee_email(email, domain=self._policy.attendee_email_domain)
+            if derived is not None:
                 customer = await self._repository.upsert_customer(
-                    name="", phone=f"+{match[1]}", email=None
+                    name="", phone=derived.phone, email=None
                 )
                 return customer.id, None
         return None

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     """Region for phone numbers written without a country code. Only a configured value is
     checked: the default is a known region, and the check imports phonenumbers."""
     attendee_email_domain: str = Field(
-        default="phone.invalid", validation_alias=_env("RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN")
+        default="sms.cal.com", validation_alias=_env("RETELL_BOOKING_ATTENDEE_EMAIL_DOMAIN")
     )
     calcom_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_env("RETELL_BOOKING_CALCOM_TIMEOUT")
@@ -112,6 +112,20 @@ class Settings(BaseSettings):
         validation_alias=_env("RETELL_BOOKING_BODY_TIMEOUT_SECONDS"),
     )
     """How long a request body may take to arrive once its headers have; then 408."""
+    calcom_rate_limit: int = Field(
+        default=120, ge=0, validation_alias=_env("RETELL_BOOKING_CALCOM_RATE_LIMIT")
+    )
+    """Cal.com requests per minute the API key may make, shared by every replica (PostgreSQL
+    store or Redis); 0 turns the budget off."""
+    calcom_budget_wait_seconds: float = Field(
+        default=2.0, ge=0, validation_alias=_env("RETELL_BOOKING_CALCOM_BUDGET_WAIT_SECONDS")
+    )
+    """How long a request may wait for the budget before its tool answers ``error``."""
+    slots_reuse_seconds: float = Field(
+        default=5.0, ge=0, validation_alias=_env("RETELL_BOOKING_SLOTS_REUSE_SECONDS")
+    )
+    """How long a day's free slots are reused for the same event type; 0 reuses nothing.
+    A booking, reschedule, cancellation or Cal.com webhook touching the day drops them."""
 
     @field_validator("timezone")
     @classmethod
@@ -188,6 +202,9 @@ _ENV_NAMES = {
     "database_pool_size": "RETELL_BOOKING_DATABASE_POOL_SIZE",
     "max_body_bytes": "RETELL_BOOKING_MAX_BODY_BYTES",
     "body_timeout_seconds": "RETELL_BOOKING_BODY_TIMEOUT_SECONDS",
+    "calcom_rate_limit": "RETELL_BOOKING_CALCOM_RATE_LIMIT",
+    "calcom_budget_wait_seconds": "RETELL_BOOKING_CALCOM_BUDGET_WAIT_SECONDS",
+    "slots_reuse_seconds": "RETELL_BOOKING_SLOTS_REUSE_SECONDS",
 }
 
 

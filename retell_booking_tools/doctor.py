@@ -1,6 +1,6 @@
 """Find and repair gaps between calls, appointments and Cal.com (``retell-booking-tools doctor``).
 
-Five kinds of problem, each with the booking uid and call id it concerns:
+Six kinds of problem, each with the booking uid and call id it concerns:
 
 - ``unlinked_call``: a call's recorded tool result (or a Cal.com booking's ``retell_call_id``
   metadata) names a booking, but the call has no link to that appointment;
@@ -11,16 +11,18 @@ Five kinds of problem, each with the booking uid and call id it concerns:
 - ``foreign_link``: a call linked to an appointment of a different customer;
 - ``unverified_identity``: a customer whose identity came from a spoken email (stored before
   identities were checked); it keeps its data and matches no caller.
+- ``legacy_attendee_email``: an upcoming Cal.com booking whose attendee is the older
+  phone placeholder ``tel-<digits>@<domain>``, which Cal.com e-mails (so its confirmations
+  bounce). Still recognised everywhere; reported only, never changed.
 
 :meth:`Doctor.run` is a dry run unless ``fix`` is true; repairs are idempotent, mark every
-link they make with ``backfilled`` and ``backfilled_at``, and never touch ``foreign_link``\\ s
-or ``unverified_identity``\\ s, which need a person to decide. Details never contain
-names, emails or phone numbers.
+link they make with ``backfilled`` and ``backfilled_at``, and never touch ``foreign_link``\\ s,
+``unverified_identity``\\ s or ``legacy_attendee_email``\\ s, which need a person to decide.
+Details never contain names, emails or phone numbers.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -28,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from retell_booking_tools.attendees import parse_attendee_email
 from retell_booking_tools.booking import CALL_ID_METADATA_KEY
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
@@ -48,7 +51,12 @@ from retell_booking_tools.repository.protocol import Repository
 __all__ = ["Doctor", "DoctorReport", "Problem", "ProblemKind"]
 
 ProblemKind = Literal[
-    "unlinked_call", "unknown_booking", "stale_appointment", "foreign_link", "unverified_identity"
+    "unlinked_call",
+    "unknown_booking",
+    "stale_appointment",
+    "foreign_link",
+    "unverified_identity",
+    "legacy_attendee_email",
 ]
 
 _REPAIR_ORDER: dict[ProblemKind, int] = {
@@ -57,6 +65,7 @@ _REPAIR_ORDER: dict[ProblemKind, int] = {
     "unlinked_call": 2,
     "foreign_link": 3,
     "unverified_identity": 4,
+    "legacy_attendee_email": 5,
 }
 _LISTED_STATUSES = ("upcoming", "unconfirmed", "past", "cancelled")
 _RELATIONSHIP_BY_STATUS = {
@@ -131,7 +140,7 @@ class Doctor:
         self._calcom = calcom
         self._event_type_ids = tuple(dict.fromkeys(event_type_ids))
         self._timezone = timezone
-        self._derived_email = re.compile(rf"^tel-(\d+)@{re.escape(attendee_email_domain.lower())}$")
+        self._attendee_email_domain = attendee_email_domain
         self._phone_region = phone_region
         self._clock = clock
         self._progress = progress
@@ -156,6 +165,7 @@ class Doctor:
             *await self._stale_appointments(since, bookings),
             *await self._foreign_links(since),
             *await self._unverified_identities(),
+            *self._legacy_attendee_emails(bookings),
         ]
         return tuple(
             sorted(
@@ -234,6 +244,29 @@ class Doctor:
                     f"starts {self._local(booking.start)}) of {who} is not in the store",
                 )
             )
+        return problems
+
+    def _legacy_attendee_emails(self, bookings: dict[str, Booking]) -> list[Problem]:
+        now = self._clock()
+        problems = []
+        for booking in bookings.values():
+            if not booking.is_active or booking.end <= now:
+                continue
+            if any(
+                (derived := parse_attendee_email(a.email, domain=self._attendee_email_domain))
+                is not None
+                and derived.legacy
+                for a in booking.attendees
+            ):
+                problems.append(
+                    Problem(
+                        "legacy_attendee_email",
+                        booking.uid,
+                        booking.metadata.get(CALL_ID_METADATA_KEY),
+                        "booked under the older phone placeholder address (tel-...), which "
+                        "Cal.com e-mails; new bookings use <digits>@sms.cal.com",
+                    )
+                )
         return problems
 
     async def _stale_appointments(
@@ -417,8 +450,8 @@ class Doctor:
     def _identity(self, raw_phone: str | None, raw_email: str) -> tuple[str | None, str | None]:
         """(E.164 phone, email) of an attendee; a derived email gives a phone, not an email."""
         email = raw_email.strip().lower() or None
-        derived = self._derived_email.match(email or "")
-        phone = f"+{derived.group(1)}" if derived else raw_phone
+        derived = parse_attendee_email(email or "", domain=self._attendee_email_domain)
+        phone = derived.phone if derived else raw_phone
         if derived:
             email = None
         if phone:

@@ -28,11 +28,14 @@ class Relationship(enum.StrEnum):
 
 
 class AppointmentStatus(enum.StrEnum):
-    """Lifecycle of a stored appointment; only ``active`` ones can be ``existing``."""
+    """Lifecycle of a stored appointment; only ``active`` and ``pending`` ones (held) can be
+    ``existing``. ``pending`` waits for the host to confirm it (event types that require
+    confirmation); ``rejected`` is a request the host turned down: it frees the slot."""
 
     ACTIVE = "active"
     PENDING = "pending"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
     RESCHEDULED = "rescheduled"
 
     @property
@@ -43,8 +46,9 @@ class AppointmentStatus(enum.StrEnum):
     def rank(self) -> int:
         """How far along the lifecycle: a change may move forward, never back.
 
-        Cal.com never revives a cancelled booking, and a reschedule cancels the old booking
-        too, so ``rescheduled`` (which also names the successor) outranks ``cancelled``.
+        Cal.com never revives a cancelled or rejected booking, and a reschedule cancels the
+        old booking too, so ``rescheduled`` (which also names the successor) outranks
+        ``cancelled`` and ``rejected``.
         """
         return _STATUS_RANK[self]
 
@@ -53,6 +57,7 @@ _STATUS_RANK = {
     AppointmentStatus.ACTIVE: 0,
     AppointmentStatus.PENDING: 0,
     AppointmentStatus.CANCELLED: 1,
+    AppointmentStatus.REJECTED: 1,
     AppointmentStatus.RESCHEDULED: 2,
 }
 
@@ -74,6 +79,9 @@ class ToolStatus(enum.StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     ALREADY_CANCELLED = "already_cancelled"
+    LIMIT_REACHED = "limit_reached"
+    """The caller already holds as many appointments as this service allows (Cal.com's
+    per-attendee booking limit); nothing was booked. One of them may be moved instead."""
     PENDING = "pending"
     """The tool's time budget ran out while Cal.com was still working; nothing is confirmed.
     The started work finishes in the background and a repeat of the call learns its outcome."""

@@ -5,7 +5,8 @@
     ├── CalcomError               Cal.com answered badly or not at all (calcom/errors.py)
     │   ├── CalcomAuthError
     │   ├── CalcomNotFound
-    │   ├── CalcomSlotUnavailable
+    │   ├── CalcomSlotUnavailable   ``refusal`` from the refusal table (calcom/refusals.py)
+    │   ├── CalcomBookerLimitReached
     │   ├── CalcomValidationError
     │   ├── CalcomRateLimited     retryable
     │   └── CalcomUnavailable     retryable; ``ambiguous`` when a write may have committed

@@ -10,9 +10,8 @@ A caller is identified only by what Retell vouches for, never by what they say:
 
 A phone or email the caller says is contact data of the booking it was given for.
 
-Cal.com decides "same attendee" by email. A caller without an email therefore gets an
-address derived from their phone number, unique per caller: one shared placeholder would
-make Cal.com hand one caller another caller's booking.
+The attendee address Cal.com sees is built and read by :mod:`retell_booking_tools.attendees`
+alone.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import attrs
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from retell_booking_tools.attendees import attendee_emails as _attendee_emails
 from retell_booking_tools.domain import (
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,
@@ -173,17 +173,8 @@ def trusted_identity(
 
 
 def attendee_emails(customer: Customer, *, given: str | None, domain: str) -> tuple[str, ...]:
-    """Every address this customer may have booked under; the first is the one to book with.
-
-    Order: the email given in this call, the customer's stored email, one derived from the
-    phone (``tel-<E.164 digits>@<domain>``). Never empty.
-    """
-    derived = f"tel-{customer.phone.lstrip('+')}@{domain}" if customer.phone else None
-    found: list[str] = []
-    for email in (given, customer.email, derived):
-        if email and email not in found:
-            found.append(email)
-    return tuple(found) or (f"customer-{customer.id}@{domain}",)
+    """Every address this customer may have booked under; see :mod:`attendees`."""
+    return _attendee_emails(customer, given=given, domain=domain)
 
 
 # -- clean text ----------------------------------------------------------------------------

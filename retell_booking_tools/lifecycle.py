@@ -20,12 +20,21 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from retell_booking_tools.availability import OfferedSlots, nearest
-from retell_booking_tools.booking import BookingOutcome, BookingService
+from retell_booking_tools.booking import (
+    BookingOutcome,
+    BookingService,
+    error_variant,
+    log_unknown_refusal,
+    refusal_variant,
+    withdrawn_status,
+)
 from retell_booking_tools.calcom.errors import (
+    CalcomBookerLimitReached,
     CalcomError,
     CalcomNotFound,
     CalcomSlotUnavailable,
@@ -33,6 +42,7 @@ from retell_booking_tools.calcom.errors import (
     CalcomValidationError,
 )
 from retell_booking_tools.calcom.models import Booking
+from retell_booking_tools.calcom.refusals import Refusal
 from retell_booking_tools.domain import (
     Appointment,
     AppointmentStatus,
@@ -95,6 +105,7 @@ class AppointmentLifecycle:
         self._repository = service.repository
         self._policy = service.policy
         self._clock = service.clock
+        self._slots = service.slots
 
     # -- find ------------------------------------------------------------------------------
 
@@ -144,7 +155,7 @@ class AppointmentLifecycle:
             if booking.is_active:
                 return appointment
             if booking.rescheduled_to_uid is None:
-                await self._advance(appointment, AppointmentStatus.CANCELLED)
+                await self._advance(appointment, withdrawn_status(booking))
                 return None
             await self._advance(appointment, AppointmentStatus.RESCHEDULED)
             successor = await self._calcom.get_booking(booking.rescheduled_to_uid)
@@ -163,7 +174,14 @@ class AppointmentLifecycle:
         alternatives, ``not_found``, ``conflict``, ``error``.
         """
         async with self._repository.lock(appointment_lock(request.booking_uid)):
-            return await self._reschedule_locked(request)
+            outcome = await self._reschedule_locked(request)
+        if outcome.status in (ToolStatus.RESCHEDULED, ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
+            await self._slots.touched(request.start.astimezone(UTC))
+            if outcome.previous_booking_uid is not None:
+                old = await self._repository.get_appointment_by_uid(outcome.previous_booking_uid)
+                if old is not None:
+                    await self._slots.touched(old.start, old.event_type_id)
+        return outcome
 
     async def _reschedule_locked(self, request: RescheduleRequest) -> BookingOutcome:
         owned = await self._owned(request.customer, request.booking_uid)
@@ -184,17 +202,21 @@ class AppointmentLifecycle:
             raise SameStart
         offered = request.offered
         if offered is not None and offered.covers(start) and not offered.offers(start):
-            return await self._unavailable(request, old)
+            return await self._unavailable(request, old, Refusal.SLOT_TAKEN)
         try:
             booking = await self._calcom.reschedule_booking(old.booking_uid, start)
-        except CalcomSlotUnavailable:
-            return await self._unavailable(request, old)
+        except CalcomSlotUnavailable as exc:
+            return await self._unavailable(request, old, exc.refusal)
+        except CalcomBookerLimitReached:
+            return BookingOutcome(ToolStatus.LIMIT_REACHED, old, variant="appointment")
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
                 return _error(exc)
             return await self._settle_reschedule(request, old, start, exc)
         except (CalcomNotFound, CalcomValidationError) as exc:
             refused = await self._refused(old, exc)
+            if refused.status is ToolStatus.ERROR:
+                log_unknown_refusal(exc, request.call_id)
             if refused.status is ToolStatus.ALREADY_CANCELLED:
                 return BookingOutcome(ToolStatus.NOT_FOUND)
             return refused
@@ -270,9 +292,15 @@ class AppointmentLifecycle:
         )
         return new
 
-    async def _unavailable(self, request: RescheduleRequest, old: Appointment) -> BookingOutcome:
+    async def _unavailable(
+        self, request: RescheduleRequest, old: Appointment, refusal: Refusal
+    ) -> BookingOutcome:
+        """The same refusal table as booking: ``unavailable`` with the nearest free starts."""
+        alternatives = await self._alternatives(request, old)
         return BookingOutcome(
-            ToolStatus.UNAVAILABLE, alternatives=await self._alternatives(request, old)
+            ToolStatus.UNAVAILABLE,
+            alternatives=alternatives,
+            variant=refusal_variant(refusal, request.start.astimezone(UTC), alternatives),
         )
 
     async def _alternatives(
@@ -284,17 +312,14 @@ class AppointmentLifecycle:
         if request.offered is not None and request.offered.covers(start):
             return request.offered.alternatives(start, now=now, limit=limit)
         window = self._policy.alternatives_window
+        zone = ZoneInfo(request.timezone or old.timezone)
         try:
-            slots = await self._calcom.get_slots(
-                event_type_id=old.event_type_id,
-                start=max(start - window, now),
-                end=start + window,
-                time_zone=request.timezone,
-            )
+            slots = await self._slots.around(old.event_type_id, start.astimezone(zone).date(), zone)
         except CalcomError as exc:
             logger.warning("could not fetch alternatives: %s", exc.kind)
             return ()
-        return nearest(slots, start, limit)
+        near = [s for s in slots if s > now and abs(s - start) <= window]
+        return nearest(near, start, limit)
 
     # -- cancel ----------------------------------------------------------------------------
 
@@ -302,7 +327,10 @@ class AppointmentLifecycle:
         """Cancel the caller's appointment on Cal.com. Statuses: ``cancelled``,
         ``already_cancelled``, ``not_found``, ``conflict``, ``error``."""
         async with self._repository.lock(appointment_lock(request.booking_uid)):
-            return await self._cancel_locked(request)
+            outcome = await self._cancel_locked(request)
+        if outcome.appointment is not None:
+            await self._slots.touched(outcome.appointment.start, outcome.appointment.event_type_id)
+        return outcome
 
     async def _cancel_locked(self, request: CancelRequest) -> BookingOutcome:
         owned = await self._owned(request.customer, request.booking_uid)
@@ -468,7 +496,9 @@ def appointment_status(calcom_status: str) -> AppointmentStatus:
     status = calcom_status.lower()
     if status == "pending":
         return AppointmentStatus.PENDING
-    if status in ("cancelled", "rejected"):
+    if status == "rejected":
+        return AppointmentStatus.REJECTED
+    if status == "cancelled":
         return AppointmentStatus.CANCELLED
     return AppointmentStatus.ACTIVE
 
@@ -480,4 +510,4 @@ def _withdrawn(booking: Booking) -> bool:
 
 def _error(exc: CalcomError) -> BookingOutcome:
     logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
-    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind)
+    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind, variant=error_variant(exc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
@@ -18,6 +18,10 @@ from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
+
+if TYPE_CHECKING:
+    from retell_booking_tools.availability import SharedSlots
+    from retell_booking_tools.calcom.budget import RateBudget
 
 
 @attrs.frozen
@@ -86,6 +90,7 @@ async def build_runtime(
         timeout=settings.calcom_timeout_seconds,
         transport=calcom_transport,
         on_request=telemetry.on_calcom_request,
+        budget=rate_budget(settings, api_key, repository, clock),
     )
     service = BookingService(
         calcom=calcom,
@@ -94,8 +99,10 @@ async def build_runtime(
             event_type_id=event_type_id,
             timezone=settings.timezone,
             attendee_email_domain=settings.attendee_email_domain,
+            slots_reuse_seconds=settings.slots_reuse_seconds,
         ),
         clock=clock,
+        shared_slots=shared_slots(repository),
     )
     runner = ToolRunner(
         tools=tools,
@@ -117,3 +124,45 @@ async def build_runtime(
         runner=runner,
         telemetry=telemetry,
     )
+
+
+def rate_budget(
+    settings: Settings, api_key: str, repository: Repository, clock: Clock
+) -> RateBudget | None:
+    """The API key's budget, shared where the replicas share something: Redis when
+    configured, else a PostgreSQL store, else this process alone. None when turned off."""
+    from retell_booking_tools.calcom.budget import (
+        BudgetStore,
+        InProcessBudgetStore,
+        PostgresBudgetStore,
+        RateBudget,
+        RedisBudgetStore,
+    )
+
+    if settings.calcom_rate_limit == 0:
+        return None
+    store: BudgetStore
+    engine = getattr(repository, "engine", None)
+    if settings.redis_url is not None:
+        store = RedisBudgetStore(settings.redis_url.get_secret_value())
+    elif engine is not None and engine.dialect.name == "postgresql":
+        store = PostgresBudgetStore(engine)
+    else:
+        store = InProcessBudgetStore()
+    return RateBudget(
+        api_key=api_key,
+        store=store,
+        limit=settings.calcom_rate_limit,
+        max_wait=settings.calcom_budget_wait_seconds,
+        clock=lambda: clock().timestamp(),
+    )
+
+
+def shared_slots(repository: Repository) -> SharedSlots | None:
+    """Slot reads shared by every replica on a PostgreSQL store; None elsewhere."""
+    engine = getattr(repository, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    from retell_booking_tools.repository.slot_cache import PostgresSlotCache
+
+    return PostgresSlotCache(engine)

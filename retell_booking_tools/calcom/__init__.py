@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     )
     from retell_booking_tools.calcom.errors import (
         CalcomAuthError,
+        CalcomBookerLimitReached,
         CalcomError,
         CalcomNotFound,
         CalcomRateLimited,
@@ -49,6 +50,7 @@ else:
             ),
             "retell_booking_tools.calcom.errors": (
                 "CalcomAuthError",
+                "CalcomBookerLimitReached",
                 "CalcomError",
                 "CalcomNotFound",
                 "CalcomRateLimited",
@@ -82,6 +84,7 @@ __all__ = [
     "BookingAttendee",
     "BookingEvent",
     "CalcomAuthError",
+    "CalcomBookerLimitReached",
     "CalcomClient",
     "CalcomError",
     "CalcomNotFound",

@@ -1,8 +1,11 @@
 """An async Cal.com v2 client: one HTTP boundary, typed answers, errors a caller can act on.
 
-Reads (``GET``) are retried with backoff on :class:`CalcomRateLimited` and
-:class:`CalcomUnavailable` through ``stamina``; writes (``POST``) never are, because a
-create that timed out may have been committed: the caller looks the booking up instead.
+Reads (``GET``) are retried with backoff on :class:`CalcomUnavailable` through ``stamina``,
+and on :class:`CalcomRateLimited` only when Cal.com's wait is short: a 429 blocks the key
+for a minute, and a retry within it only meets the block (and the block is recorded in the
+shared :class:`~retell_booking_tools.calcom.budget.RateBudget`, when there is one). Writes
+(``POST``) are never retried, because a create that timed out may have been committed: the
+caller looks the booking up instead.
 Tests switch the backoff off with ``stamina.set_testing(True, attempts=..., cap=True)``.
 """
 
@@ -17,7 +20,7 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 from importlib import metadata
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import Any, Final, Literal, Self, TypeGuard, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -26,8 +29,11 @@ import stamina
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from retell_booking_tools.calcom.budget import RateBudget
 from retell_booking_tools.calcom.errors import (
     CalcomAuthError,
+    CalcomBookerLimitReached,
+    CalcomBudgetExhausted,
     CalcomError,
     CalcomNotFound,
     CalcomRateLimited,
@@ -42,6 +48,7 @@ from retell_booking_tools.calcom.models import (
     RescheduleBooking,
     format_instant,
 )
+from retell_booking_tools.calcom.refusals import Refusal, classify_refusal, reschedule_uid_in
 
 __all__ = [
     "BOOKINGS_API_VERSION",
@@ -63,13 +70,6 @@ MAX_PAGE_SIZE: Final = 250
 MAX_PAGES: Final = 20
 """``list_bookings`` stops after this many pages (and logs a warning) rather than loop forever."""
 
-_SLOT_TAKEN_MARKERS: Final = (
-    "already has booking",
-    "not available",
-    "no_available_users",
-    "booking_conflict",
-)
-_SLOT_TAKEN_CODES: Final = frozenset({"booking_conflict_error"})
 
 Method = Literal["GET", "POST"]
 T = TypeVar("T")
@@ -138,13 +138,17 @@ class CalcomClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_attempts: int = 3,
         on_request: Callable[[CalcomRequestEvent], None] | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
+        """``budget`` spends the API key's shared request budget before every request (see
+        :mod:`~retell_booking_tools.calcom.budget`); without one nothing is throttled."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._max_attempts = max_attempts
         self._on_request = on_request
+        self._budget = budget
         if transport is None:
             from retell_booking_tools.calcom.transport import CalcomTransport
 
@@ -163,6 +167,10 @@ class CalcomClient:
     def __repr__(self) -> str:
         return f"CalcomClient(base_url={self._base_url!r})"
 
+    @property
+    def budget(self) -> RateBudget | None:
+        return self._budget
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -176,6 +184,8 @@ class CalcomClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._budget is not None:
+            await self._budget.close()
 
     # -- slots -------------------------------------------------------------------------
 
@@ -354,6 +364,8 @@ class CalcomClient:
         """
         write = method != "GET"
         secrets = (self._api_key, *personal)
+        if self._budget is not None:
+            await self._budget.acquire(write=write)
         started = time.perf_counter()
         status_code: int | None = None
         try:
@@ -385,6 +397,8 @@ class CalcomClient:
                 raise _malformed(method, endpoint, status_code)
         except CalcomError as error:
             self._emit(method, endpoint, status_code, started, error.kind)
+            if _blocks(error) and self._budget is not None:
+                await self._budget.blocked(error.retry_after)
             raise
         self._emit(method, endpoint, status_code, started, None)
         return status_code, body if whole_body else body["data"]
@@ -455,8 +469,18 @@ def error_for_status(
         return CalcomAuthError(message, status_code=status_code, code=code)
     if status_code == 404:
         return CalcomNotFound(message, status_code=status_code, code=code)
-    if status_code == 409 or (status_code == 400 and _says_slot_taken(code, cal_message)):
-        return CalcomSlotUnavailable(message, status_code=status_code, code=code)
+    rule = classify_refusal(status_code, code, cal_message)
+    if rule is not None and rule.refusal is Refusal.BOOKER_LIMIT:
+        return CalcomBookerLimitReached(
+            message,
+            status_code=status_code,
+            code=code,
+            reschedule_uid=reschedule_uid_in(cal_message),
+        )
+    if rule is not None:
+        return CalcomSlotUnavailable(
+            message, status_code=status_code, code=code, refusal=rule.refusal
+        )
     if status_code == 429:
         retry_after = _retry_after(headers, time.time() if now is None else now)
         return CalcomRateLimited(message, status_code=429, code=code, retry_after=retry_after)
@@ -518,13 +542,6 @@ def _error_details(body: Any) -> tuple[str | None, str | None]:
     )
 
 
-def _says_slot_taken(code: str | None, message: str | None) -> bool:
-    if code is not None and code.lower() in _SLOT_TAKEN_CODES:
-        return True
-    text = f"{code or ''} {message or ''}".lower()
-    return any(marker in text for marker in _SLOT_TAKEN_MARKERS)
-
-
 def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait: ``Retry-After`` (seconds or date), else Cal.com's reset header."""
     retry_after = headers.get("retry-after")
@@ -562,12 +579,24 @@ def _seconds_or_http_date(value: str, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+def _blocks(error: CalcomError) -> TypeGuard[CalcomRateLimited]:
+    """A 429 whose wait is unknown or long: Cal.com's block, to be shared by every replica.
+    A short announced wait is only waited out (see :func:`_retry_backoff`)."""
+    if not isinstance(error, CalcomRateLimited) or isinstance(error, CalcomBudgetExhausted):
+        return False
+    return error.retry_after is None or error.retry_after > MAX_RETRY_WAIT_SECONDS
+
+
 def _retry_backoff(exc: Exception) -> bool | float | timedelta:
-    """stamina's hook: retry outages and rate limits; wait as long as Cal.com said, capped."""
+    """stamina's hook: retry outages; retry a rate limit only once Cal.com's wait is over and
+    only when that wait is short. Without a wait (Cal.com's 429s carry no ``Retry-After``,
+    and its block lasts a minute) or with a long one, never: that would meet the block."""
+    if isinstance(exc, CalcomBudgetExhausted):
+        return False
     if isinstance(exc, CalcomRateLimited):
-        if exc.retry_after is None:
-            return True
-        return min(exc.retry_after, MAX_RETRY_WAIT_SECONDS)
+        if exc.retry_after is None or exc.retry_after > MAX_RETRY_WAIT_SECONDS:
+            return False
+        return exc.retry_after
     return isinstance(exc, CalcomUnavailable)
 
 

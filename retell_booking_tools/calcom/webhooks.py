@@ -3,8 +3,9 @@
 Cal.com signs the raw body with HMAC-SHA256 under the webhook's secret and sends the hex
 digest in ``X-Cal-Signature-256``. The body is
 ``{"triggerEvent", "createdAt", "payload": {...booking...}}``; the booking's ``status`` is
-upper case and a reschedule names the booking it replaced (``rescheduleUid`` /
-``fromReschedule``).
+upper case (``PENDING`` for ``BOOKING_REQUESTED``, ``REJECTED`` for ``BOOKING_REJECTED``), a
+reschedule names the booking it replaced as ``rescheduleUid`` (older payloads:
+``fromReschedule``), and ``metadata`` may be null.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ __all__ = [
 
 SIGNATURE_HEADER: Final = "X-Cal-Signature-256"
 
-BookingTrigger = Literal["BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED"]
+BookingTrigger = Literal[
+    "BOOKING_CREATED",
+    "BOOKING_CANCELLED",
+    "BOOKING_RESCHEDULED",
+    "BOOKING_REQUESTED",
+    "BOOKING_REJECTED",
+]
 """The triggers applied to the store; every other trigger is acknowledged and ignored."""
 
 

@@ -93,6 +93,46 @@ CATALOG: dict[Language, dict[str, str]] = {
             "I'm still waiting for the booking system; nothing is confirmed yet. "
             "Let me check again in a moment."
         ),
+        "unavailable.too_soon.with_alternatives": (
+            "That time is too soon to book; the earliest I can offer is {choices}. "
+            "Would one of those suit you?"
+        ),
+        "unavailable.too_far.with_alternatives": (
+            "That time is too far ahead to book yet; the latest I can offer is {choices}. "
+            "Would one of those suit you?"
+        ),
+        "error.busy": (
+            "The booking system is very busy right now, so I couldn't do that. Nothing has "
+            "been booked or changed; shall I try again in a minute?"
+        ),
+        "booked.pending": (
+            "Your request for {date} at {time} is in, but the host still has to confirm it. "
+            "You'll hear from them once they have."
+        ),
+        "existing.pending": (
+            "You have already asked for an appointment on {date} at {time}; the host still "
+            "has to confirm it. Would you like to keep that request or change it?"
+        ),
+        "found.pending": (
+            "Your next appointment is on {date} at {time}; the host still has to confirm it."
+        ),
+        "found.many.pending": (
+            "You have {count} upcoming appointments: {choices}. "
+            "Not all of them have been confirmed by the host yet."
+        ),
+        "found.many.soonest.pending": (
+            "You have {count} upcoming appointments. The soonest are {choices}. "
+            "Not all of them have been confirmed by the host yet."
+        ),
+        "limit_reached": (
+            "You already have as many appointments as this service allows, so I can't book "
+            "another one. I can move one of your appointments instead; shall I look them up?"
+        ),
+        "limit_reached.appointment": (
+            "You already have as many appointments as this service allows, so I can't book "
+            "another one. I could move your appointment on {date} at {time} instead. "
+            "Would you like that?"
+        ),
     },
     "de": {
         "booked": "Ihr Termin ist gebucht: am {date} um {time}.",
@@ -184,6 +224,48 @@ CATALOG: dict[Language, dict[str, str]] = {
         "pending": (
             "Ich warte noch auf das Buchungssystem; bestätigt ist noch nichts. "
             "Ich frage gleich noch einmal nach."
+        ),
+        "unavailable.too_soon.with_alternatives": (
+            "Dieser Termin ist zu kurzfristig; frühestens könnte ich Ihnen {choices} anbieten. "
+            "Passt Ihnen einer davon?"
+        ),
+        "unavailable.too_far.with_alternatives": (
+            "Dieser Termin liegt zu weit in der Zukunft; spätestens könnte ich Ihnen {choices} "
+            "anbieten. Passt Ihnen einer davon?"
+        ),
+        "error.busy": (
+            "Das Buchungssystem ist gerade sehr ausgelastet, deshalb konnte ich das nicht "
+            "erledigen. Gebucht oder geändert ist nichts; soll ich es in einer Minute noch "
+            "einmal versuchen?"
+        ),
+        "booked.pending": (
+            "Ihre Anfrage für den {date} um {time} ist eingegangen, muss aber noch bestätigt "
+            "werden. Sie hören davon, sobald das geschehen ist."
+        ),
+        "existing.pending": (
+            "Sie haben bereits einen Termin am {date} um {time} angefragt; er muss noch "
+            "bestätigt werden. Möchten Sie die Anfrage behalten oder ändern?"
+        ),
+        "found.pending": (
+            "Ihr nächster Termin ist am {date} um {time}; er muss noch bestätigt werden."
+        ),
+        "found.many.pending": (
+            "Sie haben {count} bevorstehende Termine: {choices}. "
+            "Noch sind nicht alle davon bestätigt."
+        ),
+        "found.many.soonest.pending": (
+            "Sie haben {count} bevorstehende Termine. Die nächsten sind {choices}. "
+            "Noch sind nicht alle davon bestätigt."
+        ),
+        "limit_reached": (
+            "Sie haben bereits so viele Termine, wie für diesen Service möglich sind; einen "
+            "weiteren kann ich nicht buchen. Ich kann stattdessen einen Ihrer Termine "
+            "verschieben. Soll ich nachsehen?"
+        ),
+        "limit_reached.appointment": (
+            "Sie haben bereits so viele Termine, wie für diesen Service möglich sind; einen "
+            "weiteren kann ich nicht buchen. Ich könnte stattdessen Ihren Termin am {date} um "
+            "{time} verschieben. Möchten Sie das?"
         ),
     },
 }

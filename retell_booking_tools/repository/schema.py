@@ -152,3 +152,38 @@ reference_misses = sa.Table(
     sa.Index(None, "call_id"),
     sa.Index(None, "number", "missed_at"),
 )
+
+# One Cal.com API key's requests of the last minute, and a block Cal.com announced; the key
+# is named by a hash (retell_booking_tools.calcom.budget). Not part of the repository
+# contract: only the PostgreSQL budget store uses them.
+calcom_rate_budget = sa.Table(
+    "calcom_rate_budget",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("write", sa.Boolean, nullable=False),
+    sa.Index(None, "key", "at"),
+)
+
+calcom_rate_blocks = sa.Table(
+    "calcom_rate_blocks",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+)
+
+# Free slots read from Cal.com per (event type, day, zone), shared by the replicas
+# (retell_booking_tools.repository.slot_cache); instants are Unix seconds.
+calcom_slot_reads = sa.Table(
+    "calcom_slot_reads",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("event_type_id", sa.BigInteger, nullable=False),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("window_end", sa.Float, nullable=False),
+    sa.Column("fetched_at", sa.Float, nullable=False),
+    sa.Column("slots", sa.Text, nullable=False),
+    sa.Column("taken", sa.Text, nullable=False),
+    sa.Index(None, "event_type_id"),
+)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         EventTypeSpec,
         RecordedRequest,
     )
+    from .emulator.store import SentEmail
     from .http_server import serve_asgi
     from .retell_api_emulator import RetellApiEmulator, RetellApiRequest
     from .retell_simulator import RetellSimulator, SimulatedCall, SimulatedInvocation
@@ -42,6 +43,7 @@ else:
                 "EventTypeSpec",
                 "RecordedRequest",
             ),
+            "retell_booking_tools.testing.emulator.store": ("SentEmail",),
             "retell_booking_tools.testing.http_server": ("serve_asgi",),
             "retell_booking_tools.testing.retell_api_emulator": (
                 "RetellApiEmulator",
@@ -69,6 +71,7 @@ __all__ = [
     "RetellApiEmulator",
     "RetellApiRequest",
     "RetellSimulator",
+    "SentEmail",
     "SimulatedCall",
     "SimulatedInvocation",
     "WebhookDelivery",

@@ -11,7 +11,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Literal, TypeVar
 
@@ -33,13 +33,19 @@ from .emulator.models import (
 )
 from .emulator.rate_limit import RateLimiter
 from .emulator.shapes import webhook_payload_json
-from .emulator.store import BookingStore
+from .emulator.store import BookingStore, SentEmail
 from .emulator.transport import EmulatorTransport
 from .emulator.wire import ApiError, WireRequest, WireResponse, failure, utc_z
 
 _T = TypeVar("_T")
 
-WebhookTrigger = Literal["BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED"]
+WebhookTrigger = Literal[
+    "BOOKING_CREATED",
+    "BOOKING_CANCELLED",
+    "BOOKING_RESCHEDULED",
+    "BOOKING_REQUESTED",
+    "BOOKING_REJECTED",
+]
 
 
 @attrs.frozen
@@ -71,6 +77,7 @@ class CalcomEmulator:
         clock: Clock = system_clock,
         *,
         rate_limit_per_minute: int = 120,
+        rate_limit_block_seconds: float = 60.0,
         latency_seconds: float = 0.0,
     ) -> None:
         if latency_seconds < 0:
@@ -81,7 +88,10 @@ class CalcomEmulator:
         self._clock = clock
         self._lock = threading.RLock()
         self._store = BookingStore(clock)
-        self._api = CalcomApi(api_key, clock, self._store, RateLimiter(rate_limit_per_minute))
+        limiter = RateLimiter(
+            rate_limit_per_minute, block=timedelta(seconds=rate_limit_block_seconds)
+        )
+        self._api = CalcomApi(api_key, clock, self._store, limiter)
         self._faults = FaultQueue()
         self._requests: list[RecordedRequest] = []
         self._released = False
@@ -121,6 +131,17 @@ class CalcomEmulator:
         """Injected faults not used up yet."""
         with self._lock:
             return self._faults.pending()
+
+    @property
+    def emails(self) -> list[SentEmail]:
+        """E-mails Cal.com sent attendees, in order; none to ``@sms.cal.com`` addresses."""
+        with self._lock:
+            return list(self._store.outbox)
+
+    def throttled_count(self) -> int:
+        """Requests the rate limit refused with 429 (its own, not injected faults)."""
+        with self._lock:
+            return self._api.throttled
 
     def created_bookings_count(self) -> int:
         """Rows created through the API (creates and reschedules), not seeded ones."""
@@ -196,20 +217,31 @@ class CalcomEmulator:
         *,
         secret: str,
         created_at: datetime | None = None,
+        metadata: bool = True,
     ) -> WebhookDelivery:
         """The signed delivery Cal.com sends for ``trigger`` about the booking ``uid`` as it is
-        now. ``BOOKING_RESCHEDULED`` is about the new booking, which names the old one.
+        now. ``BOOKING_RESCHEDULED`` is about the new booking, which names the old one;
+        ``BOOKING_REQUESTED`` and ``BOOKING_REJECTED`` are about a booking of an event type
+        that requires confirmation (status ``PENDING`` / ``REJECTED``).
 
-        ``created_at`` (default: the clock) lets a test send an older event late.
+        ``created_at`` (default: the clock) lets a test send an older event late;
+        ``metadata=False`` sends ``metadata: null``, as some ``BOOKING_CREATED`` paths do.
         """
 
         def build() -> dict[str, Any]:
             booking = self._store.get(uid)
             event_type = self._store.event_type(booking.event_type_id)
+            previous = (
+                self._store.get(booking.rescheduled_from_uid)
+                if booking.rescheduled_from_uid is not None
+                else None
+            )
             return {
                 "triggerEvent": trigger,
                 "createdAt": utc_z(created_at or self._clock()),
-                "payload": webhook_payload_json(booking, event_type),
+                "payload": webhook_payload_json(
+                    booking, event_type, previous=previous, metadata=metadata
+                ),
             }
 
         body = json.dumps(self._on_cal_side(build)).encode()

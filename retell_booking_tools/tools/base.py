@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from retell_booking_tools.availability import AvailabilityService, OfferedSlots
 from retell_booking_tools.booking import BookingOutcome, BookingService
 from retell_booking_tools.config import Language
-from retell_booking_tools.domain import Appointment, Customer, ToolStatus, call_key, phone_key
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    Customer,
+    ToolStatus,
+    call_key,
+    phone_key,
+)
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.identity import (
     CONTACT_NEEDED,
@@ -64,6 +71,7 @@ class ToolContext:
             calcom=self.service.calcom,
             clock=self.service.clock,
             max_alternatives=self.service.policy.max_alternatives,
+            slots=self.service.slots,
         )
 
 
@@ -135,6 +143,10 @@ class AppointmentView(BaseModel):
     booking_reference: str | None = Field(
         default=None, description="The code the caller can give to manage it (e.g. K7F2QX)"
     )
+    status: AppointmentStatus = Field(
+        default=AppointmentStatus.ACTIVE,
+        description="'active', or 'pending' while the host still has to confirm it",
+    )
 
     @classmethod
     def of(cls, appointment: Appointment) -> AppointmentView:
@@ -146,6 +158,7 @@ class AppointmentView(BaseModel):
             end=appointment.end.astimezone(zone),
             timezone=appointment.timezone,
             booking_reference=appointment.booking_reference,
+            status=appointment.status,
         )
 
 
@@ -212,8 +225,9 @@ _SPOKEN_REFERENCE = (ToolStatus.BOOKED, ToolStatus.RESCHEDULED)
 def outcome_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
     """Word a booking outcome; the appointment is spoken in its own time zone."""
     appointment = outcome.appointment
+    key = f"{outcome.status.value}.{outcome.variant}" if outcome.variant else outcome.status.value
     message = render(
-        outcome.status.value,
+        key,
         context.language,
         zone=ZoneInfo(appointment.timezone) if appointment else context.zone,
         at=appointment.start if appointment else None,

@@ -72,7 +72,8 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         )
     )
     if answer.status is ToolStatus.ERROR:
-        return status_result(ToolStatus.ERROR, context)
+        busy = answer.error_kind in ("CalcomRateLimited", "CalcomBudgetExhausted")
+        return status_result(ToolStatus.ERROR, context, variant="busy" if busy else None)
     held = await _held_that_day(day, context)
     slots = [slot for slot in answer.slots if not any(a.start == slot for a in held)]
     own = next((a for a in held if a.start == start), None) if start is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from retell_booking_tools.booking import BookingOutcome
-from retell_booking_tools.domain import ToolStatus
+from retell_booking_tools.domain import AppointmentStatus, ToolStatus
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     MAX_LISTED_APPOINTMENTS,
@@ -58,12 +58,16 @@ def found_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
         return status_result(outcome.status, context)
     appointments = outcome.appointments
     first = appointments[0]
+    pending = any(a.status is AppointmentStatus.PENDING for a in appointments)
     if len(appointments) == 1:
-        message = render("found", context.language, zone=ZoneInfo(first.timezone), at=first.start)
+        key = "found.pending" if pending else "found"
+        message = render(key, context.language, zone=ZoneInfo(first.timezone), at=first.start)
     else:
         spoken = appointments[:MAX_SPOKEN_APPOINTMENTS]
         message = render(
-            "found.many" if len(spoken) == len(appointments) else "found.many.soonest",
+            "found.many"
+            + (".soonest" if len(spoken) < len(appointments) else "")
+            + (".pending" if pending else ""),
             context.language,
             zone=context.zone,
             choices=[a.start for a in spoken],

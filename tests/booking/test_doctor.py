@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from agent_backend import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World
 
+from retell_booking_tools.attendees import attendee_email
 from retell_booking_tools.doctor import Doctor, DoctorReport
 from retell_booking_tools.domain import Call, CallLink, Relationship, ToolCallKey
 
@@ -80,7 +81,8 @@ async def test_an_unknown_calcom_booking_is_adopted_for_the_caller_and_its_call_
         event_type_id=EVENT_TYPE_ID,
         start=start,
         attendee_name="Max Mustermann",
-        attendee_email=f"tel-{CALLER.lstrip('+')}@phone.invalid",
+        attendee_email=attendee_email(CALLER),
+        attendee_phone_number=CALLER,
         metadata={"retell_call_id": "call_lost"},
     )
     doctor = doctor_for(world)
@@ -105,6 +107,38 @@ async def test_an_unknown_calcom_booking_is_adopted_for_the_caller_and_its_call_
     [link] = await world.repository.links_for_call("call_lost")
     assert link.relationship is Relationship.ORIGINAL
     assert link.metadata["backfilled"] is True
+
+
+async def test_a_booking_under_the_legacy_phone_address_is_adopted_and_reported_only(
+    world: World,
+) -> None:
+    """``tel-<digits>@phone.invalid`` is still the caller's; doctor lists it, changes nothing."""
+    start = datetime(2025, 10, 13, 9, 0, tzinfo=UTC)
+    seeded = world.calcom.seed_booking(
+        event_type_id=EVENT_TYPE_ID,
+        start=start,
+        attendee_name="Max Mustermann",
+        attendee_email=f"tel-{CALLER.lstrip('+')}@phone.invalid",
+    )
+    doctor = doctor_for(world)
+
+    dry = await doctor.run(since=SINCE)
+    assert kinds(dry) == [
+        ("unknown_booking", seeded.uid, None),
+        ("legacy_attendee_email", seeded.uid, None),
+    ]
+    assert "+49" not in str(dry.to_json())
+    assert "4915112345678" not in str(dry.to_json())
+
+    fixed = await doctor.run(since=SINCE, fix=True)
+
+    assert kinds(fixed) == [("legacy_attendee_email", seeded.uid, None)]
+    adopted = await world.repository.get_appointment_by_uid(seeded.uid)
+    caller = await world.repository.find_customer(phone=CALLER, email=None)
+    assert adopted is not None
+    assert caller is not None
+    assert adopted.customer_id == caller.id
+    assert world.calcom.booking(seeded.uid).attendees[0].email.startswith("tel-")
 
 
 async def test_an_appointment_cancelled_on_calcom_is_stale_until_fixed(world: World) -> None:

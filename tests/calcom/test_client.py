@@ -407,7 +407,7 @@ async def test_cancel_returns_the_cancelled_booking_with_its_reason(client: Calc
         (_error(400, TAKEN), CalcomSlotUnavailable),
         (_error(400, "Something happened", "booking_conflict_error"), CalcomSlotUnavailable),
         (_error(400, "no_available_users_found_error"), CalcomSlotUnavailable),
-        (_error(400, "Slot is NOT AVAILABLE"), CalcomSlotUnavailable),
+        (_error(400, "Slot is NOT AVAILABLE"), CalcomValidationError),
         (_error(400, "property foo should not exist"), CalcomValidationError),
         (_error(422, "Unprocessable"), CalcomValidationError),
         (_error(429, "ThrottlerException: Too Many Requests"), CalcomRateLimited),
@@ -473,8 +473,15 @@ def test_rate_limit_wait_comes_from_retry_after_or_the_reset_header(
 # -- retries --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", [_error(503, "Service unavailable"), _error(429, "Slow down")])
-async def test_reads_are_retried_through_outages_and_rate_limits(
+@pytest.mark.parametrize(
+    "fault",
+    [
+        _error(503, "Service unavailable"),
+        httpx.Response(429, headers={"Retry-After": "0"}, json={"status": "error"}),
+    ],
+    ids=["outage", "rate-limit-already-over"],
+)
+async def test_reads_are_retried_through_outages_and_rate_limits_that_are_over(
     client: CalcomClient, fake: FakeCalcom, fault: httpx.Response
 ) -> None:
     """Two failures then an answer: the caller never notices."""
@@ -488,6 +495,27 @@ async def test_reads_are_retried_through_outages_and_rate_limits(
 
     assert len(slots) == 2
     assert fake.attempts == 3
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-RateLimit-Remaining-Default": "0", "X-RateLimit-Reset-Default": "60"}],
+    ids=["no-hint", "blocked-for-a-minute"],
+)
+async def test_a_429_is_not_retried_into_cal_coms_block(
+    client: CalcomClient, fake: FakeCalcom, headers: dict[str, str]
+) -> None:
+    """Cal.com's 429 carries no Retry-After and blocks the key a minute: one attempt only."""
+    fake.faults = [httpx.Response(429, headers=headers, json={"status": "error"})] * 3
+
+    with pytest.raises(CalcomRateLimited):
+        await client.get_slots(
+            event_type_id=EVENT_TYPE_ID,
+            start=datetime(2050, 9, 5, tzinfo=UTC),
+            end=datetime(2050, 9, 6, tzinfo=UTC),
+        )
+
+    assert fake.attempts == 1
 
 
 async def test_reads_give_up_after_max_attempts_with_the_last_error(

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from retell_booking_tools.attendees import attendee_email
 from retell_booking_tools.cli import app
 from retell_booking_tools.domain import Call, CallLink, NewAppointment, Relationship, ToolCallKey
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
@@ -109,7 +110,8 @@ def test_doctor_reports_the_incidents_gap_fixes_it_and_then_finds_nothing(
         event_type_id=EVENT_TYPE_ID,
         start=start,
         attendee_name="Max Mustermann",
-        attendee_email=f"tel-{CALLER.lstrip('+')}@phone.invalid",
+        attendee_email=attendee_email(CALLER),
+        attendee_phone_number=CALLER,
         metadata={"retell_call_id": "call_682"},
     )
     url = _store(tmp_path)

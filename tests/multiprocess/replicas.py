@@ -158,6 +158,8 @@ def replica_environment(
             "RETELL_BOOKING_CALCOM_TIMEOUT": "30",
             # At most 16 connections per process: the test server is shared.
             "RETELL_BOOKING_DATABASE_POOL_SIZE": "3",
+            # The emulator has no limit here; tests of the shared budget set their own.
+            "RETELL_BOOKING_CALCOM_RATE_LIMIT": "0",
         }
     )
     return env

@@ -175,26 +175,30 @@ async def test_repeat_booking_for_a_requires_confirmation_event_type_returns_the
     assert emu.created_bookings_count() == 1
 
 
-async def test_requires_confirmation_repeat_is_also_matched_by_phone_number(
+async def test_requires_confirmation_repeat_is_matched_on_email_and_phone_number_together(
     client: httpx.AsyncClient, emu: CalcomEmulator
 ) -> None:
-    """Two e-mails but one phone number count as the same attendee."""
+    """Same email and phone is the same attendee; one phone under two emails is not."""
     attendee = {"name": "E", "timeZone": "Europe/Berlin", "phoneNumber": "+4930123456"}
-    first = await client.post(
-        "/bookings",
-        json=booking_body(event_type_id=CONFIRMED_BY_HOST)
-        | {"attendee": {**attendee, "email": "one@example.com"}},
-        headers=BOOKINGS,
-    )
-    again = await client.post(
-        "/bookings",
-        json=booking_body(event_type_id=CONFIRMED_BY_HOST)
-        | {"attendee": {**attendee, "email": "two@example.com"}},
-        headers=BOOKINGS,
-    )
 
-    assert again.status_code == 201
-    assert again.json()["data"]["uid"] == first.json()["data"]["uid"]
+    async def request(email: str) -> httpx.Response:
+        return await client.post(
+            "/bookings",
+            json=booking_body(event_type_id=CONFIRMED_BY_HOST)
+            | {"attendee": {**attendee, "email": email}},
+            headers=BOOKINGS,
+        )
+
+    first = await request("one@example.com")
+    same = await request("ONE@example.com")
+    other_email = await request("two@example.com")
+
+    assert same.status_code == 201
+    assert same.json()["data"]["uid"] == first.json()["data"]["uid"]
+    assert other_email.status_code == 400
+    assert error_of(other_email)["message"] == (
+        "User either already has booking at this time or is not available"
+    )
     assert emu.created_bookings_count() == 1
 
 
@@ -607,8 +611,8 @@ async def test_bookings_are_filtered_by_time_sorted_and_paged(
 
 @pytest.mark.parametrize(
     "params",
-    [{"take": 251}, {"attendee": "x"}, {"status": "active"}, {"sortStart": "up"}],
-    ids=["take-over-250", "unknown-key", "unknown-status", "bad-sort"],
+    [{"take": 251}, {"status": "active"}, {"sortStart": "up"}],
+    ids=["take-over-250", "unknown-status", "bad-sort"],
 )
 async def test_listing_refuses_bad_queries(
     client: httpx.AsyncClient, params: dict[str, Any]
@@ -1002,14 +1006,16 @@ async def test_a_webhook_delivery_carries_the_booking_as_cal_com_sends_it(
 async def test_a_reschedule_webhook_names_the_booking_it_replaced(
     client: httpx.AsyncClient, emu: CalcomEmulator
 ) -> None:
-    """The new booking's payload carries ``rescheduleUid`` and ``fromReschedule``."""
+    """The new booking's payload carries Cal.com's ``rescheduleUid`` and ``rescheduleId``."""
     uid = (await book(client)).json()["data"]["uid"]
     new = emu.reschedule_booking(uid, datetime(2025, 10, 10, 12, 0, tzinfo=UTC))
 
     rescheduled = emu.webhook("BOOKING_RESCHEDULED", new.uid, secret="whsec").json["payload"]
     cancelled = emu.webhook("BOOKING_CANCELLED", uid, secret="whsec").json["payload"]
 
-    assert (rescheduled["rescheduleUid"], rescheduled["fromReschedule"]) == (uid, uid)
+    assert rescheduled["rescheduleUid"] == uid
+    assert rescheduled["rescheduleId"] == emu.booking(uid).id
+    assert "fromReschedule" not in rescheduled
     assert rescheduled["startTime"] == "2025-10-10T12:00:00.000Z"
     assert cancelled["status"] == "CANCELLED"
     assert emu.booking(uid).rescheduled_to_uid == new.uid
@@ -1032,3 +1038,269 @@ def test_the_public_surface_is_exactly_what_all_names() -> None:
 
     assert exported - {"annotations", "TYPE_CHECKING"} == set(testing.__all__)
     assert {"CalcomEmulator", "EventTypeSpec", "Fault", "FaultKind", "FakeClock"} <= exported
+
+
+# --- refusals as Cal.com words them ------------------------------------------------------
+
+OUT_OF_BOUNDS = (
+    'The event type can\'t be booked at the "start" time provided. This could be because '
+    "it's too soon (violating the minimum booking notice) or too far in the future (outside "
+    "the event's scheduling window). Try fetching available slots first using the GET "
+    '/v2/slots endpoint and then make a booking with "start" time equal to one of the '
+    "available slots: https://cal.com/docs/api-reference/v2/slots"
+)
+BOUNDED = 88
+
+
+@pytest.fixture(name="bounded")
+def _bounded(emu: CalcomEmulator) -> EventTypeSpec:
+    """60 minutes, 24 hours' notice, bookable at most 7 days ahead."""
+    return emu.add_event_type(
+        EventTypeSpec(
+            id=BOUNDED,
+            title="Begrenzt",
+            length_minutes=60,
+            timezone="Europe/Berlin",
+            business_hours=WEEKDAYS_9_TO_17,
+            minimum_booking_notice_minutes=24 * 60,
+            booking_window_days=7,
+        )
+    )
+
+
+@pytest.mark.usefixtures("bounded")
+@pytest.mark.parametrize(
+    "start",
+    [
+        pytest.param("2025-10-10T09:00:00Z", id="inside-the-minimum-notice"),
+        pytest.param("2025-10-20T09:00:00Z", id="past-the-booking-window"),
+    ],
+)
+async def test_a_start_outside_notice_or_window_is_refused_with_cal_coms_sentence(
+    client: httpx.AsyncClient, start: str
+) -> None:
+    """A 400 whose code is only the exception class; the sentence tells the case apart."""
+    response = await book(client, event_type_id=BOUNDED, start=start)
+
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "BadRequestException"
+    assert error_of(response)["message"] == OUT_OF_BOUNDS
+
+
+@pytest.mark.usefixtures("bounded")
+async def test_slots_leave_out_the_notice_period_and_what_lies_past_the_window(
+    client: httpx.AsyncClient,
+) -> None:
+    """From Thursday 20:21 UTC: nothing before Friday 22:21, nothing after Thursday week."""
+    days = await slot_starts(
+        client, eventTypeId=BOUNDED, start="2025-10-09", end="2025-10-31", timeZone="Europe/Berlin"
+    )
+
+    assert "2025-10-10" not in days
+    assert days["2025-10-13"][0] == "2025-10-13T09:00:00.000+02:00"
+    assert max(days) == "2025-10-16"
+    assert days["2025-10-16"][-1] == "2025-10-16T16:00:00.000+02:00"
+
+
+async def test_a_reschedule_inside_the_notice_is_refused_with_the_same_sentence(
+    client: httpx.AsyncClient, bounded: EventTypeSpec
+) -> None:
+    uid = (await book(client, event_type_id=BOUNDED, start="2025-10-13T09:00:00Z")).json()["data"][
+        "uid"
+    ]
+
+    moved = await client.post(
+        f"/bookings/{uid}/reschedule", json={"start": "2025-10-10T09:00:00Z"}, headers=BOOKINGS
+    )
+
+    assert moved.status_code == 400
+    assert error_of(moved)["message"] == OUT_OF_BOUNDS
+
+
+async def test_a_start_in_the_past_is_refused_as_in_the_past(client: httpx.AsyncClient) -> None:
+    response = await book(client, start="2025-10-09T08:00:00Z")
+
+    assert response.status_code == 400
+    assert error_of(response)["message"] == "Attempting to book a meeting in the past."
+
+
+async def test_a_team_event_type_says_one_of_the_hosts_is_not_available(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    emu.add_event_type(
+        EventTypeSpec(id=5, title="Team", timezone="Europe/Berlin", team=True, length_minutes=60)
+    )
+    await book(client, event_type_id=5, email="one@example.com")
+
+    taken = await book(client, event_type_id=5, email="two@example.com")
+
+    assert taken.status_code == 400
+    assert error_of(taken)["message"] == (
+        "One of the hosts either already has booking at this time or is not available"
+    )
+
+
+@pytest.mark.parametrize("offer_reschedule", [False, True])
+async def test_the_per_attendee_booking_limit_refuses_with_cal_coms_sentence(
+    client: httpx.AsyncClient, emu: CalcomEmulator, offer_reschedule: bool
+) -> None:
+    """The reschedule variant names the attendee's last booking."""
+    emu.add_event_type(
+        EventTypeSpec(
+            id=6,
+            title="Limited",
+            length_minutes=60,
+            timezone="Europe/Berlin",
+            max_active_bookings_per_attendee=1,
+            offer_reschedule_when_limited=offer_reschedule,
+        )
+    )
+    first = await book(client, event_type_id=6)
+
+    second = await book(client, event_type_id=6, start="2025-10-10T11:00:00Z")
+    other_attendee = await book(
+        client, event_type_id=6, start="2025-10-10T11:00:00Z", email="other@example.com"
+    )
+
+    limit = (
+        "Attendee with this email can't book because the maximum number of active bookings "
+        "has been reached."
+    )
+    if offer_reschedule:
+        uid = first.json()["data"]["uid"]
+        limit += f" You can reschedule your existing booking ({uid}) to a new timeslot instead."
+    assert second.status_code == 400
+    assert error_of(second) | {"details": None} == {
+        "code": "BadRequestException",
+        "message": limit,
+        "details": None,
+    }
+    assert other_attendee.status_code == 201
+
+
+async def test_length_in_minutes_is_refused_for_an_event_type_with_one_length(
+    client: httpx.AsyncClient,
+) -> None:
+    """Even the event type's own length: it has no multiple durations to choose from."""
+    response = await book(client, lengthInMinutes=60)
+
+    assert response.status_code == 400
+    assert "lengthInMinutes" in error_of(response)["message"]
+
+
+async def test_listing_bookings_drops_unknown_query_parameters_and_widens_the_result(
+    client: httpx.AsyncClient,
+) -> None:
+    """``GET /v2/bookings`` only whitelists: a misspelled filter is silently ignored."""
+    await book(client, email="one@example.com")
+    await book(client, email="two@example.com", start="2025-10-10T11:00:00Z")
+
+    listed = await client.get(
+        "/bookings", params={"attendeeMail": "one@example.com"}, headers=BOOKINGS
+    )
+
+    assert listed.status_code == 200
+    assert len(listed.json()["data"]) == 2
+
+
+async def test_a_phone_only_attendee_is_booked_as_digits_at_sms_cal_com_and_never_emailed(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    """Cal.com's own placeholder; an invented address elsewhere is accepted and emailed."""
+    phone_only = await client.post(
+        "/bookings",
+        json=booking_body()
+        | {"attendee": {"name": "E", "timeZone": "Europe/Berlin", "phoneNumber": "+4930123456"}},
+        headers=BOOKINGS,
+    )
+    invented = await book(client, email="tel-4930999@phone.invalid", start="2025-10-10T11:00:00Z")
+
+    assert phone_only.status_code == invented.status_code == 201
+    attendee = phone_only.json()["data"]["attendees"][0]
+    assert (attendee["email"], attendee["phoneNumber"]) == ("4930123456@sms.cal.com", "+4930123456")
+    assert [(mail.to, mail.kind) for mail in emu.emails] == [
+        ("tel-4930999@phone.invalid", "scheduled")
+    ]
+
+
+async def test_an_attendee_without_email_or_phone_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/bookings",
+        json=booking_body() | {"attendee": {"name": "E", "timeZone": "Europe/Berlin"}},
+        headers=BOOKINGS,
+    )
+
+    assert response.status_code == 400
+
+
+# --- requires confirmation -------------------------------------------------------------------
+
+
+async def test_a_requested_booking_is_pending_until_the_host_rejects_it_and_frees_the_slot(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    """BOOKING_REQUESTED says PENDING, BOOKING_REJECTED says REJECTED; the slot is free again."""
+    requested = (await book(client, event_type_id=CONFIRMED_BY_HOST)).json()["data"]
+    taken = await book(client, event_type_id=CONFIRMED_BY_HOST, email="other@example.com")
+    pending = emu.webhook("BOOKING_REQUESTED", requested["uid"], secret="s").json
+    emu.reject_booking(requested["uid"], "fully booked")
+    rejected = emu.webhook("BOOKING_REJECTED", requested["uid"], secret="s").json
+    after = await book(client, event_type_id=CONFIRMED_BY_HOST, email="other@example.com")
+
+    assert requested["status"] == "pending"
+    assert taken.status_code == 400
+    assert (pending["triggerEvent"], pending["payload"]["status"]) == (
+        "BOOKING_REQUESTED",
+        "PENDING",
+    )
+    assert (rejected["payload"]["status"], rejected["payload"]["cancellationReason"]) == (
+        "REJECTED",
+        "fully booked",
+    )
+    assert after.status_code == 201
+
+
+async def test_a_host_confirmation_accepts_a_pending_booking(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    uid = (await book(client, event_type_id=CONFIRMED_BY_HOST)).json()["data"]["uid"]
+
+    emu.confirm_booking(uid)
+    fetched = await client.get(f"/bookings/{uid}", headers=BOOKINGS)
+
+    assert fetched.json()["data"]["status"] == "accepted"
+    with pytest.raises(ValueError, match="not pending"):
+        emu.reject_booking(uid)
+
+
+async def test_a_created_webhook_may_carry_null_metadata_and_always_a_cancellation_reason(
+    client: httpx.AsyncClient, emu: CalcomEmulator
+) -> None:
+    uid = (await book(client)).json()["data"]["uid"]
+
+    payload = emu.webhook("BOOKING_CREATED", uid, secret="s", metadata=False).json["payload"]
+
+    assert payload["metadata"] is None
+    assert payload["cancellationReason"] == ""
+
+
+# --- the 60-second block ---------------------------------------------------------------------
+
+
+async def test_going_over_the_limit_blocks_the_key_for_sixty_seconds(clock: FakeClock) -> None:
+    """The block outlasts the window; the reset header counts down to its end."""
+    limited = CalcomEmulator(api_key=API_KEY, clock=clock, rate_limit_per_minute=2)
+    async with httpx.AsyncClient(transport=limited.transport, base_url="http://x/v2") as client:
+        answers = [await client.get("/bookings", headers=BOOKINGS) for _ in range(3)]
+        clock.advance(timedelta(seconds=30))
+        still_blocked = await client.get("/bookings", headers=BOOKINGS)
+        clock.advance(timedelta(seconds=31))
+        after_the_block = await client.get("/bookings", headers=BOOKINGS)
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[-1].headers["X-RateLimit-Reset-Default"] == "60"
+    assert "Retry-After" not in answers[-1].headers
+    assert still_blocked.status_code == 429
+    assert still_blocked.headers["X-RateLimit-Reset-Default"] == "30"
+    assert after_the_block.status_code == 200
+    assert after_the_block.headers["X-RateLimit-Remaining-Default"] == "1"

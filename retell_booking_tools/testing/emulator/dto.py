@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .models import zone
@@ -63,14 +63,22 @@ def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class AttendeeIn(_Dto):
+    """An attendee needs an email or a phone number (``RequireEmailOrPhone``)."""
+
     name: str
-    email: str
+    email: str | None = None
     time_zone: str
     phone_number: str | None = None
     language: str | None = None
 
     check_email = field_validator("email")(_email)
     check_zone = field_validator("time_zone")(_time_zone)
+
+    @model_validator(mode="after")
+    def check_email_or_phone(self) -> AttendeeIn:
+        if self.email is None and self.phone_number is None:
+            raise ValueError("Either email or phoneNumber must be provided for the attendee")
+        return self
 
 
 class CreateBookingIn(_Dto):

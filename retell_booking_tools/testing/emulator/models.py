@@ -50,8 +50,14 @@ class BusinessHours:
 class EventTypeSpec:
     """An event type as the emulated account has it configured.
 
-    ``requires_confirmation`` switches Cal.com's repeat-booking behaviour: such event types
-    hand back the existing booking with 201 instead of refusing with 400.
+    ``requires_confirmation`` makes new bookings ``pending`` until the host confirms or
+    rejects them, and switches Cal.com's repeat-booking behaviour: such event types hand back
+    the existing booking with 201 instead of refusing with 400.
+    ``minimum_booking_notice_minutes`` and ``booking_window_days`` (a rolling period: starts
+    more than that many days ahead are refused) bound what can be booked;
+    ``max_active_bookings_per_attendee`` limits upcoming bookings per attendee email, and
+    ``offer_reschedule_when_limited`` makes the refusal name the attendee's last booking.
+    ``team`` event types word "not available" for their hosts.
     """
 
     id: int
@@ -63,10 +69,17 @@ class EventTypeSpec:
     slot_interval_minutes: int | None = None
     minimum_booking_notice_minutes: int = 0
     slug: str | None = None
+    booking_window_days: int | None = None
+    max_active_bookings_per_attendee: int | None = None
+    offer_reschedule_when_limited: bool = False
+    team: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.length_minutes <= 0 or (self.slot_interval_minutes or 1) <= 0:
             raise ValueError("length and slot interval must be positive")
+        bounds = (self.booking_window_days, self.max_active_bookings_per_attendee)
+        if any(bound is not None and bound <= 0 for bound in bounds):
+            raise ValueError("booking window and booking limit must be positive")
 
     @property
     def length(self) -> timedelta:
@@ -107,10 +120,9 @@ class EmulatedAttendee:
     language: str = "en"
 
     def is_same_person(self, other: EmulatedAttendee) -> bool:
-        """Cal.com's "same attendee": e-mail in any case, or the phone when both have one."""
-        if self.email.lower() == other.email.lower():
-            return True
-        return self.phone_number is not None and self.phone_number == other.phone_number
+        """Cal.com's "same attendee" for a repeat: the same e-mail (any case) **and** the same
+        phone number (BookingRepository.getValidBookingFromEventTypeForAttendee)."""
+        return self.email.lower() == other.email.lower() and self.phone_number == other.phone_number
 
 
 @attrs.define(eq=False)

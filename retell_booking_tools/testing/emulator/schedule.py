@@ -31,7 +31,21 @@ def is_grid_start(event_type: EventTypeSpec, start: datetime, length: timedelta)
 
 
 def earliest_bookable(event_type: EventTypeSpec, now: datetime) -> datetime:
+    """Starts must lie strictly after this: the minimum booking notice."""
     return now + timedelta(minutes=event_type.minimum_booking_notice_minutes)
+
+
+def latest_bookable(event_type: EventTypeSpec, now: datetime) -> datetime | None:
+    """Starts must not lie after this (the rolling booking window), or None without one."""
+    if event_type.booking_window_days is None:
+        return None
+    return now + timedelta(days=event_type.booking_window_days)
+
+
+def within_bounds(event_type: EventTypeSpec, start: datetime, now: datetime) -> bool:
+    """Neither inside the minimum notice nor past the booking window."""
+    latest = latest_bookable(event_type, now)
+    return start > earliest_bookable(event_type, now) and (latest is None or start <= latest)
 
 
 def is_free(
@@ -78,14 +92,15 @@ def free_starts(
         before = bisect_left(taken_starts, start + length)
         return before == 0 or latest_ends[before - 1] <= start
 
-    not_before = earliest_bookable(event_type, now)
     zone = event_type.zone
     day = window_start.astimezone(zone).date() - timedelta(days=1)
     last_day = window_end.astimezone(zone).date() + timedelta(days=1)
     starts: list[datetime] = []
     while day <= last_day:
         for start in grid_starts(event_type, day, length):
-            if not (window_start <= start <= window_end) or start <= not_before:
+            if not (window_start <= start <= window_end) or not within_bounds(
+                event_type, start, now
+            ):
                 continue
             if is_open(start):
                 starts.append(start)

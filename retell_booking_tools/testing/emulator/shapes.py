@@ -87,11 +87,19 @@ def legacy_booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> 
     }
 
 
-def webhook_payload_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[str, Any]:
-    """A booking as Cal.com's webhooks carry it: ``startTime``, upper-case ``status``...
+def webhook_payload_json(
+    booking: EmulatedBooking,
+    event_type: EventTypeSpec,
+    *,
+    previous: EmulatedBooking | None = None,
+    metadata: bool = True,
+) -> dict[str, Any]:
+    """A booking as Cal.com's webhooks carry it (BookingPayloadBuilder, v2021-10-20):
+    ``startTime``, upper-case ``status``, ``cancellationReason`` always ("" when none).
 
-    A booking made by a reschedule names the one it replaced (``rescheduleUid`` and
-    ``fromReschedule``).
+    A booking made by a reschedule names the one it replaced as ``rescheduleUid`` (with
+    ``rescheduleId`` and ``rescheduledBy``). Without ``metadata`` the field is null, as on
+    some ``BOOKING_CREATED`` paths.
     """
     first = booking.attendees[0]
     data: dict[str, Any] = {
@@ -118,13 +126,13 @@ def webhook_payload_json(booking: EmulatedBooking, event_type: EventTypeSpec) ->
             "name": {"label": "your_name", "value": first.name},
             "email": {"label": "email_address", "value": first.email},
         },
-        "metadata": dict(booking.metadata),
+        "metadata": dict(booking.metadata) if metadata else None,
+        "cancellationReason": booking.cancellation_reason or "",
     }
-    if booking.status in {"cancelled", "rejected"}:
-        data["cancellationReason"] = booking.cancellation_reason
-    if booking.rescheduled_from_uid is not None:
-        data["rescheduleUid"] = booking.rescheduled_from_uid
-        data["fromReschedule"] = booking.rescheduled_from_uid
+    if previous is not None:
+        data["rescheduleUid"] = previous.uid
+        data["rescheduleId"] = previous.id
+        data["rescheduledBy"] = booking.rescheduled_by_email or first.email
     return data
 
 

@@ -12,12 +12,49 @@ from typing import Any
 import attrs
 
 from .models import HOST, BookingStatus, EmulatedAttendee, EmulatedBooking, EventTypeSpec
-from .schedule import earliest_bookable, is_free, is_grid_start
+from .schedule import is_free, is_grid_start, within_bounds
 from .wire import ApiError
 
+# Cal.com's booking errors service words each refusal in a fixed sentence
+# (apps/api/v2/src/ee/bookings/2024-08-13/services/errors.service.ts); the code is only
+# the exception class, ``BadRequestException``.
 NOT_AVAILABLE = "User either already has booking at this time or is not available"
+HOSTS_NOT_AVAILABLE = "One of the hosts either already has booking at this time or is not available"
 IN_THE_PAST = "Attempting to book a meeting in the past."
+OUT_OF_BOUNDS = (
+    'The event type can\'t be booked at the "start" time provided. This could be because '
+    "it's too soon (violating the minimum booking notice) or too far in the future (outside "
+    "the event's scheduling window). Try fetching available slots first using the GET "
+    '/v2/slots endpoint and then make a booking with "start" time equal to one of the '
+    "available slots: https://cal.com/docs/api-reference/v2/slots"
+)
+BOOKER_LIMIT = (
+    "Attendee with this email can't book because the maximum number of active bookings has "
+    "been reached."
+)
+BOOKER_LIMIT_RESCHEDULE = (
+    BOOKER_LIMIT + " You can reschedule your existing booking ({uid}) to a new timeslot instead."
+)
 ALREADY_CANCELLED = "This booking has already been cancelled."
+SMS_EMAIL_DOMAIN = "sms.cal.com"
+"""Cal.com's own placeholder domain for phone-only attendees; it never e-mails it
+(packages/lib/isSmsCalEmail.ts)."""
+
+
+def sms_email(phone_number: str) -> str:
+    """The address Cal.com gives a phone-only attendee: E.164 digits at ``sms.cal.com``
+    (getCalEventResponses.ts)."""
+    return f"{phone_number.lstrip('+')}@{SMS_EMAIL_DOMAIN}"
+
+
+@attrs.frozen
+class SentEmail:
+    """An e-mail Cal.com sends an attendee about a booking (``scheduled``, ``rescheduled``,
+    ``cancelled``, ``requested``, ``rejected``)."""
+
+    to: str
+    kind: str
+    booking_uid: str
 
 
 @attrs.frozen
@@ -50,7 +87,14 @@ class BookingStore:
         self._starts: defaultdict[int, list[tuple[datetime, int]]] = defaultdict(list)
         """Per event type, ``(start, position in bookings)`` in order: bookings never move."""
         self.created_count = 0
+        self.outbox: list[SentEmail] = []
         self._next_id = 1
+
+    def notify(self, booking: EmulatedBooking, kind: str) -> None:
+        """E-mail every attendee about ``booking``, except Cal.com's phone placeholders."""
+        for attendee in booking.attendees:
+            if not attendee.email.lower().endswith("@" + SMS_EMAIL_DOMAIN):
+                self.outbox.append(SentEmail(attendee.email, kind, booking.uid))
 
     def event_type(self, event_type_id: int) -> EventTypeSpec:
         try:
@@ -82,24 +126,21 @@ class BookingStore:
         return [self.bookings[position] for _, position in starts[first:last]]
 
     def create(self, request: NewBooking) -> CreateOutcome:
-        """Cal.com's decision for a new booking, in its order: past, availability, repeat, taken."""
+        """Cal.com's decision for a new booking, in its order: past, notice and window,
+        availability, repeat, the attendee's booking limit, taken."""
         event_type, start = request.event_type, request.start
         end = start + event_type.length
         now = self._clock()
-        if start <= now:
-            raise ApiError(400, IN_THE_PAST)
-        if start <= earliest_bookable(event_type, now) or not is_grid_start(
-            event_type, start, event_type.length
-        ):
-            raise ApiError(400, NOT_AVAILABLE)
+        self._check_start(event_type, start, now)
         nearby = self.bookings_between(event_type, start, end)
         repeat = self._same_attendee_booking(nearby, start, request.attendee)
         if repeat is not None:
             if event_type.requires_confirmation:
                 return CreateOutcome(repeat, created=False)
-            raise ApiError(400, NOT_AVAILABLE)
+            raise ApiError(400, _not_available(event_type))
+        self._check_booker_limit(event_type, request.attendee, now)
         if not is_free(nearby, event_type.id, start, end):
-            raise ApiError(400, NOT_AVAILABLE)
+            raise ApiError(400, _not_available(event_type))
         booking = self._insert(
             event_type,
             start,
@@ -112,7 +153,38 @@ class BookingStore:
             booking_fields_responses=request.booking_fields_responses,
         )
         self.created_count += 1
+        self.notify(booking, "requested" if booking.status == "pending" else "scheduled")
         return CreateOutcome(booking, created=True)
+
+    def _check_start(self, event_type: EventTypeSpec, start: datetime, now: datetime) -> None:
+        if start <= now:
+            raise ApiError(400, IN_THE_PAST)
+        if not within_bounds(event_type, start, now):
+            raise ApiError(400, OUT_OF_BOUNDS)
+        if not is_grid_start(event_type, start, event_type.length):
+            raise ApiError(400, _not_available(event_type))
+
+    def _check_booker_limit(
+        self, event_type: EventTypeSpec, attendee: EmulatedAttendee, now: datetime
+    ) -> None:
+        """Cal.com counts the attendee's upcoming active bookings of the event type by email."""
+        limit = event_type.max_active_bookings_per_attendee
+        if limit is None:
+            return
+        held = [
+            booking
+            for booking in self.bookings
+            if booking.event_type_id == event_type.id
+            and booking.is_active
+            and booking.end > now
+            and any(a.email.lower() == attendee.email.lower() for a in booking.attendees)
+        ]
+        if len(held) < limit:
+            return
+        if event_type.offer_reschedule_when_limited:
+            last = max(held, key=lambda booking: booking.start)
+            raise ApiError(400, BOOKER_LIMIT_RESCHEDULE.format(uid=last.uid))
+        raise ApiError(400, BOOKER_LIMIT)
 
     def seed(
         self,
@@ -134,6 +206,7 @@ class BookingStore:
         booking.status = "cancelled"
         booking.cancellation_reason = reason
         booking.updated_at = self._clock()
+        self.notify(booking, "cancelled")
         return booking
 
     def confirm(self, uid: str) -> EmulatedBooking:
@@ -142,6 +215,7 @@ class BookingStore:
             raise ApiError(400, f"Booking with uid={uid} is not pending confirmation")
         booking.status = "accepted"
         booking.updated_at = self._clock()
+        self.notify(booking, "scheduled")
         return booking
 
     def reject(self, uid: str, reason: str | None) -> EmulatedBooking:
@@ -151,6 +225,7 @@ class BookingStore:
         booking.status = "rejected"
         booking.cancellation_reason = reason
         booking.updated_at = self._clock()
+        self.notify(booking, "rejected")
         return booking
 
     def reschedule(
@@ -162,21 +237,16 @@ class BookingStore:
             raise ApiError(400, f"Can't reschedule booking with status {old.status}")
         event_type = self.event_type(old.event_type_id)
         now = self._clock()
-        if start <= now:
-            raise ApiError(400, IN_THE_PAST)
+        self._check_start(event_type, start, now)
         end = start + event_type.length
-        if (
-            start <= earliest_bookable(event_type, now)
-            or not is_grid_start(event_type, start, event_type.length)
-            or not is_free(
-                self.bookings_between(event_type, start, end),
-                event_type.id,
-                start,
-                end,
-                ignore_uid=old.uid,
-            )
+        if not is_free(
+            self.bookings_between(event_type, start, end),
+            event_type.id,
+            start,
+            end,
+            ignore_uid=old.uid,
         ):
-            raise ApiError(400, NOT_AVAILABLE)
+            raise ApiError(400, _not_available(event_type))
         new = self._insert(
             event_type,
             start,
@@ -197,6 +267,7 @@ class BookingStore:
         old.rescheduled_by_email = rescheduled_by
         old.updated_at = now
         self.created_count += 1
+        self.notify(new, "rescheduled")
         return new
 
     @staticmethod
@@ -246,3 +317,7 @@ class BookingStore:
         self.bookings.append(booking)
         self._by_uid[booking.uid] = booking
         return booking
+
+
+def _not_available(event_type: EventTypeSpec) -> str:
+    return HOSTS_NOT_AVAILABLE if event_type.team else NOT_AVAILABLE

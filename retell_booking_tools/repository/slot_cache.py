@@ -1,0 +1,111 @@
+"""Free slots read from Cal.com, shared by every replica on one PostgreSQL store.
+
+One row per (event type, local day asked about, time zone): the window read, when, the free
+starts, and the bookings made since through any replica (their starts are left out). A
+change that cannot be applied that way (a refusal, a cancellation, a reschedule, a webhook)
+deletes the rows whose window it touches. Used by
+:class:`~retell_booking_tools.availability.SlotReads`; see migration ``0005``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from retell_booking_tools.repository.schema import calcom_slot_reads
+
+__all__ = ["PostgresSlotCache"]
+
+
+def _ts(instant: datetime) -> float:
+    return instant.timestamp()
+
+
+def _instant(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+class PostgresSlotCache:
+    """The shared half of :class:`~retell_booking_tools.availability.SlotReads`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(
+        self, key: str, *, fresh_after: datetime
+    ) -> tuple[tuple[datetime, ...], list[tuple[datetime, datetime]]] | None:
+        """The free starts read for ``key`` after ``fresh_after`` and the bookings since."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(calcom_slot_reads.c.slots, calcom_slot_reads.c.taken).where(
+                        calcom_slot_reads.c.key == key,
+                        calcom_slot_reads.c.fetched_at > _ts(fresh_after),
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        slots = tuple(_instant(value) for value in json.loads(row.slots))
+        taken = [(_instant(a), _instant(b)) for a, b in json.loads(row.taken)]
+        return slots, taken
+
+    async def put(
+        self,
+        key: str,
+        *,
+        event_type_id: int,
+        window: tuple[datetime, datetime],
+        slots: tuple[datetime, ...],
+        fetched_at: datetime,
+    ) -> None:
+        values = {
+            "key": key,
+            "event_type_id": event_type_id,
+            "window_start": _ts(window[0]),
+            "window_end": _ts(window[1]),
+            "fetched_at": _ts(fetched_at),
+            "slots": json.dumps([_ts(slot) for slot in slots]),
+            "taken": "[]",
+        }
+        statement = postgresql.insert(calcom_slot_reads).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[calcom_slot_reads.c.key],
+            set_={name: statement.excluded[name] for name in values if name != "key"},
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def booked(self, start: datetime, end: datetime, event_type_id: int) -> None:
+        """Leave ``[start, end)`` out of every shared read of the event type that holds it."""
+        entry = sa.bindparam("entry", [[_ts(start), _ts(end)]], type_=postgresql.JSONB)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(calcom_slot_reads)
+                .where(
+                    calcom_slot_reads.c.event_type_id == event_type_id,
+                    calcom_slot_reads.c.window_start - (_ts(end) - _ts(start)) <= _ts(start),
+                    calcom_slot_reads.c.window_end >= _ts(start),
+                )
+                .values(
+                    taken=sa.cast(
+                        sa.cast(calcom_slot_reads.c.taken, postgresql.JSONB).op("||")(entry),
+                        sa.Text,
+                    )
+                )
+            )
+
+    async def touched(self, instant: datetime, event_type_id: int | None) -> None:
+        """Forget every shared read whose window holds ``instant`` (a day's margin before)."""
+        conditions = [
+            calcom_slot_reads.c.window_start - timedelta(days=1).total_seconds() <= _ts(instant),
+            calcom_slot_reads.c.window_end >= _ts(instant),
+        ]
+        if event_type_id is not None:
+            conditions.append(calcom_slot_reads.c.event_type_id == event_type_id)
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(calcom_slot_reads).where(*conditions))
