@@ -454,12 +454,7 @@ async def _with_numbers(
     pinned: list[PinnedNumber] = []
     for number in await _phone_numbers(client):
         masked = masked_number(str(number.get("phone_number") or "")) or "***"
-        pins = [
-            binding.get("agent_version")
-            for field in ("inbound_agents", "outbound_agents")
-            for binding in number.get(field) or []
-            if isinstance(binding, dict) and binding.get("agent_id") == agent_id
-        ]
+        pins = _pins(number, agent_id)
         reaches = False
         for pin in pins:
             resolved = _resolved(pin, published)
@@ -472,6 +467,27 @@ async def _with_numbers(
     return attrs.evolve(
         report, numbers_checked=True, live_numbers=tuple(live), pinned_numbers=tuple(pinned)
     )
+
+
+def _pins(number: Mapping[str, Any], agent_id: str) -> list[object]:
+    """The ``agent_version`` of each of the number's bindings to the agent.
+
+    retell-sdk 6.x binds agents in ``inbound_agents`` and ``outbound_agents``; a number
+    without those lists may still carry the older single binding
+    (``inbound_agent_id`` / ``inbound_agent_version``, the same for outbound).
+    """
+    pins: list[object] = []
+    for direction in ("inbound", "outbound"):
+        bindings = number.get(f"{direction}_agents")
+        if isinstance(bindings, list):
+            pins += [
+                binding.get("agent_version")
+                for binding in bindings
+                if isinstance(binding, dict) and binding.get("agent_id") == agent_id
+            ]
+        elif number.get(f"{direction}_agent_id") == agent_id:
+            pins.append(number.get(f"{direction}_agent_version"))
+    return pins
 
 
 def _resolved(pin: object, published: int) -> int | str | None:

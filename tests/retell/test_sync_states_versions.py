@@ -450,6 +450,16 @@ class TestPhoneNumbers:
             "1 number(s) pinned to tag 'prod' may still reach the old tools: ***0123"
         )
 
+    async def test_a_number_with_the_older_single_binding_is_read_too(self, retell: Retell) -> None:
+        """``inbound_agent_id`` / ``inbound_agent_version``, before lists of agents."""
+        _published_then_new_draft(retell)
+        retell.emulator.add_phone_number(PINNED, inbound_agent_id=AGENT, inbound_agent_version=0)
+
+        report = await _sync(retell, publish_agent=AGENT)
+
+        assert [(p.number, p.pin) for p in report.pinned_numbers] == [("***0123", 0)]
+        assert "updated" not in report.diff_lines()[-1]
+
     async def test_the_dry_run_names_the_pinned_numbers_and_changes_nothing(
         self, retell: Retell
     ) -> None:
