@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     )
     from retell_booking_tools.retell_admin.sync import (
         AgentPublication,
+        PinnedNumber,
         SyncReport,
         sync_conversation_flow_tools,
         sync_tools,
@@ -38,6 +39,7 @@ else:
             ),
             "retell_booking_tools.retell_admin.sync": (
                 "AgentPublication",
+                "PinnedNumber",
                 "SyncReport",
                 "sync_conversation_flow_tools",
                 "sync_tools",
@@ -48,6 +50,7 @@ else:
 __all__ = [
     "AgentPublication",
     "ExportFormat",
+    "PinnedNumber",
     "RetellSyncError",
     "SyncReport",
     "ToolChange",

@@ -9,6 +9,7 @@ from retell_booking_tools.retell_admin.export import ExportFormat, UnknownToolNa
 from retell_booking_tools.retell_admin.plan import RetellSyncError, ToolChange, plan_general_tools
 from retell_booking_tools.retell_admin.sync import (
     AgentPublication,
+    PinnedNumber,
     SyncReport,
     sync_conversation_flow_tools,
     sync_tools,
@@ -17,6 +18,7 @@ from retell_booking_tools.retell_admin.sync import (
 __all__ = [
     "AgentPublication",
     "ExportFormat",
+    "PinnedNumber",
     "RetellSyncError",
     "SyncReport",
     "ToolChange",

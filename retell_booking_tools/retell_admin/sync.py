@@ -6,7 +6,10 @@ a flow's ``tools``) to exactly the version it read. Retell keeps versions: a pub
 one cannot be changed, so a sync refuses to write it, and a write to a draft reaches
 callers only once the agent is published (``publish_agent``) or through a phone number
 that uses the agent's latest version. The report says which version was read and
-written and whether the agent was published; nothing is written on a dry run.
+written and whether the agent was published; after publishing it lists the phone numbers
+bound to the agent and says which of them still reach another version (a number pinned
+to an older version or a tag), and says ``updated`` only when a caller can reach the new
+tools. Nothing is written on a dry run.
 
 ``import retell`` builds the whole API client and takes seconds, so the SDK is only
 imported when a sync runs.
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.history import masked_number
 from retell_booking_tools.retell_admin.export import export_tools
 from retell_booking_tools.retell_admin.plan import (
     FLOW_TOOLS,
@@ -52,11 +56,28 @@ class AgentPublication:
 
 
 @attrs.frozen
+class PinnedNumber:
+    """A phone number (masked) bound to the agent at a version other than the one published.
+
+    ``pin`` is its ``agent_version``: a version number, or a tag this sync cannot resolve.
+    """
+
+    number: str
+    pin: int | str
+
+    @property
+    def label(self) -> str:
+        return f"version {self.pin}" if isinstance(self.pin, int) else f"tag {self.pin!r}"
+
+
+@attrs.frozen
 class SyncReport:
     """The plan for one Retell LLM or conversation flow, and what was done.
 
     ``updated`` is True when Retell was written; ``published`` names the agent version
-    published afterwards. Only then do callers of a published agent reach the new tools.
+    published afterwards. Only then do callers of a published agent reach the new tools,
+    and only through the phone numbers in ``live_numbers`` (or web and API calls when no
+    number uses the agent).
     """
 
     llm_id: str | None
@@ -76,6 +97,17 @@ class SyncReport:
     """The LLM (or flow) has ``tool_call_strict_mode`` on: strict schemas were planned."""
     publish_agent: str | None = None
     published: AgentPublication | None = None
+    numbers_checked: bool = False
+    """The agent's phone numbers were read (after publishing, or for a dry run's plan)."""
+    live_numbers: tuple[str, ...] = ()
+    """Numbers (masked) whose callers reach the published (or to be published) version."""
+    pinned_numbers: tuple[PinnedNumber, ...] = ()
+    """Numbers (masked) bound to the agent that keep reaching another version."""
+
+    @property
+    def reaches_callers(self) -> bool:
+        """A number reaches the published version, or no number uses the agent at all."""
+        return bool(self.live_numbers) or not self.pinned_numbers
 
     @property
     def kind(self) -> ResourceKind:
@@ -121,12 +153,13 @@ class SyncReport:
                 return (
                     f"dry run: nothing was written; a sync would be refused: {version} is published"
                 )
+            numbers = self._numbers_note(would=True)
             if self.has_changes:
-                return f"dry run: nothing was written; a sync would write {version}{agent}"
+                return f"dry run: nothing was written; a sync would write {version}{agent}{numbers}"
             if self.publish_agent and not self.is_published:
                 return (
                     "dry run: nothing was written; up to date, a sync would publish agent "
-                    f"{self.publish_agent}"
+                    f"{self.publish_agent}{numbers}"
                 )
             return "dry run: nothing was written; already up to date"
         published = ""
@@ -134,16 +167,43 @@ class SyncReport:
             published = (
                 f"published agent {self.published.agent_id} version {self.published.version}"
             )
+        numbers = self._numbers_note(would=False)
         if not self.updated:
             if published:
-                return f"already up to date: nothing was written; {published}"
+                return f"already up to date: nothing was written; {published}{numbers}"
             return "already up to date: nothing was written"
+        if published and self.reaches_callers:
+            return f"updated: wrote {version} and {published}{numbers}"
         if published:
-            return f"updated: wrote {version} and {published}"
+            return f"wrote {version} and {published}, but no caller reaches it{numbers}"
         return (
             f"wrote {version}, a draft: callers reach it only through a phone number on the "
             f"agent's latest version; {PUBLISH_HINT}"
         )
+
+    def _numbers_note(self, *, would: bool) -> str:
+        """Which phone numbers reach the new tools and which keep the old ones."""
+        if not self.numbers_checked:
+            return ""
+        if not self.live_numbers and not self.pinned_numbers:
+            return "; no phone number uses this agent"
+        notes = []
+        if self.live_numbers:
+            verb = "would reach" if would else "reach"
+            notes.append(f"callers {verb} it through {', '.join(self.live_numbers)}")
+        groups: dict[str, list[str]] = {}
+        for pinned in self.pinned_numbers:
+            groups.setdefault(pinned.label, []).append(pinned.number)
+        for label, numbers in groups.items():
+            if label.startswith("tag "):  # a tag is not resolved: it may be the new version
+                verb = "may still reach"
+            else:
+                verb = "would still reach" if would else "still reach"
+            notes.append(
+                f"{len(numbers)} number(s) pinned to {label} {verb} the old tools: "
+                + ", ".join(numbers)
+            )
+        return "; " + "; ".join(notes)
 
 
 async def sync_tools(
@@ -164,8 +224,10 @@ async def sync_tools(
     ``RETELL_BASE_URL``). ``tools`` limits the sync to those names (the LLM's copies of
     the others are kept as they are); ``state`` is where missing tools go (default
     ``general_tools``); ``publish_agent`` publishes that agent (which must use this LLM's
-    version) after the sync. Pass ``client`` to reuse your own ``AsyncRetell``. Raises
-    RetellSyncError when Retell refuses, cannot be reached, or the version is published.
+    version) after the sync, then reads which phone numbers reach the version published.
+    Pass ``client`` to reuse your own ``AsyncRetell``. Raises RetellSyncError when Retell
+    refuses, cannot be reached, or the version is published; one raised after a write
+    (publishing, or listing the phone numbers, failed) says what was written.
     """
     return await _sync(
         _Target("llm", llm_id),
@@ -262,15 +324,37 @@ async def _sync(
                 "agent in the dashboard, or agent.create_version) and sync again"
             )
         if dry_run:
+            if agent_version is not None and publish_agent is not None and not report.refused:
+                report = await _with_numbers(client, report, publish_agent, agent_version)
             return report
         if report.has_changes:
             await _update(client, target, report.version, fields)
             report = attrs.evolve(report, updated=True)
         if agent_version is not None and publish_agent is not None:
-            await _call(
-                client.agent.publish(publish_agent, version=agent_version), "agent", publish_agent
-            )
+            try:
+                await _call(
+                    client.agent.publish(publish_agent, version=agent_version),
+                    "agent",
+                    publish_agent,
+                )
+            except RetellSyncError as exc:
+                written = (
+                    f"wrote {_version_text(report.version)} (a draft)"
+                    if report.updated
+                    else "nothing was written"
+                )
+                raise RetellSyncError(
+                    f"{written}; publishing agent {publish_agent!r} failed: {exc}"
+                ) from None
             report = attrs.evolve(report, published=AgentPublication(publish_agent, agent_version))
+            try:
+                report = await _with_numbers(client, report, publish_agent, agent_version)
+            except RetellSyncError as exc:
+                written = f"wrote {_version_text(report.version)} and " if report.updated else ""
+                raise RetellSyncError(
+                    f"{written}published agent {publish_agent} version {agent_version}; listing "
+                    f"the phone numbers failed, so which callers reach it is unknown: {exc}"
+                ) from None
         return report
     finally:
         if owned_client:
@@ -351,6 +435,96 @@ async def _publishable_agent(
     if not isinstance(agent_version, int):
         raise RetellSyncError(f"Retell returned agent {agent_id!r} without a version")
     return agent_version
+
+
+def _version_text(version: int | None) -> str:
+    return "the latest version" if version is None else f"version {version}"
+
+
+async def _with_numbers(
+    client: AsyncRetell, report: SyncReport, agent_id: str, published: int
+) -> SyncReport:
+    """The report with the agent's phone numbers: which reach version ``published``.
+
+    A binding without ``agent_version``, or on ``"latest"`` or ``"latest_published"``,
+    reaches it (the version published is the agent's latest); a number reaches it only
+    if it equals ``published``; a tag is not resolved here, so it counts as pinned.
+    """
+    live: list[str] = []
+    pinned: list[PinnedNumber] = []
+    for number in await _phone_numbers(client):
+        masked = masked_number(str(number.get("phone_number") or "")) or "***"
+        pins = _pins(number, agent_id)
+        reaches = False
+        for pin in pins:
+            resolved = _resolved(pin, published)
+            if resolved is None:
+                reaches = True
+            elif PinnedNumber(masked, resolved) not in pinned:
+                pinned.append(PinnedNumber(masked, resolved))
+        if reaches and masked not in live:
+            live.append(masked)
+    return attrs.evolve(
+        report, numbers_checked=True, live_numbers=tuple(live), pinned_numbers=tuple(pinned)
+    )
+
+
+def _pins(number: Mapping[str, Any], agent_id: str) -> list[object]:
+    """The ``agent_version`` of each of the number's bindings to the agent.
+
+    retell-sdk 6.x binds agents in ``inbound_agents`` and ``outbound_agents``; a number
+    without those lists may still carry the older single binding
+    (``inbound_agent_id`` / ``inbound_agent_version``, the same for outbound).
+    """
+    pins: list[object] = []
+    for direction in ("inbound", "outbound"):
+        bindings = number.get(f"{direction}_agents")
+        if isinstance(bindings, list):
+            pins += [
+                binding.get("agent_version")
+                for binding in bindings
+                if isinstance(binding, dict) and binding.get("agent_id") == agent_id
+            ]
+        elif number.get(f"{direction}_agent_id") == agent_id:
+            pins.append(number.get(f"{direction}_agent_version"))
+    return pins
+
+
+def _resolved(pin: object, published: int) -> int | str | None:
+    """None when ``pin`` reaches version ``published``, else the version or tag it keeps."""
+    if pin is None or pin in ("latest", "latest_published"):
+        return None
+    if isinstance(pin, float) and pin.is_integer():
+        pin = int(pin)
+    if isinstance(pin, str) and pin.isdigit():
+        pin = int(pin)
+    if isinstance(pin, int) and not isinstance(pin, bool):
+        return None if pin == published else pin
+    return str(pin)
+
+
+async def _phone_numbers(client: AsyncRetell) -> list[dict[str, Any]]:
+    """Every phone number of the account, exactly as Retell sent them, page by page."""
+    numbers: list[dict[str, Any]] = []
+    pagination_key: str | None = None
+    while True:
+        options: dict[str, Any] = {}
+        if pagination_key is not None:
+            options["pagination_key"] = pagination_key
+        response = await _call(
+            client.phone_number.with_raw_response.list(**options), "phone numbers", "list"
+        )
+        page = await response.json()
+        items = page.get("items") if isinstance(page, dict) else None
+        if not isinstance(items, list):
+            raise RetellSyncError("Retell returned the phone numbers in an odd shape")
+        numbers += [item for item in items if isinstance(item, dict)]
+        next_key = page.get("pagination_key")
+        if page.get("has_more") is not True or not isinstance(next_key, str):
+            return numbers
+        if not next_key or next_key == pagination_key:
+            return numbers
+        pagination_key = next_key
 
 
 def _client(api_key: str | None, api_url: str | None) -> AsyncRetell:

@@ -12,14 +12,19 @@ Routes (paths and methods as in retell-sdk's ``resources/llm.py``,
 ``GET /get-retell-llm/{id}``, ``PATCH /update-retell-llm/{id}``,
 ``GET /get-conversation-flow/{id}``, ``PATCH /update-conversation-flow/{id}``,
 ``GET /get-agent/{id}``, ``POST /publish-agent-version/{id}`` (body ``{"version"}``) and
-``POST /create-agent-version/{id}`` (body ``{"base_version"}``). Reads and updates take
-``?version=N`` (default: the latest version).
+``POST /create-agent-version/{id}`` (body ``{"base_version"}``) and
+``GET /v2/list-phone-numbers`` (``limit``, ``pagination_key``, ``sort_order``; answers
+``{"items", "has_more", "pagination_key"}`` as retell-sdk's ``PhoneNumberListResponse``).
+Reads and updates take ``?version=N`` (default: the latest version).
 
 Kept as Retell keeps them (retell-sdk's docstrings): every resource has numbered versions;
 a PATCH replaces exactly the fields it is given in one version and bumps
 ``last_modification_timestamp``; a published version cannot be changed; publishing an
 agent version publishes it in place, with the LLM or flow version it uses; a new agent
-version is a draft copied from a base version, with a new draft of its response engine.
+version is a draft copied from a base version, with a new draft of its response engine;
+phone numbers bind agents through ``inbound_agents`` / ``outbound_agents``, each entry an
+``agent_id``, a ``weight`` and an ``agent_version`` (a number, a tag, ``"latest"`` or
+``"latest_published"``), as retell-sdk's ``PhoneNumberResponse`` has them.
 Refused as Retell refuses: tools that do not match retell-sdk's tool types (422), tool
 names that repeat across general tools, state tools and state edges (a state edge is a
 tool named ``transition_to_<state>``), states without a valid ``starting_state``, a flow
@@ -27,8 +32,10 @@ node whose ``tool_id`` names no tool, updates of a published version (400).
 
 Not documented by Retell, so guessed: the wording and shape of error bodies
 (``{"status": "error", "message": ...}``) and status codes other than 401/404, whether a
-conversation flow's JSON carries ``is_published`` (here it does), and which fields Retell
-adds to stored tools (here none).
+conversation flow's JSON carries ``is_published`` (here it does), which fields Retell
+adds to stored tools (here none), the phone number list's page size (here 50) and what its
+``pagination_key`` is (here the last number of the page). ``refuse_next`` makes the next
+request to a route fail, for the failures Retell gives no way to provoke.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ class RetellApiEmulator:
             "conversation-flow": {},
             "agent": {},
         }
+        self._phone_numbers: dict[str, dict[str, Any]] = {}
+        self._refusals: dict[str, RetellApiRefusal] = {}
         self.requests: list[RetellApiRequest] = []
         self.asgi_app = Starlette(
             routes=[
@@ -104,6 +113,7 @@ class RetellApiEmulator:
                 Route("/get-agent/{id}", self._get_agent, methods=["GET"]),
                 Route("/publish-agent-version/{id}", self._publish, methods=["POST"]),
                 Route("/create-agent-version/{id}", self._create_version, methods=["POST"]),
+                Route("/v2/list-phone-numbers", self._list_phone_numbers, methods=["GET"]),
             ]
         )
 
@@ -176,6 +186,39 @@ class RetellApiEmulator:
         """A new draft agent version (and engine version) copied from ``base_version``."""
         base = self._latest("agent", agent_id)["version"] if base_version is None else base_version
         return self._new_agent_version(agent_id, base)
+
+    def add_phone_number(
+        self,
+        phone_number: str,
+        *,
+        inbound_agents: list[dict[str, Any]] | None = None,
+        outbound_agents: list[dict[str, Any]] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A Retell phone number (E.164) bound to agents: ``{"agent_id", "agent_version"}``.
+
+        ``weight`` defaults to an even share of the list.
+        """
+        document: dict[str, Any] = {
+            "phone_number": phone_number,
+            "phone_number_type": "retell-twilio",
+            "last_modification_timestamp": self._millis(),
+            **copy.deepcopy(fields),
+        }
+        for field, agents in (
+            ("inbound_agents", inbound_agents),
+            ("outbound_agents", outbound_agents),
+        ):
+            if agents is not None:
+                document[field] = [
+                    {"weight": 1 / len(agents), **copy.deepcopy(agent)} for agent in agents
+                ]
+        self._phone_numbers[phone_number] = document
+        return copy.deepcopy(document)
+
+    def refuse_next(self, route: str, status: int, message: str) -> None:
+        """The next request to ``route`` (e.g. ``"publish-agent-version"``) is refused."""
+        self._refusals[route] = RetellApiRefusal(status, message)
 
     # -- reading, for assertions ----------------------------------------------------------
 
@@ -301,6 +344,26 @@ class RetellApiEmulator:
 
         return await self._serve(request, create, body)
 
+    async def _list_phone_numbers(self, request: Request) -> Response:
+        def page() -> Response:
+            query = request.query_params
+            try:
+                limit = int(query.get("limit", "50"))
+            except ValueError:
+                raise RetellApiRefusal(400, "limit must be an integer") from None
+            numbers = sorted(self._phone_numbers, reverse=query.get("sort_order") == "descending")
+            after = query.get("pagination_key")
+            if after in numbers:
+                numbers = numbers[numbers.index(after) + 1 :]
+            items = [copy.deepcopy(self._phone_numbers[n]) for n in numbers[:limit]]
+            has_more = len(numbers) > limit
+            body: dict[str, Any] = {"items": items, "has_more": has_more}
+            if has_more:
+                body["pagination_key"] = items[-1]["phone_number"]
+            return JSONResponse(body)
+
+        return await self._serve(request, page)
+
     async def _serve(self, request: Request, action: Any, body: Any = None) -> Response:
         self.requests.append(
             RetellApiRequest(
@@ -312,6 +375,10 @@ class RetellApiEmulator:
         )
         if request.headers.get("authorization") != f"Bearer {self._api_key}":
             return _error(401, "Unauthorized")
+        route = request.url.path.strip("/").removeprefix("v2/").split("/")[0]
+        queued = self._refusals.pop(route, None)
+        if queued is not None:
+            return _error(queued.status, queued.message)
         try:
             response: Response = action()
         except RetellApiRefusal as refusal:

@@ -205,8 +205,51 @@ def test_tools_sync_publishes_the_agent_when_asked(emulator: tuple[RetellApiEmul
     code, out, err = _sync_emulated(url, ["--llm-id", "llm_cli", "--publish-agent", "agent_cli"])
 
     assert code == 0, err
-    assert out.rstrip().endswith("updated: wrote version 0 and published agent agent_cli version 0")
+    assert out.rstrip().endswith(
+        "updated: wrote version 0 and published agent agent_cli version 0; "
+        "no phone number uses this agent"
+    )
     assert retell.agent("agent_cli")["is_published"]
+
+
+def test_tools_sync_never_says_updated_while_every_number_is_pinned_to_the_old_version(
+    emulator: tuple[RetellApiEmulator, str],
+) -> None:
+    retell, url = emulator
+    retell.add_llm("llm_cli")
+    retell.add_agent("agent_cli", llm_id="llm_cli")
+    retell.publish_agent("agent_cli")
+    retell.new_agent_version("agent_cli")
+    retell.add_phone_number(
+        "+14155550123", inbound_agents=[{"agent_id": "agent_cli", "agent_version": 0}]
+    )
+
+    code, out, err = _sync_emulated(url, ["--llm-id", "llm_cli", "--publish-agent", "agent_cli"])
+
+    assert code == 0, err
+    assert "updated" not in out
+    assert "+14155550123" not in out
+    assert out.rstrip().endswith(
+        "1 number(s) pinned to version 0 still reach the old tools: ***0123"
+    )
+
+
+def test_tools_sync_whose_publish_fails_exits_1_and_says_the_draft_was_written(
+    emulator: tuple[RetellApiEmulator, str],
+) -> None:
+    retell, url = emulator
+    retell.add_llm("llm_cli")
+    retell.add_agent("agent_cli", llm_id="llm_cli")
+    retell.refuse_next("publish-agent-version", 400, "Bad Request")
+
+    code, out, err = _sync_emulated(url, ["--llm-id", "llm_cli", "--publish-agent", "agent_cli"])
+
+    assert code == 1
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "wrote version 0 (a draft); publishing agent 'agent_cli' failed: " in err
+    assert EMULATOR_KEY not in err
+    assert retell.llm("llm_cli")["general_tools"] is not None
 
 
 def test_tools_sync_of_a_published_version_exits_1_in_one_line_and_writes_nothing(

@@ -47,5 +47,8 @@ async def test_export_and_sync_updates_an_llm_publishes_its_agent_and_keeps_othe
     assert (
         capsys.readouterr()
         .out.rstrip()
-        .endswith("updated: wrote version 0 and published agent agent_shop version 0")
+        .endswith(
+            "updated: wrote version 0 and published agent agent_shop version 0; "
+            "no phone number uses this agent"
+        )
     )

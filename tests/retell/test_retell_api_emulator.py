@@ -145,3 +145,40 @@ async def test_a_flow_node_must_refer_to_a_tool_the_flow_has(api: Api) -> None:
         await api.client.conversation_flow.update("cf_a", tools=[{**tool, "tool_id": "tool-2"}])  # type: ignore[list-item]
 
     assert api.emulator.conversation_flow("cf_a")["tools"] == [tool]
+
+
+async def test_phone_numbers_are_listed_page_by_page_as_retell_sdk_reads_them(api: Api) -> None:
+    for last in range(3):
+        api.emulator.add_phone_number(
+            f"+1415555000{last}",
+            inbound_agents=[{"agent_id": "agent_a", "agent_version": "latest_published"}],
+            outbound_agents=[{"agent_id": "agent_a", "agent_version": 2}],
+        )
+
+    first = await api.client.phone_number.list(limit=2)
+    rest = await api.client.phone_number.list(limit=2, pagination_key=first.pagination_key or "")
+
+    assert [n.phone_number for n in first.items] == ["+14155550000", "+14155550001"]
+    assert first.has_more
+    assert [n.phone_number for n in rest.items] == ["+14155550002"]
+    assert not rest.has_more
+    (inbound,) = rest.items[0].inbound_agents or []
+    assert (inbound.agent_id, inbound.agent_version, inbound.weight) == (
+        "agent_a",
+        "latest_published",
+        1.0,
+    )
+    (outbound,) = rest.items[0].outbound_agents or []
+    assert outbound.agent_version == 2
+
+
+async def test_a_refusal_asked_for_answers_the_next_request_to_that_route_only(api: Api) -> None:
+    api.emulator.add_llm("llm_a")
+    api.emulator.add_agent("agent_a", llm_id="llm_a")
+    api.emulator.refuse_next("publish-agent-version", 400, "Bad Request")
+
+    with pytest.raises(retell.BadRequestError):
+        await api.client.agent.publish("agent_a", version=0)
+    await api.client.agent.publish("agent_a", version=0)
+
+    assert api.emulator.agent("agent_a")["is_published"]

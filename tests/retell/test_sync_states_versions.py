@@ -274,7 +274,8 @@ class TestVersions:
         assert report.published is not None
         assert (report.published.agent_id, report.published.version) == (AGENT, 0)
         assert report.diff_lines()[-1].endswith(
-            "updated: wrote version 0 and published agent agent_reception version 0"
+            "updated: wrote version 0 and published agent agent_reception version 0; "
+            "no phone number uses this agent"
         )
 
     async def test_the_dry_run_with_publish_agent_says_what_would_happen_and_changes_nothing(
@@ -288,7 +289,7 @@ class TestVersions:
 
         assert report.diff_lines()[-1].endswith(
             "dry run: nothing was written; a sync would write version 0 and publish agent "
-            "agent_reception"
+            "agent_reception; no phone number uses this agent"
         )
         assert retell.writes() == []
         assert retell.emulator.llm(LLM) == before
@@ -353,7 +354,190 @@ class TestVersions:
         assert retell.emulator.agent(AGENT)["is_published"]
         assert report.diff_lines()[-1].endswith(
             "already up to date: nothing was written; published agent agent_reception version 0"
+            "; no phone number uses this agent"
         )
+
+
+PINNED = "+14155550123"
+FOLLOWING = "+14155559876"
+
+
+def _published_then_new_draft(retell: Retell) -> None:
+    """Version 0 of the agent is published and live; version 1 is a draft to sync."""
+    _multi_state(retell)
+    retell.emulator.add_agent(AGENT, llm_id=LLM)
+    retell.emulator.publish_agent(AGENT)
+    retell.emulator.new_agent_version(AGENT)
+
+
+class TestPhoneNumbers:
+    """``updated`` only when a caller can reach the new tools; pinned numbers are named."""
+
+    async def test_a_number_pinned_to_an_older_version_is_named_and_nothing_says_updated(
+        self, retell: Retell
+    ) -> None:
+        _published_then_new_draft(retell)
+        retell.emulator.add_phone_number(
+            PINNED, inbound_agents=[{"agent_id": AGENT, "agent_version": 0}]
+        )
+
+        report = await _sync(retell, publish_agent=AGENT)
+
+        assert retell.emulator.agent(AGENT, version=1)["is_published"]
+        assert report.published is not None
+        assert report.published.version == 1
+        assert not report.reaches_callers
+        assert [(p.number, p.pin) for p in report.pinned_numbers] == [("***0123", 0)]
+        outcome = report.diff_lines()[-1]
+        assert "updated" not in outcome
+        assert outcome.endswith(
+            "wrote version 1 and published agent agent_reception version 1, but no caller "
+            "reaches it; 1 number(s) pinned to version 0 still reach the old tools: ***0123"
+        )
+        assert PINNED not in "\n".join(report.diff_lines())
+
+    async def test_a_number_on_latest_published_reaches_the_new_tools_and_says_updated(
+        self, retell: Retell
+    ) -> None:
+        _published_then_new_draft(retell)
+        retell.emulator.add_phone_number(
+            FOLLOWING, inbound_agents=[{"agent_id": AGENT, "agent_version": "latest_published"}]
+        )
+        retell.emulator.add_phone_number(
+            "+14155550000", inbound_agents=[{"agent_id": "agent_other", "agent_version": 0}]
+        )
+
+        report = await _sync(retell, publish_agent=AGENT)
+
+        assert report.live_numbers == ("***9876",)
+        assert report.pinned_numbers == ()
+        assert report.diff_lines()[-1].endswith(
+            "updated: wrote version 1 and published agent agent_reception version 1; "
+            "callers reach it through ***9876"
+        )
+
+    async def test_one_live_number_says_updated_and_still_names_the_pinned_ones(
+        self, retell: Retell
+    ) -> None:
+        _published_then_new_draft(retell)
+        retell.emulator.add_phone_number(
+            PINNED, outbound_agents=[{"agent_id": AGENT, "agent_version": 0}]
+        )
+        retell.emulator.add_phone_number(
+            FOLLOWING, inbound_agents=[{"agent_id": AGENT, "agent_version": 1}]
+        )
+
+        report = await _sync(retell, publish_agent=AGENT)
+
+        assert report.diff_lines()[-1].endswith(
+            "updated: wrote version 1 and published agent agent_reception version 1; "
+            "callers reach it through ***9876; "
+            "1 number(s) pinned to version 0 still reach the old tools: ***0123"
+        )
+
+    async def test_a_number_on_a_tag_is_not_counted_as_reaching_the_new_tools(
+        self, retell: Retell
+    ) -> None:
+        _published_then_new_draft(retell)
+        retell.emulator.add_phone_number(
+            PINNED, inbound_agents=[{"agent_id": AGENT, "agent_version": "prod"}]
+        )
+
+        report = await _sync(retell, publish_agent=AGENT)
+
+        assert "updated" not in report.diff_lines()[-1]
+        assert report.diff_lines()[-1].endswith(
+            "1 number(s) pinned to tag 'prod' may still reach the old tools: ***0123"
+        )
+
+    async def test_a_number_with_the_older_single_binding_is_read_too(self, retell: Retell) -> None:
+        """``inbound_agent_id`` / ``inbound_agent_version``, before lists of agents."""
+        _published_then_new_draft(retell)
+        retell.emulator.add_phone_number(PINNED, inbound_agent_id=AGENT, inbound_agent_version=0)
+
+        report = await _sync(retell, publish_agent=AGENT)
+
+        assert [(p.number, p.pin) for p in report.pinned_numbers] == [("***0123", 0)]
+        assert "updated" not in report.diff_lines()[-1]
+
+    async def test_the_dry_run_names_the_pinned_numbers_and_changes_nothing(
+        self, retell: Retell
+    ) -> None:
+        _published_then_new_draft(retell)
+        retell.emulator.add_phone_number(
+            PINNED, inbound_agents=[{"agent_id": AGENT, "agent_version": 0}]
+        )
+
+        report = await _sync(retell, publish_agent=AGENT, dry_run=True)
+
+        assert retell.writes() == []
+        assert not retell.emulator.agent(AGENT, version=1)["is_published"]
+        assert report.diff_lines()[-1].endswith(
+            "a sync would write version 1 and publish agent agent_reception; "
+            "1 number(s) pinned to version 0 would still reach the old tools: ***0123"
+        )
+
+    async def test_every_page_of_phone_numbers_is_read(self, retell: Retell) -> None:
+        _published_then_new_draft(retell)
+        for last in range(60):
+            retell.emulator.add_phone_number(
+                f"+1415555{last:04d}", inbound_agents=[{"agent_id": AGENT, "agent_version": 0}]
+            )
+
+        report = await _sync(retell, publish_agent=AGENT)
+
+        assert len(report.pinned_numbers) == 60
+        assert "60 number(s) pinned to version 0" in report.diff_lines()[-1]
+
+
+class TestPublishFailure:
+    """A publish that fails after a write says what was written."""
+
+    async def test_a_refused_publish_after_a_write_names_the_draft_version_written(
+        self, retell: Retell
+    ) -> None:
+        _multi_state(retell)
+        retell.emulator.add_agent(AGENT, llm_id=LLM)
+        retell.emulator.refuse_next("publish-agent-version", 500, "Internal Server Error")
+
+        with pytest.raises(RetellSyncError) as failed:
+            await _sync(retell, publish_agent=AGENT)
+
+        message = str(failed.value)
+        assert message.startswith(
+            "wrote version 0 (a draft); publishing agent 'agent_reception' failed: "
+            "Retell answered 500"
+        )
+        assert API_KEY not in message
+        assert retell.emulator.llm(LLM)["states"][1]["tools"][0] == _ours("confirm_existing")
+        assert not retell.emulator.agent(AGENT)["is_published"]
+
+    async def test_a_refused_publish_without_a_write_says_nothing_was_written(
+        self, retell: Retell
+    ) -> None:
+        _multi_state(retell)
+        retell.emulator.add_agent(AGENT, llm_id=LLM)
+        await _sync(retell)
+        retell.emulator.refuse_next("publish-agent-version", 500, "Internal Server Error")
+
+        with pytest.raises(RetellSyncError, match=r"^nothing was written; publishing agent"):
+            await _sync(retell, publish_agent=AGENT)
+
+    async def test_a_failed_phone_number_list_after_publishing_says_what_was_done(
+        self, retell: Retell
+    ) -> None:
+        _multi_state(retell)
+        retell.emulator.add_agent(AGENT, llm_id=LLM)
+        retell.emulator.refuse_next("list-phone-numbers", 400, "Bad Request")
+
+        with pytest.raises(RetellSyncError) as failed:
+            await _sync(retell, publish_agent=AGENT)
+
+        assert str(failed.value).startswith(
+            "wrote version 0 and published agent agent_reception version 0; listing the phone "
+            "numbers failed, so which callers reach it is unknown: Retell answered 400"
+        )
+        assert retell.emulator.agent(AGENT)["is_published"]
 
 
 DRIFT = [
