@@ -386,15 +386,14 @@ async def reference_owner(
     reference or name is a miss: after :data:`MAX_REFERENCE_MISSES` in this call, or from
     this number within a day, or :data:`MAX_NUMBERLESS_MISSES` of all calls without a number
     to this agent within a day, the answer is ``invalid`` asking them to call from the
-    number they booked with. Checking and recording a miss happen under one lock per call
-    and per scope (:func:`miss_scope`), so concurrent guesses cannot pass the limit.
+    number they booked with. Checking and recording a miss happen under the lock of the
+    call's scope (:func:`miss_scope`), which every delivery of this call and every call of
+    that number (or agent) shares, so concurrent guesses cannot pass either limit. One lock,
+    never two nested: a look-up holds at most one lock connection.
     """
     scope = miss_scope(context)
     repository = context.repository
-    async with (
-        repository.lock(f"reference-misses:call:{context.call.call_id}"),
-        repository.lock(f"reference-misses:{scope}"),
-    ):
+    async with repository.lock(f"reference-misses:{scope}"):
         if await _reference_locked(context, scope):
             return _too_many_misses(context)
         owned = await _claimed_appointment(context, reference=reference, name=name)
