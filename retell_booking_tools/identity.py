@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 import phonenumbers
+import regex
 from email_validator import EmailNotValidError, validate_email
 
 from retell_booking_tools.attendees import attendee_emails as _attendee_emails
@@ -183,6 +184,11 @@ _BIDI_CONTROLS = frozenset(
     chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
 )
 _SEPARATORS = frozenset({"\u2028", "\u2029", "\x00"})
+_IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
+"""Characters Unicode says a renderer shows as nothing when it cannot handle them: Hangul
+fillers, the combining grapheme joiner, variation selectors, tags, zero-width ones..."""
+_BLANK_SYMBOLS = frozenset({"\u2800"})
+"""Symbols drawn as nothing that are not default-ignorable: the Braille blank."""
 _JOINERS = frozenset({"\u200c", "\u200d"})
 """ZWNJ and ZWJ: required inside Indic, Arabic and Persian words, nowhere else."""
 _JOINING_SCRIPTS = (
@@ -206,9 +212,42 @@ def _joining_letter(char: str) -> bool:
     return any(name.startswith(script) for script in _JOINING_SCRIPTS)
 
 
+_IGNORABLE_PLANES = ((0x0000, 0xD800), (0xE000, 0x20000), (0xE0000, 0xF0000))
+"""Where Unicode puts default-ignorable code points (planes 0, 1 and 14; no surrogates)."""
+
+
+def _blank_class() -> str:
+    """The class body of every character :func:`_blank` refuses, for JSON-schema patterns,
+    which cannot name a Unicode property: ``\\uXXXX`` escapes in the basic plane, the
+    characters themselves above it (ECMA-262 with the ``u`` flag and Python read both)."""
+    runs = regex.compile(r"\p{Default_Ignorable_Code_Point}+")
+    parts = []
+    for low, high in _IGNORABLE_PLANES:
+        for run in runs.finditer("".join(map(chr, range(low, high)))):
+            first, last = run[0][0], run[0][-1]
+            if ord(last) > 0xFFFF:
+                parts.append(f"{first}-{last}")
+            else:
+                parts.append(f"\\u{ord(first):04x}-\\u{ord(last):04x}")
+    return "".join(parts) + "".join(f"\\u{ord(char):04x}" for char in sorted(_BLANK_SYMBOLS))
+
+
+INVISIBLE_CLASS = _blank_class()
+"""Default-ignorable characters and blank symbols, as a character-class body."""
+
+
 def _invisible(char: str) -> bool:
     """Format characters, zero-width ones and separators a reader cannot see."""
-    return unicodedata.category(char) in ("Cf", "Zl", "Zp", "Cc", "Cs") or char in _SEPARATORS
+    return (
+        unicodedata.category(char) in ("Cf", "Zl", "Zp", "Cc", "Cs")
+        or char in _SEPARATORS
+        or _blank(char)
+    )
+
+
+def _blank(char: str) -> bool:
+    """Default-ignorable characters and blank symbols: shown as nothing, or not at all."""
+    return char in _BLANK_SYMBOLS or _IGNORABLE.match(char) is not None
 
 
 def has_invisible(text: str) -> bool:
@@ -220,7 +259,7 @@ def has_invisible(text: str) -> bool:
             if before and after and _joining_letter(before) and _joining_letter(after):
                 continue
             return True
-        if char in _BIDI_CONTROLS or char in _SEPARATORS:
+        if char in _BIDI_CONTROLS or char in _SEPARATORS or _blank(char):
             return True
         if unicodedata.category(char) in ("Cf", "Cs") or (
             unicodedata.category(char) == "Cc" and char not in "\t\n\r"
@@ -232,9 +271,11 @@ def has_invisible(text: str) -> bool:
 def clean_text(raw: str, *, field: str, multiline: bool = False) -> str:
     """NFC form of a name, note or reason, or InvalidArguments naming ``field``.
 
-    Refused: bidi controls, zero-width characters outside a script that needs them, line
-    and paragraph separators, NUL and other control characters (line breaks only where
-    ``multiline``), and text made only of invisible characters.
+    Refused: bidi controls, zero-width characters outside a script that needs them, other
+    default-ignorable characters (Hangul fillers, the combining grapheme joiner, variation
+    selectors, tags) and the Braille blank, line and paragraph separators, NUL and other
+    control characters (line breaks only where ``multiline``), and text made only of
+    invisible characters.
     """
     text = unicodedata.normalize("NFC", raw).strip()
     if has_invisible(text) or (not multiline and any(c in "\t\n\r" for c in text)):
@@ -278,12 +319,24 @@ def name_key(name: str) -> tuple[str, ...]:
 
 
 def names_match(said: str, booked: str) -> bool:
-    """Whether the name a caller gave matches the name on the booking, leniently.
+    """Whether the name a caller gave is the name on the booking, leniently but strictly.
 
-    The whole name matches, or the booking's surname (its last word) is among the words the
-    caller said: an airline asks for the surname, so does this.
+    Case, accents and spellings such as ä/ae, ß/ss aside, the caller said the booking's
+    surname (its last word) alone, or the whole name, or the whole name less one given name
+    (in any order). Every word said must be a word of the booked name: a list of surnames,
+    or any extra word, is no match.
     """
     said_words, booked_words = name_key(said), name_key(booked)
     if not said_words or not booked_words:
         return False
-    return said_words == booked_words or booked_words[-1] in said_words
+    surname = booked_words[-1]
+    if said_words == (surname,):
+        return True
+    if surname not in said_words or len(said_words) < len(booked_words) - 1:
+        return False
+    remaining = list(booked_words)
+    for word in said_words:
+        if word not in remaining:
+            return False
+        remaining.remove(word)
+    return True

@@ -80,7 +80,11 @@ class Repository(Protocol):
     async def record_reference_miss(
         self, *, call_id: str, number: str | None, at: datetime
     ) -> None:
-        """Remember one wrong booking reference said in ``call_id`` (from ``number``)."""
+        """Remember one wrong booking reference said in ``call_id`` (from ``number``).
+
+        ``number`` is whose misses these also are: the network number in E.164, or for a
+        call without one ``agent:<agent_id>`` (every such call to that agent).
+        """
         ...
 
     async def reference_misses(

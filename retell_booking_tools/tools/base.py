@@ -127,6 +127,9 @@ def caller_email_field() -> Any:
 MAX_REFERENCE_MISSES = 3
 """Wrong booking references a call (or a number, within a day) may say before it is refused."""
 
+MAX_NUMBERLESS_MISSES = 20
+"""Wrong booking references all calls without a number to one agent may say within a day."""
+
 REFERENCE_MISS_WINDOW = timedelta(days=1)
 
 
@@ -381,14 +384,35 @@ async def reference_owner(
     (compared leniently; the reference exactly). Without a name the answer asks for it,
     whether or not the reference exists, so a reference alone reveals nothing. Every wrong
     reference or name is a miss: after :data:`MAX_REFERENCE_MISSES` in this call, or from
-    this number within a day, the answer is ``invalid`` asking them to call from the number
-    they booked with.
+    this number within a day, or :data:`MAX_NUMBERLESS_MISSES` of all calls without a number
+    to this agent within a day, the answer is ``invalid`` asking them to call from the
+    number they booked with. Checking and recording a miss happen under the lock of the
+    call's scope (:func:`miss_scope`), which every delivery of this call and every call of
+    that number (or agent) shares, so concurrent guesses cannot pass either limit. One lock,
+    never two nested: a look-up holds at most one lock connection.
     """
+    scope = miss_scope(context)
     repository = context.repository
-    call_id = context.call.call_id
-    number = network_number(context)
-    if await _reference_locked(context, number):
-        return _too_many_misses(context)
+    async with repository.lock(f"reference-misses:{scope}"):
+        if await _reference_locked(context, scope):
+            return _too_many_misses(context)
+        owned = await _claimed_appointment(context, reference=reference, name=name)
+        if owned is not None:
+            return owned
+        await repository.record_reference_miss(
+            call_id=context.call.call_id, number=scope, at=context.now
+        )
+        if await _reference_locked(context, scope):
+            return _too_many_misses(context)
+    return status_result(ToolStatus.NOT_FOUND, context, variant="reference")
+
+
+async def _claimed_appointment(
+    context: ToolContext, *, reference: str, name: str | None
+) -> tuple[Appointment, Customer] | ToolResult | None:
+    """The appointment and owner the reference (and name) prove, the answer asking again for
+    a missing or unreadable name, or None for a miss."""
+    repository = context.repository
     code = parse_booking_reference(reference)
     appointment = await repository.get_appointment_by_reference(code) if code else None
     owner = await repository.get_customer(appointment.customer_id) if appointment else None
@@ -405,21 +429,26 @@ async def reference_owner(
     booked_name = (appointment.attendee_name or owner.name) if appointment and owner else ""
     if appointment is not None and owner is not None and names_match(said, booked_name):
         return appointment, owner
-    await repository.record_reference_miss(call_id=call_id, number=number, at=context.now)
-    if await _reference_locked(context, number):
-        return _too_many_misses(context)
-    return status_result(ToolStatus.NOT_FOUND, context, variant="reference")
+    return None
 
 
-async def _reference_locked(context: ToolContext, number: str | None) -> bool:
+def miss_scope(context: ToolContext) -> str:
+    """Whose wrong references a miss counts against besides the call's: the network number
+    (E.164), or for a call without one ``agent:<agent_id>``, shared by every such call."""
+    number = network_number(context)
+    if number is not None:
+        return number
+    return f"agent:{context.call.agent_id or ''}"
+
+
+async def _reference_locked(context: ToolContext, scope: str) -> bool:
     since = context.now - REFERENCE_MISS_WINDOW
     repository = context.repository
     in_call = await repository.reference_misses(since=since, call_id=context.call.call_id)
     if in_call >= MAX_REFERENCE_MISSES:
         return True
-    if number is None:
-        return False
-    return await repository.reference_misses(since=since, number=number) >= MAX_REFERENCE_MISSES
+    limit = MAX_NUMBERLESS_MISSES if scope.startswith("agent:") else MAX_REFERENCE_MISSES
+    return await repository.reference_misses(since=since, number=scope) >= limit
 
 
 def _too_many_misses(context: ToolContext) -> ToolResult:
@@ -480,10 +509,8 @@ async def offered_slots(context: ToolContext) -> OfferedSlots | None:
 
 
 def owned_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
-    """Word the outcome of acting on a booking by uid; another customer's one is worded like an
-    unknown one, so the answer reveals nothing about it."""
-    if outcome.status is ToolStatus.CONFLICT:
-        return status_result(ToolStatus.CONFLICT, context, variant="appointment")
-    if outcome.status is ToolStatus.NOT_FOUND:
+    """Word the outcome of acting on a booking by uid; another customer's one is answered
+    exactly like an unknown one (``not_found``, the same words), so it reveals nothing."""
+    if outcome.status in (ToolStatus.CONFLICT, ToolStatus.NOT_FOUND):
         return status_result(ToolStatus.NOT_FOUND, context)
     return outcome_result(outcome, context)

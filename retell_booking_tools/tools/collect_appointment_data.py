@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from retell_booking_tools.booking import BookingRequest
 from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.identity import clean_text
+from retell_booking_tools.identity import INVISIBLE_CLASS, clean_text
 from retell_booking_tools.messages import render
 from retell_booking_tools.retell.models import has_unprintable
 from retell_booking_tools.tools.base import (
@@ -32,12 +32,16 @@ NAME_PATTERN = (
     r"^[^"
     + "".join(f"\\u{ord(char):04x}" for char in sorted(_NOT_IN_NAMES))
     + r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e"
-    + r"\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]*$"
+    + r"\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
+    + INVISIBLE_CLASS
+    + "]*$"
 )
 """The characters ``_a_name`` accepts, as the JSON-schema pattern the model is shown (a little
 stricter: no control characters even where stripping would remove them, no zero-width
 joiners even inside the scripts that need them, no bidi controls or other invisible format
-characters); the export adds that a name is not blank."""
+characters); the default-ignorable characters and blank symbols of the basic plane come from
+:data:`~retell_booking_tools.identity.INVISIBLE_CLASS`. The export adds that a name is not
+blank."""
 
 
 class CollectAppointmentDataArgs(ToolArgs):

@@ -3,6 +3,7 @@ identify, useless without the name on the booking, and rate-limited."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from typing import Any
@@ -294,6 +295,172 @@ class TestGuessing:
         samples = await scrape(world)
 
         assert samples[("retell_booking_reference_misses_total", frozenset())] == 2
+
+
+class TestTheNameOnTheBooking:
+    """The surname alone or the whole name, spelt leniently; never a list of names."""
+
+    async def test_a_list_of_surnames_is_not_found_and_counted_as_a_miss(
+        self, world: World
+    ) -> None:
+        uid, reference = await _booked(world)
+        names = (
+            "Smith Jones Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz "
+            "Hoffmann Mustermann Koch Richter Klein Wolf"
+        )
+
+        answer = await _tool(
+            world,
+            "cancel_appointment",
+            {"booking_reference": reference, "customer_name": names},
+            call_id="web",
+            from_number=None,
+        )
+
+        assert answer["status"] == "not_found"
+        assert uid not in str(answer)
+        assert world.calcom.booking(uid).status == "accepted"
+        assert await world.repository.reference_misses(since=world.clock() - _DAY) == 1
+
+    @pytest.mark.parametrize(
+        "name", ["Mustermann", "max mustermann", "Max Müstermann", "Mustermann Max"]
+    )
+    async def test_the_surname_or_the_whole_name_spelt_leniently_finds_the_booking(
+        self, world: World, name: str
+    ) -> None:
+        """Case, accents and word order aside (what a transcription may add or drop)."""
+        uid, reference = await _booked(world)
+
+        answer = await _tool(
+            world,
+            "find_appointments",
+            {"booking_reference": reference, "customer_name": name},
+            call_id="web",
+            from_number=None,
+        )
+
+        assert answer["status"] == "found"
+        assert answer["appointments"][0]["booking_uid"] == uid
+
+    @pytest.mark.parametrize("name", ["Max", "Max Mustermann Koch", "Mustermann Mustermann"])
+    async def test_a_given_name_alone_or_an_extra_word_is_not_found(
+        self, world: World, name: str
+    ) -> None:
+        uid, reference = await _booked(world)
+
+        answer = await _tool(
+            world,
+            "find_appointments",
+            {"booking_reference": reference, "customer_name": name},
+            call_id="web",
+            from_number=None,
+        )
+
+        assert answer["status"] == "not_found"
+        assert uid not in str(answer)
+
+
+async def _guess(
+    world: World, reference: str, *, call_id: str, agent_id: str = "agent_simulated"
+) -> dict[str, Any]:
+    """One ``find_appointments`` with Max's name from a call without a number."""
+    call = world.retell.call_object(call_id, from_number=None, agent_id=agent_id)
+    args = {"booking_reference": reference, "customer_name": "Max Mustermann"}
+    response = await world.retell.function_call("find_appointments", args, call=call)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+class TestNumberlessGuessing:
+    """Calls without a number share one daily budget of misses per agent."""
+
+    async def test_twenty_misses_of_numberless_calls_refuse_even_the_right_reference(
+        self, world: World
+    ) -> None:
+        """Two misses a call stay below the call's limit; the agent's budget still ends."""
+        uid, reference = await _booked(world)
+        statuses = [
+            (await _guess(world, guess, call_id=f"web_{n}"))["status"]
+            for n in range(10)
+            for guess in ("AAAAAA", "BBBBBB")
+        ]
+
+        answer = await _guess(world, reference, call_id="web_last")
+
+        assert statuses == ["not_found"] * 19 + ["invalid"]
+
+        assert answer["status"] == "invalid"
+        assert answer["field"] == "booking_reference"
+        assert "from the phone number you booked with" in answer["message"]
+        assert uid not in str(answer)
+
+    async def test_the_budget_is_the_agents_own_and_a_day_long(self, world: World) -> None:
+        _, reference = await _booked(world)
+        for n in range(10):
+            for guess in ("AAAAAA", "BBBBBB"):
+                await _guess(world, guess, call_id=f"web_{n}")
+
+        other_agent = await _guess(world, reference, call_id="web_a", agent_id="agent_other")
+        world.clock.advance(_DAY + timedelta(seconds=1))
+        next_day = await _guess(world, reference, call_id="web_b")
+
+        assert other_agent["status"] == "found"
+        assert next_day["status"] == "found"
+
+    async def test_numberless_misses_do_not_lock_a_caller_with_a_number(self, world: World) -> None:
+        _, reference = await _booked(world)
+        for n in range(10):
+            for guess in ("AAAAAA", "BBBBBB"):
+                await _guess(world, guess, call_id=f"web_{n}")
+
+        answer = await _tool(
+            world,
+            "find_appointments",
+            {"booking_reference": reference, "customer_name": "Max Mustermann"},
+            call_id="phone_call",
+            from_number=OTHER_CALLER,
+        )
+
+        assert answer["status"] == "found"
+
+
+class TestConcurrentGuessing:
+    """Guesses delivered at once are checked and counted one after another."""
+
+    async def test_eight_parallel_guesses_in_one_call_never_find_after_three_misses(
+        self, world: World
+    ) -> None:
+        """Seven wrong references and the right one last: three misses at most, then
+        ``invalid``; the right one is found only if it came before the third miss."""
+        uid, reference = await _booked(world)
+        guesses = ["AAAAAA", "BBBBBB", "CCCCCC", "DDDDDD", "EEEEEE", "FFFFFF", "GGGGGG"]
+
+        answers = await asyncio.gather(
+            *(_guess(world, guess, call_id="web") for guess in [*guesses, reference])
+        )
+
+        statuses = [answer["status"] for answer in answers]
+        assert statuses[:-1].count("not_found") == 2, statuses
+        assert statuses[:-1].count("invalid") == 5, statuses
+        misses = await world.repository.reference_misses(since=world.clock() - _DAY)
+        assert misses == 3
+        assert statuses[-1] in ("found", "invalid")
+        if statuses[-1] == "invalid":
+            assert uid not in str(answers[-1])
+
+    async def test_eight_parallel_wrong_guesses_count_three_misses_and_lock_the_call(
+        self, world: World
+    ) -> None:
+        _, reference = await _booked(world)
+
+        answers = await asyncio.gather(
+            *(_guess(world, f"{letter}{letter}{letter}222", call_id="web") for letter in "ABCDEFGH")
+        )
+        after = await _guess(world, reference, call_id="web")
+
+        assert sorted(a["status"] for a in answers) == ["invalid"] * 6 + ["not_found"] * 2
+        assert after["status"] == "invalid"
 
 
 class TestTheCallersOwnSlot:

@@ -422,6 +422,30 @@ class TestCleanText:
         assert answer["field"] == "customer_name"
         assert world.calcom.created_bookings_count() == 0
 
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "\u3164\u3164",
+            "\u115f\u1160",
+            "\uffa0",
+            "\u2800",
+            "Ma\u034fx Mustermann",
+            "Max\ufe0f Mustermann",
+            "Max Mustermann\U000e0100",
+            "Max \u3164Mustermann",
+            "Max\u2800Mustermann",
+        ],
+    )
+    async def test_names_with_hangul_fillers_braille_blanks_or_other_ignorables_are_invalid(
+        self, world: World, name: str
+    ) -> None:
+        """Characters shown as nothing never reach Cal.com, alone or inside a name."""
+        answer = await world.book("call_1", customer_name=name)
+
+        assert answer["status"] == "invalid"
+        assert answer["field"] == "customer_name"
+        assert world.calcom.created_bookings_count() == 0
+
     async def test_a_persian_name_keeps_its_zero_width_non_joiner(self, world: World) -> None:
         name = "\u0645\u0647\u200c\u0646\u0627\u0632 Ahmadi"
 

@@ -112,15 +112,17 @@ async def test_an_appointment_cancelled_only_in_cal_com_is_already_cancelled(
     assert await _status(world, uid) is AppointmentStatus.CANCELLED
 
 
-async def test_another_callers_booking_is_conflict_and_stays_booked(world: World) -> None:
-    """Nothing about it is said, sent or linked."""
+async def test_another_callers_booking_is_answered_like_an_unknown_one_and_stays_booked(
+    world: World,
+) -> None:
+    """Nothing about it is said, sent or linked: the answer is that of a uid nobody holds."""
     booked = await world.book("call_1", from_number=OTHER_CALLER)
     uid = booked["appointment"]["booking_uid"]
 
     answer = await _cancel(world, uid)
 
-    assert answer["status"] == "conflict"
-    assert set(answer) == {"status", "message"}
+    assert answer == await _cancel(world, "no-such-booking", "call_unknown")
+    assert answer["status"] == "not_found"
     assert _cancel_posts(world) == 0
     assert world.calcom.booking(uid).status == "accepted"
     assert await world.links_of(uid) == {"call_1": "original"}

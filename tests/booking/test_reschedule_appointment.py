@@ -98,15 +98,17 @@ async def test_the_old_slot_can_be_booked_again_and_is_never_existing(world: Wor
     assert again["appointment"]["booking_uid"] != booked["appointment"]["booking_uid"]
 
 
-async def test_another_callers_booking_is_conflict_and_stays_untouched(world: World) -> None:
+async def test_another_callers_booking_is_answered_like_an_unknown_one_and_stays_untouched(
+    world: World,
+) -> None:
     """Naming someone else's uid reveals nothing, writes nothing, links nothing."""
     booked = await world.book("call_1", from_number=OTHER_CALLER)
     uid = booked["appointment"]["booking_uid"]
 
     answer = await _reschedule(world, uid)
 
-    assert answer["status"] == "conflict"
-    assert set(answer) == {"status", "message"}
+    assert answer == await _reschedule(world, "no-such-booking", "call_unknown")
+    assert answer["status"] == "not_found"
     assert "11:00" not in answer["message"]
     assert _reschedule_posts(world) == 0
     assert await world.links_of(uid) == {"call_1": "original"}

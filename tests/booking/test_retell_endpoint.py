@@ -167,15 +167,22 @@ async def test_confirm_existing_links_the_call_as_confirmation(world: World) -> 
     assert [link.relationship.value for link in links] == ["duplicate_attempt", "confirmation"]
 
 
-async def test_confirm_existing_of_another_customers_booking_is_conflict(world: World) -> None:
+async def test_confirm_existing_of_another_customers_booking_is_answered_like_an_unknown_one(
+    world: World,
+) -> None:
+    """The same ``not_found`` and words as for a uid nobody holds, and no link."""
     first = await world.book("call_1")
     uid = first["appointment"]["booking_uid"]
 
     response = await world.call_tool(
         "confirm_existing", {"booking_uid": uid}, call_id="call_2", from_number="+4917098765432"
     )
+    unknown = await world.call_tool(
+        "confirm_existing", {"booking_uid": "no-such-booking"}, call_id="call_3"
+    )
 
-    assert response.json()["status"] == "conflict"
+    assert response.json() == unknown.json()
+    assert response.json()["status"] == "not_found"
     assert "appointment" not in response.json()
     assert await world.repository.links_for_call("call_2") == []
 
