@@ -29,7 +29,6 @@ CATALOG: dict[Language, dict[str, str]] = {
             "That time is not available. I could offer {choices}. Would one of those suit you?"
         ),
         "not_found": "I couldn't find an upcoming appointment with that reference.",
-        "conflict.appointment": "I can't find that appointment under your details.",
         "invalid": "Sorry, I didn't get that. Could you say it again?",
         "invalid.date": "I didn't catch a valid date. Which day would you like?",
         "invalid.past": "That time has already passed. Which day would you like?",
@@ -155,7 +154,6 @@ CATALOG: dict[Language, dict[str, str]] = {
             "Passt Ihnen einer davon?"
         ),
         "not_found": "Einen bevorstehenden Termin mit dieser Kennung habe ich nicht gefunden.",
-        "conflict.appointment": "Diesen Termin finde ich unter Ihren Angaben nicht.",
         "invalid": "Entschuldigung, das habe ich nicht verstanden. Können Sie das wiederholen?",
         "invalid.date": "Ich habe kein gültiges Datum verstanden. An welchem Tag möchten Sie?",
         "invalid.past": "Dieser Zeitpunkt liegt in der Vergangenheit. An welchem Tag möchten Sie?",
