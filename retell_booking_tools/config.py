@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     )
     """PostgreSQL connections a server process keeps for queries; at most 5 times this plus
     one are ever open (queries, overflow, slot locks, claims). Ignored by SQLite."""
+    console_password: SecretStr | None = Field(
+        default=None, validation_alias=_env("RETELL_BOOKING_CONSOLE_PASSWORD")
+    )
+    """Signs in to the support console at ``/console``; without it the console is not served."""
 
     @field_validator("timezone")
     @classmethod
@@ -136,7 +140,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """The configured credentials, for log masking."""
-        keys = (self.calcom_api_key, self.retell_api_key)
+        keys = (self.calcom_api_key, self.retell_api_key, self.console_password)
         return tuple(key.get_secret_value() for key in keys if key is not None)
 
     def require_retell_api_key(self) -> str:
@@ -167,6 +171,7 @@ _ENV_NAMES = {
     "tool_budget_seconds": "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
     "tool_call_lease_seconds": "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
     "database_pool_size": "RETELL_BOOKING_DATABASE_POOL_SIZE",
+    "console_password": "RETELL_BOOKING_CONSOLE_PASSWORD",
 }
 
 

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from retell_booking_tools.calcom.errors import CalcomError
 from retell_booking_tools.calcom.webhooks import (
@@ -96,13 +96,18 @@ class RetellEndpoints:
         self._clock = clock
         self._repository = repository
         self._calcom_transport = calcom_transport
-        self.routes = [
+        self.routes: list[BaseRoute] = [
             Route("/retell/functions/{tool_name}", self._function_call, methods=["POST"]),
             Route("/retell/webhook", self._call_event, methods=["POST"]),
             Route("/calcom/webhook", self._calcom_webhook, methods=["POST"]),
             Route("/healthz", self._healthz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
         ]
+        if self.settings.console_password is not None:
+            from retell_booking_tools.console import console_mount
+
+            console = console_mount(self.settings, lambda: self._runtime, clock=clock)
+            self.routes.extend([console] if console else [])
         self.app = Starlette(routes=self.routes, lifespan=self._app_lifespan)
         """Serve it, or ``app.mount("/prefix", endpoints.app)`` in yours."""
 

@@ -134,3 +134,10 @@ tool_calls = sa.Table(
     sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("result", _json(), nullable=True),
 )
+
+# The support console's reads (``SupportReads``): the call list newest first, and function
+# calls by when they ended (the ``at`` of ``ToolCallRecord``) for the daily numbers.
+sa.Index("ix_calls_created_at_call_id", calls.c.created_at, calls.c.call_id)
+sa.Index(
+    "ix_tool_calls_ended_at", sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
+)
