@@ -12,6 +12,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -122,7 +123,7 @@ class Console:
             lstrip_blocks=True,
         )
         self._templates.filters["path"] = lambda value: quote(str(value), safe="")
-        self._templates.filters["when"] = _when
+        self._templates.filters["when"] = lambda value: _when(value, settings.zone)
         self._stylesheet_text = (
             resources.files("retell_booking_tools.console")
             .joinpath("static/console.css")
@@ -373,9 +374,9 @@ async def _posted_password(request: Request) -> str:
     return (fields.get("password") or [""])[0]
 
 
-def _when(value: Any) -> str:
-    """An instant as support reads it: ``2025-10-10 11:00:05 +02:00``."""
+def _when(value: Any, zone: ZoneInfo) -> str:
+    """An instant as support reads it, in the business zone: ``2025-10-10 11:00:05 +02:00``."""
     if value is None:
         return ""
-    text = value.strftime("%Y-%m-%d %H:%M:%S %z")
+    text = value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %z")
     return f"{text[:-2]}:{text[-2:]}" if text[-5:].lstrip("+-").isdigit() else text

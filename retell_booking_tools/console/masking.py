@@ -4,6 +4,7 @@ to their domain. Names and notes are shown as they are (the templates escape the
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from retell_booking_tools.history import masked_number
@@ -29,18 +30,29 @@ def masked_text(text: str) -> str:
     return _PHONE.sub(_masked_phone, text)
 
 
+def _is_instant(text: str) -> bool:
+    if not _DATE.match(text):
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _masked_phone(match: re.Match[str]) -> str:
     found = match.group(0)
     digits = sum(c.isdigit() for c in found)
-    if digits < 7 or _DATE.match(found):
-        return found
+    after_a_colon = match.start() > 0 and match.string[match.start() - 1] == ":"
+    if digits < 7 or _DATE.match(found) or after_a_colon:
+        return found  # a date, a time's seconds and fraction, or too short for a number
     return masked_number(found) or "***"
 
 
 def masked_value(value: Any) -> Any:
     """A JSON value (tool arguments, link metadata) with every string in it masked."""
     if isinstance(value, str):
-        return masked_text(value)
+        return value if _is_instant(value) else masked_text(value)
     if isinstance(value, dict):
         return {str(key): masked_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
