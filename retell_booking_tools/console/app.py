@@ -51,6 +51,8 @@ SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
 )
 STATS_DAYS = 30
+MAX_SHOWN_PROBLEMS = 500
+"""The doctor page lists this many problems and counts the rest (``doctor --json`` has all)."""
 _MAX_FORM_BYTES = 4096
 
 Handler = Callable[[Request, Session, "Runtime"], Awaitable[Response]]
@@ -342,7 +344,9 @@ class Console:
 
     async def _doctor(self, request: Request, session: Session, runtime: Runtime) -> Response:
         state = self._checkup.state(lambda: self._scan(runtime))
-        return self._render(request, "doctor.html", session=session, state=state)
+        return self._render(
+            request, "doctor.html", session=session, state=state, shown=MAX_SHOWN_PROBLEMS
+        )
 
     async def _scan(self, runtime: Runtime) -> tuple[Problem, ...]:
         from retell_booking_tools.doctor import Doctor

@@ -172,3 +172,24 @@ class TestHeaders:
             assert "<style" not in text
             assert "http://" not in text, path
             assert "https://" not in text, path
+
+
+async def test_mounted_under_a_prefix_the_console_links_stay_under_it(world: World) -> None:
+    """``app.mount("/support", endpoints.app)``: redirects, links and the cookie use /support."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from retell_booking_tools.server import RetellEndpoints
+
+    endpoints = RetellEndpoints(runtime=world.runtime, clock=world.clock)
+    outer = Starlette(routes=[Mount("/support", app=endpoints.app)])
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://agent") as client:
+        signed_out = await client.get("/support/console/calls")
+        assert signed_out.headers["location"] == "/support/console/login"
+        response = await client.post("/support/console/login", data={"password": PASSWORD})
+        assert response.headers["location"] == "/support/console/calls"
+        assert "Path=/support/console" in response.headers["set-cookie"]
+        page = await client.get("/support/console/calls")
+        assert page.status_code == 200
+        assert 'href="/support/console/static/console.css"' in page.text
