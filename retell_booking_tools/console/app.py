@@ -8,7 +8,7 @@ No handler writes to the store.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -34,7 +34,7 @@ from retell_booking_tools.console.auth import (
 )
 from retell_booking_tools.console.chart import daily_chart
 from retell_booking_tools.console.checkup import Checkup
-from retell_booking_tools.stats import day_start
+from retell_booking_tools.stats import DayStats, day_start
 
 if TYPE_CHECKING:
     from retell_booking_tools.doctor import Problem
@@ -51,6 +51,8 @@ SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
 )
 STATS_DAYS = 30
+STATS_FRESH_FOR = timedelta(seconds=60)
+"""The stats page counts thirty days in the store at most once a minute per process."""
 MAX_SHOWN_PROBLEMS = 500
 """The doctor page lists this many problems and counts the rest (``doctor --json`` has all)."""
 _MAX_FORM_BYTES = 4096
@@ -118,6 +120,7 @@ class Console:
         self._sessions = SessionCodec(credentials[0].password, clock=clock)
         self._throttle = LoginThrottle(clock=clock)
         self._checkup = Checkup(clock=clock)
+        self._counted: tuple[datetime, list[DayStats]] | None = None
         self._templates = Environment(
             loader=PackageLoader("retell_booking_tools.console", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -324,10 +327,18 @@ class Console:
         return self._render(request, "appointment.html", session=session, page=page)
 
     async def _stats(self, request: Request, session: Session, runtime: Runtime) -> Response:
+        now = self._clock()
         zone = self._settings.zone
-        days = await pages.last_days(
-            self._store(runtime), days=STATS_DAYS, zone=zone, now=self._clock()
+        counted = self._counted
+        fresh = (
+            counted is not None
+            and now - counted[0] < STATS_FRESH_FOR
+            and counted[0].astimezone(zone).date() == now.astimezone(zone).date()
         )
+        if counted is None or not fresh:
+            days = await pages.last_days(self._store(runtime), days=STATS_DAYS, zone=zone, now=now)
+            counted = self._counted = (now, days)
+        counted_at, days = counted
         bookings = sum(day.bookings for day in days)
         duplicates = sum(day.duplicates for day in days)
         rate = duplicates / (bookings + duplicates) if bookings + duplicates else 0.0
@@ -340,6 +351,7 @@ class Console:
             duplicate_rate=rate,
             total_bookings=bookings,
             total_duplicates=duplicates,
+            counted_at=counted_at,
         )
 
     async def _doctor(self, request: Request, session: Session, runtime: Runtime) -> Response:

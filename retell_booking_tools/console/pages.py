@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 PAGE_SIZE = 50
+MIN_NUMBER_DIGITS = 4
+"""A number search needs the last four digits at least (what the console shows of one)."""
 _SEPARATORS = re.compile(r"[\s\-().+/]")
 _MAX_SEARCH = 200
 
@@ -72,11 +74,13 @@ class CallSearch:
         text = (query or "").strip()[:_MAX_SEARCH]
         digits = _SEPARATORS.sub("", text)
         call_id = number_suffix = None
-        if digits.isdigit():
+        problem = None
+        if digits.isdigit() and len(digits) >= MIN_NUMBER_DIGITS:
             number_suffix = digits[-15:]
         elif text:
-            call_id = text
-        problem = None
+            call_id = text  # too few digits for a number: perhaps a call id
+            if digits.isdigit():
+                problem = f"Type at least the last {MIN_NUMBER_DIGITS} digits of the number."
         chosen_day = None
         if day:
             try:

@@ -45,6 +45,7 @@ from retell_booking_tools.repository.schema import (
     call_appointment_links,
     calls,
     customers,
+    last_four,
     tool_calls,
 )
 
@@ -615,7 +616,8 @@ class SqlRepository(abc.ABC):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[CallEntry]:
-        """Served by the ``(created_at, call_id)`` index; a number search scans the calls."""
+        """Served by the ``(created_at, call_id)`` index; a number search of four digits or
+        more by the indexes of the numbers' last four (a shorter one scans the calls)."""
         query = (
             sa.select(calls)
             .order_by(calls.c.created_at.desc(), calls.c.call_id.desc())
@@ -633,12 +635,7 @@ class SqlRepository(abc.ABC):
         if call_id is not None:
             query = query.where(calls.c.call_id == call_id)
         if number_suffix is not None:
-            query = query.where(
-                sa.or_(
-                    calls.c.from_number.endswith(number_suffix, autoescape=True),
-                    calls.c.to_number.endswith(number_suffix, autoescape=True),
-                )
-            )
+            query = query.where(_number_ends_with(number_suffix))
         if since is not None:
             query = query.where(calls.c.created_at >= since)
         if until is not None:
@@ -730,6 +727,16 @@ class SqlRepository(abc.ABC):
             ]
 
         return await self._transact("period_outcomes", work)
+
+
+def _number_ends_with(suffix: str) -> sa.ColumnElement[bool]:
+    def ends_with(column: sa.Column[Any]) -> sa.ColumnElement[bool]:
+        matches = column.endswith(suffix, autoescape=True)
+        if len(suffix) < 4:
+            return matches
+        return sa.and_(last_four(column) == suffix[-4:], matches)
+
+    return sa.or_(ends_with(calls.c.from_number), ends_with(calls.c.to_number))
 
 
 def _call_entries(conn: sa.Connection, query: sa.Select[Any]) -> list[CallEntry]:

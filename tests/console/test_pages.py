@@ -99,6 +99,11 @@ class TestIncident:
         other = text_of(await browser.get("/console/calls", params={"q": OTHER_CALLER[-4:]}))
         assert "call_766" not in other
         assert "No calls match" in other
+        longer = text_of(await browser.get("/console/calls", params={"q": "+49 151 12345678"}))
+        assert "call_682" in longer
+        too_short = text_of(await browser.get("/console/calls", params={"q": "678"}))
+        assert "Type at least the last 4 digits" in too_short
+        assert "call_682" not in too_short
 
     async def test_the_timeline_shows_every_tool_call_with_what_the_agent_was_told(
         self, world: World, browser: httpx.AsyncClient
@@ -270,6 +275,23 @@ class TestReports:
         assert "Duplicate rate: 50.0%" in shown
         assert page.text.count("<polyline") == 5
         assert "<svg" in page.text
+
+    async def test_the_stats_are_counted_again_after_a_minute(
+        self, world: World, browser: httpx.AsyncClient
+    ) -> None:
+        """Within a minute the page shows the same count; after it, the new booking too."""
+        await world.book("call_1")
+        await sign_in(browser)
+        assert "Duplicate rate: 0.0% (0 duplicates of 1 booking attempts)" in text_of(
+            await browser.get("/console/stats")
+        )
+        world.clock.advance(timedelta(seconds=30))
+        await world.book("call_2")
+        still = text_of(await browser.get("/console/stats"))
+        assert "(0 duplicates of 1 booking attempts)" in still
+        world.clock.advance(timedelta(seconds=31))
+        counted = text_of(await browser.get("/console/stats"))
+        assert "Duplicate rate: 50.0% (1 duplicates of 2 booking attempts)" in counted
 
     async def test_the_doctor_page_lists_what_doctor_finds_each_linked(
         self, world: World, browser: httpx.AsyncClient
