@@ -69,10 +69,19 @@ async def main(directory: Path) -> None:
     uid = ""
     async with RetellSimulator.for_app(app, api_key="console_retell_key") as retell:
         for call_id in ("call_682", "call_766"):
-            call = retell.call_object(call_id, from_number=CALLER)
+            began = int(datetime.now(UTC).timestamp() * 1000)
+            call = retell.call_object(call_id, from_number=CALLER, start_timestamp=began)
+            await retell.call_event("call_started", call=call)
             response = await retell.function_call("collect_appointment_data", args, call=call)
             result = response.json()
             uid = uid or result["appointment"]["booking_uid"]
+            ended = {
+                **call,
+                "call_status": "ended",
+                "end_timestamp": began + 95_000,
+                "disconnection_reason": "user_hangup",
+            }
+            await retell.call_event("call_ended", call=ended)
         await retell.function_call(
             "check_availability",
             {"date": start.date().isoformat()},

@@ -115,6 +115,7 @@ def test_support_finds_the_incidents_two_calls_and_their_one_appointment(
     expect(page.locator("h1")).to_contain_text("call_766")
     expect(page.locator(".timeline")).to_contain_text("You already have an appointment")
     expect(page.locator(".timeline")).to_contain_text("Linked as duplicate_attempt")
+    expect(page.locator(".timeline")).to_contain_text("Call ended: user_hangup")
     screenshot = tmp_path / "console-timeline.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.read_bytes().startswith(b"\x89PNG")
