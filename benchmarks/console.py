@@ -335,11 +335,12 @@ async def run(
                     "doctor": "/console/doctor",
                 }
                 timings = await time_pages(client, pages, requests)
-                timings["stats numbers (computed)"] = await time_counting(runtime, requests)
+                counting = await time_counting(runtime, requests)
         finally:
             await runtime.aclose()
             emulator.close()
     worst = max(page["p95_ms"] for page in timings.values())
+    timings["stats numbers (computed)"] = counting
     return {
         "database": kind,
         "calls": n_calls,
@@ -350,6 +351,8 @@ async def run(
         "pages": timings,
         "worst_p95_ms": worst,
         "targets": {"every_page_p95_under_100_ms": worst < TARGET_P95_MS},
+        "note": "stats numbers (computed) is the count behind the stats page, made at most "
+        "once a minute per process; it is not a page request",
         "machine": machine(),
     }
 
@@ -367,6 +370,7 @@ def print_table(summary: dict[str, Any]) -> None:
         print(
             f"  {name:<24}{page['p50_ms']:>7.1f}ms{page['p95_ms']:>7.1f}ms{page['max_ms']:>7.1f}ms"
         )
+    print("  (stats numbers: the count behind the stats page, at most once a minute)")
     ok = summary["targets"]["every_page_p95_under_100_ms"]
     print(f"  every page p95 < {TARGET_P95_MS:.0f} ms: {verdict(ok)}")
     print(f"  load average: {summary['machine']['load_average']}")

@@ -272,14 +272,13 @@ class InMemoryRepository:
     ) -> list[CallEntry]:
         def wanted(entry: CallEntry) -> bool:
             call = entry.call
-            numbers = (call.from_number or "", call.to_number or "")
             return (
                 (
                     after is None
                     or (entry.recorded_at, call.call_id) < (after.recorded_at, after.call_id)
                 )
                 and (call_id is None or call.call_id == call_id)
-                and (number_suffix is None or any(n.endswith(number_suffix) for n in numbers))
+                and (number_suffix is None or (call.from_number or "").endswith(number_suffix))
                 and (since is None or entry.recorded_at >= since)
                 and (until is None or entry.recorded_at < until)
             )

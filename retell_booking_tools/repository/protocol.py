@@ -222,7 +222,8 @@ class SupportReads(Protocol):
         """At most ``limit`` calls, newest first (by ``recorded_at``, then call id descending).
 
         ``after`` continues a listing past that entry; ``call_id`` matches exactly;
-        ``number_suffix`` (digits) matches calls whose from or to number ends with it;
+        ``number_suffix`` (digits) matches calls whose from number (the caller's, for an
+        inbound call) ends with it;
         ``since``/``until`` keep calls recorded within ``[since, until)``.
         """
         ...

@@ -143,11 +143,10 @@ def last_four(column: sa.ColumnElement[str | None]) -> sa.ColumnElement[str | No
 
 
 # The support console's reads (``SupportReads``): the call list newest first, a search by
-# a number's last four digits, and function calls by when they ended (the ``at`` of
-# ``ToolCallRecord``) for the daily numbers.
+# the last four digits of the number a call came from, and function calls by when they
+# ended (the ``at`` of ``ToolCallRecord``) for the daily numbers.
 sa.Index("ix_calls_created_at_call_id", calls.c.created_at, calls.c.call_id)
 sa.Index("ix_calls_from_number_last_four", last_four(calls.c.from_number))
-sa.Index("ix_calls_to_number_last_four", last_four(calls.c.to_number))
 sa.Index(
     "ix_tool_calls_ended_at", sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
 )

@@ -617,7 +617,7 @@ class SqlRepository(abc.ABC):
         until: datetime | None = None,
     ) -> list[CallEntry]:
         """Served by the ``(created_at, call_id)`` index; a number search of four digits or
-        more by the indexes of the numbers' last four (a shorter one scans the calls)."""
+        more by the index of the from numbers' last four (a shorter one scans the calls)."""
         query = (
             sa.select(calls)
             .order_by(calls.c.created_at.desc(), calls.c.call_id.desc())
@@ -730,13 +730,10 @@ class SqlRepository(abc.ABC):
 
 
 def _number_ends_with(suffix: str) -> sa.ColumnElement[bool]:
-    def ends_with(column: sa.Column[Any]) -> sa.ColumnElement[bool]:
-        matches = column.endswith(suffix, autoescape=True)
-        if len(suffix) < 4:
-            return matches
-        return sa.and_(last_four(column) == suffix[-4:], matches)
-
-    return sa.or_(ends_with(calls.c.from_number), ends_with(calls.c.to_number))
+    matches = calls.c.from_number.endswith(suffix, autoescape=True)
+    if len(suffix) < 4:
+        return matches
+    return sa.and_(last_four(calls.c.from_number) == suffix[-4:], matches)
 
 
 def _call_entries(conn: sa.Connection, query: sa.Select[Any]) -> list[CallEntry]:
@@ -773,7 +770,8 @@ def _period_records(edges: Sequence[datetime]) -> sa.Select[Any]:
         )
         .exists()
     )
-    orphan = sa.case((sa.and_(finished, uid.is_not(None), uid != "", ~linked), 1), else_=0)
+    names_booking = sa.func.coalesce(uid, "") != ""
+    orphan = sa.case((sa.and_(finished, names_booking, ~linked), 1), else_=0)
     return sa.select(
         period.label("period"),
         status.label("status"),

@@ -87,9 +87,10 @@ class TestRecentCalls:
     async def test_a_call_id_matches_exactly_and_digits_match_the_end_of_a_number(
         self, repository: Repository
     ) -> None:
-        """call_1 finds call_1 only; 5678 finds the calls from or to a number ending in it."""
+        """call_1 finds call_1 only; 5678 finds the calls from a number ending in it."""
         await repository.upsert_call(Call(call_id="call_1", from_number="+4915112345678"))
-        await repository.upsert_call(Call(call_id="call_10", to_number="+4930125678"))
+        await repository.upsert_call(Call(call_id="call_10", from_number="+4930125678"))
+        await repository.upsert_call(Call(call_id="call_11", to_number="+4915112345678"))
         await repository.upsert_call(Call(call_id="call_2", from_number="+4917098765432"))
         store = reads(repository)
         assert [e.call.call_id for e in await store.recent_calls(limit=9, call_id="call_1")] == [
@@ -97,6 +98,10 @@ class TestRecentCalls:
         ]
         by_digits = await store.recent_calls(limit=9, number_suffix="5678")
         assert sorted(e.call.call_id for e in by_digits) == ["call_1", "call_10"]
+        longer = await store.recent_calls(limit=9, number_suffix="12345678")
+        assert [e.call.call_id for e in longer] == ["call_1"]
+        short = await store.recent_calls(limit=9, number_suffix="678")
+        assert sorted(e.call.call_id for e in short) == ["call_1", "call_10"]
         assert await store.recent_calls(limit=9, number_suffix="%") == []
 
     async def test_since_and_until_keep_calls_recorded_in_between(

@@ -4,8 +4,8 @@ Revision ID: 0006
 Revises: 0002
 Create Date: 2026-12-01
 
-``/console/calls`` pages through calls by ``(created_at, call_id)`` and finds them by a
-number's last four digits, and ``/console/stats``
+``/console/calls`` pages through calls by ``(created_at, call_id)`` and finds them by the
+last four digits of the number they came from, and ``/console/stats``
 counts function calls by ``coalesce(finished_at, claimed_at)`` over thirty days; both stay
 fast on a long history with these indexes.
 """
@@ -25,12 +25,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_calls_created_at_call_id", "calls", ["created_at", "call_id"])
-    for column in ("from_number", "to_number"):
-        op.create_index(
-            f"ix_calls_{column}_last_four",
-            "calls",
-            [sa.text(f"substr({column}, length({column}) - 3)")],
-        )
+    op.create_index(
+        "ix_calls_from_number_last_four",
+        "calls",
+        [sa.text("substr(from_number, length(from_number) - 3)")],
+    )
     op.create_index(
         "ix_tool_calls_ended_at",
         "tool_calls",
@@ -40,6 +39,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_tool_calls_ended_at", table_name="tool_calls")
-    op.drop_index("ix_calls_to_number_last_four", table_name="calls")
     op.drop_index("ix_calls_from_number_last_four", table_name="calls")
     op.drop_index("ix_calls_created_at_call_id", table_name="calls")
