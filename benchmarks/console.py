@@ -217,7 +217,14 @@ def seed(database_url: str, *, n_calls: int, n_appointments: int, now: datetime)
                 for chunk in _chunks(rows):
                     connection.execute(table.insert(), chunk)
             if engine.dialect.name == "postgresql":
-                for table in ("customers", "appointments", "calls", "tool_calls"):
+                names = (
+                    "customers",
+                    "appointments",
+                    "calls",
+                    "tool_calls",
+                    "call_appointment_links",
+                )
+                for table in names:
                     connection.execute(sa.text(f"ANALYZE {table}"))
                 connection.execute(
                     sa.text(
