@@ -34,6 +34,7 @@ from retell_booking_tools.repository.protocol import (
 from retell_booking_tools.stats import DayStats, day_start
 
 __all__ = [
+    "MIN_NUMBER_DIGITS",
     "PAGE_SIZE",
     "AppointmentPage",
     "CallPage",
@@ -43,7 +44,9 @@ __all__ = [
     "appointment_page",
     "call_page",
     "call_rows",
+    "cursor_text",
     "last_days",
+    "recent_call_rows",
 ]
 
 PAGE_SIZE = 50
@@ -259,8 +262,12 @@ class CallPage:
     appointments: tuple[LinkedAppointment, ...]
 
 
-def _result_details(record: ToolCallRecord, zone: ZoneInfo) -> dict[str, Any]:
-    """What the result said besides its status and message, masked, for the timeline."""
+def _result_details(record: ToolCallRecord) -> dict[str, Any]:
+    """What the result said besides its status and message, masked, for the timeline.
+
+    The ledger keeps a digest of the arguments, not the arguments themselves, so the digest
+    is what the timeline can show of them (retries of one function call share it).
+    """
     result = dict(record.result or {})
     result.pop("status", None)
     result.pop("message", None)
@@ -303,7 +310,7 @@ async def call_page(reads: SupportReads, call_id: str, zone: ZoneInfo) -> CallPa
                 message=str(record.result["message"])
                 if record.result and "message" in record.result
                 else None,
-                details=_result_details(record, zone),
+                details=_result_details(record),
             )
         )
     for link in links:
