@@ -186,8 +186,11 @@ class ServedApp:
 
 
 @contextlib.asynccontextmanager
-async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[ServedApp]:
-    """The app in a uvicorn process of its own, configured by environment like in production."""
+async def served_app(
+    calcom_url: str, database_url: str, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[ServedApp]:
+    """The app in a uvicorn process of its own, configured by environment like in production
+    (``extra_env`` adds or overrides variables)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -199,6 +202,7 @@ async def served_app(calcom_url: str, database_url: str) -> AsyncIterator[Served
         "RETELL_BOOKING_TIMEZONE": "UTC",
         "RETELL_BOOKING_LANGUAGE": "en",
         "RETELL_BOOKING_PHONE_REGION": "DE",
+        **(extra_env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -308,7 +312,11 @@ def _app_client(url: str, connections: int) -> httpx.AsyncClient:
 
 @contextlib.asynccontextmanager
 async def running_backend(
-    *, latency_seconds: float, database_kind: str, connections: int = 10
+    *,
+    latency_seconds: float,
+    database_kind: str,
+    connections: int = 10,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Backend]:
     """The emulator, the app process and a signing client, torn down in order."""
     emulator = make_emulator(latency_seconds)
@@ -316,7 +324,7 @@ async def running_backend(
     with database(database_kind) as database_url:
         async with (
             serve_asgi(upstream) as calcom_url,
-            served_app(calcom_url, database_url) as app,
+            served_app(calcom_url, database_url, extra_env) as app,
         ):
             client = _app_client(app.url, connections)
             async with RetellSimulator(client, api_key=RETELL_KEY) as retell:

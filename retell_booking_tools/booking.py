@@ -18,6 +18,12 @@ The rules, in order, all under a lock on (event type, start) shared by every rep
    ``existing``; none is ``unavailable`` with nearby alternatives.
 5. After an ambiguous failure (timeout, reset, 5xx) the booking is looked up before any
    second attempt, so a retry never books twice; when nothing can be settled: ``error``.
+
+Whose booking is whose: a Cal.com booking is the caller's only if its attendee matches the
+caller's trusted identity (the phone placeholder or the stored identity email), or its
+metadata names this very call. An email the caller said is the attendee email of the
+booking made now, never a key to an earlier one. A caller without a trusted identity
+(``trusted=False``) never hears about anyone's booking: a held start is ``unavailable``.
 """
 
 from __future__ import annotations
@@ -90,6 +96,10 @@ class BookingRequest:
     """Overrides the policy's business time zone for this call."""
     offered: OfferedSlots | None = None
     """Free starts this call was shown earlier (``check_availability``)."""
+    trusted: bool = True
+    """False when ``customer`` is this call's alone: no trusted identity stands behind it."""
+    contact_phone: str | None = attrs.field(default=None, repr=False)
+    """A phone the caller said for this booking only."""
 
 
 @attrs.frozen
@@ -191,9 +201,7 @@ class BookingService:
             a.customer_id != request.customer.id and a.status.holds_slot and a.end > now
             for a in held
         ):
-            return BookingOutcome(
-                ToolStatus.CONFLICT, alternatives=await self._alternatives(request)
-            )
+            return await self._taken(request)
         offered = request.offered
         if (
             offered is not None
@@ -291,6 +299,12 @@ class BookingService:
             return await self._adopt(request, found, sent_at=None)
         return BookingOutcome(ToolStatus.UNAVAILABLE, alternatives=await alternatives)
 
+    async def _taken(self, request: BookingRequest) -> BookingOutcome:
+        """Someone else holds the start: ``conflict`` (``unavailable`` for a caller without a
+        trusted identity, who must not learn that anyone booked it), with alternatives."""
+        status = ToolStatus.CONFLICT if request.trusted else ToolStatus.UNAVAILABLE
+        return BookingOutcome(status, alternatives=await self._alternatives(request))
+
     async def _unavailable(self, request: BookingRequest) -> BookingOutcome:
         return BookingOutcome(
             ToolStatus.UNAVAILABLE, alternatives=await self._alternatives(request)
@@ -300,15 +314,15 @@ class BookingService:
         self, request: BookingRequest, booking: Booking, *, sent_at: datetime | None
     ) -> BookingOutcome:
         """Judge a booking Cal.com gave us: made by this call, already held, or someone else's."""
-        if not any(booking.has_attendee(e) for e in self._emails(request)):
+        if not self._is_callers(request, booking):
             # Not the caller's booking unless the store already holds it as theirs.
             stored = await self._repository.get_appointment_by_uid(booking.uid)
-            if stored is None:
+            if stored is None or stored.customer_id != request.customer.id:
                 logger.warning(
                     "Cal.com returned a booking for another attendee",
                     extra={"call_id": request.call_id},
                 )
-                return BookingOutcome(ToolStatus.CONFLICT)
+                return await self._taken(request)
         # Storing is idempotent by uid, so it doubles as the look-up of a held booking.
         appointment, created = await self._repository.add_appointment(
             NewAppointment(
@@ -323,6 +337,9 @@ class BookingService:
                     if booking.status.lower() == "pending"
                     else AppointmentStatus.ACTIVE
                 ),
+                attendee_name=request.customer_name,
+                contact_email=request.email,
+                contact_phone=request.contact_phone,
             )
         )
         stored = None if created else appointment
@@ -331,7 +348,7 @@ class BookingService:
                 "Cal.com returned a booking held by another customer",
                 extra={"call_id": request.call_id},
             )
-            return BookingOutcome(ToolStatus.CONFLICT)
+            return await self._taken(request)
         if self._made_by_this_call(request, booking, stored, sent_at):
             await self._link(
                 request.call_id,
@@ -398,7 +415,9 @@ class BookingService:
     async def _find_upstream(self, request: BookingRequest) -> Booking | None:
         """This customer's active Cal.com booking at the requested start, if any.
 
-        A booking this very call made (by metadata) wins over one made earlier.
+        Looked up by every address a booking of this call may carry (the spoken one too),
+        but only a booking of the trusted identity or of this very call counts. A booking
+        this very call made (by metadata) wins over one made earlier.
         """
         matches: list[Booking] = []
         for email in self._emails(request):
@@ -411,7 +430,10 @@ class BookingService:
             matches.extend(
                 b
                 for b in bookings
-                if b.is_active and b.start == request.start and b.has_attendee(email)
+                if b.is_active
+                and b.start == request.start
+                and b.has_attendee(email)
+                and self._is_callers(request, b)
             )
         if not matches:
             return None
@@ -440,9 +462,32 @@ class BookingService:
         return nearest(slots, start, self._policy.max_alternatives)
 
     def _emails(self, request: BookingRequest) -> tuple[str, ...]:
+        """The addresses to book with (the first) and to look this call's bookings up by."""
         return attendee_emails(
-            request.customer, given=request.email, domain=self._policy.attendee_email_domain
+            self._contact(request), given=request.email, domain=self._policy.attendee_email_domain
         )
+
+    def _trusted_emails(self, request: BookingRequest) -> tuple[str, ...]:
+        """The addresses of the caller's trusted identity; none for a caller without one."""
+        if not request.trusted:
+            return ()
+        return attendee_emails(
+            request.customer, given=None, domain=self._policy.attendee_email_domain
+        )
+
+    def _is_callers(self, request: BookingRequest, booking: Booking) -> bool:
+        """Whether a Cal.com booking is this caller's: made by this call, or booked under
+        the trusted identity. A spoken email never makes a booking anyone's."""
+        if booking.metadata.get(CALL_ID_METADATA_KEY) == request.call_id:
+            return True
+        return any(booking.has_attendee(email) for email in self._trusted_emails(request))
+
+    @staticmethod
+    def _contact(request: BookingRequest) -> Customer:
+        """The customer as the booking's attendee: a phone said for it replaces none."""
+        if request.contact_phone and not request.customer.phone:
+            return attrs.evolve(request.customer, phone=request.contact_phone)
+        return request.customer
 
     def _create_body(self, request: BookingRequest) -> CreateBooking:
         return CreateBooking(
@@ -452,7 +497,7 @@ class BookingService:
                 name=request.customer_name,
                 email=self._emails(request)[0],
                 time_zone=request.timezone or self._policy.timezone,
-                phone_number=request.customer.phone,
+                phone_number=request.contact_phone or request.customer.phone,
                 language=request.language,
             ),
             metadata={CALL_ID_METADATA_KEY: request.call_id},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ def serve(
     """Serve the Retell function endpoints (ASGI, uvicorn)."""
     import uvicorn
 
+    from retell_booking_tools.logs import uvicorn_log_config
     from retell_booking_tools.repository.factory import shared_by_processes
     from retell_booking_tools.server import create_app
 
@@ -87,12 +89,15 @@ def serve(
             "SQLite and memory:// keep their locks within one process",
             2,
         )
+    # Every worker checks its pool against max_connections, counting its siblings.
+    os.environ["WEB_CONCURRENCY"] = str(workers)
     uvicorn.run(
         "retell_booking_tools.server:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        log_config=uvicorn_log_config(settings.log_format),
     )
 
 
@@ -123,14 +128,21 @@ def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
         typer.echo("  (no appointments linked)")
     for link in found["links"]:
         typer.echo(
-            f"  appointment {link['appointment_id']} ({link['booking_uid']}): "
+            f"  appointment {link['appointment_id']} ({link['booking_uid']}"
+            f"{_reference(link.get('booking_reference'))}): "
             f"{link['relationship']} at {link['linked_at']} {_compact(link['metadata'])}"
         )
 
 
+def _reference(reference: str | None) -> str:
+    """The reference part of a line that names an appointment (", reference K7F2QX")."""
+    return f", reference {reference}" if reference else ""
+
+
 @appointments_app.command("show")
 def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
-    """An appointment (by id or Cal.com booking uid) and every call linked to it."""
+    """An appointment (by id, Cal.com booking uid or booking reference) and every call linked
+    to it."""
     found = _with_repository(lambda repo: appointment_history(repo, reference))
     if found is None:
         raise _fail(f"no appointment {reference!r}")
@@ -139,7 +151,8 @@ def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
         return
     appointment = found["appointment"]
     typer.echo(
-        f"appointment {appointment['id']} ({appointment['booking_uid']}): "
+        f"appointment {appointment['id']} ({appointment['booking_uid']}"
+        f"{_reference(appointment.get('booking_reference'))}): "
         f"{appointment['status']}, {appointment['start']} to {appointment['end']} "
         f"[{appointment['timezone']}]"
     )
@@ -325,9 +338,13 @@ def tools_export(
     tools: Annotated[
         str | None, typer.Option("--tools", help="Comma-separated tool names (default: all).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Schemas for an LLM with tool_call_strict_mode on."),
+    ] = False,
 ) -> None:
     """Print the Retell custom-tool definitions as a JSON array."""
-    from retell_booking_tools.retell.export import EXPORT_FORMATS, export_tools
+    from retell_booking_tools.retell_admin.export import EXPORT_FORMATS, export_tools
 
     if export_format not in EXPORT_FORMATS:
         raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}", 2)
@@ -336,6 +353,7 @@ def tools_export(
             base_url,
             format="conversation-flow" if export_format == "conversation-flow" else "general-tools",
             tools=_names(tools),
+            strict=strict,
         )
     except (RetellBookingError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
@@ -344,20 +362,54 @@ def tools_export(
 
 @tools_app.command("sync")
 def tools_sync(
-    llm_id: Annotated[str, typer.Option("--llm-id", help="The Retell LLM to update.")],
     base_url: BaseUrl,
+    llm_id: Annotated[
+        str | None, typer.Option("--llm-id", help="The Retell LLM to update.")
+    ] = None,
+    conversation_flow_id: Annotated[
+        str | None,
+        typer.Option("--conversation-flow-id", help="The conversation flow to update instead."),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="The LLM state missing tools go to (default: general_tools)."),
+    ] = None,
+    publish_agent: Annotated[
+        str | None,
+        typer.Option(
+            "--publish-agent", help="Publish this agent after the sync.", metavar="AGENT_ID"
+        ),
+    ] = None,
+    tools: Annotated[
+        str | None, typer.Option("--tools", help="Comma-separated tool names (default: all).")
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the diff, write nothing.")
     ] = False,
 ) -> None:
-    """Put this package's tools into a Retell LLM's general_tools (RETELL_API_KEY).
+    """Update this package's tools where they are in a Retell LLM or flow (RETELL_API_KEY).
 
-    Only tools with this package's names are replaced or added; all others are kept.
+    Only tools with this package's names are replaced or added; all others are kept. The
+    latest version is read and written; a published version is refused.
     """
-    from retell_booking_tools.retell.sync import sync_tools
+    from retell_booking_tools.retell_admin.sync import sync_conversation_flow_tools, sync_tools
 
+    if (llm_id is None) == (conversation_flow_id is None):
+        raise _fail("give exactly one of --llm-id and --conversation-flow-id", 2)
+    if state is not None and conversation_flow_id is not None:
+        raise _fail("--state is for a Retell LLM's states, not a conversation flow", 2)
+    options: dict[str, Any] = {
+        "dry_run": dry_run,
+        "tools": _names(tools),
+        "publish_agent": publish_agent,
+    }
     try:
-        report = asyncio.run(sync_tools(llm_id, base_url, dry_run=dry_run))
+        if conversation_flow_id is not None:
+            report = asyncio.run(
+                sync_conversation_flow_tools(conversation_flow_id, base_url, **options)
+            )
+        else:
+            report = asyncio.run(sync_tools(llm_id or "", base_url, state=state, **options))
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from None
     except (RetellBookingError, ValueError) as exc:

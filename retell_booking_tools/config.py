@@ -22,6 +22,11 @@ DEFAULT_CALCOM_API_URL = "https://api.cal.com/v2"
 DEFAULT_TOOL_BUDGET_SECONDS = 8.0
 """Long enough for a slow Cal.com to book (a few round trips), short enough that a caller is
 not left in silence, and far below Retell's default ``timeout_ms`` of 120 s."""
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+"""Room for an hour-long call object (transcript, per-word timings, tool calls and their
+scrubbed copies: several MiB) with a wide margin."""
+DEFAULT_BODY_TIMEOUT_SECONDS = 10.0
+"""Retell sends a whole body at once; a body still incomplete after this is not Retell's."""
 
 
 def _env(name: str) -> AliasChoices:
@@ -89,10 +94,24 @@ class Settings(BaseSettings):
     process died is resumed at once, whatever the lease.
     """
     database_pool_size: int = Field(
-        default=10, ge=1, validation_alias=_env("RETELL_BOOKING_DATABASE_POOL_SIZE")
+        default=5, ge=1, validation_alias=_env("RETELL_BOOKING_DATABASE_POOL_SIZE")
     )
-    """PostgreSQL connections a server process keeps for queries; at most 5 times this plus
-    one are ever open (queries, overflow, slot locks, claims). Ignored by SQLite."""
+    """PostgreSQL connections a server process keeps for queries; at most 4 times this plus
+    one are ever open (queries, overflow, slot locks, claims: ``repository.postgres.
+    pool_sizes``), so by default four processes fit ``max_connections=100``. Ignored by
+    SQLite."""
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        validation_alias=_env("RETELL_BOOKING_MAX_BODY_BYTES"),
+    )
+    """The largest request body read from Retell; a larger one answers 413."""
+    body_timeout_seconds: float = Field(
+        default=DEFAULT_BODY_TIMEOUT_SECONDS,
+        gt=0,
+        validation_alias=_env("RETELL_BOOKING_BODY_TIMEOUT_SECONDS"),
+    )
+    """How long a request body may take to arrive once its headers have; then 408."""
     console_password: SecretStr | None = Field(
         default=None, validation_alias=_env("RETELL_BOOKING_CONSOLE_PASSWORD")
     )
@@ -171,6 +190,8 @@ _ENV_NAMES = {
     "tool_budget_seconds": "RETELL_BOOKING_TOOL_BUDGET_SECONDS",
     "tool_call_lease_seconds": "RETELL_BOOKING_TOOL_CALL_LEASE_SECONDS",
     "database_pool_size": "RETELL_BOOKING_DATABASE_POOL_SIZE",
+    "max_body_bytes": "RETELL_BOOKING_MAX_BODY_BYTES",
+    "body_timeout_seconds": "RETELL_BOOKING_BODY_TIMEOUT_SECONDS",
     "console_password": "RETELL_BOOKING_CONSOLE_PASSWORD",
 }
 

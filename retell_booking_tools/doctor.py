@@ -1,6 +1,6 @@
 """Find and repair gaps between calls, appointments and Cal.com (``retell-booking-tools doctor``).
 
-Four kinds of problem, each with the booking uid and call id it concerns:
+Five kinds of problem, each with the booking uid and call id it concerns:
 
 - ``unlinked_call``: a call's recorded tool result (or a Cal.com booking's ``retell_call_id``
   metadata) names a booking, but the call has no link to that appointment;
@@ -8,11 +8,14 @@ Four kinds of problem, each with the booking uid and call id it concerns:
   does not hold;
 - ``stale_appointment``: a stored appointment that still holds its slot while Cal.com has
   cancelled or moved its booking;
-- ``foreign_link``: a call linked to an appointment of a different customer.
+- ``foreign_link``: a call linked to an appointment of a different customer;
+- ``unverified_identity``: a customer whose identity came from a spoken email (stored before
+  identities were checked); it keeps its data and matches no caller.
 
 :meth:`Doctor.run` is a dry run unless ``fix`` is true; repairs are idempotent, mark every
-link they make with ``backfilled`` and ``backfilled_at``, and never touch ``foreign_link``\\ s,
-which need a person to decide. Details never contain names, emails or phone numbers.
+link they make with ``backfilled`` and ``backfilled_at``, and never touch ``foreign_link``\\ s
+or ``unverified_identity``\\ s, which need a person to decide. Details never contain
+names, emails or phone numbers.
 """
 
 from __future__ import annotations
@@ -44,13 +47,16 @@ from retell_booking_tools.repository.protocol import Repository
 
 __all__ = ["Doctor", "DoctorReport", "Problem", "ProblemKind"]
 
-ProblemKind = Literal["unlinked_call", "unknown_booking", "stale_appointment", "foreign_link"]
+ProblemKind = Literal[
+    "unlinked_call", "unknown_booking", "stale_appointment", "foreign_link", "unverified_identity"
+]
 
 _REPAIR_ORDER: dict[ProblemKind, int] = {
     "unknown_booking": 0,
     "stale_appointment": 1,
     "unlinked_call": 2,
     "foreign_link": 3,
+    "unverified_identity": 4,
 }
 _LISTED_STATUSES = ("upcoming", "unconfirmed", "past", "cancelled")
 _RELATIONSHIP_BY_STATUS = {
@@ -149,6 +155,7 @@ class Doctor:
             *await self._unknown_bookings(bookings),
             *await self._stale_appointments(since, bookings),
             *await self._foreign_links(since),
+            *await self._unverified_identities(),
         ]
         return tuple(
             sorted(
@@ -246,6 +253,24 @@ class Doctor:
             detail = _staleness(appointment, booking)
             if detail is not None:
                 problems.append(Problem("stale_appointment", appointment.booking_uid, None, detail))
+        return problems
+
+    async def _unverified_identities(self) -> list[Problem]:
+        """Customers without an identity key but with an email: it was said, never vouched for."""
+        problems = []
+        for customer in await self._repository.list_customers():
+            if customer.identity_key is not None or customer.email is None:
+                continue
+            held = len(await self._repository.appointments_for_customer(customer.id))
+            problems.append(
+                Problem(
+                    "unverified_identity",
+                    None,
+                    None,
+                    f"customer {customer.id} was identified by a spoken email and matches no "
+                    f"caller now ({held} appointment{'s' if held != 1 else ''})",
+                )
+            )
         return problems
 
     async def _foreign_links(self, since: datetime) -> list[Problem]:

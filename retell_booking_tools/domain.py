@@ -7,7 +7,11 @@ to the caller or reading what the caller said.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -80,18 +84,70 @@ class ToolStatus(enum.StrEnum):
         return self not in (ToolStatus.ERROR, ToolStatus.PENDING)
 
 
+READ_ONLY_TOOLS = frozenset({"check_availability"})
+"""Tools whose ``existing`` only tells the caller what they hold: no booking attempt, no link."""
+
+
 def _frozen_dict(value: dict[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
 @attrs.frozen
 class Customer:
-    """A caller, identified by E.164 phone, else by lower-case email."""
+    """A caller, known by one trusted identity key (``phone:+49...``, ``email:...``,
+    ``id:...`` from the call's backend, or ``call:<call id>`` for a caller without one).
+
+    ``identity_key`` is None only for customers stored before identities were checked, whose
+    identity came from a spoken email: they are kept, reported by ``doctor``, and matched by
+    nobody.
+    """
 
     id: int
     name: str
     phone: str | None = None
     email: str | None = attrs.field(default=None, repr=False)
+    identity_key: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def verified(self) -> bool:
+        """Whether a trusted identity (not a spoken email) stands behind this customer."""
+        return self.identity_key is not None and not self.identity_key.startswith("call:")
+
+
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+"""No 0/O, 1/I/L: every character sounds and reads unlike the others."""
+
+REFERENCE_LENGTH = 6
+"""31 ** 6 = about 887 million codes, close to 30 bits; guesses are rate-limited."""
+
+
+def new_booking_reference() -> str:
+    """A fresh booking reference from :data:`REFERENCE_ALPHABET`, from a secure source."""
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+def phone_key(phone: str) -> str:
+    """The identity key of a customer known by an E.164 number."""
+    return f"phone:{phone}"
+
+
+def email_key(email: str) -> str:
+    """The identity key of a customer known by a trusted email."""
+    return f"email:{email.lower()}"
+
+
+def call_key(call_id: str) -> str:
+    """The identity key of a caller without a trusted identity: theirs for one call only."""
+    return f"call:{call_id}"
+
+
+def customer_key(phone: str | None, email: str | None) -> str | None:
+    """The key ``upsert_customer`` derives when none is given: phone, else email, else None."""
+    if phone is not None:
+        return phone_key(phone)
+    if email is not None:
+        return email_key(email)
+    return None
 
 
 @attrs.frozen
@@ -110,6 +166,12 @@ class Appointment:
     rescheduled_from_uid: str | None = None
     calcom_event_at: datetime | None = None
     """When Cal.com sent the last webhook applied to this appointment, if any."""
+    booking_reference: str | None = None
+    """The short code the caller can say to manage it (None for appointments stored before)."""
+    attendee_name: str | None = attrs.field(default=None, repr=False)
+    contact_email: str | None = attrs.field(default=None, repr=False)
+    """A contact the caller gave for this booking only; never an identity."""
+    contact_phone: str | None = attrs.field(default=None, repr=False)
 
     def is_upcoming(self, now: datetime) -> bool:
         """Active and not yet over: the only kind a caller can be told they already hold."""
@@ -128,6 +190,11 @@ class NewAppointment:
     timezone: str
     status: AppointmentStatus = AppointmentStatus.ACTIVE
     rescheduled_from_uid: str | None = None
+    booking_reference: str | None = None
+    """None: the store assigns a fresh one."""
+    attendee_name: str | None = attrs.field(default=None, repr=False)
+    contact_email: str | None = attrs.field(default=None, repr=False)
+    contact_phone: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -155,13 +222,81 @@ class CallLink:
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, hash=False)
 
 
+def args_digest(args: Mapping[str, Any]) -> str:
+    """A stable digest of the arguments: key order and spacing do not matter.
+
+    Lone surrogates (valid in JSON escapes, not in UTF-8) are hashed as they are.
+    """
+    canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @attrs.frozen
 class ToolCallKey:
-    """Identity of one function call delivery: retries of it share the key."""
+    """Identity of one invocation of a tool: every delivery of it shares the key.
+
+    ``seq`` tells apart invocations with the same arguments within one call: 0 for the
+    first, 1 for the next one that is not a repeat of it, and so on (see
+    :class:`Invocation`). At most one invocation per ``(call_id, tool, args_digest)`` is
+    unfinished at a time, so concurrent deliveries always meet on the same key.
+    """
 
     call_id: str
     tool: str
     args_digest: str
+    seq: int = 0
+
+
+@attrs.frozen
+class Invocation:
+    """What a delivery's call object says about which invocation it delivers.
+
+    Retell's ``transcript_with_tool_calls`` lists every ``tool_call_invocation`` (with a
+    globally unique ``tool_call_id``) and every ``tool_call_result`` Retell received.
+    ``tool_call_id`` is the delivered invocation: the latest one of this tool with these
+    arguments that has no result. ``repeats`` holds it and the earlier such invocations it
+    may be a retry of (Retell may or may not give a retry a new id): those without a
+    result, back to the last result of any tool call. Both are empty when the call object
+    has no such transcript or does not list the delivery.
+
+    ``joined`` is the ``seq`` of the invocation this delivery found running: whatever that
+    one ends with is this delivery's answer too.
+    """
+
+    tool_call_id: str | None = None
+    repeats: frozenset[str] = frozenset()
+    joined: int | None = None
+
+    @property
+    def identified(self) -> bool:
+        return self.tool_call_id is not None
+
+    def replays(
+        self,
+        seq: int,
+        *,
+        claimed_by: str | None,
+        finished_seen: int,
+        finished_now: int,
+        finished_at: datetime,
+        now: datetime,
+        window: timedelta,
+    ) -> bool:
+        """Whether this delivery repeats the finished invocation ``seq`` or is a new one.
+
+        ``claimed_by`` is the Retell id of the delivery that first claimed it,
+        ``finished_seen`` how many other tool calls of the call had finished then,
+        ``finished_now`` how many have now. The invocation this delivery :attr:`joined` is
+        repeated. Identified on both sides, it is a repeat exactly when ``claimed_by`` is
+        one of :attr:`repeats`. Otherwise only while no other tool call of the call has
+        finished since it was first claimed, and less than ``window`` after it finished,
+        so a stale answer is never replayed.
+        """
+        if self.joined == seq:
+            return True
+        if self.identified and claimed_by is not None:
+            return claimed_by in self.repeats
+        return finished_now == finished_seen and now < finished_at + window
 
 
 @attrs.frozen
@@ -210,8 +345,16 @@ class ToolCallRecord:
         return ToolStatus.ERROR.value if self.abandoned else None
 
     @property
+    def booking_attempt(self) -> bool:
+        """Whether this call tried to book or change something (not a read-only question)."""
+        return self.key.tool not in READ_ONLY_TOOLS
+
+    @property
     def booking_uid(self) -> str | None:
-        """The Cal.com booking the result names, if any."""
+        """The Cal.com booking the result names as touched, if any (a read-only tool's
+        mention of the caller's appointment touches nothing)."""
+        if not self.booking_attempt:
+            return None
         appointment = (self.result or {}).get("appointment")
         if isinstance(appointment, dict) and appointment.get("booking_uid"):
             return str(appointment["booking_uid"])

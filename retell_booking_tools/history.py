@@ -31,6 +31,7 @@ def appointment_fields(appointment: Appointment) -> dict[str, Any]:
         "customer_id": appointment.customer_id,
         "event_type_id": appointment.event_type_id,
         "rescheduled_from_uid": appointment.rescheduled_from_uid,
+        "booking_reference": appointment.booking_reference,
     }
 
 
@@ -72,6 +73,7 @@ async def call_history(repository: Repository, call_id: str) -> dict[str, Any] |
             {
                 "appointment_id": link.appointment_id,
                 "booking_uid": appointment.booking_uid if appointment else None,
+                "booking_reference": appointment.booking_reference if appointment else None,
                 **_link_fields(link),
             }
         )
@@ -85,9 +87,12 @@ async def call_history(repository: Repository, call_id: str) -> dict[str, Any] |
 
 
 async def appointment_history(repository: Repository, reference: str) -> dict[str, Any] | None:
-    """``{"appointment": {...}, "links": [{"call_id", ..., "call": {...}}]}`` by id or booking
-    uid; ``call`` holds what Retell told us about that call (see ``call_fields``)."""
+    """``{"appointment": {...}, "links": [{"call_id", ..., "call": {...}}]}`` by id, booking
+    uid or booking reference; ``call`` holds what Retell told us about that call (see
+    ``call_fields``)."""
     appointment = await repository.get_appointment_by_uid(reference)
+    if appointment is None:
+        appointment = await repository.get_appointment_by_reference(reference.upper())
     if appointment is None and reference.isdigit():
         appointment = await repository.get_appointment(int(reference))
     if appointment is None:

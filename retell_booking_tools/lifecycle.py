@@ -42,7 +42,7 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolStatus,
 )
-from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.errors import InvalidArguments, RepositoryError
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,19 @@ class AppointmentLifecycle:
             return BookingOutcome(ToolStatus.NONE)
         upcoming = tuple(sorted(found.values(), key=lambda a: (a.start, a.id)))
         return BookingOutcome(ToolStatus.FOUND, upcoming[0], appointments=upcoming)
+
+    async def find_one(self, appointment: Appointment) -> BookingOutcome:
+        """One appointment (named by its booking reference), re-checked like :meth:`find`."""
+        now = self._clock()
+        current = None
+        if appointment.is_upcoming(now):
+            try:
+                current = await self._follow(appointment)
+            except CalcomError as exc:
+                return _error(exc)
+        if current is None or not current.is_upcoming(now):
+            return BookingOutcome(ToolStatus.NONE)
+        return BookingOutcome(ToolStatus.FOUND, current, appointments=(current,))
 
     async def _follow(self, appointment: Appointment) -> Appointment | None:
         """Where Cal.com says this appointment stands now: itself, its successor or gone."""
@@ -250,6 +263,9 @@ class AppointmentLifecycle:
                 timezone=old.timezone,
                 status=appointment_status(booking.status),
                 rescheduled_from_uid=old.booking_uid,
+                attendee_name=old.attendee_name,
+                contact_email=old.contact_email,
+                contact_phone=old.contact_phone,
             )
         )
         return new
@@ -341,11 +357,34 @@ class AppointmentLifecycle:
         return outcome
 
     async def _cancelled(self, request: CancelRequest, appointment: Appointment) -> BookingOutcome:
-        metadata: dict[str, Any] = {"cancelled_at": self._clock().isoformat()}
+        """Cal.com has cancelled it: record that as far as the store allows, and say so.
+
+        The reason is made storable first (no NUL, no lone surrogates); a link the store
+        still refuses is recorded without it, and what cannot be recorded at all is left
+        for ``doctor`` to find. The caller hears ``cancelled`` either way.
+        """
+        cancelled_at = self._clock().isoformat()
+        metadata: dict[str, Any] = {"cancelled_at": cancelled_at}
         if request.reason:
-            metadata["reason"] = request.reason
-        await self._link(request.call_id, appointment, Relationship.CANCELLATION, metadata)
-        cancelled = await self._advance(appointment, AppointmentStatus.CANCELLED)
+            metadata["reason"] = _storable(request.reason)
+        try:
+            await self._link(request.call_id, appointment, Relationship.CANCELLATION, metadata)
+        except RepositoryError as exc:
+            logger.warning("cancellation link refused (%s); storing it without details", exc)
+            try:
+                await self._link(
+                    request.call_id,
+                    appointment,
+                    Relationship.CANCELLATION,
+                    {"cancelled_at": cancelled_at},
+                )
+            except RepositoryError:
+                logger.warning("cancellation link not stored; `doctor` will find it unlinked")
+        try:
+            cancelled = await self._advance(appointment, AppointmentStatus.CANCELLED)
+        except RepositoryError as exc:
+            logger.warning("cancelled in Cal.com but not in the store (%s)", exc)
+            cancelled = attrs.evolve(appointment, status=AppointmentStatus.CANCELLED)
         return BookingOutcome(ToolStatus.CANCELLED, cancelled)
 
     async def _already_cancelled(
@@ -416,6 +455,12 @@ class AppointmentLifecycle:
                 metadata=metadata,
             )
         )
+
+
+def _storable(text: str) -> str:
+    """``text`` as every store takes it: without NUL characters (which PostgreSQL refuses in
+    text and JSON) and with lone surrogates (not encodable as UTF-8) replaced."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def appointment_status(calcom_status: str) -> AppointmentStatus:

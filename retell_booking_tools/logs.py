@@ -8,6 +8,12 @@
   arguments, extra fields and tracebacks (:func:`mask`),
 
 and formats as text or, with ``RETELL_BOOKING_LOG_FORMAT=json``, one JSON object per line.
+
+uvicorn's own loggers (``uvicorn``, ``uvicorn.error``, ``uvicorn.access``) are routed
+through the same handler: startup lines, access lines (whose paths and query strings are
+masked like messages, digit runs included, see :func:`mask_path`) and "Exception in ASGI
+application" tracebacks. ``serve`` hands uvicorn :func:`uvicorn_log_config`, so every
+process it starts logs this way from its first line.
 """
 
 from __future__ import annotations
@@ -23,15 +29,24 @@ from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
 __all__ = [
+    "UVICORN_LOGGERS",
     "JsonFormatter",
     "LogFormat",
     "MaskingFilter",
     "ToolCallContextFilter",
+    "build_handler",
     "configure_logging",
+    "handler_from_environment",
     "mask",
+    "mask_path",
     "set_tool_status",
     "tool_call_context",
+    "uvicorn_log_config",
 ]
+
+HANDLER_NAME = "retell_booking_tools"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_ACCESS_LOGGER = "uvicorn.access"
 
 LogFormat = Literal["text", "json"]
 
@@ -55,6 +70,18 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
     text = _API_KEY.sub(lambda m: f"{m.group(1)}_***", text)
     text = _EMAIL.sub("<email>", text)
     return _PHONE.sub(_masked_phone, text)
+
+
+_DIGIT_RUN = re.compile(r"\d{6,}")
+_ACCESS_PATH_ARG = 2
+"""uvicorn's access record: ``(client, method, path with query, http version, status)``."""
+
+
+def mask_path(path: str, secrets: Iterable[str] = ()) -> str:
+    """A request path and query string fit for a log line: :func:`mask`, and any run of six
+    or more digits (a number written without ``+``, an account number) cut to its last two.
+    """
+    return _DIGIT_RUN.sub(lambda m: f"<digits …{m.group()[-2:]}>", mask(path, secrets))
 
 
 def _masked_phone(match: re.Match[str]) -> str:
@@ -95,7 +122,10 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)
     "message",
     "asctime",
     "taskName",
+    "color_message",
 }
+"""Record attributes that are not extra fields (uvicorn's ``color_message`` repeats the
+message with terminal colours)."""
 
 
 class MaskingFilter(logging.Filter):
@@ -106,6 +136,12 @@ class MaskingFilter(logging.Filter):
         self._secrets = tuple(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == _ACCESS_LOGGER and isinstance(args, tuple) and len(args) > 2:
+            path = args[_ACCESS_PATH_ARG]
+            if isinstance(path, str):
+                masked = mask_path(path, self._secrets)
+                record.args = (*args[:_ACCESS_PATH_ARG], masked, *args[_ACCESS_PATH_ARG + 1 :])
         record.msg = mask(record.getMessage(), self._secrets)
         record.args = None
         if record.exc_info and not record.exc_text:
@@ -148,6 +184,27 @@ class _TextFormatter(logging.Formatter):
         return f"{text} [{fields}]" if fields else text
 
 
+def build_handler(
+    log_format: LogFormat = "text",
+    *,
+    secrets: Iterable[str] = (),
+    stream: IO[str] | None = None,
+) -> logging.Handler:
+    """The masking handler: tool-call fields, masking, then text or JSON (stderr by default)."""
+    handler: logging.StreamHandler[IO[str]] = (
+        logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    )
+    handler.set_name(HANDLER_NAME)
+    handler.addFilter(ToolCallContextFilter())
+    handler.addFilter(MaskingFilter(secrets))
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    return handler
+
+
 def configure_logging(
     log_format: LogFormat = "text",
     *,
@@ -157,27 +214,61 @@ def configure_logging(
 ) -> logging.Handler:
     """Route the root logger through one masking handler; returns it (replacing an earlier one).
 
+    uvicorn's loggers lose handlers of their own and pass their records to it too.
     ``secrets`` are exact values (API keys) masked wherever they appear.
     """
-    handler: logging.StreamHandler[IO[str]] = (
-        logging.StreamHandler(stream) if stream is not None else _StderrHandler()
-    )
-    handler.set_name("retell_booking_tools")
-    handler.addFilter(ToolCallContextFilter())
-    handler.addFilter(MaskingFilter(secrets))
-    handler.setFormatter(
-        JsonFormatter()
-        if log_format == "json"
-        else _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler = build_handler(log_format, secrets=secrets, stream=stream)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "retell_booking_tools"]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    _route_uvicorn_loggers()
     # Alembic narrates every schema check at INFO; only its warnings are news.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     return handler
+
+
+def _route_uvicorn_loggers() -> None:
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        for own in list(logger.handlers):
+            logger.removeHandler(own)
+        logger.propagate = True
+
+
+def handler_from_environment(log_format: LogFormat = "text") -> logging.Handler:
+    """:func:`build_handler` masking the credentials the environment configures.
+
+    For ``logging.config.dictConfig`` (:func:`uvicorn_log_config`), which builds handlers
+    in every worker process from names alone.
+    """
+    from retell_booking_tools.config import Settings
+    from retell_booking_tools.errors import ConfigurationError
+
+    try:
+        secrets = Settings.from_env().secrets()
+    except ConfigurationError:
+        secrets = ()
+    return build_handler(log_format, secrets=secrets)
+
+
+def uvicorn_log_config(log_format: LogFormat = "text") -> dict[str, Any]:
+    """uvicorn's ``log_config``: every logger, uvicorn's included, through the masking handler."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {
+            HANDLER_NAME: {
+                "()": f"{__name__}.handler_from_environment",
+                "log_format": log_format,
+            }
+        },
+        "root": {"handlers": [HANDLER_NAME], "level": "INFO"},
+        "loggers": {
+            name: {"handlers": [], "propagate": True, "level": "INFO"} for name in UVICORN_LOGGERS
+        },
+    }
 
 
 class _StderrHandler(logging.StreamHandler[IO[str]]):

@@ -6,7 +6,8 @@ and every replica reports the same totals:
 - ``retell_booking_tool_results_total{tool,status}``: function calls by final status
   (``error`` for calls whose last delivery failed and that no retry finished);
 - ``retell_booking_duplicate_attempts_total``: ``existing`` results;
-- ``retell_booking_conflicts_total``: ``conflict`` results.
+- ``retell_booking_conflicts_total``: ``conflict`` results;
+- ``retell_booking_reference_misses_total``: wrong booking references (or names) said.
 
 ``retell_booking_upstream_errors_total{kind}`` (failed Cal.com requests by
 :attr:`CalcomError.kind`) has no place in the store: with ``RETELL_BOOKING_REDIS_URL`` it is
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from retell_booking_tools.calcom.client import CalcomRequestEvent
 from retell_booking_tools.clock import Clock, system_clock
-from retell_booking_tools.domain import ToolCallKey, ToolStatus
+from retell_booking_tools.domain import READ_ONLY_TOOLS, ToolCallKey, ToolStatus
 from retell_booking_tools.otel import open_telemetry_instruments
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.stats import day_start
@@ -115,8 +116,9 @@ class _SharedUpstreamErrors(Collector):
 class _StoreCounters(Collector):
     """Counter families from one snapshot of the store's outcome counts."""
 
-    def __init__(self, counts: Mapping[tuple[str, str], int]) -> None:
+    def __init__(self, counts: Mapping[tuple[str, str], int], reference_misses: int = 0) -> None:
         self._counts = counts
+        self._reference_misses = reference_misses
 
     def collect(self) -> Iterator[Metric]:
         results = CounterMetricFamily(
@@ -131,8 +133,17 @@ class _StoreCounters(Collector):
             ("duplicate_attempts", ToolStatus.EXISTING, "Results `existing`: already held."),
             ("conflicts", ToolStatus.CONFLICT, "Results `conflict`: someone else's slot."),
         ):
-            total = sum(n for (_, s), n in self._counts.items() if s == status.value)
+            total = sum(
+                n
+                for (tool, s), n in self._counts.items()
+                if s == status.value and tool not in READ_ONLY_TOOLS
+            )
             yield CounterMetricFamily(f"retell_booking_{name}", documentation, value=total)
+        yield CounterMetricFamily(
+            "retell_booking_reference_misses",
+            "Wrong booking references or names said, from the store.",
+            value=self._reference_misses,
+        )
 
 
 class Telemetry:
@@ -205,14 +216,16 @@ class Telemetry:
         self._tool_latency.labels(key.tool, status.value).observe(elapsed_seconds)
         if self._otel is not None:
             self._otel.tool_finished(key.tool, status.value, elapsed_seconds)
-        if status is ToolStatus.EXISTING and self._threshold > 0:
+        attempt = key.tool not in READ_ONLY_TOOLS
+        if status is ToolStatus.EXISTING and self._threshold > 0 and attempt:
             await self._check_duplicates(key)
 
     async def render(self) -> bytes:
         """The Prometheus text exposition: store counters, then this process's measurements."""
         counts = await self._repository.tool_outcome_counts()
+        misses = await self._repository.reference_misses(since=datetime.min.replace(tzinfo=UTC))
         snapshot = CollectorRegistry(auto_describe=False)
-        snapshot.register(_StoreCounters(counts))
+        snapshot.register(_StoreCounters(counts, misses))
         if self._shared is not None:
             snapshot.register(_SharedUpstreamErrors(await self._shared.read("upstream_errors")))
         return generate_latest(snapshot) + generate_latest(self.registry)
@@ -237,7 +250,9 @@ class Telemetry:
             since=day_start(today, self._zone),
             until=day_start(today + timedelta(days=1), self._zone),
         )
-        existing = [r for r in records if r.status == ToolStatus.EXISTING.value]
+        existing = [
+            r for r in records if r.status == ToolStatus.EXISTING.value and r.booking_attempt
+        ]
         if len(existing) > self._threshold:
             self._threshold_passed_on = today
         if len(existing) > self._threshold and existing[self._threshold].key == key:

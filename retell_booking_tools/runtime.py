@@ -39,9 +39,10 @@ class Runtime:
 
         ``call`` is Retell's call object (at least ``call_id``; ``from_number``,
         ``direction`` and ``retell_llm_dynamic_variables`` as Retell sends them). Same
-        guarantees as an HTTP function call: a repeated call with the same call id, tool
-        and arguments returns the first final result. Raises UnknownTool for a name not
-        served and pydantic's ValidationError for a call object without ``call_id``.
+        guarantees as an HTTP function call: a repeat of one invocation returns its first
+        final result (the runner's docstring says how a repeat is told from a new one).
+        Raises UnknownTool for a name not served and pydantic's ValidationError for a call
+        object without ``call_id``.
         """
         retell_call = call if isinstance(call, RetellCall) else RetellCall.model_validate(call)
         return await self.runner.run(name, retell_call, args)
@@ -67,7 +68,10 @@ async def build_runtime(
     api_key, event_type_id = settings.require_calcom()
     if repository is None:
         repository = await open_repository(
-            settings.database_url, create_new_sqlite=True, pool_size=settings.database_pool_size
+            settings.database_url,
+            create_new_sqlite=True,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.tool_budget_seconds,
         )
     telemetry = Telemetry(
         repository,

@@ -86,7 +86,8 @@ async def _day(repository: Repository, day: date, records: Iterable[ToolCallReco
     orphaned: set[str] = set()
     for record in records:
         calls.add(record.key.call_id)
-        counts[record.status] += 1
+        if record.booking_attempt or record.status != ToolStatus.EXISTING.value:
+            counts[record.status] += 1
         if record.booking_uid is not None and await _unlinked(
             repository, record.key.call_id, record.booking_uid
         ):

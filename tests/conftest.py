@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
 import pytest
+import stamina
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
 from retell_booking_tools.repository.sql import masked_url
@@ -32,9 +37,22 @@ from retell_booking_tools.repository.sql import masked_url
 Backend = Literal["memory", "sqlite", "postgres"]
 MakeRepository = Callable[[Backend], Awaitable[Repository]]
 
+# Hypothesis keeps failing examples and its caches for the next run, outside the checkout.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "retell-booking-tools-hypothesis"))
+
 POSTGRES_URL = os.environ.get(
     "RETELL_BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(autouse=True)
+def _retries_without_backoff() -> Iterator[None]:
+    """Every client keeps its own ``max_attempts``, but no test waits between them.
+
+    A test of the backoff itself switches it back on with ``stamina.set_testing(False)``.
+    """
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield
 
 
 def backends(*kinds: Backend) -> list[Any]:
@@ -93,12 +111,17 @@ class Databases:
             database = Database(kind, f"sqlite:///{self._tmp_path / f'store-{number}.db'}")
         else:
             schema = f"rbt_test_{uuid.uuid4().hex}"
-            self._postgres(f'CREATE SCHEMA "{schema}"')
             self._schemas.append(schema)
             database = Database(kind, self._request.getfixturevalue("postgres_url"), schema)
+            if not upgraded:
+                self._postgres(f'CREATE SCHEMA "{schema}"')
         if upgraded:
-            upgrade_database(database.url, schema=database.schema)
+            self._templates().copy_to(database)
         return database
+
+    def _templates(self) -> MigratedTemplates:
+        templates: MigratedTemplates = self._request.getfixturevalue("migrated_templates")
+        return templates
 
     async def open(self, database: Database, *, check_schema: bool = True) -> Repository:
         """A repository on ``database``; ``memory`` databases give the same store each time."""
@@ -121,11 +144,81 @@ class Databases:
                 self._postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def _postgres(self, statement: str) -> None:
-        import psycopg
+        _run_postgres(self._request.getfixturevalue("postgres_url"), statement)
 
-        url = self._request.getfixturevalue("postgres_url")
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(statement.encode())
+
+class MigratedTemplates:
+    """Databases migrated to head once per session, copied for each test that needs one.
+
+    Running every migration for each of the suite's stores cost more than most tests. The
+    copy is what the migrations made: a SQLite file copied byte for byte, and a PostgreSQL
+    schema rebuilt from ``pg_dump`` of a migrated one (with its ``alembic_version`` row).
+    ``tests/repository/test_sql_specific.py`` still runs the real migrations from empty.
+    """
+
+    def __init__(self, directory: Path, postgres_url: Callable[[], str]) -> None:
+        self._directory = directory
+        self._postgres_url = postgres_url
+        self._sqlite: Path | None = None
+        self._postgres_script: str | None = None
+
+    def copy_to(self, database: Database) -> None:
+        if database.kind == "sqlite":
+            target = Path(database.url.removeprefix("sqlite:///"))
+            shutil.copyfile(self._sqlite_template(), target)
+            return
+        assert database.schema is not None
+        script = self._postgres_template().replace(_TEMPLATE_SCHEMA, database.schema)
+        _run_postgres(self._postgres_url(), script)
+
+    def _sqlite_template(self) -> Path:
+        if self._sqlite is None:
+            template = self._directory / "template.db"
+            upgrade_database(f"sqlite:///{template}")
+            self._sqlite = template
+        return self._sqlite
+
+    def _postgres_template(self) -> str:
+        if self._postgres_script is None:
+            url = self._postgres_url()
+            _run_postgres(url, f'DROP SCHEMA IF EXISTS "{_TEMPLATE_SCHEMA}" CASCADE')
+            _run_postgres(url, f'CREATE SCHEMA "{_TEMPLATE_SCHEMA}"')
+            try:
+                upgrade_database(url, schema=_TEMPLATE_SCHEMA)
+                options = ["--no-owner", "--no-privileges", "--inserts"]
+                dump = subprocess.run(
+                    ["pg_dump", *options, "--schema", _TEMPLATE_SCHEMA, url],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            finally:
+                _run_postgres(url, f'DROP SCHEMA IF EXISTS "{_TEMPLATE_SCHEMA}" CASCADE')
+            # psql meta-commands (``\restrict``) are not SQL; everything else is.
+            self._postgres_script = "\n".join(
+                line for line in dump.splitlines() if not line.startswith("\\")
+            )
+        return self._postgres_script
+
+
+_TEMPLATE_SCHEMA = f"rbt_template_{uuid.uuid4().hex}"
+
+
+def _run_postgres(url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(statement.encode())
+
+
+@pytest.fixture(name="migrated_templates", scope="session")
+def fixture_migrated_templates(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> MigratedTemplates:
+    return MigratedTemplates(
+        tmp_path_factory.mktemp("templates"),
+        lambda: str(request.getfixturevalue("postgres_url")),
+    )
 
 
 @pytest.fixture(name="databases")

@@ -38,12 +38,14 @@ def render(
     choices: Sequence[datetime] = (),
     times: Sequence[datetime] = (),
     count: int | None = None,
+    reference: str | None = None,
 ) -> str:
     """The sentence for ``key`` (falling back from ``status.variant`` to ``status``).
 
-    ``at`` fills ``{date}``, ``{time}`` and ``{day}`` (without the year); ``choices`` picks
-    the ``.with_alternatives`` variant and fills ``{choices}``; ``times`` (starts within one
-    day) fills ``{times}`` short and ``{day}``; ``count`` fills ``{count}``.
+        ``at`` fills ``{date}``, ``{time}`` and ``{day}`` (without the year); ``choices`` picks
+        the ``.with_alternatives`` variant and fills ``{choices}``; ``times`` (starts within one
+        day) fills ``{times}`` short and ``{day}``; ``count`` fills ``{count}``; ``reference`` (a
+    booking reference) fills ``{reference}`` as it is read out.
     """
     templates = CATALOG[language]
     if choices and f"{key}.with_alternatives" in templates:
@@ -59,6 +61,8 @@ def render(
         fields["day"] = speak_day(times[0], zone, language)
     if count is not None:
         fields["count"] = str(count)
+    if reference is not None:
+        fields["reference"] = reference
     if choices:
         fields["choices"] = speak_choices(choices, zone, language)
     return template.format(**fields)

@@ -42,6 +42,31 @@ CATALOG: dict[Language, dict[str, str]] = {
             "Your appointment is already at that time. Which other time would you like?"
         ),
         "invalid.reason": "Could you give me the reason in a few words?",
+        "reference": "Your booking reference is {reference}.",
+        "reference.hint": (
+            "If you already booked that time, I can find it with your booking reference."
+        ),
+        "existing.day": (
+            "On {day} you already have an appointment at {time}. I also have {times} free."
+        ),
+        "existing.day.only": "On {day} you already have an appointment at {time}.",
+        "invalid.contact": (
+            "So that I can book it, may I have a phone number or an email address "
+            "where we can reach you?"
+        ),
+        "invalid.booking_reference": (
+            "To find your appointment I need the booking reference from your confirmation "
+            "and the name on the booking. Could you tell me both?"
+        ),
+        "invalid.reference_locked": (
+            "I can't check any more booking references on this call. Please call us from "
+            "the phone number you booked with."
+        ),
+        "invalid.notes": "Could you say that note again in plain words?",
+        "not_found.reference": (
+            "I couldn't find an appointment with that booking reference and name. "
+            "Could you check both for me?"
+        ),
         "available": "On {day} I have {times} free. Which would suit you?",
         "available.some": (
             "On {day} I have several free times, for example {times}. Which would suit you?"
@@ -105,6 +130,31 @@ CATALOG: dict[Language, dict[str, str]] = {
             "Ihr Termin ist bereits zu dieser Zeit. Welche andere Uhrzeit möchten Sie?"
         ),
         "invalid.reason": "Können Sie mir den Grund in wenigen Worten nennen?",
+        "reference": "Ihre Buchungsnummer ist {reference}.",
+        "reference.hint": (
+            "Falls Sie diesen Termin bereits gebucht haben, finde ich ihn mit Ihrer Buchungsnummer."
+        ),
+        "existing.day": (
+            "Am {day} haben Sie bereits einen Termin um {time}. Außerdem habe ich um {times} frei."
+        ),
+        "existing.day.only": "Am {day} haben Sie bereits einen Termin um {time}.",
+        "invalid.contact": (
+            "Damit ich buchen kann: Unter welcher Telefonnummer oder E-Mail-Adresse "
+            "erreichen wir Sie?"
+        ),
+        "invalid.booking_reference": (
+            "Um Ihren Termin zu finden, brauche ich die Buchungsnummer aus Ihrer Bestätigung "
+            "und den Namen der Buchung. Können Sie mir beides nennen?"
+        ),
+        "invalid.reference_locked": (
+            "Weitere Buchungsnummern kann ich in diesem Anruf nicht prüfen. Bitte rufen Sie "
+            "uns von der Telefonnummer an, mit der Sie gebucht haben."
+        ),
+        "invalid.notes": "Können Sie die Notiz noch einmal in einfachen Worten sagen?",
+        "not_found.reference": (
+            "Einen Termin mit dieser Buchungsnummer und diesem Namen habe ich nicht gefunden. "
+            "Können Sie beides noch einmal prüfen?"
+        ),
         "available": "Am {day} habe ich um {times} frei. Was passt Ihnen?",
         "available.some": (
             "Am {day} habe ich mehrere Zeiten frei, zum Beispiel {times}. Was passt Ihnen?"

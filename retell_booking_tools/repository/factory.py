@@ -11,28 +11,42 @@ Messages never contain the URL's password.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from retell_booking_tools.errors import ConfigurationError, SchemaOutOfDate
+from retell_booking_tools.errors import ConfigurationError, RepositoryError, SchemaOutOfDate
 from retell_booking_tools.repository.memory import InMemoryRepository
 from retell_booking_tools.repository.postgres import (
     PostgresRepository,
     advisory_key,
     import_driver,
+    pool_sizes,
     postgres_url,
 )
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.repository.sql import SqlRepository, masked_url, translate_errors
 from retell_booking_tools.repository.sqlite import SqliteRepository, sqlite_url
 
-__all__ = ["database_revision", "open_repository", "shared_by_processes", "upgrade_database"]
+__all__ = [
+    "check_pool_fits",
+    "database_revision",
+    "open_repository",
+    "pool_sizes",
+    "readiness",
+    "shared_by_processes",
+    "upgrade_database",
+]
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+logger = logging.getLogger(__name__)
 
 # Alembic is imported where it is used: serving needs it only at startup (the schema
 # check), and importing it costs a large part of a cold start.
@@ -84,6 +98,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest migration this version of the package ships."""
     from alembic.script import ScriptDirectory
@@ -149,6 +164,7 @@ async def open_repository(
     create_new_sqlite: bool = False,
     schema: str | None = None,
     pool_size: int | None = None,
+    pool_timeout: float | None = None,
 ) -> Repository:
     """The repository ``database_url`` names, ready to use.
 
@@ -159,7 +175,8 @@ async def open_repository(
     ``sqlite:///:memory:`` is always created on the spot, since no other connection can
     reach it. ``schema`` picks a PostgreSQL schema (``search_path``); see
     :mod:`retell_booking_tools.repository.postgres`. ``pool_size`` sizes PostgreSQL's pools
-    (:meth:`PostgresRepository.pooled`); SQLite ignores it.
+    (:meth:`PostgresRepository.pooled`, :func:`pool_sizes`) and ``pool_timeout`` bounds the
+    wait for one of their connections; SQLite ignores both.
     """
     kind = _kind(database_url)
     _reject_schema_for(kind, schema)
@@ -169,12 +186,15 @@ async def open_repository(
     if kind == "sqlite":
         repository = SqliteRepository(database_url)
     else:
-        repository = PostgresRepository.pooled(database_url, schema=schema, pool_size=pool_size)
+        repository = PostgresRepository.pooled(
+            database_url, schema=schema, pool_size=pool_size, pool_timeout=pool_timeout
+        )
     try:
         if isinstance(repository, SqliteRepository) and repository.is_memory:
             await repository.run_sync("create the schema", _upgrade_on)
         elif check_schema:
-            check = _create_if_empty if create_new_sqlite else _current_revision
+            creates = create_new_sqlite and kind == "sqlite"
+            check = _create_if_empty if creates else _current_revision
             current = await repository.run_sync("check the schema", check)
             head = head_revision()
             if current != head:
@@ -183,6 +203,65 @@ async def open_repository(
         await repository.close()
         raise
     return repository
+
+
+async def check_pool_fits(repository: Repository, *, processes: int = 1) -> bool:
+    """Whether ``processes`` local processes with this pool fit PostgreSQL's connection limit.
+
+    Reads ``max_connections`` (less the reserved connections) and logs a WARNING naming the
+    numbers when they do not fit; other stores always fit. Other hosts' replicas cannot be
+    seen from here: the README's formula counts them.
+    """
+    if not isinstance(repository, PostgresRepository):
+        return True
+    try:
+        capacity = await repository.connection_capacity()
+    except RepositoryError as exc:
+        logger.warning("could not read max_connections to check the pool size: %s", exc)
+        return True
+    needed = repository.pool.total * processes
+    if needed <= capacity:
+        return True
+    logger.warning(
+        "the PostgreSQL pool may not fit: %d local process(es) x %d connections = %d, but "
+        "PostgreSQL admits %d (max_connections less reserved ones); lower "
+        "RETELL_BOOKING_DATABASE_POOL_SIZE or raise max_connections",
+        processes,
+        repository.pool.total,
+        needed,
+        capacity,
+    )
+    return False
+
+
+READINESS_TIMEOUT_SECONDS = 3.0
+"""A store that has not answered the readiness check by then counts as unreachable."""
+
+
+Unready = tuple[Literal["store", "schema"], str]
+"""What is wrong (the store cannot be reached, or its schema is not this version's) and
+the detail for the log."""
+
+
+async def readiness(repository: Repository) -> Unready | None:
+    """Why ``repository`` cannot serve right now, or ``None`` when it can.
+
+    One short query on a SQL store; the in-memory store and stores of your own are always
+    ready (nothing here knows how to ask them).
+    """
+    if not isinstance(repository, SqlRepository):
+        return None
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            current = await repository.run_sync("check readiness", _current_revision)
+    except TimeoutError:
+        return "store", f"the store did not answer within {READINESS_TIMEOUT_SECONDS:g} s"
+    except RepositoryError as exc:
+        return "store", f"the store is unreachable: {exc}"
+    head = head_revision()
+    if current != head:
+        return "schema", str(_schema_out_of_date(current, head))
+    return None
 
 
 def _sync_engine(database_url: str, schema: str | None) -> sa.Engine | None:

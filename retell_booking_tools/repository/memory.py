@@ -19,6 +19,7 @@ from retell_booking_tools.domain import (
     Call,
     CallLink,
     Customer,
+    Invocation,
     NewAppointment,
     ToolCallBusy,
     ToolCallClaim,
@@ -26,6 +27,8 @@ from retell_booking_tools.domain import (
     ToolCallFinished,
     ToolCallKey,
     ToolCallRecord,
+    customer_key,
+    new_booking_reference,
 )
 from retell_booking_tools.repository.protocol import CallCursor, CallEntry, PeriodOutcomes
 
@@ -36,6 +39,8 @@ class _ToolCallRow:
     result: dict[str, Any] | None = None
     abandoned: bool = False
     finished_at: datetime | None = None
+    tool_call_id: str | None = None
+    finished_seen: int = 0
 
 
 class InMemoryRepository:
@@ -48,16 +53,28 @@ class InMemoryRepository:
         self._call_recorded_at: dict[str, datetime] = {}
         self._links: list[CallLink] = []
         self._tool_calls: dict[ToolCallKey, _ToolCallRow] = {}
+        self._misses: list[tuple[str, str | None, datetime]] = []
         self._ids = itertools.count(1)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def upsert_customer(
-        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+        self,
+        *,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        call_id: str | None = None,
+        key: str | None = None,
     ) -> Customer:
-        found = self._find_customer(phone, email)
+        key = key or customer_key(phone, email and email.lower())
+        found = self._find_customer(key)
         if found is None:
             customer = Customer(
-                id=next(self._ids), name=name, phone=phone, email=email and email.lower()
+                id=next(self._ids),
+                name=name,
+                phone=phone,
+                email=email and email.lower(),
+                identity_key=key,
             )
         else:
             customer = attrs.evolve(
@@ -68,16 +85,11 @@ class InMemoryRepository:
             await self.upsert_call(Call(call_id=call_id, customer_id=customer.id))
         return customer
 
-    def _find_customer(self, phone: str | None, email: str | None) -> Customer | None:
+    def _find_customer(self, key: str | None) -> Customer | None:
+        if key is None:
+            return None
         for customer in self._customers.values():
-            if phone is not None and customer.phone == phone:
-                return customer
-            if (
-                phone is None
-                and email is not None
-                and customer.phone is None
-                and customer.email == email.lower()
-            ):
+            if customer.identity_key == key:
                 return customer
         return None
 
@@ -88,6 +100,10 @@ class InMemoryRepository:
         existing = await self.get_appointment_by_uid(new.booking_uid)
         if existing is not None:
             return existing, False
+        references = {a.booking_reference for a in self._appointments.values()}
+        reference = new.booking_reference or new_booking_reference()
+        while reference in references:
+            reference = new_booking_reference()
         appointment = Appointment(
             id=next(self._ids),
             customer_id=new.customer_id,
@@ -99,6 +115,10 @@ class InMemoryRepository:
             status=new.status,
             created_at=datetime.now(UTC),
             rescheduled_from_uid=new.rescheduled_from_uid,
+            booking_reference=reference,
+            attendee_name=new.attendee_name,
+            contact_email=new.contact_email,
+            contact_phone=new.contact_phone,
         )
         self._appointments[appointment.id] = appointment
         return appointment, True
@@ -111,6 +131,31 @@ class InMemoryRepository:
             if appointment.booking_uid == booking_uid:
                 return appointment
         return None
+
+    async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
+        for appointment in self._appointments.values():
+            if appointment.booking_reference == booking_reference:
+                return appointment
+        return None
+
+    async def record_reference_miss(
+        self, *, call_id: str, number: str | None, at: datetime
+    ) -> None:
+        self._misses.append((call_id, number, at))
+
+    async def reference_misses(
+        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+    ) -> int:
+        return sum(
+            1
+            for missed_call, missed_number, at in self._misses
+            if at >= since
+            and (call_id is None or missed_call == call_id)
+            and (number is None or missed_number == number)
+        )
+
+    async def list_customers(self) -> list[Customer]:
+        return sorted(self._customers.values(), key=lambda c: c.id)
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
         return [
@@ -179,19 +224,80 @@ class InMemoryRepository:
             await self.upsert_call(call)
         row = self._tool_calls.get(key)
         if row is None:
-            self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+            self._tool_calls[key] = _ToolCallRow(
+                claimed_at=now, finished_seen=self._finished_in(key.call_id)
+            )
             return ToolCallClaimed(resumed=False)
+        return self._claim_row(key, row, now=now, lease=lease)
+
+    def _claim_row(
+        self, key: ToolCallKey, row: _ToolCallRow, *, now: datetime, lease: timedelta
+    ) -> ToolCallClaim:
         if row.result is not None:
             return ToolCallFinished(result=row.result)
         if row.abandoned or now - row.claimed_at >= lease:
-            self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+            row.claimed_at, row.abandoned = now, False
             return ToolCallClaimed(resumed=True)
         return ToolCallBusy()
+
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        if call is not None:
+            await self.upsert_call(call)
+        rows = [
+            (stored, row)
+            for stored, row in self._tool_calls.items()
+            if (stored.call_id, stored.tool, stored.args_digest)
+            == (key.call_id, key.tool, key.args_digest)
+        ]
+        if rows:
+            latest, row = max(rows, key=lambda item: item[0].seq)
+            if row.result is None:
+                return latest, self._claim_row(latest, row, now=now, lease=lease)
+            assert row.finished_at is not None
+            if invocation.replays(
+                latest.seq,
+                claimed_by=row.tool_call_id,
+                finished_seen=row.finished_seen,
+                finished_now=self._finished_in(key.call_id) - 1,
+                finished_at=row.finished_at,
+                now=now,
+                window=lease,
+            ):
+                return latest, ToolCallFinished(result=row.result)
+            key = attrs.evolve(latest, seq=latest.seq + 1)
+        else:
+            key = attrs.evolve(key, seq=0)
+        self._tool_calls[key] = _ToolCallRow(
+            claimed_at=now,
+            tool_call_id=invocation.tool_call_id,
+            finished_seen=self._finished_in(key.call_id),
+        )
+        return key, ToolCallClaimed(resumed=False)
+
+    def _finished_in(self, call_id: str) -> int:
+        """How many tool calls of the call have finished."""
+        return sum(
+            1
+            for key, row in self._tool_calls.items()
+            if key.call_id == call_id and row.result is not None
+        )
 
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
-        self._tool_calls[key] = _ToolCallRow(claimed_at=now, result=dict(result), finished_at=now)
+        row = self._tool_calls.get(key)
+        if row is None:
+            row = self._tool_calls[key] = _ToolCallRow(claimed_at=now)
+        row.claimed_at, row.finished_at, row.abandoned = now, now, False
+        row.result = dict(result)
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
         finished = [
@@ -207,8 +313,10 @@ class InMemoryRepository:
         if row is not None and row.result is None:
             row.abandoned = True
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        return self._find_customer(phone, email)
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
+        return self._find_customer(key or customer_key(phone, email and email.lower()))
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         found = [
@@ -237,7 +345,9 @@ class InMemoryRepository:
             for r in records
             if (since is None or r.at >= since) and (until is None or r.at < until)
         ]
-        return sorted(chosen, key=lambda r: (r.at, r.key.call_id, r.key.tool, r.key.args_digest))
+        return sorted(
+            chosen, key=lambda r: (r.at, r.key.call_id, r.key.tool, r.key.args_digest, r.key.seq)
+        )
 
     async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}

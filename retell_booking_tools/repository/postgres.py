@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
@@ -30,16 +31,25 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from retell_booking_tools.domain import Call, ToolCallClaim, ToolCallClaimed, ToolCallKey
+from retell_booking_tools.domain import (
+    Call,
+    Invocation,
+    ToolCallClaim,
+    ToolCallClaimed,
+    ToolCallKey,
+)
 from retell_booking_tools.errors import ConfigurationError
 from retell_booking_tools.repository.schema import tool_calls
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
 __all__ = [
+    "DEFAULT_POOL_SIZE",
+    "PoolSizes",
     "PostgresRepository",
     "advisory_key",
     "claim_lock_name",
     "import_driver",
+    "pool_sizes",
     "postgres_url",
 ]
 
@@ -52,6 +62,34 @@ _MISSING_DRIVER = (
     "RETELL_BOOKING_DATABASE_URL names PostgreSQL, which needs the `postgres` extra: "
     "pip install 'retell-booking-tools[postgres]'"
 )
+
+
+DEFAULT_POOL_SIZE = 5
+"""Four processes at this size (21 connections each) fit PostgreSQL's default
+``max_connections`` of 100 with its 3 reserved superuser connections."""
+DEFAULT_POOL_TIMEOUT_SECONDS = 8.0
+"""How long a query waits for a pooled connection when no tool budget says otherwise."""
+
+
+@attrs.frozen
+class PoolSizes:
+    """Every connection one process can open to PostgreSQL, by use."""
+
+    queries: int
+    overflow: int
+    locks: int
+    claims: int = 1
+
+    @property
+    def total(self) -> int:
+        """The most connections this process ever holds at once."""
+        return self.queries + self.overflow + self.locks + self.claims
+
+
+def pool_sizes(pool_size: int = DEFAULT_POOL_SIZE) -> PoolSizes:
+    """The one formula for a process's connections: ``pool_size`` for queries, as many more
+    under load, twice as many for slot locks and one for claims (``4 * pool_size + 1``)."""
+    return PoolSizes(queries=pool_size, overflow=pool_size, locks=2 * pool_size)
 
 
 def postgres_url(url: str, *, schema: str | None = None) -> tuple[URL, dict[str, Any]]:
@@ -105,9 +143,51 @@ async def _unlock(conn: AsyncConnection, key: int) -> None:
         await conn.close()
 
 
+_RETRYABLE_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "53300",  # too_many_connections
+        "57P01",  # admin_shutdown (pg_terminate_backend, a restart)
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now (starting up, failing over)
+    }
+)
+
+
+class _Attempt:
+    """One try of a transaction: whether its commit has been sent (then never repeat it)."""
+
+    committing = False
+
+
+def _heals_on_retry(error: sa_exc.DBAPIError) -> bool:
+    """Whether the same transaction on a fresh connection may succeed."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return sqlstate in _RETRYABLE_SQLSTATES or sqlstate.startswith("08")
+
+
+def _describe(error: sa_exc.DBAPIError) -> str:
+    """The driver's error class and SQLSTATE, never its message (which may quote data)."""
+    cause = error.orig if error.orig is not None else error
+    sqlstate = getattr(cause, "sqlstate", None)
+    return f"{type(cause).__name__}" + (f", SQLSTATE {sqlstate}" if sqlstate else "")
+
+
 def claim_lock_name(key: ToolCallKey) -> str:
-    """The advisory lock name that marks ``key`` as owned by a running process."""
+    """The advisory lock name that marks ``key`` as owned by a running process.
+
+    It names the call, tool and arguments, not ``seq``: at most one invocation of them is
+    unfinished at a time, and the lock marks that one.
+    """
     return f"tool-call\0{key.call_id}\0{key.tool}\0{key.args_digest}"
+
+
+def _owned_as(key: ToolCallKey) -> ToolCallKey:
+    """The key under which a process owns ``key`` (see :func:`claim_lock_name`)."""
+    return attrs.evolve(key, seq=0)
 
 
 class _ClaimOwnership:
@@ -234,6 +314,7 @@ class PostgresRepository(SqlRepository):
         pool_size: int = 10,
         max_overflow: int = 20,
         lock_pool_size: int = 20,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
     ) -> None:
         async_url, connect_args = postgres_url(url, schema=schema)
         import_driver()
@@ -242,15 +323,24 @@ class PostgresRepository(SqlRepository):
             "pool_pre_ping": True,
             "hide_parameters": True,
         }
+        self.pool = PoolSizes(queries=pool_size, overflow=max_overflow, locks=lock_pool_size)
         super().__init__(async_url)
         self._engine = create_async_engine(
-            async_url, pool_size=pool_size, max_overflow=max_overflow, **options
+            async_url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            **options,
         )
         # Advisory locks live in the session, not a transaction: autocommit spares each
         # lock and unlock its BEGIN and COMMIT round trips.
         autocommit = {**options, "isolation_level": "AUTOCOMMIT"}
         self._lock_engine = create_async_engine(
-            async_url, pool_size=lock_pool_size, max_overflow=0, **autocommit
+            async_url,
+            pool_size=lock_pool_size,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            **autocommit,
         )
         self._local_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lock_namespace: str | None = None
@@ -259,17 +349,44 @@ class PostgresRepository(SqlRepository):
 
     @classmethod
     def pooled(
-        cls, url: str, *, schema: str | None = None, pool_size: int | None = None
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int | None = None,
+        pool_timeout: float | None = None,
     ) -> PostgresRepository:
-        """A repository whose pools all scale with ``pool_size`` (default 10).
+        """A repository whose pools all scale with ``pool_size`` (default 5) by
+        :func:`pool_sizes`: at most ``4 * pool_size + 1`` connections per process.
 
-        ``pool_size`` connections for queries, twice as many more under load, twice as many
-        for slot locks, and one for claims: at most ``5 * pool_size + 1`` per process.
+        ``pool_timeout`` bounds the wait for a free connection (give it the tool budget, so
+        a call never waits longer for the store than it may take in all).
         """
-        size = 10 if pool_size is None else pool_size
+        sizes = pool_sizes(DEFAULT_POOL_SIZE if pool_size is None else pool_size)
         return cls(
-            url, schema=schema, pool_size=size, max_overflow=2 * size, lock_pool_size=2 * size
+            url,
+            schema=schema,
+            pool_size=sizes.queries,
+            max_overflow=sizes.overflow,
+            lock_pool_size=sizes.locks,
+            pool_timeout=DEFAULT_POOL_TIMEOUT_SECONDS if pool_timeout is None else pool_timeout,
         )
+
+    async def connection_capacity(self) -> int:
+        """Connections PostgreSQL admits for ordinary roles: ``max_connections`` minus the
+        reserved ones (``superuser_reserved_connections``, and ``reserved_connections``
+        from PostgreSQL 16)."""
+
+        def read(conn: sa.Connection) -> int:
+            settings = sa.select(
+                sa.func.current_setting("max_connections"),
+                sa.func.current_setting("superuser_reserved_connections"),
+                sa.func.current_setting("reserved_connections", True),
+            )
+            values = conn.execute(settings).one()
+            return int(values[0]) - sum(int(value) for value in values[1:] if value)
+
+        return await self._transact("read max_connections", read)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -280,10 +397,33 @@ class PostgresRepository(SqlRepository):
 
     async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """One transaction on a pooled connection; ``work`` runs on its sync view, each
-        statement still awaiting the async driver."""
+        statement still awaiting the async driver.
+
+        A transaction that failed before its commit for a reason a new attempt can heal (a
+        terminated session, a failover, a serialization failure or deadlock, a full server)
+        was rolled back, so it runs once more on a fresh connection. A failed commit is
+        never repeated: it may have committed.
+        """
         with self._translate(action):
-            async with self._engine.begin() as conn:
-                return await conn.run_sync(work)
+            attempt = _Attempt()
+            try:
+                return await self._transaction(work, attempt)
+            except sa_exc.DBAPIError as exc:
+                if attempt.committing or not _heals_on_retry(exc):
+                    raise
+                logger.warning(
+                    "%s: the store failed (%s); retrying once on a fresh connection",
+                    action,
+                    _describe(exc),
+                )
+            return await self._transaction(work, _Attempt())
+
+    async def _transaction(self, work: Callable[[sa.Connection], _T], attempt: _Attempt) -> _T:
+        async with self._engine.connect() as conn:
+            async with conn.begin():
+                result = await conn.run_sync(work)
+                attempt.committing = True
+            return result
 
     async def _advisory_key(self, conn: AsyncConnection, name: str) -> int:
         # Locks are per database; keying them by schema keeps separate stores apart.
@@ -319,8 +459,9 @@ class PostgresRepository(SqlRepository):
     async def claim_tool_call(
         self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
     ) -> ToolCallClaim:
+        owned_as = _owned_as(key)
         with self._translate("claim_tool_call"):
-            locked = await self._claims.take(key)
+            locked = await self._claims.take(owned_as)
         if not locked:
             # A live session owns it, or is looking at it right now: only a claim older
             # than the lease, whose owner seems stuck, may be taken over.
@@ -336,11 +477,50 @@ class PostgresRepository(SqlRepository):
                 key, now=now, create=True, take_over_if=sa.true, call=call
             )
         except BaseException:
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(owned_as))
             raise
         if not isinstance(claim, ToolCallClaimed):
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(owned_as))
         return claim
+
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        """As :meth:`claim_tool_call`: without the claim lock, a delivery may take over only
+        an outlived claim and never starts an invocation (it hears busy and asks again)."""
+        owned_as = _owned_as(key)
+        with self._translate("claim_invocation"):
+            locked = await self._claims.take(owned_as)
+        if not locked:
+
+            def outlived() -> sa.ColumnElement[bool]:
+                return tool_calls.c.claimed_at <= now - lease
+
+            return await self._claim_invocation(
+                key,
+                invocation,
+                now=now,
+                lease=lease,
+                create=False,
+                take_over_if=outlived,
+                call=call,
+            )
+        try:
+            resolved, claim = await self._claim_invocation(
+                key, invocation, now=now, lease=lease, create=True, take_over_if=sa.true, call=call
+            )
+        except BaseException:
+            await asyncio.shield(self._claims.give_back(owned_as))
+            raise
+        if not isinstance(claim, ToolCallClaimed):
+            await asyncio.shield(self._claims.give_back(owned_as))
+        return resolved, claim
 
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
@@ -348,13 +528,13 @@ class PostgresRepository(SqlRepository):
         try:
             await super().finish_tool_call(key, result, now=now)
         finally:
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(_owned_as(key)))
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         try:
             await super().abandon_tool_call(key)
         finally:
-            await asyncio.shield(self._claims.give_back(key))
+            await asyncio.shield(self._claims.give_back(_owned_as(key)))
 
     async def close(self) -> None:
         """Close every pooled connection; the repository cannot be used afterwards."""

@@ -3,13 +3,19 @@
 Contract (checked by ``tests/repository/test_contract.py`` for every implementation):
 - appointments are unique by Cal.com ``booking_uid``: adding one twice returns the first;
 - links are unique per (call, appointment, relationship): linking twice keeps the first;
-- a customer is found by E.164 phone when one is given; without a phone, by lower-case
-  email among customers that have no phone (so knowing an email never grants access to a
-  phone caller's bookings);
+- a customer is found by one identity key: the ``key`` given, else ``phone:<E.164>``, else
+  ``email:<lower-case email>``; a customer stored without a key (an identity that came from
+  a spoken email, before keys existed) is found by nobody. Without any key, every upsert
+  makes a new customer;
+- every appointment gets a booking reference unique in the store (``booking_reference``
+  given, or a fresh one from :func:`~retell_booking_tools.domain.new_booking_reference`);
 - ``record_calcom_change`` stores a status with the time of the Cal.com event it came from;
   whether the change may be applied is decided by the caller, under ``lock``;
 - tool-call claims make one delivery of a function call the owner, replay finished results
-  and let a later delivery resume one that never finished;
+  and let a later delivery resume one that never finished; an invocation claim also tells a
+  repeat of a finished invocation (replayed) from a new invocation with the same arguments
+  (claimed afresh under the next ``seq``), by :meth:`Invocation.replays
+  <retell_booking_tools.domain.Invocation.replays>`;
 - ``lock(name)`` serialises critical sections for every user of the same database;
 - the read-only listings (``find_customer``, ``list_appointments``, ``list_links``,
   ``tool_call_records``, ``tool_outcome_counts``) serve reports (``doctor``, ``stats``,
@@ -31,6 +37,7 @@ from retell_booking_tools.domain import (
     Call,
     CallLink,
     Customer,
+    Invocation,
     NewAppointment,
     ToolCallClaim,
     ToolCallKey,
@@ -43,9 +50,16 @@ class Repository(Protocol):
     """Persistence for customers, appointments, calls, call-appointment links and tool calls."""
 
     async def upsert_customer(
-        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+        self,
+        *,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        call_id: str | None = None,
+        key: str | None = None,
     ) -> Customer:
-        """Find the customer (see the module contract) or create them; fill in a missing email.
+        """Find the customer by identity key (see the module contract) or create them; fill in
+        a missing name or email. Pass only trusted values: never what a caller said.
 
         With ``call_id``, the customer is also recorded as that call's (as by
         :meth:`upsert_call`), in the same transaction.
@@ -61,6 +75,26 @@ class Repository(Protocol):
     async def get_appointment(self, appointment_id: int) -> Appointment | None: ...
 
     async def get_appointment_by_uid(self, booking_uid: str) -> Appointment | None: ...
+
+    async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
+        """The appointment with that booking reference (exact, upper case), if any."""
+        ...
+
+    async def record_reference_miss(
+        self, *, call_id: str, number: str | None, at: datetime
+    ) -> None:
+        """Remember one wrong booking reference said in ``call_id`` (from ``number``)."""
+        ...
+
+    async def reference_misses(
+        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+    ) -> int:
+        """How many wrong references since ``since``, of that call and/or that number."""
+        ...
+
+    async def list_customers(self) -> list[Customer]:
+        """Every customer, by id (for reports such as ``doctor``)."""
+        ...
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
         """Every stored appointment of that event type starting at that instant, any status."""
@@ -115,6 +149,28 @@ class Repository(Protocol):
         """
         ...
 
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        """Claim the invocation a delivery belongs to; returns its key and the claim.
+
+        ``key.seq`` is ignored: the latest invocation of ``key``'s call, tool and arguments
+        decides. None yet: ``seq`` 0 is claimed. Unfinished: it is this delivery's, as by
+        :meth:`claim_tool_call` (busy, or resumed once abandoned or outlived). Finished: its
+        result if ``invocation`` replays it, else the next ``seq`` is claimed afresh. So at
+        most one invocation of the same arguments is unfinished at a time, and concurrent
+        deliveries share it. A new row records ``invocation.tool_call_id`` and how many tool
+        calls of the call had finished. A store may answer busy instead of claiming (the
+        caller asks again); the key then names the invocation to ask about.
+        """
+        ...
+
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
@@ -129,7 +185,9 @@ class Repository(Protocol):
         """Give up ownership without a final result; the next delivery resumes."""
         ...
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
         """The customer ``upsert_customer`` would find for this identity, creating nobody."""
         ...
 

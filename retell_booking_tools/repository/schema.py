@@ -65,14 +65,9 @@ customers = sa.Table(
     sa.Column("phone", sa.Text, nullable=True, unique=True),
     sa.Column("email", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    # Without a phone, a customer is identified by email: at most one phone-less row per email.
-    sa.Index(
-        "ix_customers_email_phoneless",
-        "email",
-        unique=True,
-        sqlite_where=sa.text("phone IS NULL"),
-        postgresql_where=sa.text("phone IS NULL"),
-    ),
+    # The one trusted identity a customer is matched by (``phone:...``, ``email:...``,
+    # ``id:...``, ``call:...``); NULL for rows keyed by a spoken email before 0004.
+    sa.Column("identity_key", sa.Text, nullable=True, unique=True),
 )
 
 appointments = sa.Table(
@@ -90,6 +85,11 @@ appointments = sa.Table(
     sa.Column("rescheduled_from_uid", sa.Text, nullable=True),
     # The Cal.com time of the last webhook applied, so an older delivery never undoes it.
     sa.Column("calcom_event_at", UtcDateTime, nullable=True),
+    # The code a caller can say to manage the booking; contact data given for it alone.
+    sa.Column("booking_reference", sa.String(16), nullable=True, unique=True),
+    sa.Column("attendee_name", sa.Text, nullable=True),
+    sa.Column("contact_email", sa.Text, nullable=True),
+    sa.Column("contact_phone", sa.Text, nullable=True),
     sa.Index(None, "event_type_id", "start_at"),
     sa.Index(None, "customer_id"),
 )
@@ -129,10 +129,28 @@ tool_calls = sa.Table(
     sa.Column("call_id", sa.Text, primary_key=True),
     sa.Column("tool", sa.Text, primary_key=True),
     sa.Column("args_digest", sa.Text, primary_key=True),
+    # Which invocation with these arguments in the call (0, 1, ...): see ToolCallKey.
+    sa.Column("seq", sa.Integer, primary_key=True, server_default=sa.text("0")),
     sa.Column("claimed_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("result", _json(), nullable=True),
+    # Retell's id of the invocation whose delivery claimed it first, when the call said.
+    sa.Column("tool_call_id", sa.Text, nullable=True),
+    # How many other tool calls of the call had finished when it was first claimed.
+    sa.Column("finished_seen", sa.Integer, nullable=False, server_default=sa.text("0")),
+)
+
+# Wrong booking references, counted per call and per number to rate-limit guessing.
+reference_misses = sa.Table(
+    "reference_misses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.Text, nullable=False),
+    sa.Column("number", sa.Text, nullable=True),
+    sa.Column("missed_at", UtcDateTime, nullable=False),
+    sa.Index(None, "call_id"),
+    sa.Index(None, "number", "missed_at"),
 )
 
 

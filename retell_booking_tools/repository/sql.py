@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,6 +29,7 @@ from retell_booking_tools.domain import (
     Call,
     CallLink,
     Customer,
+    Invocation,
     NewAppointment,
     Relationship,
     ToolCallBusy,
@@ -37,6 +39,8 @@ from retell_booking_tools.domain import (
     ToolCallKey,
     ToolCallRecord,
     ToolStatus,
+    customer_key,
+    new_booking_reference,
 )
 from retell_booking_tools.errors import ConfigurationError, RepositoryError
 from retell_booking_tools.repository.protocol import CallCursor, CallEntry, PeriodOutcomes
@@ -46,6 +50,7 @@ from retell_booking_tools.repository.schema import (
     calls,
     customers,
     last_four,
+    reference_misses,
     tool_calls,
 )
 
@@ -70,8 +75,16 @@ _LINK_KEY = (
     call_appointment_links.c.appointment_id,
     call_appointment_links.c.relationship,
 )
-_TOOL_CALL_KEY = (tool_calls.c.call_id, tool_calls.c.tool, tool_calls.c.args_digest)
+_TOOL_CALL_KEY = (
+    tool_calls.c.call_id,
+    tool_calls.c.tool,
+    tool_calls.c.args_digest,
+    tool_calls.c.seq,
+)
+_CLAIM_INVOCATION_ATTEMPTS = 3
 _UPSERT_CUSTOMER_ATTEMPTS = 3
+_ADD_APPOINTMENT_ATTEMPTS = 5
+"""A fresh booking reference colliding with a stored one is retried with another."""
 
 _URL_PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@?#]*):[^/?#]*@")
 _QUERY_PASSWORD = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
@@ -121,7 +134,9 @@ def _now() -> datetime:
 
 
 def _customer(row: sa.Row[Any]) -> Customer:
-    return Customer(id=row.id, name=row.name, phone=row.phone, email=row.email)
+    return Customer(
+        id=row.id, name=row.name, phone=row.phone, email=row.email, identity_key=row.identity_key
+    )
 
 
 def _appointment(row: sa.Row[Any]) -> Appointment:
@@ -137,6 +152,10 @@ def _appointment(row: sa.Row[Any]) -> Appointment:
         created_at=row.created_at,
         rescheduled_from_uid=row.rescheduled_from_uid,
         calcom_event_at=row.calcom_event_at,
+        booking_reference=row.booking_reference,
+        attendee_name=row.attendee_name,
+        contact_email=row.contact_email,
+        contact_phone=row.contact_phone,
     )
 
 
@@ -156,7 +175,9 @@ def _link(row: sa.Row[Any]) -> CallLink:
 
 def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
     return ToolCallRecord(
-        key=ToolCallKey(call_id=row.call_id, tool=row.tool, args_digest=row.args_digest),
+        key=ToolCallKey(
+            call_id=row.call_id, tool=row.tool, args_digest=row.args_digest, seq=row.seq
+        ),
         claimed_at=row.claimed_at,
         finished_at=row.finished_at,
         abandoned=bool(row.abandoned) and row.finished_at is None,
@@ -166,18 +187,7 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
 
 # The hot path's statements are built once: a statement object reused with new parameters
 # skips SQLAlchemy's construction and cache-key work, which cost more than SQLite itself.
-_CUSTOMER_BY_PHONE = (
-    sa.select(customers)
-    .where(customers.c.phone == sa.bindparam("phone"))
-    .order_by(customers.c.id)
-    .limit(1)
-)
-_CUSTOMER_BY_EMAIL = (
-    sa.select(customers)
-    .where(customers.c.phone.is_(None), customers.c.email == sa.bindparam("email"))
-    .order_by(customers.c.id)
-    .limit(1)
-)
+_CUSTOMER_BY_KEY = sa.select(customers).where(customers.c.identity_key == sa.bindparam("key"))
 _APPOINTMENTS_AT = (
     sa.select(appointments)
     .where(
@@ -188,6 +198,9 @@ _APPOINTMENTS_AT = (
 )
 _APPOINTMENT_BY_UID = sa.select(appointments).where(
     appointments.c.booking_uid == sa.bindparam("booking_uid")
+)
+_APPOINTMENT_BY_REFERENCE = sa.select(appointments).where(
+    appointments.c.booking_reference == sa.bindparam("booking_reference")
 )
 _LINK_BY_KEY = sa.select(call_appointment_links).where(
     *(column == sa.bindparam(column.key) for column in _LINK_KEY)
@@ -204,7 +217,38 @@ _TOOL_CALL_RESULTS = (
         tool_calls.c.tool == sa.bindparam("tool"),
         tool_calls.c.finished_at.is_not(None),
     )
-    .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest)
+    .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest, tool_calls.c.seq)
+)
+
+
+_finished_of_call = tool_calls.alias("finished_of_call")
+_FINISHED_IN_CALL = (
+    sa.select(sa.func.count())
+    .select_from(_finished_of_call)
+    .where(
+        _finished_of_call.c.call_id == sa.bindparam("of_call"),
+        _finished_of_call.c.finished_at.is_not(None),
+    )
+    .scalar_subquery()
+)
+"""How many tool calls of the call ``of_call`` have finished."""
+_LATEST_INVOCATION = (
+    sa.select(
+        tool_calls.c.seq,
+        tool_calls.c.claimed_at,
+        tool_calls.c.finished_at,
+        tool_calls.c.result,
+        tool_calls.c.tool_call_id,
+        tool_calls.c.finished_seen,
+        _FINISHED_IN_CALL.label("finished_now"),
+    )
+    .where(
+        tool_calls.c.call_id == sa.bindparam("call_id"),
+        tool_calls.c.tool == sa.bindparam("tool"),
+        tool_calls.c.args_digest == sa.bindparam("args_digest"),
+    )
+    .order_by(tool_calls.c.seq.desc())
+    .limit(1)
 )
 
 
@@ -213,6 +257,7 @@ def _tool_call_is(key: ToolCallKey) -> sa.ColumnElement[bool]:
         tool_calls.c.call_id == key.call_id,
         tool_calls.c.tool == key.tool,
         tool_calls.c.args_digest == key.args_digest,
+        tool_calls.c.seq == key.seq,
     )
 
 
@@ -233,10 +278,9 @@ class SqlRepository(abc.ABC):
         self._insert_customer = (
             self._insert(customers).on_conflict_do_nothing().returning(*customers.c)
         )
+        # No conflict target: a clash on the uid or on the reference both insert nothing.
         self._insert_appointment = (
-            self._insert(appointments)
-            .on_conflict_do_nothing(index_elements=[appointments.c.booking_uid])
-            .returning(*appointments.c)
+            self._insert(appointments).on_conflict_do_nothing().returning(*appointments.c)
         )
         self._insert_link = (
             self._insert(call_appointment_links)
@@ -245,6 +289,7 @@ class SqlRepository(abc.ABC):
         )
         self._insert_claim = (
             self._insert(tool_calls)
+            .values(finished_seen=_FINISHED_IN_CALL)
             .on_conflict_do_nothing(index_elements=list(_TOOL_CALL_KEY))
             .returning(tool_calls.c.call_id)
         )
@@ -292,9 +337,16 @@ class SqlRepository(abc.ABC):
         return await self._transact(action, fn)
 
     async def upsert_customer(
-        self, *, name: str, phone: str | None, email: str | None, call_id: str | None = None
+        self,
+        *,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        call_id: str | None = None,
+        key: str | None = None,
     ) -> Customer:
         email = email.lower() if email is not None else None
+        key = key or customer_key(phone, email)
 
         def work(conn: sa.Connection) -> Customer:
             customer = find_or_insert(conn)
@@ -304,12 +356,18 @@ class SqlRepository(abc.ABC):
 
         def find_or_insert(conn: sa.Connection) -> Customer:
             for _ in range(_UPSERT_CUSTOMER_ATTEMPTS):
-                found = _find_customer(conn, phone, email)
+                found = _find_customer(conn, key)
                 if found is not None:
                     return _fill_in_customer(conn, found, name=name, email=email)
                 inserted = conn.execute(
                     self._insert_customer,
-                    {"name": name, "phone": phone, "email": email, "created_at": _now()},
+                    {
+                        "name": name,
+                        "phone": phone,
+                        "email": email,
+                        "identity_key": key,
+                        "created_at": _now(),
+                    },
                 )
                 row = inserted.one_or_none()
                 if row is not None:
@@ -329,25 +387,35 @@ class SqlRepository(abc.ABC):
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         def work(conn: sa.Connection) -> tuple[Appointment, bool]:
-            inserted = conn.execute(
-                self._insert_appointment,
-                {
-                    "customer_id": new.customer_id,
-                    "booking_uid": new.booking_uid,
-                    "event_type_id": new.event_type_id,
-                    "start_at": new.start,
-                    "end_at": new.end,
-                    "timezone": new.timezone,
-                    "status": new.status.value,
-                    "created_at": _now(),
-                    "rescheduled_from_uid": new.rescheduled_from_uid,
-                },
-            )
-            row = inserted.one_or_none()
-            if row is not None:
-                return _appointment(row), True
-            held = conn.execute(_APPOINTMENT_BY_UID, {"booking_uid": new.booking_uid})
-            return _appointment(held.one()), False
+            for _ in range(_ADD_APPOINTMENT_ATTEMPTS):
+                inserted = conn.execute(
+                    self._insert_appointment,
+                    {
+                        "customer_id": new.customer_id,
+                        "booking_uid": new.booking_uid,
+                        "event_type_id": new.event_type_id,
+                        "start_at": new.start,
+                        "end_at": new.end,
+                        "timezone": new.timezone,
+                        "status": new.status.value,
+                        "created_at": _now(),
+                        "rescheduled_from_uid": new.rescheduled_from_uid,
+                        "booking_reference": new.booking_reference or new_booking_reference(),
+                        "attendee_name": new.attendee_name,
+                        "contact_email": new.contact_email,
+                        "contact_phone": new.contact_phone,
+                    },
+                )
+                row = inserted.one_or_none()
+                if row is not None:
+                    return _appointment(row), True
+                held = conn.execute(_APPOINTMENT_BY_UID, {"booking_uid": new.booking_uid})
+                found = held.one_or_none()
+                if found is not None:
+                    return _appointment(found), False
+                if new.booking_reference is not None:
+                    break
+            raise RepositoryError("add_appointment failed: the booking reference is taken")
 
         return await self._transact("add_appointment", work)
 
@@ -369,6 +437,42 @@ class SqlRepository(abc.ABC):
             "get_appointment_by_uid", _APPOINTMENT_BY_UID, {"booking_uid": booking_uid}
         )
         return found[0] if found else None
+
+    async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
+        found = await self._appointments(
+            "get_appointment_by_reference",
+            _APPOINTMENT_BY_REFERENCE,
+            {"booking_reference": booking_reference},
+        )
+        return found[0] if found else None
+
+    async def record_reference_miss(
+        self, *, call_id: str, number: str | None, at: datetime
+    ) -> None:
+        statement = sa.insert(reference_misses).values(call_id=call_id, number=number, missed_at=at)
+        await self._transact("record_reference_miss", lambda conn: conn.execute(statement))
+
+    async def reference_misses(
+        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+    ) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(reference_misses)
+            .where(reference_misses.c.missed_at >= since)
+        )
+        if call_id is not None:
+            query = query.where(reference_misses.c.call_id == call_id)
+        if number is not None:
+            query = query.where(reference_misses.c.number == number)
+        return await self._transact(
+            "reference_misses", lambda conn: int(conn.execute(query).scalar_one())
+        )
+
+    async def list_customers(self) -> list[Customer]:
+        query = sa.select(customers).order_by(customers.c.id)
+        return await self._transact(
+            "list_customers", lambda conn: [_customer(row) for row in conn.execute(query)]
+        )
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
         parameters = {"event_type_id": event_type_id, "start": start}
@@ -494,25 +598,9 @@ class SqlRepository(abc.ABC):
         def work(conn: sa.Connection) -> ToolCallClaim:
             if call is not None:
                 self._upsert_call(conn, call)
-            if create:
-                inserted = conn.execute(
-                    self._insert_claim,
-                    {
-                        "call_id": key.call_id,
-                        "tool": key.tool,
-                        "args_digest": key.args_digest,
-                        "claimed_at": now,
-                        "abandoned": False,
-                    },
-                )
-                if inserted.one_or_none() is not None:
-                    return ToolCallClaimed(resumed=False)
-            taken = conn.execute(
-                sa.update(tool_calls)
-                .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), take_over_if())
-                .values(claimed_at=now, abandoned=False)
-            )
-            if taken.rowcount == 1:
+            if create and self._insert_row(conn, key, now=now, tool_call_id=None):
+                return ToolCallClaimed(resumed=False)
+            if _take_over(conn, key, now=now, condition=take_over_if()):
                 return ToolCallClaimed(resumed=True)
             query = sa.select(tool_calls.c.finished_at, tool_calls.c.result).where(
                 _tool_call_is(key)
@@ -524,6 +612,101 @@ class SqlRepository(abc.ABC):
 
         return await self._transact("claim_tool_call", work)
 
+    def _insert_row(
+        self, conn: sa.Connection, key: ToolCallKey, *, now: datetime, tool_call_id: str | None
+    ) -> bool:
+        """Insert an unfinished row for ``key``; False if it exists already."""
+        inserted = conn.execute(
+            self._insert_claim,
+            {
+                "call_id": key.call_id,
+                "tool": key.tool,
+                "args_digest": key.args_digest,
+                "seq": key.seq,
+                "claimed_at": now,
+                "abandoned": False,
+                "tool_call_id": tool_call_id,
+                "of_call": key.call_id,
+            },
+        )
+        return inserted.one_or_none() is not None
+
+    async def claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        def stale() -> sa.ColumnElement[bool]:
+            return sa.or_(tool_calls.c.abandoned, tool_calls.c.claimed_at <= now - lease)
+
+        return await self._claim_invocation(
+            key, invocation, now=now, lease=lease, create=True, take_over_if=stale, call=call
+        )
+
+    async def _claim_invocation(
+        self,
+        key: ToolCallKey,
+        invocation: Invocation,
+        *,
+        now: datetime,
+        lease: timedelta,
+        create: bool,
+        take_over_if: Callable[[], sa.ColumnElement[bool]],
+        call: Call | None = None,
+    ) -> tuple[ToolCallKey, ToolCallClaim]:
+        """Like :meth:`_claim_tool_call` for the invocation's row (see the protocol).
+
+        A first invocation costs one ``INSERT``; otherwise the latest row decides, and a new
+        row is inserted only if ``create`` (else the answer is busy, and the caller asks
+        again). A lost insert race reads the winner's row.
+        """
+        first = attrs.evolve(key, seq=0)
+
+        def work(conn: sa.Connection) -> tuple[ToolCallKey, ToolCallClaim]:
+            if call is not None:
+                self._upsert_call(conn, call)
+            tool_call_id = invocation.tool_call_id
+            if create and self._insert_row(conn, first, now=now, tool_call_id=tool_call_id):
+                return first, ToolCallClaimed(resumed=False)
+            parameters = {
+                "call_id": key.call_id,
+                "tool": key.tool,
+                "args_digest": key.args_digest,
+                "of_call": key.call_id,
+            }
+            following = first
+            for _ in range(_CLAIM_INVOCATION_ATTEMPTS):
+                row = conn.execute(_LATEST_INVOCATION, parameters).one_or_none()
+                if row is None:
+                    return first, ToolCallBusy()
+                latest = attrs.evolve(key, seq=row.seq)
+                if row.finished_at is None:
+                    if _take_over(conn, latest, now=now, condition=take_over_if()):
+                        return latest, ToolCallClaimed(resumed=True)
+                    return latest, ToolCallBusy()
+                if invocation.replays(
+                    latest.seq,
+                    claimed_by=row.tool_call_id,
+                    finished_seen=row.finished_seen,
+                    finished_now=row.finished_now - 1,
+                    finished_at=row.finished_at,
+                    now=now,
+                    window=lease,
+                ):
+                    return latest, ToolCallFinished(result=row.result)
+                following = attrs.evolve(key, seq=row.seq + 1)
+                if not create:
+                    return following, ToolCallBusy()
+                if self._insert_row(conn, following, now=now, tool_call_id=tool_call_id):
+                    return following, ToolCallClaimed(resumed=False)
+            return following, ToolCallBusy()
+
+        return await self._transact("claim_invocation", work)
+
     async def finish_tool_call(
         self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
     ) -> None:
@@ -531,6 +714,7 @@ class SqlRepository(abc.ABC):
             "call_id": key.call_id,
             "tool": key.tool,
             "args_digest": key.args_digest,
+            "seq": key.seq,
             "claimed_at": now,
             "finished_at": now,
             "abandoned": False,
@@ -557,11 +741,11 @@ class SqlRepository(abc.ABC):
         )
         await self._transact("abandon_tool_call", lambda conn: conn.execute(statement))
 
-    async def find_customer(self, *, phone: str | None, email: str | None) -> Customer | None:
-        given = email.lower() if email else None
-        return await self._transact(
-            "find_customer", lambda conn: _find_customer(conn, phone, given)
-        )
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
+        key = key or customer_key(phone, email.lower() if email else None)
+        return await self._transact("find_customer", lambda conn: _find_customer(conn, key))
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         query = sa.select(appointments).order_by(appointments.c.start_at, appointments.c.id)
@@ -783,13 +967,22 @@ def _period_records(edges: Sequence[datetime]) -> sa.Select[Any]:
     ).where(at >= edges[0], at < edges[-1])
 
 
-def _find_customer(conn: sa.Connection, phone: str | None, email: str | None) -> Customer | None:
-    if phone is not None:
-        row = conn.execute(_CUSTOMER_BY_PHONE, {"phone": phone}).one_or_none()
-    elif email is not None:
-        row = conn.execute(_CUSTOMER_BY_EMAIL, {"email": email}).one_or_none()
-    else:
+def _take_over(
+    conn: sa.Connection, key: ToolCallKey, *, now: datetime, condition: sa.ColumnElement[bool]
+) -> bool:
+    """Take the unfinished row of ``key`` over if ``condition`` holds; atomic between processes."""
+    taken = conn.execute(
+        sa.update(tool_calls)
+        .where(_tool_call_is(key), tool_calls.c.finished_at.is_(None), condition)
+        .values(claimed_at=now, abandoned=False)
+    )
+    return bool(taken.rowcount == 1)
+
+
+def _find_customer(conn: sa.Connection, key: str | None) -> Customer | None:
+    if key is None:
         return None
+    row = conn.execute(_CUSTOMER_BY_KEY, {"key": key}).one_or_none()
     return None if row is None else _customer(row)
 
 

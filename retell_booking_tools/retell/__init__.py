@@ -1,14 +1,23 @@
-"""The Retell edge: request models, signature checks, call events, tool export and sync."""
+"""The Retell edge: request models, signature checks, call events; tool export and sync
+(from :mod:`retell_booking_tools.retell_admin`)."""
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from retell_booking_tools.retell.export import ExportFormat, UnknownToolName, export_tools
-    from retell_booking_tools.retell.sync import (
+    from retell_booking_tools.retell_admin.export import (
+        ExportFormat,
+        UnknownToolName,
+        export_tools,
+    )
+    from retell_booking_tools.retell_admin.plan import (
         RetellSyncError,
-        SyncReport,
         ToolChange,
         plan_general_tools,
+    )
+    from retell_booking_tools.retell_admin.sync import (
+        AgentPublication,
+        SyncReport,
+        sync_conversation_flow_tools,
         sync_tools,
     )
 else:
@@ -17,22 +26,27 @@ else:
     __getattr__, __dir__ = _lazy_exports(
         __name__,
         {
-            "retell_booking_tools.retell.export": (
+            "retell_booking_tools.retell_admin.export": (
                 "ExportFormat",
                 "UnknownToolName",
                 "export_tools",
             ),
-            "retell_booking_tools.retell.sync": (
+            "retell_booking_tools.retell_admin.plan": (
                 "RetellSyncError",
-                "SyncReport",
                 "ToolChange",
                 "plan_general_tools",
+            ),
+            "retell_booking_tools.retell_admin.sync": (
+                "AgentPublication",
+                "SyncReport",
+                "sync_conversation_flow_tools",
                 "sync_tools",
             ),
         },
     )
 
 __all__ = [
+    "AgentPublication",
     "ExportFormat",
     "RetellSyncError",
     "SyncReport",
@@ -40,5 +54,6 @@ __all__ = [
     "UnknownToolName",
     "export_tools",
     "plan_general_tools",
+    "sync_conversation_flow_tools",
     "sync_tools",
 ]

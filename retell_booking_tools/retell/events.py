@@ -3,12 +3,16 @@
 Retell sends ``call_started``, ``call_ended`` and ``call_analyzed`` for every call (and may
 add other event names; those update the record the same way). Each event carries the
 call object as Retell knows it at that moment; timestamps are epoch milliseconds.
+
+An account-level webhook also receives chat events (``chat_started``, ``chat_ended``,
+``chat_analyzed``) carrying a ``chat`` object instead of ``call``: they are acknowledged and
+nothing of them is stored (:func:`is_chat_event`).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +22,18 @@ from retell_booking_tools.retell.models import RetellCall
 
 CallEventName = Literal["call_started", "call_ended", "call_analyzed"]
 CALL_EVENTS: tuple[CallEventName, ...] = ("call_started", "call_ended", "call_analyzed")
+ChatEventName = Literal["chat_started", "chat_ended", "chat_analyzed"]
+CHAT_EVENTS: tuple[ChatEventName, ...] = ("chat_started", "chat_ended", "chat_analyzed")
+
+
+def is_chat_event(payload: Any) -> bool:
+    """A chat event (an event name and a ``chat`` object, no ``call``): nothing to store."""
+    return (
+        isinstance(payload, dict)
+        and "call" not in payload
+        and isinstance(payload.get("chat"), dict)
+        and isinstance(payload.get("event"), str)
+    )
 
 
 class CallEvent(BaseModel):

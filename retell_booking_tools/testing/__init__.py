@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     )
     from .http_server import serve_asgi
     from .retell_api_emulator import RetellApiEmulator, RetellApiRequest
-    from .retell_simulator import RetellSimulator
+    from .retell_simulator import RetellSimulator, SimulatedCall, SimulatedInvocation
 else:
     from retell_booking_tools.lazy_exports import lazy_exports as _lazy_exports
 
@@ -47,7 +47,11 @@ else:
                 "RetellApiEmulator",
                 "RetellApiRequest",
             ),
-            "retell_booking_tools.testing.retell_simulator": ("RetellSimulator",),
+            "retell_booking_tools.testing.retell_simulator": (
+                "RetellSimulator",
+                "SimulatedCall",
+                "SimulatedInvocation",
+            ),
         },
     )
 
@@ -65,6 +69,8 @@ __all__ = [
     "RetellApiEmulator",
     "RetellApiRequest",
     "RetellSimulator",
+    "SimulatedCall",
+    "SimulatedInvocation",
     "WebhookDelivery",
     "serve_asgi",
 ]

@@ -1,21 +1,38 @@
-"""What every tool shares: its context, the result shape and the customer from the call."""
+"""What every tool shares: its context, the result shape and who the caller is.
+
+Who the caller is comes from the call alone (:func:`caller_identity`): the network number
+or the backend's identity fields. What the caller says (a phone, an email, a name) is
+contact data of one booking, or, with a booking reference, a claim to one appointment
+that is checked and rate-limited (:func:`reference_owner`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retell_booking_tools.availability import AvailabilityService, OfferedSlots
 from retell_booking_tools.booking import BookingOutcome, BookingService
 from retell_booking_tools.config import Language
-from retell_booking_tools.domain import Appointment, Customer, ToolStatus
+from retell_booking_tools.domain import Appointment, Customer, ToolStatus, call_key, phone_key
 from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.identity import normalize_email, normalize_phone
+from retell_booking_tools.identity import (
+    CONTACT_NEEDED,
+    TrustedIdentity,
+    clean_text,
+    names_match,
+    network_phone,
+    normalize_email,
+    normalize_phone,
+    parse_booking_reference,
+    spoken_reference,
+    trusted_identity,
+)
 from retell_booking_tools.lifecycle import AppointmentLifecycle
 from retell_booking_tools.messages import render
 from retell_booking_tools.repository.protocol import Repository
@@ -55,19 +72,54 @@ class ToolArgs(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_not_given(cls, data: Any) -> Any:
+        """Strict tool calls send ``null`` for every optional argument left out: drop it."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
 
 def booking_uid_field(description: str) -> Any:
     """The ``booking_uid`` argument of a tool that acts on one of the caller's appointments."""
-    return Field(min_length=1, max_length=100, description=description)
+    return Field(default=None, min_length=1, max_length=100, description=description)
+
+
+def booking_reference_field() -> Any:
+    """The ``booking_reference`` a caller reads out from their confirmation."""
+    return Field(
+        default=None,
+        max_length=40,
+        description=(
+            "The six-character booking reference the caller reads out (e.g. 'K7F2QX'), "
+            "only if they give one."
+        ),
+    )
+
+
+def reference_name_field() -> Any:
+    """The name on the booking, asked for together with a booking reference."""
+    return Field(
+        default=None,
+        max_length=200,
+        description="The name on the booking, when the caller gives a booking reference.",
+    )
 
 
 def caller_email_field() -> Any:
-    """The optional ``email`` that identifies a caller who phones without a number."""
+    """A spoken ``email`` is no identity; the argument is accepted and ignored (older agents)."""
     return Field(
         default=None,
         max_length=320,
-        description="The caller's email, only if they booked with it and call without a number.",
+        description="Not needed: the caller is identified by the call or a booking reference.",
     )
+
+
+MAX_REFERENCE_MISSES = 3
+"""Wrong booking references a call (or a number, within a day) may say before it is refused."""
+
+REFERENCE_MISS_WINDOW = timedelta(days=1)
 
 
 class AppointmentView(BaseModel):
@@ -80,6 +132,9 @@ class AppointmentView(BaseModel):
     start: datetime = Field(description="ISO 8601 with offset, in the business time zone")
     end: datetime
     timezone: str
+    booking_reference: str | None = Field(
+        default=None, description="The code the caller can give to manage it (e.g. K7F2QX)"
+    )
 
     @classmethod
     def of(cls, appointment: Appointment) -> AppointmentView:
@@ -90,6 +145,7 @@ class AppointmentView(BaseModel):
             start=appointment.start.astimezone(zone),
             end=appointment.end.astimezone(zone),
             timezone=appointment.timezone,
+            booking_reference=appointment.booking_reference,
         )
 
 
@@ -149,27 +205,47 @@ class Tool(Generic[ArgsT]):
         return await self.handler(args, context)
 
 
+_SPOKEN_REFERENCE = (ToolStatus.BOOKED, ToolStatus.RESCHEDULED)
+"""Outcomes whose message reads the booking reference out, for the caller to note."""
+
+
 def outcome_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
     """Word a booking outcome; the appointment is spoken in its own time zone."""
     appointment = outcome.appointment
+    message = render(
+        outcome.status.value,
+        context.language,
+        zone=ZoneInfo(appointment.timezone) if appointment else context.zone,
+        at=appointment.start if appointment else None,
+        choices=outcome.alternatives,
+    )
+    if (
+        appointment is not None
+        and appointment.booking_reference
+        and outcome.status in _SPOKEN_REFERENCE
+    ):
+        message = " ".join((message, reference_sentence(appointment.booking_reference, context)))
     return ToolResult(
         status=outcome.status,
-        message=render(
-            outcome.status.value,
-            context.language,
-            zone=ZoneInfo(appointment.timezone) if appointment else context.zone,
-            at=appointment.start if appointment else None,
-            choices=outcome.alternatives,
-        ),
+        message=message,
         appointment=AppointmentView.of(appointment) if appointment else None,
         alternatives=[a.astimezone(context.zone) for a in outcome.alternatives] or None,
         previous_booking_uid=outcome.previous_booking_uid,
     )
 
 
+def reference_sentence(reference: str, context: ToolContext) -> str:
+    """ "Your booking reference is K 7 F, 2 Q X." in the caller's language."""
+    return render(
+        "reference", context.language, zone=context.zone, reference=spoken_reference(reference)
+    )
+
+
 def invalid_result(error: InvalidArguments, context: ToolContext) -> ToolResult:
     """``invalid`` naming the field; the variant wording asks for exactly that field again."""
     key = "invalid.past" if error.reason == "in the past" else f"invalid.{error.field}"
+    if error.reason == CONTACT_NEEDED:
+        key = "invalid.contact"
     return ToolResult(
         status=ToolStatus.INVALID,
         message=render(key, context.language, zone=context.zone),
@@ -185,29 +261,195 @@ def status_result(
     return ToolResult(status=status, message=render(key, context.language, zone=context.zone))
 
 
-async def resolve_customer(
-    context: ToolContext, *, name: str, phone: str | None, email: str | None
-) -> tuple[Customer, str | None]:
-    """The caller as a customer (phone from the args, else the call), and their given email.
-
-    Raises InvalidArguments when neither a phone nor an email identifies them.
-    """
-    given_email = normalize_email(email) if email else None
-    raw_phone = phone or context.call.customer_number
-    field = "phone"
-    normalized_phone = None
-    if raw_phone:
-        try:
-            normalized_phone = normalize_phone(raw_phone, region=context.phone_region, field=field)
-        except InvalidArguments:
-            if phone:
-                raise
-    if normalized_phone is None and given_email is None:
-        raise InvalidArguments(field, "a phone number or an email is needed to book")
-    customer = await context.repository.upsert_customer(
-        name=name, phone=normalized_phone, email=given_email, call_id=context.call.call_id
+def caller_identity(context: ToolContext) -> TrustedIdentity | None:
+    """Who the call is from, as Retell vouches: never anything the caller said."""
+    call = context.call
+    return trusted_identity(
+        number=call.customer_number,
+        metadata=call.metadata,
+        dynamic_variables=call.retell_llm_dynamic_variables,
+        region=context.phone_region,
     )
-    return customer, given_email
+
+
+async def trusted_customer(context: ToolContext, *, name: str = "") -> Customer | None:
+    """The caller's customer record, or None when the call carries no trusted identity.
+
+    The customer is recorded as the call's. A phone is stored on the customer only when it
+    is the identity itself (a number cannot be two customers' identity).
+    """
+    identity = caller_identity(context)
+    if identity is None:
+        return None
+    phone = identity.phone
+    if phone is not None and identity.key != phone_key(phone):
+        phone = None
+    return await context.repository.upsert_customer(
+        name=name,
+        phone=phone,
+        email=identity.email,
+        key=identity.key,
+        call_id=context.call.call_id,
+    )
+
+
+async def known_customer(context: ToolContext) -> Customer | None:
+    """The trusted identity's stored customer, read only (None if new or without identity)."""
+    identity = caller_identity(context)
+    if identity is None:
+        return None
+    return await context.repository.find_customer(phone=None, email=None, key=identity.key)
+
+
+@attrs.frozen
+class Booker:
+    """The caller about to book: their customer, and the contact they gave for this booking."""
+
+    customer: Customer
+    trusted: bool
+    """False: the customer is this call's alone (no trusted identity behind it)."""
+    contact_email: str | None = attrs.field(default=None, repr=False)
+    contact_phone: str | None = attrs.field(default=None, repr=False)
+
+
+async def booking_customer(
+    context: ToolContext, *, name: str, phone: str | None, email: str | None
+) -> Booker:
+    """The customer a booking is made for, and the contact data said for it.
+
+    With a trusted identity, that identity's customer. Without one, a customer of this call
+    alone, and only if the caller gave a phone or an email (InvalidArguments ``phone`` with
+    :data:`CONTACT_NEEDED` otherwise). A spoken phone is checked strictly.
+    """
+    contact_email = normalize_email(email) if email else None
+    contact_phone = normalize_phone(phone, region=context.phone_region) if phone else None
+    customer = await trusted_customer(context, name=name)
+    if customer is not None:
+        return Booker(customer, True, contact_email, contact_phone)
+    if contact_email is None and contact_phone is None:
+        raise InvalidArguments("phone", CONTACT_NEEDED)
+    customer = await context.repository.upsert_customer(
+        name=name,
+        phone=None,
+        email=None,
+        key=call_key(context.call.call_id),
+        call_id=context.call.call_id,
+    )
+    return Booker(customer, False, contact_email, contact_phone)
+
+
+async def own_customer(context: ToolContext) -> Customer | None:
+    """The trusted identity's customer, else the customer this very call booked as (a
+    caller without a trusted identity acts on what they booked in this call), else None."""
+    customer = await trusted_customer(context)
+    if customer is not None:
+        return customer
+    call = await context.repository.get_call(context.call.call_id)
+    if call is None or call.customer_id is None:
+        return None
+    booked_as = await context.repository.get_customer(call.customer_id)
+    if booked_as is not None and booked_as.identity_key == call_key(context.call.call_id):
+        return booked_as
+    return None
+
+
+def network_number(context: ToolContext) -> str | None:
+    """The call's network number in E.164, if it has a usable one (for rate limits)."""
+    return network_phone(context.call.customer_number, region=context.phone_region)
+
+
+async def reference_owner(
+    context: ToolContext, *, reference: str, name: str | None
+) -> tuple[Appointment, Customer] | ToolResult:
+    """The appointment a booking reference names and the customer to act as, or the answer.
+
+    The caller's own appointment needs no name; anyone else's needs the name on the booking
+    (compared leniently; the reference exactly). Without a name the answer asks for it,
+    whether or not the reference exists, so a reference alone reveals nothing. Every wrong
+    reference or name is a miss: after :data:`MAX_REFERENCE_MISSES` in this call, or from
+    this number within a day, the answer is ``invalid`` asking them to call from the number
+    they booked with.
+    """
+    repository = context.repository
+    call_id = context.call.call_id
+    number = network_number(context)
+    if await _reference_locked(context, number):
+        return _too_many_misses(context)
+    code = parse_booking_reference(reference)
+    appointment = await repository.get_appointment_by_reference(code) if code else None
+    owner = await repository.get_customer(appointment.customer_id) if appointment else None
+    if appointment is not None and owner is not None:
+        own = await own_customer(context)
+        if own is not None and own.id == owner.id:
+            return appointment, owner
+    if not name:
+        return invalid_result(InvalidArguments("customer_name", "name on the booking"), context)
+    try:
+        said = clean_text(name, field="customer_name")
+    except InvalidArguments as error:
+        return invalid_result(error, context)
+    booked_name = (appointment.attendee_name or owner.name) if appointment and owner else ""
+    if appointment is not None and owner is not None and names_match(said, booked_name):
+        return appointment, owner
+    await repository.record_reference_miss(call_id=call_id, number=number, at=context.now)
+    if await _reference_locked(context, number):
+        return _too_many_misses(context)
+    return status_result(ToolStatus.NOT_FOUND, context, variant="reference")
+
+
+async def _reference_locked(context: ToolContext, number: str | None) -> bool:
+    since = context.now - REFERENCE_MISS_WINDOW
+    repository = context.repository
+    in_call = await repository.reference_misses(since=since, call_id=context.call.call_id)
+    if in_call >= MAX_REFERENCE_MISSES:
+        return True
+    if number is None:
+        return False
+    return await repository.reference_misses(since=since, number=number) >= MAX_REFERENCE_MISSES
+
+
+def _too_many_misses(context: ToolContext) -> ToolResult:
+    return ToolResult(
+        status=ToolStatus.INVALID,
+        message=render("invalid.reference_locked", context.language, zone=context.zone),
+        field="booking_reference",
+    )
+
+
+async def acting_customer(
+    context: ToolContext,
+    *,
+    booking_uid: str | None,
+    booking_reference: str | None,
+    name: str | None,
+) -> tuple[str, Customer] | ToolResult:
+    """The booking uid to act on and the customer to act as, or the answer to give.
+
+    A booking reference (with the name, unless it is the caller's own) works for anyone; a
+    booking uid only on the caller's own appointment: of their trusted identity, or, for a
+    caller without one, booked in this very call.
+    """
+    if booking_reference:
+        owned = await reference_owner(context, reference=booking_reference, name=name)
+        if isinstance(owned, ToolResult):
+            return owned
+        appointment, owner = owned
+        return appointment.booking_uid, owner
+    customer = await own_customer(context)
+    if customer is None:
+        return reference_needed(context)
+    if not booking_uid:
+        return invalid_result(InvalidArguments("booking_uid", "missing"), context)
+    return booking_uid, customer
+
+
+def reference_needed(context: ToolContext) -> ToolResult:
+    """``invalid`` asking a caller without a trusted identity for reference and name."""
+    return ToolResult(
+        status=ToolStatus.INVALID,
+        message=render("invalid.booking_reference", context.language, zone=context.zone),
+        field="booking_reference",
+    )
 
 
 async def offered_slots(context: ToolContext) -> OfferedSlots | None:

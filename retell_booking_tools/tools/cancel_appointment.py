@@ -5,26 +5,31 @@ from __future__ import annotations
 from pydantic import Field
 
 from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.identity import clean_text
 from retell_booking_tools.lifecycle import CancelRequest
 from retell_booking_tools.tools.base import (
     Tool,
     ToolArgs,
     ToolContext,
     ToolResult,
+    acting_customer,
+    booking_reference_field,
     booking_uid_field,
     caller_email_field,
     invalid_result,
     owned_result,
-    resolve_customer,
+    reference_name_field,
 )
 
 
 class CancelAppointmentArgs(ToolArgs):
-    """Which appointment, and why if the caller said."""
+    """Which appointment (uid, or the reference the caller reads out), and why if said."""
 
-    booking_uid: str = booking_uid_field(
+    booking_uid: str | None = booking_uid_field(
         "booking_uid of the caller's appointment (from find_appointments)."
     )
+    booking_reference: str | None = booking_reference_field()
+    customer_name: str | None = reference_name_field()
     reason: str | None = Field(
         default=None, max_length=500, description="Why, in the caller's words, if given."
     )
@@ -33,15 +38,24 @@ class CancelAppointmentArgs(ToolArgs):
 
 async def cancel_appointment(args: CancelAppointmentArgs, context: ToolContext) -> ToolResult:
     try:
-        customer, _ = await resolve_customer(context, name="", phone=None, email=args.email)
+        reason = clean_text(args.reason, field="reason", multiline=True) if args.reason else None
     except InvalidArguments as error:
         return invalid_result(error, context)
+    acting = await acting_customer(
+        context,
+        booking_uid=args.booking_uid,
+        booking_reference=args.booking_reference,
+        name=args.customer_name,
+    )
+    if isinstance(acting, ToolResult):
+        return acting
+    booking_uid, customer = acting
     outcome = await context.lifecycle.cancel(
         CancelRequest(
             call_id=context.call.call_id,
             customer=customer,
-            booking_uid=args.booking_uid,
-            reason=args.reason or None,
+            booking_uid=booking_uid,
+            reason=reason or None,
             resumed=context.resumed,
         )
     )
@@ -51,10 +65,12 @@ async def cancel_appointment(args: CancelAppointmentArgs, context: ToolContext) 
 TOOL = Tool(
     name="cancel_appointment",
     description=(
-        "Cancel the caller's appointment once they have clearly asked for it. 'cancelled' "
-        "means it is cancelled now; 'already_cancelled' means it had been cancelled before; "
-        "'not_found' or 'conflict' means no such upcoming appointment of theirs; 'error' "
-        "means it may still stand. The message is safe to speak as is."
+        "Cancel the caller's appointment once they have clearly asked for it. Pass its "
+        "booking_uid, or the booking_reference (with the name on the booking) the caller "
+        "reads out. 'cancelled' means it is cancelled now; 'already_cancelled' means it had "
+        "been cancelled before; 'not_found' or 'conflict' means no such upcoming appointment "
+        "of theirs; 'invalid' means ask for the named field; 'error' means it may still "
+        "stand. The message is safe to speak as is."
     ),
     args_model=CancelAppointmentArgs,
     handler=cancel_appointment,

@@ -7,16 +7,18 @@ from datetime import date, datetime, timedelta
 from pydantic import Field
 
 from retell_booking_tools.availability import AvailabilityRequest
-from retell_booking_tools.domain import ToolStatus
+from retell_booking_tools.domain import Appointment, ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     CHECK_AVAILABILITY,
+    AppointmentView,
     Tool,
     ToolArgs,
     ToolContext,
     ToolResult,
     invalid_result,
+    known_customer,
     status_result,
 )
 from retell_booking_tools.tools.collect_appointment_data import MAX_DAYS_AHEAD, requested_start
@@ -71,6 +73,13 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
     )
     if answer.status is ToolStatus.ERROR:
         return status_result(ToolStatus.ERROR, context)
+    held = await _held_that_day(day, context)
+    slots = [slot for slot in answer.slots if not any(a.start == slot for a in held)]
+    own = next((a for a in held if a.start == start), None) if start is not None else None
+    if own is not None or (start is None and held):
+        return _own_appointment(
+            own or held[0], tuple(slots), exact=own is not None, context=context
+        )
     if answer.status is ToolStatus.AVAILABLE:
         message = _available_message(answer.slots, start, context)
     else:
@@ -87,6 +96,52 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         slots=[slot.astimezone(context.zone) for slot in answer.slots],
         alternatives=[a.astimezone(context.zone) for a in answer.alternatives] or None,
     )
+
+
+async def _held_that_day(day: date, context: ToolContext) -> list[Appointment]:
+    """The caller's upcoming appointments on that local day (trusted identity only)."""
+    customer = await known_customer(context)
+    if customer is None:
+        return []
+    event_type = context.event_type_id or context.service.policy.event_type_id
+    return [
+        a
+        for a in await context.repository.appointments_for_customer(customer.id)
+        if a.is_upcoming(context.now)
+        and a.event_type_id == event_type
+        and a.start.astimezone(context.zone).date() == day
+    ]
+
+
+def _own_appointment(
+    appointment: Appointment, slots: tuple[datetime, ...], *, exact: bool, context: ToolContext
+) -> ToolResult:
+    """The caller already holds an appointment then (``existing``) or that day (the free
+    starts, with their appointment named): never "not available" for their own slot."""
+    zone = context.zone
+    if exact:
+        message = render("existing", context.language, zone=zone, at=appointment.start)
+        status = ToolStatus.EXISTING
+    else:
+        key = "existing.day" if slots else "existing.day.only"
+        message = render(
+            key, context.language, zone=zone, at=appointment.start, times=_spread(slots)
+        )
+        status = ToolStatus.AVAILABLE if slots else ToolStatus.UNAVAILABLE
+    return ToolResult(
+        status=status,
+        message=message,
+        appointment=AppointmentView.of(appointment),
+        slots=[slot.astimezone(zone) for slot in slots],
+    )
+
+
+def _spread(slots: tuple[datetime, ...]) -> tuple[datetime, ...]:
+    """At most :data:`MAX_SPOKEN_TIMES` starts spread over the day, for speaking."""
+    if len(slots) <= MAX_SPOKEN_TIMES:
+        return slots
+    step = (len(slots) - 1) / (MAX_SPOKEN_TIMES - 1)
+    return tuple(slots[round(i * step)] for i in range(MAX_SPOKEN_TIMES))
 
 
 def _available_message(

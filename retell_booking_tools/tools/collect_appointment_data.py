@@ -8,17 +8,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from pydantic import Field, field_validator
 
 from retell_booking_tools.booking import BookingRequest
+from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.identity import clean_text
+from retell_booking_tools.messages import render
 from retell_booking_tools.retell.models import has_unprintable
 from retell_booking_tools.tools.base import (
     Tool,
     ToolArgs,
     ToolContext,
     ToolResult,
+    booking_customer,
     invalid_result,
     offered_slots,
     outcome_result,
-    resolve_customer,
 )
 
 MAX_DAYS_AHEAD = 366
@@ -26,12 +29,15 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NOT_IN_NAMES = frozenset('<>{}[]\\;=$%|`"')
 """Markup, template, shell and SQL syntax; apostrophes, hyphens, dots and parentheses stay."""
 NAME_PATTERN = (
-    r"^(?=[\s\S]*\S)[^"
+    r"^[^"
     + "".join(f"\\u{ord(char):04x}" for char in sorted(_NOT_IN_NAMES))
-    + r"\u0000-\u001f\u007f-\u009f\ud800-\udfff]*$"
+    + r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e"
+    + r"\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]*$"
 )
-"""What ``_a_name`` accepts, as the JSON-schema pattern the model is shown (a little stricter:
-no control characters even where stripping would remove them)."""
+"""The characters ``_a_name`` accepts, as the JSON-schema pattern the model is shown (a little
+stricter: no control characters even where stripping would remove them, no zero-width
+joiners even inside the scripts that need them, no bidi controls or other invisible format
+characters); the export adds that a name is not blank."""
 
 
 class CollectAppointmentDataArgs(ToolArgs):
@@ -50,12 +56,17 @@ class CollectAppointmentDataArgs(ToolArgs):
         max_length=40, description="Requested start, HH:MM (24-hour), in the business time zone."
     )
     email: str | None = Field(
-        default=None, max_length=320, description="Email, only if the caller gave one."
+        default=None,
+        max_length=320,
+        description="Email for this booking's confirmation, only if the caller gave one.",
     )
     phone: str | None = Field(
         default=None,
         max_length=40,
-        description="Phone number, only if the caller gave a different one than they call from.",
+        description=(
+            "Phone number for this booking, only if the caller gave one (needed when the "
+            "call carries no number and they give no email)."
+        ),
     )
     service: str | None = Field(
         default=None, max_length=200, description="What the appointment is for, if said."
@@ -69,7 +80,15 @@ class CollectAppointmentDataArgs(ToolArgs):
     def _a_name(cls, value: str) -> str:
         if has_unprintable(value) or not _NOT_IN_NAMES.isdisjoint(value):
             raise ValueError("not a name: control characters or markup")
-        return value
+        return clean_name(value)
+
+
+def clean_name(value: str) -> str:
+    """A name in NFC, or ValueError: invisible characters, or nothing visible at all."""
+    try:
+        return clean_text(value, field="customer_name")
+    except InvalidArguments as error:
+        raise ValueError(f"not a name: {error.reason}") from None
 
 
 def requested_start(day_text: str, time_text: str, context: ToolContext) -> datetime:
@@ -104,19 +123,23 @@ async def collect_appointment_data(
 ) -> ToolResult:
     try:
         start = requested_start(args.date, args.time, context)
-        customer, email = await resolve_customer(
+        service = clean_text(args.service, field="service") if args.service else None
+        extra = clean_text(args.notes, field="notes", multiline=True) if args.notes else None
+        booker = await booking_customer(
             context, name=args.customer_name, phone=args.phone, email=args.email
         )
     except InvalidArguments as error:
         return invalid_result(error, context)
-    notes = "\n".join(part for part in (args.service, args.notes) if part) or None
+    notes = "\n".join(part for part in (service, extra) if part) or None
     outcome = await context.service.book(
         BookingRequest(
             call_id=context.call.call_id,
-            customer=customer,
+            customer=booker.customer,
             start=start,
             customer_name=args.customer_name,
-            email=email,
+            email=booker.contact_email,
+            contact_phone=booker.contact_phone,
+            trusted=booker.trusted,
             language=context.language,
             notes=notes,
             resumed=context.resumed,
@@ -125,7 +148,11 @@ async def collect_appointment_data(
             offered=await offered_slots(context),
         )
     )
-    return outcome_result(outcome, context)
+    result = outcome_result(outcome, context)
+    if not booker.trusted and result.status is ToolStatus.UNAVAILABLE:
+        hint = render("reference.hint", context.language, zone=context.zone)
+        result = result.model_copy(update={"message": f"{result.message} {hint}"})
+    return result
 
 
 TOOL = Tool(

@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
-from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.tools.base import (
     Tool,
     ToolArgs,
     ToolContext,
     ToolResult,
+    acting_customer,
+    booking_reference_field,
     booking_uid_field,
     caller_email_field,
-    invalid_result,
     owned_result,
-    resolve_customer,
+    reference_name_field,
 )
 
 
 class ConfirmExistingArgs(ToolArgs):
-    """The booking the caller keeps, as returned in an ``existing`` result."""
+    """The booking the caller keeps: its uid from an ``existing`` result, or its reference."""
 
-    booking_uid: str = booking_uid_field(
+    booking_uid: str | None = booking_uid_field(
         "appointment.booking_uid from the earlier 'existing' result."
     )
+    booking_reference: str | None = booking_reference_field()
+    customer_name: str | None = reference_name_field()
     email: str | None = caller_email_field()
 
 
 async def confirm_existing(args: ConfirmExistingArgs, context: ToolContext) -> ToolResult:
-    try:
-        customer, _ = await resolve_customer(context, name="", phone=None, email=args.email)
-    except InvalidArguments as error:
-        return invalid_result(error, context)
+    acting = await acting_customer(
+        context,
+        booking_uid=args.booking_uid,
+        booking_reference=args.booking_reference,
+        name=args.customer_name,
+    )
+    if isinstance(acting, ToolResult):
+        return acting
+    booking_uid, customer = acting
     outcome = await context.service.confirm_existing(
-        call_id=context.call.call_id, customer=customer, booking_uid=args.booking_uid
+        call_id=context.call.call_id, customer=customer, booking_uid=booking_uid
     )
     return owned_result(outcome, context)
 
@@ -40,9 +47,11 @@ TOOL = Tool(
     name="confirm_existing",
     description=(
         "Call when the caller, told they already have an appointment, wants to keep it. "
-        "'confirmed' means it stays as it is; 'not_found' or 'conflict' means no such "
-        "appointment of theirs: do not claim one. 'pending' means nothing is confirmed yet: "
-        "call it again with the same arguments."
+        "Pass its booking_uid, or the booking_reference (with the name on the booking) the "
+        "caller reads out. 'confirmed' means it stays as it is; 'not_found' or 'conflict' "
+        "means no such appointment of theirs: do not claim one. 'invalid' means ask for the "
+        "named field. 'pending' means nothing is confirmed yet: call it again with the same "
+        "arguments."
     ),
     args_model=ConfirmExistingArgs,
     handler=confirm_existing,

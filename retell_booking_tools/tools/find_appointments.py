@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
-
+from retell_booking_tools.booking import BookingOutcome
 from retell_booking_tools.domain import ToolStatus
-from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     MAX_LISTED_APPOINTMENTS,
@@ -17,36 +15,45 @@ from retell_booking_tools.tools.base import (
     ToolArgs,
     ToolContext,
     ToolResult,
-    invalid_result,
-    resolve_customer,
+    booking_reference_field,
+    caller_email_field,
+    reference_name_field,
+    reference_needed,
+    reference_owner,
     status_result,
+    trusted_customer,
 )
 
 
 class FindAppointmentsArgs(ToolArgs):
-    """Who is asking, when the call itself does not say (no caller number)."""
+    """Nothing for a caller the call identifies; a booking reference and name for others."""
 
-    email: str | None = Field(
-        default=None,
-        max_length=320,
-        description="The caller's email, only if they call without a number and gave one.",
-    )
-    phone: str | None = Field(
-        default=None,
-        max_length=40,
-        description="The caller's phone number, only if the call carries none.",
-    )
+    booking_reference: str | None = booking_reference_field()
+    customer_name: str | None = reference_name_field()
+    email: str | None = caller_email_field()
+    phone: str | None = caller_email_field()
 
 
 async def find_appointments(args: FindAppointmentsArgs, context: ToolContext) -> ToolResult:
-    # The number the call comes from identifies the caller; a number said aloud only
-    # counts when the call has none, so nobody can list another caller's appointments.
-    phone = None if context.call.customer_number else args.phone
-    try:
-        customer, _ = await resolve_customer(context, name="", phone=phone, email=args.email)
-    except InvalidArguments as error:
-        return invalid_result(error, context)
-    outcome = await context.lifecycle.find(customer)
+    # Only the call itself or a booking reference says whose appointments these are: a
+    # phone or an email said aloud never lists anything.
+    if args.booking_reference:
+        owned = await reference_owner(
+            context, reference=args.booking_reference, name=args.customer_name
+        )
+        if isinstance(owned, ToolResult):
+            return owned
+        outcome = await context.lifecycle.find_one(owned[0])
+    else:
+        customer = await trusted_customer(context)
+        if customer is None:
+            return reference_needed(context)
+        outcome = await context.lifecycle.find(customer)
+    return found_result(outcome, context)
+
+
+def found_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:
+    """``found`` with the appointments and a message naming them, or the outcome's status."""
     if outcome.status is not ToolStatus.FOUND:
         return status_result(outcome.status, context)
     appointments = outcome.appointments
@@ -75,10 +82,12 @@ TOOL = Tool(
     name="find_appointments",
     description=(
         "Look up the caller's upcoming appointments, e.g. before moving or cancelling one. "
-        "'found' lists them in 'appointments', soonest first (use their booking_uid for "
+        "A caller the call identifies needs no arguments; anyone else (another number, a "
+        "web call) gives the booking_reference and the name on the booking. 'found' lists "
+        "them in 'appointments', soonest first (use their booking_uid for "
         "reschedule_appointment or cancel_appointment; 'more_appointments' counts later "
-        "ones not listed); 'none' means the caller has none "
-        "under their details. The message is safe to speak as is."
+        "ones not listed); 'none' means the caller has none under their details; "
+        "'invalid' means ask for the named field. The message is safe to speak as is."
     ),
     args_model=FindAppointmentsArgs,
     handler=find_appointments,

@@ -13,22 +13,26 @@ from retell_booking_tools.tools.base import (
     ToolArgs,
     ToolContext,
     ToolResult,
+    acting_customer,
+    booking_reference_field,
     booking_uid_field,
     caller_email_field,
     invalid_result,
     offered_slots,
     owned_result,
-    resolve_customer,
+    reference_name_field,
 )
 from retell_booking_tools.tools.collect_appointment_data import requested_start
 
 
 class RescheduleAppointmentArgs(ToolArgs):
-    """Which appointment, and the new day and time."""
+    """Which appointment (uid, or the reference the caller reads out), and the new start."""
 
-    booking_uid: str = booking_uid_field(
+    booking_uid: str | None = booking_uid_field(
         "booking_uid of the caller's appointment (from find_appointments)."
     )
+    booking_reference: str | None = booking_reference_field()
+    customer_name: str | None = reference_name_field()
     date: str = Field(max_length=40, description="New day, YYYY-MM-DD, business time zone.")
     time: str = Field(max_length=40, description="New start, HH:MM (24-hour), business time zone.")
     email: str | None = caller_email_field()
@@ -39,15 +43,23 @@ async def reschedule_appointment(
 ) -> ToolResult:
     try:
         start = requested_start(args.date, args.time, context)
-        customer, _ = await resolve_customer(context, name="", phone=None, email=args.email)
     except InvalidArguments as error:
         return invalid_result(error, context)
+    acting = await acting_customer(
+        context,
+        booking_uid=args.booking_uid,
+        booking_reference=args.booking_reference,
+        name=args.customer_name,
+    )
+    if isinstance(acting, ToolResult):
+        return acting
+    booking_uid, customer = acting
     try:
         outcome = await context.lifecycle.reschedule(
             RescheduleRequest(
                 call_id=context.call.call_id,
                 customer=customer,
-                booking_uid=args.booking_uid,
+                booking_uid=booking_uid,
                 start=start,
                 resumed=context.resumed,
                 offered=await offered_slots(context),
@@ -66,7 +78,9 @@ async def reschedule_appointment(
 TOOL = Tool(
     name="reschedule_appointment",
     description=(
-        "Move the caller's appointment to a new day and time. 'rescheduled' means it was "
+        "Move the caller's appointment to a new day and time; pass its booking_uid, or the "
+        "booking_reference (with the name on the booking) the caller reads out. "
+        "'rescheduled' means it was "
         "moved: 'appointment' is the new one (with a new booking_uid), "
         "'previous_booking_uid' the old one. 'unavailable' means the new time is not free "
         "and the appointment stays where it was (offer the alternatives); 'not_found' or "

@@ -1,9 +1,30 @@
-"""Runs a tool for one delivery of a Retell function call, exactly once per call.
+"""Runs a tool for one delivery of a Retell function call, exactly once per invocation.
 
-Retell retries a function call (``max_retry``) with the same call id, tool and
-arguments. The first delivery claims the call in the store; later ones replay its final
-result, wait while it runs, or resume it when it never finished (an ``error`` or a
-crash). A started booking is shielded from cancellation so it always finishes and links.
+One invocation is one time the agent decided to call the tool; Retell may deliver it
+several times (``max_retry``, and concurrent deliveries). The first delivery claims the
+invocation in the store; later ones replay its final result, wait while it runs, or resume
+it when it never finished (an ``error`` or a crash). A started booking is shielded from
+cancellation so it always finishes and links.
+
+Which invocation a delivery belongs to (``Repository.claim_invocation``):
+
+- Deliveries with the same call id, tool and arguments (by digest) while one of them is
+  unfinished are that one invocation, on any replica: they wait for it, take it over
+  (resumed) after an ``error``, a crash or the lease, and share its answer. So retries and
+  concurrent deliveries never act twice, and a repeat after ``pending`` learns its outcome.
+- Once it has finished, a delivery with the same arguments either repeats it (its answer is
+  replayed, Cal.com is not asked) or is a new invocation (run afresh on the current state):
+  - when the call object's ``transcript_with_tool_calls`` lists the delivery (the latest
+    ``tool_call_invocation`` of this tool with these arguments that has no
+    ``tool_call_result``), it repeats the finished one exactly when that was claimed by
+    this very ``tool_call_id`` or by an earlier invocation with these arguments that never
+    got a result, with no tool call result in between (a retry that reuses the id, or one
+    that got a new id);
+  - otherwise (no transcript: a custom LLM websocket server, older calls, scrubbed
+    arguments), it repeats the finished one only while no other tool call of the same call
+    has finished since that one was first claimed, and within the lease after it
+    finished. A stale answer is never replayed; at worst a retry runs again, which the
+    booking rules answer honestly (``booked`` again for the booking this call made).
 
 Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
 while the started work finishes in the background; a later delivery replays its result.
@@ -12,8 +33,6 @@ while the started work finishes in the background; a later delivery replays its 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -21,6 +40,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import attrs
 from pydantic import ValidationError
 
 from retell_booking_tools.booking import BookingService
@@ -28,13 +48,15 @@ from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
     Call,
+    Invocation,
     ToolCallBusy,
     ToolCallClaimed,
     ToolCallFinished,
     ToolCallKey,
     ToolStatus,
+    args_digest,
 )
-from retell_booking_tools.errors import InvalidArguments, RetellBookingError
+from retell_booking_tools.errors import InvalidArguments, RepositoryError, RetellBookingError
 from retell_booking_tools.logs import set_tool_status, tool_call_context
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
@@ -62,13 +84,7 @@ class ToolObserver(Protocol):
     ) -> None: ...
 
 
-def args_digest(args: Mapping[str, Any]) -> str:
-    """A stable digest of the arguments: key order and spacing do not matter.
-
-    Lone surrogates (valid in JSON escapes, not in UTF-8) are hashed as they are.
-    """
-    canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+__all__ = ["ToolObserver", "ToolRunner", "UnknownTool", "args_digest"]
 
 
 class ToolRunner:
@@ -107,19 +123,30 @@ class ToolRunner:
         return self._tools
 
     async def run(self, name: str, call: RetellCall, args: Mapping[str, Any]) -> ToolResult:
-        """The result for this function call; identical for every delivery of it."""
+        """The result for this invocation; identical for every delivery of it."""
         tool = self._tools.get(name)
         if tool is None:
             raise UnknownTool(f"no tool named {name!r}")
         budget_ends = asyncio.get_running_loop().time() + self._budget_seconds
-        key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=args_digest(args))
+        digest = args_digest(args)
+        key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=digest)
         with tool_call_context(call.call_id, name):
-            return await self._run_tool(tool, key, call, args, budget_ends)
+            try:
+                return await self._run_tool(
+                    tool, key, call.invocation_of(name, digest), call, args, budget_ends
+                )
+            except RepositoryError as exc:
+                # The store failed outside the tool (claiming, recording): nothing is
+                # confirmed to the caller, and a retry resumes whatever was started.
+                set_tool_status(ToolStatus.ERROR.value)
+                logger.warning("the store failed; answering error: %s", exc)
+                return self._status_result(ToolStatus.ERROR, call)
 
     async def _run_tool(
         self,
         tool: Tool[Any],
         key: ToolCallKey,
+        invocation: Invocation,
         call: RetellCall,
         args: Mapping[str, Any],
         budget_ends: float,
@@ -133,8 +160,8 @@ class ToolRunner:
         )
         deadline = min(loop.time() + self._busy_wait_seconds, budget_ends)
         while True:
-            claim = await self._repository.claim_tool_call(
-                key, now=self._clock(), lease=self._lease, call=record
+            key, claim = await self._repository.claim_invocation(
+                key, invocation, now=self._clock(), lease=self._lease, call=record
             )
             record = None  # stored with the first claim; polling again need not repeat it
             if isinstance(claim, ToolCallFinished):
@@ -153,6 +180,8 @@ class ToolRunner:
                 set_tool_status(ToolStatus.PENDING.value)
                 logger.warning("another delivery of this call is still running")
                 return self._status_result(ToolStatus.PENDING, call)
+            # Whatever the running invocation answers is this delivery's answer too.
+            invocation = attrs.evolve(invocation, joined=key.seq)
             await asyncio.sleep(0.05)
         task = asyncio.create_task(self._run_claimed(tool, key, call, args, claim.resumed))
         self._running.add(task)
@@ -196,7 +225,11 @@ class ToolRunner:
             return self._status_result(ToolStatus.ERROR, call)
         set_tool_status(result.status.value)
         if result.status.is_final:
-            await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
+            try:
+                await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
+            except RepositoryError as exc:
+                # The tool's change happened: say so. A retry resumes and looks it up.
+                logger.warning("could not record the result; a retry looks it up: %s", exc)
         else:
             await self._repository.abandon_tool_call(key)
         logger.info("tool answered", extra=_fields(key, result.status))

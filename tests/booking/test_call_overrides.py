@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from agent_backend import CALLER, World
 
+from retell_booking_tools.identity import spoken_reference
+
 ARGS = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"}
 
 
@@ -25,9 +27,12 @@ async def test_dynamic_variables_choose_language_and_time_zone(world: World) -> 
     )
 
     assert result["status"] == "booked"
-    assert result["message"] == "Ihr Termin ist gebucht: am 10.10.2025 um 11:00 Uhr."
     appointment = result["appointment"]
     assert isinstance(appointment, dict)
+    assert result["message"] == (
+        "Ihr Termin ist gebucht: am 10.10.2025 um 11:00 Uhr. "
+        f"Ihre Buchungsnummer ist {spoken_reference(appointment['booking_reference'])}."
+    )
     assert appointment["start"] == "2025-10-10T11:00:00+01:00"
     assert appointment["timezone"] == "Europe/London"
 

@@ -154,7 +154,7 @@ async def test_a_rescheduled_away_booking_uid_is_not_found(world: World) -> None
     [
         ("", {}, "+4915112345678", "booking_uid"),
         ("uid", {"reason": "x" * 501}, "+4915112345678", "reason"),
-        ("uid", {"email": "nope"}, None, "email"),
+        ("uid", {"email": "nope"}, None, "booking_reference"),
     ],
 )
 async def test_unusable_input_is_invalid_naming_the_field(

@@ -80,16 +80,18 @@ async def test_another_callers_appointments_are_never_listed(world: World) -> No
     assert "appointments" not in claimed
 
 
-async def test_a_phone_said_aloud_identifies_a_caller_whose_call_has_no_number(
+async def test_a_phone_said_aloud_never_identifies_a_caller_whose_call_has_no_number(
     world: World,
 ) -> None:
-    """A web call carries no number; the one the caller gives is then their identity."""
+    """A web call carries no number; saying someone's number lists nothing of theirs."""
     booked = await world.book("call_1")
 
     answer = await _find(world, from_number=None, phone="0151 12345678")
 
-    assert answer["status"] == "found"
-    assert answer["appointments"][0]["booking_uid"] == booked["appointment"]["booking_uid"]
+    assert answer["status"] == "invalid"
+    assert answer["field"] == "booking_reference"
+    assert booked["appointment"]["booking_uid"] not in str(answer)
+    assert world.calcom.requests[-1].method == "POST"
 
 
 async def test_an_appointment_cancelled_only_in_cal_com_is_left_out_and_recorded(
@@ -130,7 +132,7 @@ async def test_an_appointment_moved_only_in_cal_com_is_followed_to_its_new_time(
 
 @pytest.mark.parametrize(
     ("from_number", "args", "field"),
-    [(None, {}, "phone"), (None, {"email": "not-an-email"}, "email")],
+    [(None, {}, "booking_reference"), (None, {"email": "not-an-email"}, "booking_reference")],
 )
 async def test_a_caller_who_cannot_be_identified_is_asked_again(
     world: World, from_number: str | None, args: dict[str, str], field: str

@@ -8,6 +8,7 @@ import pytest
 from agent_backend import OTHER_CALLER, World
 
 from retell_booking_tools.domain import AppointmentStatus
+from retell_booking_tools.identity import spoken_reference
 from retell_booking_tools.testing import Fault, FaultKind
 
 
@@ -45,7 +46,9 @@ async def test_a_moved_appointment_is_a_new_booking_related_to_the_old_one(world
     assert new_uid != old_uid
     assert answer["appointment"]["start"] == "2025-10-10T14:00:00+02:00"
     assert (
-        answer["message"] == "Done: your appointment is now on Friday, October 10, 2025 at 2:00 PM."
+        answer["message"]
+        == "Done: your appointment is now on Friday, October 10, 2025 at 2:00 PM. "
+        f"Your booking reference is {spoken_reference(answer['appointment']['booking_reference'])}."
     )
     old = await world.repository.get_appointment_by_uid(old_uid)
     new = await world.repository.get_appointment_by_uid(new_uid)
@@ -78,7 +81,10 @@ async def test_german_says_where_the_appointment_is_now(world: World) -> None:
 
     answer = await _reschedule(world, booked["appointment"]["booking_uid"])
 
-    assert answer["message"] == "Erledigt: Ihr Termin ist jetzt am 10.10.2025 um 14:00 Uhr."
+    assert answer["message"] == (
+        "Erledigt: Ihr Termin ist jetzt am 10.10.2025 um 14:00 Uhr. "
+        f"Ihre Buchungsnummer ist {spoken_reference(answer['appointment']['booking_reference'])}."
+    )
 
 
 async def test_the_old_slot_can_be_booked_again_and_is_never_existing(world: World) -> None:

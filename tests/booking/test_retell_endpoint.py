@@ -10,6 +10,7 @@ import pytest
 from agent_backend import RETELL_KEY, World
 
 from retell_booking_tools.retell.signature import sign
+from retell_booking_tools.server import MAX_BODY_BYTES
 
 ARGS = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"}
 
@@ -79,7 +80,8 @@ async def test_body_without_call_is_400(world: World) -> None:
 
 
 async def test_oversized_body_is_413(world: World) -> None:
-    huge = json.dumps({"call": {"call_id": "c"}, "args": {"notes": "x" * 300_000}}).encode()
+    notes = "x" * MAX_BODY_BYTES
+    huge = json.dumps({"call": {"call_id": "c"}, "args": {"notes": notes}}).encode()
 
     response = await world.retell.post("collect_appointment_data", huge)
 

@@ -39,6 +39,7 @@ def fixture_database_url(tmp_path: Path) -> str:
                     start=START,
                     end=START.replace(hour=10),
                     timezone="Europe/Berlin",
+                    booking_reference="K7F2QX",
                 )
             )
             for call_id, relationship, metadata in (
@@ -105,6 +106,18 @@ def test_calls_show_json_names_the_appointment_and_relationship(database_url: st
     assert link["booking_uid"] == "bT1LnExample"
     assert link["relationship"] == "duplicate_attempt"
     assert set(link) >= {"appointment_id", "booking_uid", "relationship", "linked_at", "metadata"}
+
+
+def test_both_shows_name_the_booking_reference_and_find_the_appointment_by_it(
+    database_url: str,
+) -> None:
+    """Support can look an appointment up by the reference the caller reads out."""
+    _, call_out, _ = _run(["calls", "show", "call_682"], database_url)
+    code, out, _ = _run(["appointments", "show", "k7f2qx"], database_url)
+
+    assert "reference K7F2QX" in call_out
+    assert code == 0
+    assert "bT1LnExample, reference K7F2QX" in out
 
 
 @pytest.mark.parametrize(

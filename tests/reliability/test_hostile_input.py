@@ -15,6 +15,7 @@ import pytest
 from reliability_world import CALLER, EVENT_TYPE_ID, MEMORY_STORE, RETELL_KEY, World
 
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, sign
+from retell_booking_tools.server import MAX_BODY_BYTES
 
 pytestmark = MEMORY_STORE
 
@@ -49,8 +50,8 @@ async def test_oversized_body_streamed_without_a_length_is_413(world: World) -> 
 
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"call": {"call_id": "c"}, "args": {"notes": "'
-        for _ in range(40):
-            yield b"x" * 10_000
+        for _ in range(MAX_BODY_BYTES // 1_000_000 + 1):
+            yield b"x" * 1_000_000
         yield b'"}}'
 
     response = await world.retell._client.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from reliability_world import LOCAL_STORES, SHORT_BUDGET_SECONDS, World
+from reliability_world import CALLER, LOCAL_STORES, SHORT_BUDGET_SECONDS, World
 
 from retell_booking_tools.messages import CATALOG
 from retell_booking_tools.testing import Fault, FaultKind
@@ -57,6 +57,36 @@ async def test_delivery_retried_while_the_first_still_runs_is_pending_too(world:
     assert third["status"] == "booked"
     assert world.booking_posts() == 1
     assert world.calcom.created_bookings_count() == 1
+
+
+@LOCAL_STORES
+@pytest.mark.parametrize("finished_first", [True, False], ids=["after", "while-running"])
+async def test_the_agents_next_invocation_after_pending_hears_how_the_booking_ended(
+    world: World, finished_first: bool
+) -> None:
+    """Retell recorded `pending`; asking again (a new invocation) hears `booked`, booked once."""
+    world.calcom.inject(
+        Fault(kind=FaultKind.DELAY, method="POST", path="/v2/bookings", delay_seconds=SLOW)
+    )
+    call = world.retell.start_call("call_1", from_number=CALLER)
+    args = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"}
+
+    first = await call.function_call("collect_appointment_data", args)
+    call.agent_says("I'm still waiting for the booking system. Let me check again.")
+    if finished_first:
+        await world.runtime.runner.wait_idle()
+    again = await call.function_call("collect_appointment_data", args)
+    if not finished_first:
+        await world.runtime.runner.wait_idle()
+        again = await call.function_call("collect_appointment_data", args)
+
+    assert first.json()["status"] == "pending"
+    assert again.json()["status"] == "booked"
+    assert world.booking_posts() == 1
+    assert world.calcom.created_bookings_count() == 1
+    assert await world.links_of(again.json()["appointment"]["booking_uid"]) == {
+        "call_1": "original"
+    }
 
 
 @LOCAL_STORES

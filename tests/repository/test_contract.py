@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from retell_booking_tools.domain import (
@@ -14,6 +15,7 @@ from retell_booking_tools.domain import (
     Call,
     CallLink,
     Customer,
+    Invocation,
     NewAppointment,
     Relationship,
     ToolCallBusy,
@@ -30,6 +32,10 @@ TEN = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
 LEASE = timedelta(seconds=30)
 KEY = ToolCallKey(call_id="call_1", tool="collect_appointment_data", args_digest="d1")
+RETELL_SAID = Invocation(tool_call_id="tc_1", repeats=frozenset({"tc_1"}))
+"""A delivery of Retell's invocation ``tc_1``, listed in the call object."""
+UNLISTED = Invocation()
+"""A delivery whose call object lists no tool calls."""
 
 
 async def a_customer(repository: Repository, phone: str | None = CALLER) -> Customer:
@@ -175,6 +181,30 @@ async def test_a_caller_without_phone_or_email_is_always_someone_new(
     assert first.id != second.id
 
 
+async def test_a_given_identity_key_is_what_the_customer_is_found_by(
+    repository: Repository,
+) -> None:
+    """``id:`` keys from the call's backend and ``call:`` keys of one call, like any other."""
+    first = await repository.upsert_customer(name="Wendy", phone=None, email=None, key="id:u7")
+    again = await repository.upsert_customer(name="", phone=None, email="w@x.de", key="id:u7")
+    other = await repository.upsert_customer(name="", phone=None, email=None, key="call:c1")
+
+    assert again.id == first.id
+    assert other.id != first.id
+    assert first.identity_key == "id:u7"
+    assert await repository.find_customer(phone=None, email=None, key="id:u7") == again
+    assert await repository.find_customer(phone=None, email=None, key="id:other") is None
+
+
+async def test_phone_and_email_customers_carry_their_derived_keys(repository: Repository) -> None:
+    by_phone = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
+    by_email = await repository.upsert_customer(name="Eva", phone=None, email="Eva@X.de")
+
+    assert by_phone.identity_key == f"phone:{CALLER}"
+    assert by_email.identity_key == "email:eva@x.de"
+    assert [c.id for c in await repository.list_customers()] == [by_phone.id, by_email.id]
+
+
 async def test_an_unknown_customer_is_none(repository: Repository) -> None:
     """Looking up an id that was never stored finds nothing."""
     assert await repository.get_customer(424242) is None
@@ -212,6 +242,59 @@ async def test_adding_a_booking_uid_twice_returns_the_first_and_not_created(
     assert (created_first, created_second) == (True, False)
     assert second == first
     assert await repository.appointments_for_customer(customer.id) == [first]
+
+
+async def test_every_appointment_gets_its_own_reference_and_is_found_by_it(
+    repository: Repository,
+) -> None:
+    customer = await a_customer(repository)
+    first, _ = await repository.add_appointment(booking(customer, "uid-1"))
+    second, _ = await repository.add_appointment(booking(customer, "uid-2"))
+    again, created = await repository.add_appointment(booking(customer, "uid-1"))
+
+    assert first.booking_reference
+    assert second.booking_reference
+    assert first.booking_reference != second.booking_reference
+    assert not created
+    assert again.booking_reference == first.booking_reference
+    assert await repository.get_appointment_by_reference(first.booking_reference) == first
+    assert await repository.get_appointment_by_reference("ZZZZZZ") is None
+
+
+async def test_a_given_reference_and_the_contact_data_are_stored(repository: Repository) -> None:
+    customer = await a_customer(repository)
+    new = attrs.evolve(
+        booking(customer),
+        booking_reference="K7F2QX",
+        attendee_name="Max Mustermann",
+        contact_email="max@example.com",
+        contact_phone=OTHER_CALLER,
+    )
+
+    appointment, _ = await repository.add_appointment(new)
+
+    stored = await repository.get_appointment_by_reference("K7F2QX")
+    assert stored == appointment
+    assert (stored.attendee_name, stored.contact_email, stored.contact_phone) == (
+        "Max Mustermann",
+        "max@example.com",
+        OTHER_CALLER,
+    )
+
+
+async def test_reference_misses_are_counted_per_call_and_per_number_since_a_time(
+    repository: Repository,
+) -> None:
+    earlier = TEN - timedelta(days=2)
+    await repository.record_reference_miss(call_id="c1", number=CALLER, at=earlier)
+    await repository.record_reference_miss(call_id="c2", number=CALLER, at=TEN)
+    await repository.record_reference_miss(call_id="c2", number=None, at=TEN)
+
+    since = TEN - timedelta(days=1)
+    assert await repository.reference_misses(since=since, call_id="c2") == 2
+    assert await repository.reference_misses(since=since, number=CALLER) == 1
+    assert await repository.reference_misses(since=earlier, number=CALLER) == 2
+    assert await repository.reference_misses(since=earlier) == 3
 
 
 async def test_unknown_appointments_are_none(repository: Repository) -> None:
@@ -547,6 +630,148 @@ async def test_finished_results_of_one_tool_in_one_call_are_listed_oldest_first(
     results = await repository.tool_call_results("call_1", "check_availability")
 
     assert results == [{"slots": ["10:00"]}, {"slots": ["11:00"]}]
+
+
+async def finished_invocation(
+    repository: Repository, invocation: Invocation, result: dict[str, str], *, at: datetime = TEN
+) -> ToolCallKey:
+    """Claim ``KEY``'s invocation and finish it with ``result``; its key."""
+    key, claim = await repository.claim_invocation(KEY, invocation, now=at, lease=LEASE)
+    assert claim == ToolCallClaimed(resumed=False)
+    await repository.finish_tool_call(key, result, now=at)
+    return key
+
+
+async def test_the_first_invocation_of_a_tool_with_some_arguments_is_the_first_seq(
+    repository: Repository,
+) -> None:
+    """A fresh claim under ``seq`` 0; another delivery meanwhile is busy with the same key."""
+    first = await repository.claim_invocation(KEY, RETELL_SAID, now=TEN, lease=LEASE)
+    again = await repository.claim_invocation(KEY, UNLISTED, now=TEN, lease=LEASE)
+
+    assert first == (KEY, ToolCallClaimed(resumed=False))
+    assert again == (KEY, ToolCallBusy())
+
+
+async def test_a_retry_of_a_listed_invocation_replays_its_result(repository: Repository) -> None:
+    """Same id, or a new id that repeats an invocation which never got a result: replayed."""
+    key = await finished_invocation(repository, RETELL_SAID, {"status": "booked"})
+    renamed = Invocation(tool_call_id="tc_2", repeats=frozenset({"tc_1", "tc_2"}))
+
+    for retry in (RETELL_SAID, renamed):
+        claim = await repository.claim_invocation(KEY, retry, now=TEN, lease=LEASE)
+        assert claim == (key, ToolCallFinished(result={"status": "booked"}))
+
+
+async def test_a_new_listed_invocation_with_the_same_arguments_is_claimed_afresh(
+    repository: Repository,
+) -> None:
+    """Another id that does not repeat the finished one is the next ``seq``, then replayed."""
+    await finished_invocation(repository, RETELL_SAID, {"status": "none"})
+    later = Invocation(tool_call_id="tc_5", repeats=frozenset({"tc_5"}))
+
+    key, claim = await repository.claim_invocation(KEY, later, now=TEN, lease=LEASE)
+    await repository.finish_tool_call(key, {"status": "found"}, now=TEN)
+    replayed = await repository.claim_invocation(KEY, later, now=TEN, lease=LEASE)
+    first = await repository.claim_invocation(KEY, RETELL_SAID, now=TEN, lease=LEASE)
+
+    assert (key, claim) == (
+        ToolCallKey(KEY.call_id, KEY.tool, KEY.args_digest, seq=1),
+        ToolCallClaimed(resumed=False),
+    )
+    assert replayed == (key, ToolCallFinished(result={"status": "found"}))
+    assert first[0].seq == 2, "a delivery of an older invocation is never given a newer answer"
+    assert await repository.tool_call_results(KEY.call_id, KEY.tool) == [
+        {"status": "none"},
+        {"status": "found"},
+    ]
+
+
+async def test_an_unlisted_delivery_replays_while_no_other_tool_call_of_the_call_finished(
+    repository: Repository,
+) -> None:
+    """Without a transcript, a repeat within the lease and with nothing finished since replays."""
+    key = await finished_invocation(repository, UNLISTED, {"status": "none"})
+    other_call = ToolCallKey("call_2", "find_appointments", "d9")
+    await repository.claim_tool_call(other_call, now=TEN, lease=LEASE)
+    await repository.finish_tool_call(other_call, {"status": "found"}, now=TEN)
+
+    just_before = TEN + LEASE - timedelta(microseconds=1)
+    claim = await repository.claim_invocation(KEY, UNLISTED, now=just_before, lease=LEASE)
+
+    assert claim == (key, ToolCallFinished(result={"status": "none"}))
+
+
+async def test_an_unlisted_delivery_after_another_tool_call_finished_is_claimed_afresh(
+    repository: Repository,
+) -> None:
+    """Another tool call of the same call finished since: the old answer may be stale."""
+    await finished_invocation(repository, UNLISTED, {"status": "none"})
+    booking = ToolCallKey(KEY.call_id, "other_tool", "d9")
+    await repository.claim_tool_call(booking, now=TEN, lease=LEASE)
+    await repository.finish_tool_call(booking, {"status": "booked"}, now=TEN)
+
+    key, claim = await repository.claim_invocation(KEY, UNLISTED, now=TEN, lease=LEASE)
+
+    assert (key.seq, claim) == (1, ToolCallClaimed(resumed=False))
+
+
+async def test_an_unlisted_delivery_a_lease_after_the_answer_is_claimed_afresh(
+    repository: Repository,
+) -> None:
+    """The replay window closes a lease after the invocation finished."""
+    await finished_invocation(repository, UNLISTED, {"status": "none"})
+
+    key, claim = await repository.claim_invocation(KEY, UNLISTED, now=TEN + LEASE, lease=LEASE)
+
+    assert (key.seq, claim) == (1, ToolCallClaimed(resumed=False))
+
+
+async def test_a_delivery_that_joined_a_running_invocation_gets_its_answer(
+    repository: Repository,
+) -> None:
+    """Whatever finished meanwhile, a delivery that waited on an invocation replays it."""
+    key, _ = await repository.claim_invocation(KEY, UNLISTED, now=TEN, lease=LEASE)
+    other = ToolCallKey(KEY.call_id, "other_tool", "d9")
+    await repository.claim_tool_call(other, now=TEN, lease=LEASE)
+    await repository.finish_tool_call(other, {"status": "booked"}, now=TEN)
+    await repository.finish_tool_call(key, {"status": "none"}, now=TEN)
+
+    claim = await repository.claim_invocation(KEY, Invocation(joined=0), now=TEN, lease=LEASE)
+
+    assert claim == (key, ToolCallFinished(result={"status": "none"}))
+
+
+async def test_an_unfinished_invocation_is_resumed_by_any_delivery_of_its_arguments(
+    repository: Repository,
+) -> None:
+    """An abandoned invocation is taken over by the next delivery, whatever its id."""
+    key = await finished_invocation(repository, RETELL_SAID, {"status": "none"})
+    later = Invocation(tool_call_id="tc_5", repeats=frozenset({"tc_5"}))
+    running, _ = await repository.claim_invocation(KEY, later, now=TEN, lease=LEASE)
+    await repository.abandon_tool_call(running)
+
+    resumed = await repository.claim_invocation(
+        KEY, Invocation(tool_call_id="tc_6", repeats=frozenset({"tc_6"})), now=TEN, lease=LEASE
+    )
+
+    assert running.seq == key.seq + 1
+    assert resumed == (running, ToolCallClaimed(resumed=True))
+
+
+async def test_invocations_of_other_calls_tools_or_arguments_are_their_own(
+    repository: Repository,
+) -> None:
+    """Each starts at ``seq`` 0, whatever another one did."""
+    await finished_invocation(repository, RETELL_SAID, {"status": "none"})
+
+    for other in (
+        ToolCallKey("call_2", KEY.tool, KEY.args_digest),
+        ToolCallKey(KEY.call_id, "confirm_existing", KEY.args_digest),
+        ToolCallKey(KEY.call_id, KEY.tool, "d2"),
+    ):
+        claim = await repository.claim_invocation(other, RETELL_SAID, now=TEN, lease=LEASE)
+        assert claim == (other, ToolCallClaimed(resumed=False))
 
 
 async def test_abandoning_an_unknown_tool_call_changes_nothing(repository: Repository) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from retell_booking_tools.domain import (
     AppointmentStatus,
+    Invocation,
     NewAppointment,
     ToolCallBusy,
     ToolCallClaim,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TEN = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
 CALLER = "+4915112345678"
 OTHER_CALLER = "+4917098765432"
 
@@ -136,6 +138,29 @@ async def test_concurrent_claims_of_one_tool_call_have_exactly_one_owner(
 
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_concurrent_deliveries_of_a_new_invocation_have_exactly_one_owner(
+    databases: Databases, kind: str
+) -> None:
+    """After a finished invocation, twenty deliveries of a new one from two processes: one
+    claims the next ``seq``, the others hear busy about that same invocation."""
+    first, second = await two_processes(databases, kind)
+    key = ToolCallKey("call_1", "find_appointments", "d1")
+    lease = timedelta(seconds=30)
+    await first.claim_invocation(key, Invocation(tool_call_id="tc_1"), now=TEN, lease=lease)
+    await first.finish_tool_call(key, {"status": "none"}, now=TEN)
+    new = Invocation(tool_call_id="tc_2", repeats=frozenset({"tc_2"}))
+
+    claims = await asyncio.gather(
+        *(repo.claim_invocation(key, new, now=TEN, lease=lease) for repo in [first, second] * 10)
+    )
+
+    owners = [resolved for resolved, claim in claims if isinstance(claim, ToolCallClaimed)]
+    assert owners == [ToolCallKey(key.call_id, key.tool, key.args_digest, seq=1)]
+    assert all(claim == ToolCallBusy() for _, claim in claims if claim != ToolCallClaimed())
+    assert {resolved for resolved, _ in claims} == set(owners)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
 async def test_concurrent_takeovers_of_an_expired_claim_have_exactly_one_owner(
     databases: Databases, kind: str
 ) -> None:
@@ -174,6 +199,35 @@ async def test_a_claim_whose_owners_session_ended_is_resumed_at_once(
 
     assert resumed == ToolCallClaimed(resumed=True)
     assert again == ToolCallBusy()
+
+
+@pytest.mark.postgres
+async def test_a_later_invocation_whose_owners_session_ended_is_resumed_at_once(
+    databases: Databases,
+) -> None:
+    """The second invocation with the same arguments is owned like the first: resumed once
+    its process is gone, and busy for everyone else while it lives."""
+    first, second = await two_processes(databases, "postgres")
+    key = ToolCallKey("call_1", "collect_appointment_data", "d1")
+    lease = timedelta(seconds=60)
+    await first.claim_invocation(key, Invocation(tool_call_id="tc_1"), now=TEN, lease=lease)
+    await first.finish_tool_call(key, {"status": "booked"}, now=TEN)
+    later = Invocation(tool_call_id="tc_2", repeats=frozenset({"tc_2"}))
+    running, _ = await first.claim_invocation(key, later, now=TEN, lease=lease)
+    busy = await second.claim_invocation(key, later, now=TEN, lease=lease)
+
+    await first.close()  # its sessions end, as when the process is killed
+
+    async with asyncio.timeout(5):
+        while True:
+            resumed = await second.claim_invocation(key, later, now=TEN, lease=lease)
+            if resumed[1] != ToolCallBusy():
+                break
+            await asyncio.sleep(0.05)
+
+    assert running.seq == 1
+    assert busy == (running, ToolCallBusy())
+    assert resumed == (running, ToolCallClaimed(resumed=True))
 
 
 @pytest.mark.postgres
@@ -320,7 +374,7 @@ async def test_held_locks_never_starve_critical_sections_of_connections(
 async def test_the_smallest_pools_still_serve_concurrent_claims_locks_and_writes(
     databases: Databases,
 ) -> None:
-    """``pool_size=1`` (six connections at most) queues work instead of deadlocking."""
+    """``pool_size=1`` (five connections at most) queues work instead of deadlocking."""
     database = databases.create("postgres")
     repository = PostgresRepository.pooled(database.url, schema=database.schema, pool_size=1)
     lease = timedelta(seconds=60)
@@ -495,14 +549,17 @@ async def test_the_memory_url_opens_the_in_memory_store() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("create_new_sqlite", [False, True])
 async def test_opening_a_postgres_schema_that_was_not_upgraded_says_to_run_db_upgrade(
-    databases: Databases,
+    databases: Databases, create_new_sqlite: bool
 ) -> None:
-    """A new, empty PostgreSQL schema is behind; the message tells the operator what to run."""
+    """A new, empty PostgreSQL schema is behind, even where a new SQLite file is created."""
     database = databases.create("postgres", upgraded=False)
 
     with pytest.raises(SchemaOutOfDate) as raised:
-        await databases.open(database)
+        await open_repository(
+            database.url, schema=database.schema, create_new_sqlite=create_new_sqlite
+        )
 
     message = str(raised.value)
     assert f"database schema is behind (at none, need {head_revision()})" in message
@@ -594,6 +651,48 @@ def test_database_revision_reports_current_and_head_before_and_after_upgrading(
     assert before == (None, head)
     assert upgraded == again == head
     assert after == (head, head)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_upgrading_to_invocations_keeps_stored_tool_calls_as_first_invocations(
+    databases: Databases, kind: str
+) -> None:
+    """A result stored before revision 0003 is still replayed after it; 0003 downgrades too."""
+    from alembic import command
+
+    from retell_booking_tools.repository.factory import alembic_config
+
+    database = databases.create(kind, upgraded=False)  # type: ignore[arg-type]
+    engine = _sync_engine(database.url, database.schema)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0002")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO tool_calls (call_id, tool, args_digest, claimed_at, "
+                    "finished_at, abandoned, result) VALUES ('call_1', 'find_appointments', "
+                    "'d1', :at, :at, false, :result)"
+                ),
+                {"at": TEN, "result": '{"status": "none"}'},
+            )
+        upgrade_database(database.url, schema=database.schema)
+        repository = await databases.open(database)
+        key = ToolCallKey("call_1", "find_appointments", "d1")
+
+        replayed = await repository.claim_invocation(key, Invocation(), now=TEN, lease=LEASE)
+        later, claim = await repository.claim_invocation(
+            key, Invocation(), now=TEN + LEASE, lease=LEASE
+        )
+        await repository.close()
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0002")
+            left = connection.execute(sa.text("SELECT call_id FROM tool_calls")).scalars().all()
+    finally:
+        engine.dispose()
+
+    assert replayed == (key, ToolCallFinished(result={"status": "none"}))
+    assert (later.seq, claim) == (1, ToolCallClaimed(resumed=False))
+    assert left == ["call_1"]
 
 
 def _sync_engine(url: str, schema: str | None) -> sa.Engine:

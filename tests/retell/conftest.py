@@ -3,8 +3,8 @@
 Replay (the default, and CI) never touches the network. Recording (``RETELL_BOOKING_RECORD=1``,
 see ``tests/retell/record_cassettes.py``) talks to the Retell API emulator served on
 loopback, or to a real account when ``RETELL_API_KEY`` and ``RETELL_LLM_ID`` are set; the
-LLM's ``general_tools`` are seeded before each cassette and restored afterwards, outside
-the cassettes.
+LLM's ``general_tools`` and ``states`` are seeded before each cassette and restored
+afterwards, outside the cassettes.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Exchange:
 
     method: str
     path: str
+    query: str
     sent: Any
     status: int
     received: Any
@@ -91,6 +92,7 @@ def _client(api_key: str, api_url: str, exchanges: list[Exchange]) -> AsyncRetel
             Exchange(
                 method=request.method,
                 path=request.url.path,
+                query=request.url.query.decode(),
                 sent=json.loads(request.content) if request.content else None,
                 status=response.status_code,
                 received=response.json() if response.content else None,
@@ -105,14 +107,19 @@ def _client(api_key: str, api_url: str, exchanges: list[Exchange]) -> AsyncRetel
 def fixture_recorded(retell_recording: RetellRecording) -> Recorded:
     """``async with recorded("name", seed=[...]) as retell``: retell-sdk over that cassette.
 
-    ``seed`` is the LLM's ``general_tools`` when the cassette starts (set only while
-    recording; on replay the cassette already holds it). ``api_key`` overrides the key
-    used while recording. On replay, every recorded interaction must be requested.
+    ``seed`` and ``states`` are the LLM's ``general_tools`` and ``states`` when the cassette
+    starts (set only while recording; on replay the cassette already holds them).
+    ``api_key`` overrides the key used while recording. On replay, every recorded
+    interaction must be requested.
     """
 
     @contextlib.asynccontextmanager
     async def recorded(
-        name: str, *, seed: list[dict[str, Any]] | None = None, api_key: str | None = None
+        name: str,
+        *,
+        seed: list[dict[str, Any]] | None = None,
+        states: list[dict[str, Any]] | None = None,
+        api_key: str | None = None,
     ) -> AsyncIterator[RecordedRetell]:
         async with contextlib.AsyncExitStack() as stack:
             api_url = retell_recording.api_url
@@ -128,10 +135,16 @@ def fixture_recorded(retell_recording: RetellRecording) -> Recorded:
                 setup = AsyncRetell(api_key=key, base_url=api_url, max_retries=0)
                 stack.push_async_callback(setup.close)
                 original = await setup.llm.with_raw_response.retrieve(retell_recording.llm_id)
-                tools = (await original.json()).get("general_tools")
-                stack.push_async_callback(_restore, setup, retell_recording.llm_id, tools)
-                if seed is not None:
-                    await setup.llm.update(retell_recording.llm_id, general_tools=seed)
+                stack.push_async_callback(
+                    _restore, setup, retell_recording.llm_id, await original.json()
+                )
+                if seed is not None or states is not None:
+                    await setup.llm.update(
+                        retell_recording.llm_id,
+                        general_tools=seed or [],
+                        states=states or [],
+                        starting_state=states[0]["name"] if states else None,
+                    )
             exchanges: list[Exchange] = []
             handle = RecordedRetell(
                 client=_client(api_key or key, api_url, exchanges),
@@ -151,6 +164,11 @@ def fixture_recorded(retell_recording: RetellRecording) -> Recorded:
     return recorded
 
 
-async def _restore(client: AsyncRetell, llm_id: str, tools: Any) -> None:
-    """Give a real LLM its tools back, outside any cassette."""
-    await client.llm.update(llm_id, general_tools=tools or [])
+async def _restore(client: AsyncRetell, llm_id: str, original: dict[str, Any]) -> None:
+    """Give a real LLM its tools and states back, outside any cassette."""
+    await client.llm.update(
+        llm_id,
+        general_tools=original.get("general_tools") or [],
+        states=original.get("states") or [],
+        starting_state=original.get("starting_state"),
+    )

@@ -23,6 +23,14 @@ _STRING_FORMATS: dict[str, st.SearchStrategy[str]] = {
 }
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern as ECMA-262 reads it: a final ``$`` is the end of the text
+    (Python's also matches before a trailing newline)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
 class UnsupportedSchema(Exception):
     """The schema uses a keyword these strategies do not generate for."""
 
@@ -43,8 +51,14 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         _only(schema, "anyOf")
         return st.one_of([from_schema(variant) for variant in schema["anyOf"]])
     kind = schema.get("type")
+    if isinstance(kind, list):
+        return st.one_of([from_schema({**schema, "type": each}) for each in kind])
+    if kind == "null":
+        return st.none()
     if kind == "object":
-        _only(schema, "properties", "required")
+        if schema.get("additionalProperties", False) is not False:
+            raise UnsupportedSchema(f"additionalProperties in {schema!r}")
+        _only(schema, "properties", "required", "additionalProperties")
         return _object(schema)
     if kind == "string":
         _only(schema, "minLength", "maxLength", "pattern", "format")
@@ -104,11 +118,22 @@ def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     else:
         sizes = {"min_size": schema.get("minLength", 0)}
         sizes["max_size"] = max(min(schema.get("maxLength", 60), 60), sizes["min_size"])
-        # Blank and padded strings are where stripping models and schemas disagree.
-        base = st.one_of(st.text(**sizes), st.text(alphabet=" \t\nab", **sizes))
+        # Blank and padded strings are where stripping models and schemas disagree; long
+        # ones are where a length limit folded into a pattern would.
+        longest = max(schema.get("maxLength", 400), sizes["min_size"])
+        base = st.one_of(
+            st.text(**sizes),
+            st.text(alphabet=" \t\nab", **sizes),
+            st.integers(sizes["min_size"], longest).flatmap(
+                lambda size: st.text(alphabet=" ab", min_size=size, max_size=size)
+            ),
+        )
     pattern = schema.get("pattern")
     if pattern is not None:
-        compiled = re.compile(pattern)
+        compiled = ecma_pattern(pattern)
+        if "format" not in schema:
+            # A strict export folds lengths into the pattern: generate from it directly.
+            base = st.one_of(base, st.from_regex(compiled))
         base = base.filter(lambda text: compiled.search(text) is not None)
     limit = schema.get("maxLength")
     lowest = schema.get("minLength", 0)

@@ -14,8 +14,7 @@ import pytest
 import yaml
 from retell_cassettes import COMMITTED, EMULATOR_API_KEY, REPLAY_API_KEY, RetellRecording
 
-from retell_booking_tools.retell import export_tools
-from retell_booking_tools.retell.sync import RetellSyncError, sync_tools
+from retell_booking_tools.retell import RetellSyncError, export_tools, sync_tools
 
 if TYPE_CHECKING:
     from conftest import Recorded
@@ -73,6 +72,7 @@ async def test_sync_replaces_ours_in_place_appends_missing_and_keeps_the_rest(
     retrieve, update = retell.exchanges
     assert (retrieve.method, retrieve.path) == ("GET", f"/get-retell-llm/{retell.llm_id}")
     assert (update.method, update.path) == ("PATCH", f"/update-retell-llm/{retell.llm_id}")
+    assert update.query == f"version={retrieve.received['version']}"
     assert update.status == 200
     before = retrieve.received["general_tools"]
     sent = update.sent["general_tools"]
@@ -129,10 +129,49 @@ async def test_dry_run_shows_the_diff_and_only_reads(recorded: Recorded) -> None
     assert not report.updated
     assert ("collect_appointment_data", "added") in _kinds(report)
     lines = report.diff_lines()
-    assert "  + collect_appointment_data: added" in lines
-    assert any(line.startswith("  ~ confirm_existing: changed (") for line in lines)
-    assert "    lookup_order: kept" in lines
-    assert lines[-1] == "1 added, 1 changed, 0 unchanged, 2 kept; dry run: nothing was written"
+    assert lines[0] == f"Retell LLM {retell.llm_id} version {report.version} (draft)"
+    assert "  general_tools" in lines
+    assert "    + collect_appointment_data: added" in lines
+    assert any(line.startswith("    ~ confirm_existing: changed (") for line in lines)
+    assert "      lookup_order: kept" in lines
+    assert lines[-1] == (
+        "1 added, 1 changed, 0 unchanged, 2 kept; dry run: nothing was written; "
+        f"a sync would write version {report.version}"
+    )
+
+
+BOOKING_STATES = [
+    {
+        "name": "greeting",
+        "state_prompt": "Greet the caller.",
+        "edges": [{"destination_state_name": "booking", "description": "Wants a booking."}],
+    },
+    {"name": "booking", "state_prompt": "Book the appointment.", "tools": [STALE_CONFIRM]},
+]
+
+
+async def test_a_multi_state_llm_is_updated_in_its_state_and_only_states_are_sent(
+    recorded: Recorded,
+) -> None:
+    """Our tool in ``states[1].tools`` is replaced there; a missing one joins that state."""
+    async with recorded("sync_states", seed=[END_CALL], states=BOOKING_STATES) as retell:
+        report = await sync_tools(
+            retell.llm_id, BASE_URL, client=retell.client, tools=SYNCED, state="booking"
+        )
+
+    retrieve, update = retell.exchanges
+    assert set(update.sent) == {"states"}
+    greeting, booking = update.sent["states"]
+    assert greeting == retrieve.received["states"][0]
+    assert booking["tools"] == [_ours("confirm_existing"), _ours("collect_appointment_data")]
+    assert booking.get("edges") == retrieve.received["states"][1].get("edges")
+    assert booking["state_prompt"] == retrieve.received["states"][1]["state_prompt"]
+    assert update.received["general_tools"] == retrieve.received["general_tools"]
+    assert [(c.name, c.kind, c.location) for c in report.changes] == [
+        ("end_call", "kept", "general_tools"),
+        ("confirm_existing", "changed", "state:booking"),
+        ("collect_appointment_data", "added", "state:booking"),
+    ]
 
 
 async def test_an_unknown_llm_is_a_sync_error_naming_it(recorded: Recorded) -> None:
@@ -170,6 +209,7 @@ def test_retell_cassettes_are_committed() -> None:
         "sync_dry_run",
         "sync_unknown_llm",
         "sync_refused_key",
+        "sync_states",
     }
 
 

@@ -15,6 +15,7 @@ PACKAGES = (
     "retell_booking_tools.calcom",
     "retell_booking_tools.repository",
     "retell_booking_tools.retell",
+    "retell_booking_tools.retell_admin",
     "retell_booking_tools.testing",
     "retell_booking_tools.tools",
 )

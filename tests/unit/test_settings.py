@@ -26,7 +26,7 @@ def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.language == "en"
     assert settings.tool_budget_seconds == 8.0
     assert settings.tool_call_lease_seconds == 60
-    assert settings.database_pool_size == 10
+    assert settings.database_pool_size == 5
 
 
 def test_tool_budget_is_read_and_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
