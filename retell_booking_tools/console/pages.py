@@ -380,6 +380,8 @@ class AppointmentPage:
     end: datetime
     customer: Customer | None
     customer_email: str | None
+    contact_email: str | None
+    contact_phone: str | None
     calls: tuple[LinkedCall, ...]
 
 
@@ -418,6 +420,8 @@ async def appointment_page(
         end=appointment.end.astimezone(zone),
         customer=customer,
         customer_email=masked_email(customer.email) if customer else None,
+        contact_email=masked_email(appointment.contact_email),
+        contact_phone=masked_number(appointment.contact_phone),
         calls=tuple(
             LinkedCall(
                 link=attrs.evolve(link, metadata=masked_value(dict(link.metadata))),

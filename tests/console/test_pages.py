@@ -55,6 +55,9 @@ async def stored_booking(world: World, call_id: str, *, name: str, email: str) -
             start=start,
             end=start + timedelta(hours=1),
             timezone="Europe/Berlin",
+            attendee_name=name,
+            contact_email=email,
+            contact_phone=OTHER_CALLER,
         )
     )
     await repository.link(
@@ -170,6 +173,8 @@ class TestPersonalData:
             assert "<b>" not in page.text
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
             assert "<script>alert(1)</script>" in text_of(page)
+        attendee = await browser.get(f"/console/appointments/{appointment.booking_uid}")
+        assert "Attendee <script>alert(1)</script>" in text_of(attendee)
 
     async def test_emails_show_only_their_domain(
         self, world: World, browser: httpx.AsyncClient
@@ -183,6 +188,10 @@ class TestPersonalData:
         assert "call ***@example.com or ***5432" in shown
         assert "max.mustermann" not in page.text
         assert OTHER_CALLER not in page.text
+        appointment = await browser.get("/console/appointments/uid-call_mail")
+        assert "Contact ***@example.com, ***5432" in text_of(appointment)
+        assert "max.mustermann" not in appointment.text
+        assert OTHER_CALLER not in appointment.text
 
 
 class TestCallList:
