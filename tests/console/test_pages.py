@@ -30,6 +30,16 @@ def text_of(response: httpx.Response) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
 
 
+async def scanned_doctor(browser: httpx.AsyncClient) -> httpx.Response:
+    """The doctor page once its background scan is done (none may outlive the test's store)."""
+    for _ in range(500):
+        page = await browser.get("/console/doctor")
+        if "A scan is running" not in page.text:
+            return page
+        await asyncio.sleep(0.01)
+    raise AssertionError("the doctor's scan did not finish")
+
+
 async def replay_incident(world: World) -> str:
     """Two calls from one caller for one slot: ``booked``, then ``existing``; the uid."""
     first = await world.book("call_682")
@@ -322,11 +332,7 @@ class TestReports:
         assert first.status_code == 200
         assert "A scan is running" in first.text
         assert 'http-equiv="refresh"' in first.text
-        for _ in range(200):
-            page = await browser.get("/console/doctor")
-            if "A scan is running" not in page.text:
-                break
-            await asyncio.sleep(0.01)
+        page = await scanned_doctor(browser)
         shown = text_of(page)
         assert "unlinked_call" in shown
         assert 'href="/console/calls/call_lost"' in page.text
@@ -360,4 +366,5 @@ async def test_no_page_changes_anything(world: World, browser: httpx.AsyncClient
         "/console/doctor",
     ):
         assert (await browser.get(path)).status_code == 200
+    await scanned_doctor(browser)
     assert await snapshot() == before
