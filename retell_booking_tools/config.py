@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     )
     """How long a day's free slots are reused for the same event type; 0 reuses nothing.
     A booking, reschedule, cancellation or Cal.com webhook touching the day drops them."""
+    console_password: SecretStr | None = Field(
+        default=None, validation_alias=_env("RETELL_BOOKING_CONSOLE_PASSWORD")
+    )
+    """Signs in to the support console at ``/console``; without it the console is not served."""
 
     @field_validator("timezone")
     @classmethod
@@ -169,7 +173,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """The configured credentials, for log masking."""
-        keys = (self.calcom_api_key, self.retell_api_key)
+        keys = (self.calcom_api_key, self.retell_api_key, self.console_password)
         return tuple(key.get_secret_value() for key in keys if key is not None)
 
     def require_retell_api_key(self) -> str:
@@ -205,6 +209,7 @@ _ENV_NAMES = {
     "calcom_rate_limit": "RETELL_BOOKING_CALCOM_RATE_LIMIT",
     "calcom_budget_wait_seconds": "RETELL_BOOKING_CALCOM_BUDGET_WAIT_SECONDS",
     "slots_reuse_seconds": "RETELL_BOOKING_SLOTS_REUSE_SECONDS",
+    "console_password": "RETELL_BOOKING_CONSOLE_PASSWORD",
 }
 
 

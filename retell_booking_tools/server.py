@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from retell_booking_tools.calcom.errors import CalcomError
 from retell_booking_tools.calcom.webhooks import (
@@ -145,7 +145,7 @@ class RetellEndpoints:
         self._args_only_warned: set[str] = set()
         self._decoder: ThreadPoolExecutor | None = None
         self._unready: str | None = None
-        self.routes = [
+        self.routes: list[BaseRoute] = [
             Route("/retell/functions/{tool_name}", self._function_call, methods=["POST"]),
             Route("/retell/webhook", self._call_event, methods=["POST"]),
             Route("/calcom/webhook", self._calcom_webhook, methods=["POST"]),
@@ -153,6 +153,11 @@ class RetellEndpoints:
             Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
         ]
+        if self.settings.console_password is not None:
+            from retell_booking_tools.console import console_mount
+
+            console = console_mount(self.settings, lambda: self._runtime, clock=clock)
+            self.routes.extend([console] if console else [])
         self.app = Starlette(routes=self.routes, lifespan=self._app_lifespan)
         """Serve it, or ``app.mount("/prefix", endpoints.app)`` in yours."""
 

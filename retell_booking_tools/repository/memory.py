@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from retell_booking_tools.domain import (
     customer_key,
     new_booking_reference,
 )
+from retell_booking_tools.repository.protocol import CallCursor, CallEntry, PeriodOutcomes
 
 
 @attrs.define
@@ -48,6 +50,7 @@ class InMemoryRepository:
         self._customers: dict[int, Customer] = {}
         self._appointments: dict[int, Appointment] = {}
         self._calls: dict[str, Call] = {}
+        self._call_recorded_at: dict[str, datetime] = {}
         self._links: list[CallLink] = []
         self._tool_calls: dict[ToolCallKey, _ToolCallRow] = {}
         self._misses: list[tuple[str, str | None, datetime]] = []
@@ -191,6 +194,7 @@ class InMemoryRepository:
             }
             call = attrs.evolve(stored, **changes)
         self._calls[call.call_id] = call
+        self._call_recorded_at.setdefault(call.call_id, datetime.now(UTC))
         return call
 
     async def get_call(self, call_id: str) -> Call | None:
@@ -360,3 +364,87 @@ class InMemoryRepository:
 
     async def close(self) -> None:
         return None
+
+    # -- the support console's reads (SupportReads) ---------------------------------------
+
+    def _entry(self, call: Call) -> CallEntry:
+        return CallEntry(call=call, recorded_at=self._call_recorded_at[call.call_id])
+
+    async def recent_calls(
+        self,
+        *,
+        limit: int,
+        after: CallCursor | None = None,
+        call_id: str | None = None,
+        number_suffix: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CallEntry]:
+        def wanted(entry: CallEntry) -> bool:
+            call = entry.call
+            return (
+                (
+                    after is None
+                    or (entry.recorded_at, call.call_id) < (after.recorded_at, after.call_id)
+                )
+                and (call_id is None or call.call_id == call_id)
+                and (number_suffix is None or (call.from_number or "").endswith(number_suffix))
+                and (since is None or entry.recorded_at >= since)
+                and (until is None or entry.recorded_at < until)
+            )
+
+        entries = [e for e in map(self._entry, self._calls.values()) if wanted(e)]
+        entries.sort(key=lambda e: (e.recorded_at, e.call.call_id), reverse=True)
+        return entries[:limit]
+
+    async def calls_by_id(self, call_ids: Sequence[str]) -> list[CallEntry]:
+        return [self._entry(self._calls[i]) for i in dict.fromkeys(call_ids) if i in self._calls]
+
+    async def tool_calls_of(self, call_ids: Sequence[str]) -> list[ToolCallRecord]:
+        wanted = set(call_ids)
+        records = [r for r in await self.tool_call_records() if r.key.call_id in wanted]
+        return sorted(records, key=lambda r: r.key.call_id)
+
+    async def links_of_calls(self, call_ids: Sequence[str]) -> list[CallLink]:
+        wanted = set(call_ids)
+        return [link for link in self._links if link.call_id in wanted]
+
+    async def appointments_by_id(self, appointment_ids: Sequence[int]) -> list[Appointment]:
+        wanted = set(appointment_ids)
+        found = [a for a in self._appointments.values() if a.id in wanted]
+        return sorted(found, key=lambda a: (a.start, a.id))
+
+    async def appointments_by_uid(self, booking_uids: Sequence[str]) -> list[Appointment]:
+        wanted = set(booking_uids)
+        found = [a for a in self._appointments.values() if a.booking_uid in wanted]
+        return sorted(found, key=lambda a: (a.start, a.id))
+
+    async def customers_by_id(self, customer_ids: Sequence[int]) -> list[Customer]:
+        return [self._customers[i] for i in sorted(set(customer_ids)) if i in self._customers]
+
+    async def period_outcomes(self, edges: Sequence[datetime]) -> list[PeriodOutcomes]:
+        if len(edges) < 2 or any(a >= b for a, b in itertools.pairwise(edges)):
+            raise ValueError("period_outcomes needs at least two ascending edges")
+        calls: list[set[str]] = [set() for _ in edges[1:]]
+        orphaned: list[set[str]] = [set() for _ in edges[1:]]
+        statuses: list[dict[str, int]] = [{} for _ in edges[1:]]
+        linked = {(link.call_id, link.appointment_id) for link in self._links}
+        for record in await self.tool_call_records(since=edges[0], until=edges[-1]):
+            period = bisect.bisect_right(edges, record.at) - 1
+            calls[period].add(record.key.call_id)
+            if record.status is not None:
+                statuses[period][record.status] = statuses[period].get(record.status, 0) + 1
+            if record.booking_uid is not None:
+                appointment = await self.get_appointment_by_uid(record.booking_uid)
+                if appointment is None or (record.key.call_id, appointment.id) not in linked:
+                    orphaned[period].add(record.key.call_id)
+        return [
+            PeriodOutcomes(
+                start=start,
+                end=end,
+                calls=len(calls[i]),
+                statuses=statuses[i],
+                orphaned_calls=len(orphaned[i]),
+            )
+            for i, (start, end) in enumerate(itertools.pairwise(edges))
+        ]

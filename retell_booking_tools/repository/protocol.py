@@ -24,9 +24,12 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
+
+import attrs
 
 from retell_booking_tools.domain import (
     Appointment,
@@ -222,3 +225,100 @@ class Repository(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@attrs.frozen
+class CallCursor:
+    """Where a page of :meth:`SupportReads.recent_calls` ended: the next page starts after it."""
+
+    recorded_at: datetime
+    call_id: str
+
+
+@attrs.frozen
+class CallEntry:
+    """A stored call and when the store first heard of it (the order of the call list)."""
+
+    call: Call
+    recorded_at: datetime
+
+    @property
+    def cursor(self) -> CallCursor:
+        return CallCursor(recorded_at=self.recorded_at, call_id=self.call.call_id)
+
+
+@attrs.frozen
+class PeriodOutcomes:
+    """The function calls that ended within ``[start, end)``, counted as ``stats`` counts them.
+
+    ``calls``: distinct calls; ``statuses``: function calls per status heard (an abandoned,
+    unfinished one as ``error``; running ones not at all); ``orphaned_calls``: distinct calls
+    whose result names a booking they are not linked to.
+    """
+
+    start: datetime
+    end: datetime
+    calls: int = 0
+    statuses: dict[str, int] = attrs.field(factory=dict, hash=False)
+    orphaned_calls: int = 0
+
+
+@runtime_checkable
+class SupportReads(Protocol):
+    """The read-only queries of the support console: pages of a large history, in few trips.
+
+    Every method reads, none changes anything; each answers from indexed columns, so a page
+    stays fast with a history of a hundred thousand calls (``benchmarks/console.py``).
+    """
+
+    async def recent_calls(
+        self,
+        *,
+        limit: int,
+        after: CallCursor | None = None,
+        call_id: str | None = None,
+        number_suffix: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CallEntry]:
+        """At most ``limit`` calls, newest first (by ``recorded_at``, then call id descending).
+
+        ``after`` continues a listing past that entry; ``call_id`` matches exactly;
+        ``number_suffix`` (digits) matches calls whose from number (the caller's, for an
+        inbound call) ends with it;
+        ``since``/``until`` keep calls recorded within ``[since, until)``.
+        """
+        ...
+
+    async def calls_by_id(self, call_ids: Sequence[str]) -> list[CallEntry]:
+        """The stored calls among ``call_ids``, in no particular order; unknown ids are left out."""
+        ...
+
+    async def tool_calls_of(self, call_ids: Sequence[str]) -> list[ToolCallRecord]:
+        """Every stored function call of these calls, ordered by call id, then as
+        :meth:`Repository.tool_call_records` orders them (by when they ended)."""
+        ...
+
+    async def links_of_calls(self, call_ids: Sequence[str]) -> list[CallLink]:
+        """Every link of these calls, oldest first."""
+        ...
+
+    async def appointments_by_id(self, appointment_ids: Sequence[int]) -> list[Appointment]:
+        """The stored appointments among these ids, ordered by start."""
+        ...
+
+    async def appointments_by_uid(self, booking_uids: Sequence[str]) -> list[Appointment]:
+        """The stored appointments among these Cal.com uids, ordered by start."""
+        ...
+
+    async def customers_by_id(self, customer_ids: Sequence[int]) -> list[Customer]:
+        """The stored customers among these ids, ordered by id."""
+        ...
+
+    async def period_outcomes(self, edges: Sequence[datetime]) -> list[PeriodOutcomes]:
+        """One :class:`PeriodOutcomes` per period ``[edges[i], edges[i + 1])``, in order.
+
+        Needs at least two ascending edges. Counted in the store, not by loading every
+        record, so thirty days of a busy history take one round trip.
+        """
+        ...

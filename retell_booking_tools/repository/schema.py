@@ -187,3 +187,19 @@ calcom_slot_reads = sa.Table(
     sa.Column("taken", sa.Text, nullable=False),
     sa.Index(None, "event_type_id"),
 )
+
+
+def last_four(column: sa.ColumnElement[str | None]) -> sa.ColumnElement[str | None]:
+    """The last four characters of a number, as indexed for the console's number search
+    (the literal 3 is part of the indexed expression, so it is not a bound parameter)."""
+    return sa.func.substr(column, sa.func.length(column) - sa.literal_column("3"))
+
+
+# The support console's reads (``SupportReads``): the call list newest first, a search by
+# the last four digits of the number a call came from, and function calls by when they
+# ended (the ``at`` of ``ToolCallRecord``) for the daily numbers.
+sa.Index("ix_calls_created_at_call_id", calls.c.created_at, calls.c.call_id)
+sa.Index("ix_calls_from_number_last_four", last_four(calls.c.from_number))
+sa.Index(
+    "ix_tool_calls_ended_at", sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
+)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
@@ -42,11 +43,13 @@ from retell_booking_tools.domain import (
     new_booking_reference,
 )
 from retell_booking_tools.errors import ConfigurationError, RepositoryError
+from retell_booking_tools.repository.protocol import CallCursor, CallEntry, PeriodOutcomes
 from retell_booking_tools.repository.schema import (
     appointments,
     call_appointment_links,
     calls,
     customers,
+    last_four,
     reference_misses,
     tool_calls,
 )
@@ -784,6 +787,184 @@ class SqlRepository(abc.ABC):
             return {(row.tool, row.status): row.n for row in rows if row.status is not None}
 
         return await self._transact("tool_outcome_counts", work)
+
+    # -- the support console's reads (SupportReads) ---------------------------------------
+
+    async def recent_calls(
+        self,
+        *,
+        limit: int,
+        after: CallCursor | None = None,
+        call_id: str | None = None,
+        number_suffix: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CallEntry]:
+        """Served by the ``(created_at, call_id)`` index; a number search of four digits or
+        more by the index of the from numbers' last four (a shorter one scans the calls)."""
+        query = (
+            sa.select(calls)
+            .order_by(calls.c.created_at.desc(), calls.c.call_id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                sa.or_(
+                    calls.c.created_at < after.recorded_at,
+                    sa.and_(
+                        calls.c.created_at == after.recorded_at, calls.c.call_id < after.call_id
+                    ),
+                )
+            )
+        if call_id is not None:
+            query = query.where(calls.c.call_id == call_id)
+        if number_suffix is not None:
+            query = query.where(_number_ends_with(number_suffix))
+        if since is not None:
+            query = query.where(calls.c.created_at >= since)
+        if until is not None:
+            query = query.where(calls.c.created_at < until)
+        return await self._transact("recent_calls", lambda conn: _call_entries(conn, query))
+
+    async def calls_by_id(self, call_ids: Sequence[str]) -> list[CallEntry]:
+        query = sa.select(calls).where(calls.c.call_id.in_(list(call_ids)))
+        return await self._transact("calls_by_id", lambda conn: _call_entries(conn, query))
+
+    async def tool_calls_of(self, call_ids: Sequence[str]) -> list[ToolCallRecord]:
+        at = sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
+        query = (
+            sa.select(tool_calls)
+            .where(tool_calls.c.call_id.in_(list(call_ids)))
+            .order_by(tool_calls.c.call_id, at, tool_calls.c.tool, tool_calls.c.args_digest)
+        )
+
+        def work(conn: sa.Connection) -> list[ToolCallRecord]:
+            return [_tool_call_record(row) for row in conn.execute(query)]
+
+        return await self._transact("tool_calls_of", work)
+
+    async def links_of_calls(self, call_ids: Sequence[str]) -> list[CallLink]:
+        return await self._links(
+            "links_of_calls", call_appointment_links.c.call_id.in_(list(call_ids))
+        )
+
+    async def appointments_by_id(self, appointment_ids: Sequence[int]) -> list[Appointment]:
+        query = (
+            sa.select(appointments)
+            .where(appointments.c.id.in_(list(appointment_ids)))
+            .order_by(appointments.c.start_at, appointments.c.id)
+        )
+        return await self._appointments("appointments_by_id", query)
+
+    async def appointments_by_uid(self, booking_uids: Sequence[str]) -> list[Appointment]:
+        query = (
+            sa.select(appointments)
+            .where(appointments.c.booking_uid.in_(list(booking_uids)))
+            .order_by(appointments.c.start_at, appointments.c.id)
+        )
+        return await self._appointments("appointments_by_uid", query)
+
+    async def customers_by_id(self, customer_ids: Sequence[int]) -> list[Customer]:
+        query = (
+            sa.select(customers)
+            .where(customers.c.id.in_(list(customer_ids)))
+            .order_by(customers.c.id)
+        )
+
+        def work(conn: sa.Connection) -> list[Customer]:
+            return [_customer(row) for row in conn.execute(query)]
+
+        return await self._transact("customers_by_id", work)
+
+    async def period_outcomes(self, edges: Sequence[datetime]) -> list[PeriodOutcomes]:
+        """Two grouped queries over the ``coalesce(finished_at, claimed_at)`` index."""
+        if len(edges) < 2 or any(a >= b for a, b in itertools.pairwise(edges)):
+            raise ValueError("period_outcomes needs at least two ascending edges")
+        per_record = _period_records(edges).subquery()
+        by_status = (
+            sa.select(per_record.c.period, per_record.c.status, sa.func.count().label("n"))
+            .where(per_record.c.status.is_not(None))
+            .group_by(per_record.c.period, per_record.c.status)
+        )
+        orphan_call = sa.case((per_record.c.orphan == 1, per_record.c.call_id), else_=sa.null())
+        by_period = sa.select(
+            per_record.c.period,
+            sa.func.count(sa.distinct(per_record.c.call_id)).label("calls"),
+            sa.func.count(sa.distinct(orphan_call)).label("orphaned"),
+        ).group_by(per_record.c.period)
+        periods = list(itertools.pairwise(edges))
+
+        def work(conn: sa.Connection) -> list[PeriodOutcomes]:
+            if conn.dialect.name == "postgresql":
+                # Compiling these to machine code costs more than running them.
+                conn.execute(sa.text("SET LOCAL jit = off"))
+            statuses: list[dict[str, int]] = [{} for _ in periods]
+            for row in conn.execute(by_status):
+                statuses[row.period][row.status] = row.n
+            totals = {row.period: (row.calls, row.orphaned) for row in conn.execute(by_period)}
+            return [
+                PeriodOutcomes(
+                    start=start,
+                    end=end,
+                    calls=totals.get(i, (0, 0))[0],
+                    statuses=statuses[i],
+                    orphaned_calls=totals.get(i, (0, 0))[1],
+                )
+                for i, (start, end) in enumerate(periods)
+            ]
+
+        return await self._transact("period_outcomes", work)
+
+
+def _number_ends_with(suffix: str) -> sa.ColumnElement[bool]:
+    matches = calls.c.from_number.endswith(suffix, autoescape=True)
+    if len(suffix) < 4:
+        return matches
+    return sa.and_(last_four(calls.c.from_number) == suffix[-4:], matches)
+
+
+def _call_entries(conn: sa.Connection, query: sa.Select[Any]) -> list[CallEntry]:
+    return [CallEntry(call=_call(row), recorded_at=row.created_at) for row in conn.execute(query)]
+
+
+def _period_records(edges: Sequence[datetime]) -> sa.Select[Any]:
+    """One row per function call ending within the edges: its period, status, call, and
+    whether its result names a booking the call is not linked to (1) or not (0)."""
+    at = sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
+    inner = edges[1:-1]
+    period: sa.ColumnElement[Any] = (
+        sa.case(*((at < edge, index) for index, edge in enumerate(inner)), else_=len(inner))
+        if inner
+        else sa.literal(0)
+    )
+    finished = tool_calls.c.finished_at.is_not(None)
+    status = sa.case(
+        (finished, tool_calls.c.result["status"].as_string()),
+        (tool_calls.c.abandoned, sa.literal(ToolStatus.ERROR.value)),
+        else_=sa.null(),
+    )
+    uid = tool_calls.c.result[("appointment", "booking_uid")].as_string()
+    # Per record: one look-up of the named appointment, one of the call's link to it (both
+    # indexed); written so that PostgreSQL cannot hash every link instead.
+    named = (
+        sa.select(appointments.c.id).where(appointments.c.booking_uid == uid).correlate(tool_calls)
+    )
+    linked = (
+        sa.select(sa.literal(1))
+        .where(
+            call_appointment_links.c.call_id == tool_calls.c.call_id,
+            call_appointment_links.c.appointment_id == named.scalar_subquery(),
+        )
+        .exists()
+    )
+    names_booking = sa.func.coalesce(uid, "") != ""
+    orphan = sa.case((sa.and_(finished, names_booking, ~linked), 1), else_=0)
+    return sa.select(
+        period.label("period"),
+        status.label("status"),
+        tool_calls.c.call_id.label("call_id"),
+        orphan.label("orphan"),
+    ).where(at >= edges[0], at < edges[-1])
 
 
 def _take_over(
