@@ -21,10 +21,16 @@ Which invocation a delivery belongs to (``Repository.claim_invocation``):
     got a result, with no tool call result in between (a retry that reuses the id, or one
     that got a new id);
   - otherwise (no transcript: a custom LLM websocket server, older calls, scrubbed
-    arguments), it repeats the finished one only while no other tool call of the same call
-    has finished since that one was first claimed, and within the lease after it
-    finished. A stale answer is never replayed; at worst a retry runs again, which the
-    booking rules answer honestly (``booked`` again for the booking this call made).
+    arguments) nothing tells a retry from a new question, and changes made outside the
+    call (other calls, Cal.com webhooks, staff) leave no trace in it. A finished read-only
+    tool (``READ_ONLY_TOOLS``: ``check_availability``, ``find_appointments``) is never
+    replayed: every such delivery is asked afresh, and only deliveries that arrive while
+    it still runs share its answer. Any other tool repeats the finished one only while no
+    other tool call of the same call has finished since that one was first claimed, and
+    within the lease after it finished; such a replay may be older than a change made
+    outside the call, and a delivery past that is run again, which the booking rules
+    answer from the store and Cal.com (``booked`` again for the booking this call made,
+    never a second booking).
 
 Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
 while the started work finishes in the background; a later delivery replays its result.
@@ -47,6 +53,7 @@ from retell_booking_tools.booking import BookingService
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
+    READ_ONLY_TOOLS,
     Call,
     Invocation,
     ToolCallBusy,
@@ -132,9 +139,10 @@ class ToolRunner:
         key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=digest)
         with tool_call_context(call.call_id, name):
             try:
-                return await self._run_tool(
-                    tool, key, call.invocation_of(name, digest), call, args, budget_ends
-                )
+                invocation = call.invocation_of(name, digest)
+                if name in READ_ONLY_TOOLS:
+                    invocation = attrs.evolve(invocation, read_only=True)
+                return await self._run_tool(tool, key, invocation, call, args, budget_ends)
             except RepositoryError as exc:
                 # The store failed outside the tool (claiming, recording): nothing is
                 # confirmed to the caller, and a retry resumes whatever was started.
