@@ -63,6 +63,7 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         start = requested_start(args.date, args.time, context) if args.time else None
     except InvalidArguments as error:
         return invalid_result(error, context)
+    held = await _held_that_day(day, context)
     answer = await context.availability.check(
         AvailabilityRequest(
             day=day,
@@ -74,7 +75,6 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
     if answer.status is ToolStatus.ERROR:
         busy = answer.error_kind in ("CalcomRateLimited", "CalcomBudgetExhausted")
         return status_result(ToolStatus.ERROR, context, variant="busy" if busy else None)
-    held = await _held_that_day(day, context)
     slots = [slot for slot in answer.slots if not any(a.start == slot for a in held)]
     own = next((a for a in held if a.start == start), None) if start is not None else None
     if own is not None or (start is None and held):
@@ -100,18 +100,30 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
 
 
 async def _held_that_day(day: date, context: ToolContext) -> list[Appointment]:
-    """The caller's upcoming appointments on that local day (trusted identity only)."""
+    """The caller's upcoming appointments on that local day (trusted identity only), as
+    Cal.com still has them.
+
+    Each stored one is re-checked (:meth:`BookingService.still_booked`, as booking does):
+    one Cal.com cancelled or moved without a webhook is recorded so, its day's slot reads
+    are dropped, and it is left out. When Cal.com cannot be asked, the store is trusted.
+    """
     customer = await known_customer(context)
     if customer is None:
         return []
     event_type = context.event_type_id or context.service.policy.event_type_id
-    return [
-        a
-        for a in await context.repository.appointments_for_customer(customer.id)
-        if a.is_upcoming(context.now)
-        and a.event_type_id == event_type
-        and a.start.astimezone(context.zone).date() == day
-    ]
+    held = []
+    for appointment in await context.repository.appointments_for_customer(customer.id):
+        if not (
+            appointment.is_upcoming(context.now)
+            and appointment.event_type_id == event_type
+            and appointment.start.astimezone(context.zone).date() == day
+        ):
+            continue
+        if await context.service.still_booked(appointment):
+            held.append(appointment)
+        else:
+            await context.service.slots.touched(appointment.start, appointment.event_type_id)
+    return held
 
 
 def _own_appointment(
