@@ -25,6 +25,9 @@ from retell_booking_tools.tools.collect_appointment_data import MAX_DAYS_AHEAD, 
 
 MAX_SPOKEN_TIMES = 6
 """A day with more free starts is spoken as a few examples spread over the day."""
+MAX_LISTED_SLOTS = 48
+"""A result lists at most this many free starts, spread over the day(s); ``more_slots``
+counts the others (any of them can still be asked for: Cal.com decides those)."""
 
 
 class CheckAvailabilityArgs(ToolArgs):
@@ -81,8 +84,9 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         return _own_appointment(
             own or held[0], tuple(slots), exact=own is not None, context=context
         )
+    listed = _spread(answer.slots, MAX_LISTED_SLOTS)
     if answer.status is ToolStatus.AVAILABLE:
-        message = _available_message(answer.slots, start, context)
+        message = _available_message(listed, start, context)
     else:
         message = render(
             "unavailable" if start is not None else "unavailable.day",
@@ -94,8 +98,9 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
     return ToolResult(
         status=answer.status,
         message=message,
-        slots=[slot.astimezone(context.zone) for slot in answer.slots],
+        slots=[slot.astimezone(context.zone) for slot in listed],
         alternatives=[a.astimezone(context.zone) for a in answer.alternatives] or None,
+        more_slots=len(answer.slots) - len(listed) or None,
     )
 
 
@@ -132,29 +137,31 @@ def _own_appointment(
     """The caller already holds an appointment then (``existing``) or that day (the free
     starts, with their appointment named): never "not available" for their own slot."""
     zone = context.zone
+    listed = _spread(slots, MAX_LISTED_SLOTS)
     if exact:
         message = render("existing", context.language, zone=zone, at=appointment.start)
         status = ToolStatus.EXISTING
     else:
         key = "existing.day" if slots else "existing.day.only"
         message = render(
-            key, context.language, zone=zone, at=appointment.start, times=_spread(slots)
+            key, context.language, zone=zone, at=appointment.start, times=_spread(listed)
         )
         status = ToolStatus.AVAILABLE if slots else ToolStatus.UNAVAILABLE
     return ToolResult(
         status=status,
         message=message,
         appointment=AppointmentView.of(appointment),
-        slots=[slot.astimezone(zone) for slot in slots],
+        slots=[slot.astimezone(zone) for slot in listed],
+        more_slots=len(slots) - len(listed) or None,
     )
 
 
-def _spread(slots: tuple[datetime, ...]) -> tuple[datetime, ...]:
-    """At most :data:`MAX_SPOKEN_TIMES` starts spread over the day, for speaking."""
-    if len(slots) <= MAX_SPOKEN_TIMES:
+def _spread(slots: tuple[datetime, ...], limit: int = MAX_SPOKEN_TIMES) -> tuple[datetime, ...]:
+    """At most ``limit`` starts spread evenly over ``slots``, the first and last included."""
+    if len(slots) <= limit:
         return slots
-    step = (len(slots) - 1) / (MAX_SPOKEN_TIMES - 1)
-    return tuple(slots[round(i * step)] for i in range(MAX_SPOKEN_TIMES))
+    step = (len(slots) - 1) / (limit - 1)
+    return tuple(slots[round(i * step)] for i in range(limit))
 
 
 def _available_message(
@@ -164,16 +171,15 @@ def _available_message(
         return render("available.time", context.language, zone=context.zone, at=start)
     if len(slots) <= MAX_SPOKEN_TIMES:
         return render("available", context.language, zone=context.zone, times=slots)
-    step = (len(slots) - 1) / (MAX_SPOKEN_TIMES - 1)
-    spread = [slots[round(i * step)] for i in range(MAX_SPOKEN_TIMES)]
-    return render("available.some", context.language, zone=context.zone, times=spread)
+    return render("available.some", context.language, zone=context.zone, times=_spread(slots))
 
 
 TOOL = Tool(
     name=CHECK_AVAILABILITY,
     description=(
         "Ask what is free on a day (and, if the caller named one, at a time) before booking "
-        "or moving an appointment. 'available' lists free starts in 'slots'; 'unavailable' "
+        "or moving an appointment. 'available' lists free starts in 'slots' (a long day "
+        "only some, spread over it; 'more_slots' counts the others); 'unavailable' "
         "means that day or time is not free and offers 'alternatives'. Nothing is booked: "
         "call collect_appointment_data to book. The message is safe to speak as is."
     ),

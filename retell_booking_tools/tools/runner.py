@@ -34,11 +34,14 @@ Which invocation a delivery belongs to (``Repository.claim_invocation``):
 
 Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
 while the started work finishes in the background; a later delivery replays its result.
+Every result is kept under :data:`MAX_RESULT_CHARS` (:func:`within_result_limit`) before
+it is stored or answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -69,6 +72,7 @@ from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.retell.overrides import overrides_for
 from retell_booking_tools.tools.base import (
+    MAX_RESULT_CHARS,
     Tool,
     ToolContext,
     ToolResult,
@@ -91,7 +95,7 @@ class ToolObserver(Protocol):
     ) -> None: ...
 
 
-__all__ = ["ToolObserver", "ToolRunner", "UnknownTool", "args_digest"]
+__all__ = ["ToolObserver", "ToolRunner", "UnknownTool", "args_digest", "within_result_limit"]
 
 
 class ToolRunner:
@@ -224,7 +228,7 @@ class ToolRunner:
         context = self._context(call, resumed)
         started = time.perf_counter()
         try:
-            result = await self._invoke(tool, args, context)
+            result = within_result_limit(await self._invoke(tool, args, context))
         except Exception:
             set_tool_status(ToolStatus.ERROR.value)
             logger.exception("tool failed", extra=_fields(key, ToolStatus.ERROR))
@@ -285,3 +289,41 @@ class ToolRunner:
 def _fields(key: ToolCallKey, status: ToolStatus) -> dict[str, str]:
     """The log fields of a tool call, for handlers that do not add them from the context."""
     return {"call_id": key.call_id, "tool": key.tool, "status": status.value}
+
+
+_LISTS = ("slots", "appointments", "alternatives")
+"""The result lists :func:`within_result_limit` may shorten; the message is never cut."""
+
+_COUNTED = {"slots": "more_slots", "appointments": "more_appointments"}
+"""Where the number of left-out items of a list is added up."""
+
+
+def _chars(value: object) -> int:
+    """An upper bound of the characters ``value`` takes in any JSON the server writes."""
+    return len(json.dumps(value))
+
+
+def within_result_limit(result: ToolResult, limit: int = MAX_RESULT_CHARS) -> ToolResult:
+    """``result`` with its longest lists shortened from the end until its JSON has fewer
+    than ``limit`` characters (Retell hands the model no more).
+
+    Tools keep their own lists short; this is the last guard. Left-out slots are added to
+    ``more_slots`` (so the call knows their days were not listed whole), left-out
+    appointments to ``more_appointments``. The status and message are never changed.
+    """
+    while (excess := _chars(result.to_json()) - limit + 1) > 0:
+        dumped = result.model_dump(mode="json", include=set(_LISTS), exclude_none=True)
+        name = max(
+            (n for n in _LISTS if dumped.get(n)), key=lambda n: _chars(dumped[n]), default=None
+        )
+        if name is None:
+            return result
+        items = getattr(result, name)
+        per_item = max(_chars(dumped[name]) // len(items), 1)
+        dropped = min(len(items), -(-excess // per_item))
+        update: dict[str, object] = {name: items[: len(items) - dropped]}
+        if name in _COUNTED:
+            update[_COUNTED[name]] = (getattr(result, _COUNTED[name]) or 0) + dropped
+        logger.warning("result over %d characters: %d of %s left out", limit, dropped, name)
+        result = result.model_copy(update=update)
+    return result
