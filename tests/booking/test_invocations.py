@@ -166,11 +166,10 @@ async def test_without_a_transcript_a_retried_booking_within_the_lease_replays_i
     assert world.calcom.created_bookings_count() == 1
 
 
-async def test_without_a_transcript_a_time_booked_by_another_caller_is_no_longer_available(
-    world: World,
+async def test_a_time_another_caller_booked_meanwhile_is_no_longer_available(
+    world: World, call: SimulatedCall
 ) -> None:
     """Asked again within the lease after another call booked 11:00: `unavailable`, not replayed."""
-    call = world.retell.start_call("call_1", from_number=CALLER, transcripts=False)
     question = {"date": "2025-10-10", "time": "11:00"}
     first = await ask(call, "check_availability", question)
     other = await world.book("call_other", from_number=OTHER_CALLER)
@@ -183,11 +182,10 @@ async def test_without_a_transcript_a_time_booked_by_another_caller_is_no_longer
     assert FRIDAY_AT_ELEVEN not in again["slots"]
 
 
-async def test_without_a_transcript_appointments_booked_in_another_call_are_found(
-    world: World,
+async def test_appointments_booked_in_another_call_meanwhile_are_found(
+    world: World, call: SimulatedCall
 ) -> None:
     """The caller's look-up, asked again after another of their calls booked, answers `found`."""
-    call = world.retell.start_call("call_1", from_number=CALLER, transcripts=False)
     before = await ask(call, "find_appointments", {})
     booked = await world.book("call_other")
 
