@@ -39,24 +39,38 @@ def nearest(slots: Sequence[datetime], target: datetime, limit: int) -> tuple[da
 
 @attrs.frozen
 class OfferedSlots:
-    """Free starts a call was told about; every local day among them was listed whole.
+    """Free starts a call was told about, and the local days it was told every free start of.
 
-    So a start on one of those days that is not among them was not free when asked.
+    So a start on one of those :attr:`days` that is not among them was not free when asked.
+    A day listed only in part (a long day's list is shortened) says nothing about the starts
+    it left out: Cal.com decides those.
     """
 
     starts: frozenset[datetime]
     zone: ZoneInfo
+    whole_days: frozenset[date] | None = None
+    """The days listed whole; None: every day among ``starts``."""
 
     @classmethod
-    def of(cls, starts: Iterable[datetime], zone: ZoneInfo) -> OfferedSlots:
-        return cls(frozenset(start.astimezone(UTC) for start in starts), zone)
+    def of(
+        cls, starts: Iterable[datetime], zone: ZoneInfo, *, in_part: Iterable[datetime] = ()
+    ) -> OfferedSlots:
+        """``starts`` from answers that listed their days whole, ``in_part`` from answers
+        that listed only some starts of theirs."""
+        whole = frozenset(start.astimezone(UTC) for start in starts)
+        some = frozenset(start.astimezone(UTC) for start in in_part)
+        days = frozenset(start.astimezone(zone).date() for start in whole)
+        return cls(whole | some, zone, days)
 
     @property
     def days(self) -> frozenset[date]:
+        """The local days whose every free start was listed."""
+        if self.whole_days is not None:
+            return self.whole_days
         return frozenset(start.astimezone(self.zone).date() for start in self.starts)
 
     def covers(self, start: datetime) -> bool:
-        """Whether the start's day was listed, so the list alone says if it was free."""
+        """Whether the start's day was listed whole, so the list alone says if it was free."""
         return start.astimezone(self.zone).date() in self.days
 
     def offers(self, start: datetime) -> bool:

@@ -224,7 +224,7 @@ class BookingService:
             if (
                 appointment.customer_id == request.customer.id
                 and appointment.is_upcoming(now)
-                and await self._still_booked(appointment)
+                and await self.still_booked(appointment)
             ):
                 return await self._already_held(request, appointment, _Detection("store"))
         if any(
@@ -246,7 +246,7 @@ class BookingService:
             return await self._look_up_then(request, lambda: self._create(request, attempts_left=2))
         return await self._create(request, attempts_left=2)
 
-    async def _still_booked(self, appointment: Appointment) -> bool:
+    async def still_booked(self, appointment: Appointment) -> bool:
         """Check with Cal.com that a stored appointment still stands; record it if not.
 
         Cal.com may have cancelled or moved it without telling us. When Cal.com cannot be

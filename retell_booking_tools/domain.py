@@ -92,8 +92,9 @@ class ToolStatus(enum.StrEnum):
         return self not in (ToolStatus.ERROR, ToolStatus.PENDING)
 
 
-READ_ONLY_TOOLS = frozenset({"check_availability"})
-"""Tools whose ``existing`` only tells the caller what they hold: no booking attempt, no link."""
+READ_ONLY_TOOLS = frozenset({"check_availability", "find_appointments"})
+"""Tools that only read: no booking attempt, no link (``existing`` only tells the caller what
+they hold). Without a transcript a finished one is never replayed (see :class:`Invocation`)."""
 
 
 def _frozen_dict(value: dict[str, Any] | None) -> dict[str, Any]:
@@ -268,12 +269,14 @@ class Invocation:
     has no such transcript or does not list the delivery.
 
     ``joined`` is the ``seq`` of the invocation this delivery found running: whatever that
-    one ends with is this delivery's answer too.
+    one ends with is this delivery's answer too. ``read_only`` marks a tool of
+    :data:`READ_ONLY_TOOLS`.
     """
 
     tool_call_id: str | None = None
     repeats: frozenset[str] = frozenset()
     joined: int | None = None
+    read_only: bool = False
 
     @property
     def identified(self) -> bool:
@@ -296,14 +299,19 @@ class Invocation:
         ``finished_seen`` how many other tool calls of the call had finished then,
         ``finished_now`` how many have now. The invocation this delivery :attr:`joined` is
         repeated. Identified on both sides, it is a repeat exactly when ``claimed_by`` is
-        one of :attr:`repeats`. Otherwise only while no other tool call of the call has
-        finished since it was first claimed, and less than ``window`` after it finished,
-        so a stale answer is never replayed.
+        one of :attr:`repeats`. Otherwise nothing tells a retry from a new question, and
+        changes made outside this call (other calls, Cal.com, staff) leave no trace in it:
+        a finished :attr:`read_only` one is never repeated (it is asked afresh), and any
+        other one only while no other tool call of the call has finished since it was
+        first claimed, and less than ``window`` after it finished (a repeated change is
+        answered from the store and Cal.com anyway, never made twice).
         """
         if self.joined == seq:
             return True
         if self.identified and claimed_by is not None:
             return claimed_by in self.repeats
+        if self.read_only:
+            return False
         return finished_now == finished_seen and now < finished_at + window
 
 

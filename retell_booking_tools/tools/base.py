@@ -185,6 +185,9 @@ class ToolResult(BaseModel):
     more_appointments: int | None = Field(
         default=None, description="How many later appointments 'appointments' leaves out"
     )
+    more_slots: int | None = Field(
+        default=None, description="How many free starts of the day(s) 'slots' leaves out"
+    )
     previous_booking_uid: str | None = Field(
         default=None, description="The booking a reschedule replaced"
     )
@@ -497,15 +500,21 @@ def reference_needed(context: ToolContext) -> ToolResult:
 
 async def offered_slots(context: ToolContext) -> OfferedSlots | None:
     """Every start ``check_availability`` listed earlier in this call, or None if it was never
-    asked. Read from the store, so it holds whichever replica served that question."""
+    asked. Read from the store, so it holds whichever replica served that question. A list
+    that left starts out (``more_slots``) does not count as its days listed whole."""
     results = await context.repository.tool_call_results(context.call.call_id, CHECK_AVAILABILITY)
-    starts = [
-        datetime.fromisoformat(slot)
-        for result in results
-        for slot in result.get("slots") or ()
-        if isinstance(slot, str)
-    ]
-    return OfferedSlots.of(starts, context.zone) if starts else None
+    whole: list[datetime] = []
+    in_part: list[datetime] = []
+    for result in results:
+        listed = in_part if result.get("more_slots") else whole
+        listed.extend(
+            datetime.fromisoformat(slot)
+            for slot in result.get("slots") or ()
+            if isinstance(slot, str)
+        )
+    if not whole and not in_part:
+        return None
+    return OfferedSlots.of(whole, context.zone, in_part=in_part)
 
 
 def owned_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:

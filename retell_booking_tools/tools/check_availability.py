@@ -25,6 +25,9 @@ from retell_booking_tools.tools.collect_appointment_data import MAX_DAYS_AHEAD, 
 
 MAX_SPOKEN_TIMES = 6
 """A day with more free starts is spoken as a few examples spread over the day."""
+MAX_LISTED_SLOTS = 48
+"""A result lists at most this many free starts, spread over the day(s); ``more_slots``
+counts the others (any of them can still be asked for: Cal.com decides those)."""
 
 
 class CheckAvailabilityArgs(ToolArgs):
@@ -63,6 +66,7 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         start = requested_start(args.date, args.time, context) if args.time else None
     except InvalidArguments as error:
         return invalid_result(error, context)
+    held = await _held_that_day(day, context)
     answer = await context.availability.check(
         AvailabilityRequest(
             day=day,
@@ -74,15 +78,15 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
     if answer.status is ToolStatus.ERROR:
         busy = answer.error_kind in ("CalcomRateLimited", "CalcomBudgetExhausted")
         return status_result(ToolStatus.ERROR, context, variant="busy" if busy else None)
-    held = await _held_that_day(day, context)
     slots = [slot for slot in answer.slots if not any(a.start == slot for a in held)]
     own = next((a for a in held if a.start == start), None) if start is not None else None
     if own is not None or (start is None and held):
         return _own_appointment(
             own or held[0], tuple(slots), exact=own is not None, context=context
         )
+    listed = _spread(answer.slots, MAX_LISTED_SLOTS)
     if answer.status is ToolStatus.AVAILABLE:
-        message = _available_message(answer.slots, start, context)
+        message = _available_message(listed, start, context)
     else:
         message = render(
             "unavailable" if start is not None else "unavailable.day",
@@ -94,24 +98,37 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
     return ToolResult(
         status=answer.status,
         message=message,
-        slots=[slot.astimezone(context.zone) for slot in answer.slots],
+        slots=[slot.astimezone(context.zone) for slot in listed],
         alternatives=[a.astimezone(context.zone) for a in answer.alternatives] or None,
+        more_slots=len(answer.slots) - len(listed) or None,
     )
 
 
 async def _held_that_day(day: date, context: ToolContext) -> list[Appointment]:
-    """The caller's upcoming appointments on that local day (trusted identity only)."""
+    """The caller's upcoming appointments on that local day (trusted identity only), as
+    Cal.com still has them.
+
+    Each stored one is re-checked (:meth:`BookingService.still_booked`, as booking does):
+    one Cal.com cancelled or moved without a webhook is recorded so, its day's slot reads
+    are dropped, and it is left out. When Cal.com cannot be asked, the store is trusted.
+    """
     customer = await known_customer(context)
     if customer is None:
         return []
     event_type = context.event_type_id or context.service.policy.event_type_id
-    return [
-        a
-        for a in await context.repository.appointments_for_customer(customer.id)
-        if a.is_upcoming(context.now)
-        and a.event_type_id == event_type
-        and a.start.astimezone(context.zone).date() == day
-    ]
+    held = []
+    for appointment in await context.repository.appointments_for_customer(customer.id):
+        if not (
+            appointment.is_upcoming(context.now)
+            and appointment.event_type_id == event_type
+            and appointment.start.astimezone(context.zone).date() == day
+        ):
+            continue
+        if await context.service.still_booked(appointment):
+            held.append(appointment)
+        else:
+            await context.service.slots.touched(appointment.start, appointment.event_type_id)
+    return held
 
 
 def _own_appointment(
@@ -120,29 +137,31 @@ def _own_appointment(
     """The caller already holds an appointment then (``existing``) or that day (the free
     starts, with their appointment named): never "not available" for their own slot."""
     zone = context.zone
+    listed = _spread(slots, MAX_LISTED_SLOTS)
     if exact:
         message = render("existing", context.language, zone=zone, at=appointment.start)
         status = ToolStatus.EXISTING
     else:
         key = "existing.day" if slots else "existing.day.only"
         message = render(
-            key, context.language, zone=zone, at=appointment.start, times=_spread(slots)
+            key, context.language, zone=zone, at=appointment.start, times=_spread(listed)
         )
         status = ToolStatus.AVAILABLE if slots else ToolStatus.UNAVAILABLE
     return ToolResult(
         status=status,
         message=message,
         appointment=AppointmentView.of(appointment),
-        slots=[slot.astimezone(zone) for slot in slots],
+        slots=[slot.astimezone(zone) for slot in listed],
+        more_slots=len(slots) - len(listed) or None,
     )
 
 
-def _spread(slots: tuple[datetime, ...]) -> tuple[datetime, ...]:
-    """At most :data:`MAX_SPOKEN_TIMES` starts spread over the day, for speaking."""
-    if len(slots) <= MAX_SPOKEN_TIMES:
+def _spread(slots: tuple[datetime, ...], limit: int = MAX_SPOKEN_TIMES) -> tuple[datetime, ...]:
+    """At most ``limit`` starts spread evenly over ``slots``, the first and last included."""
+    if len(slots) <= limit:
         return slots
-    step = (len(slots) - 1) / (MAX_SPOKEN_TIMES - 1)
-    return tuple(slots[round(i * step)] for i in range(MAX_SPOKEN_TIMES))
+    step = (len(slots) - 1) / (limit - 1)
+    return tuple(slots[round(i * step)] for i in range(limit))
 
 
 def _available_message(
@@ -152,16 +171,15 @@ def _available_message(
         return render("available.time", context.language, zone=context.zone, at=start)
     if len(slots) <= MAX_SPOKEN_TIMES:
         return render("available", context.language, zone=context.zone, times=slots)
-    step = (len(slots) - 1) / (MAX_SPOKEN_TIMES - 1)
-    spread = [slots[round(i * step)] for i in range(MAX_SPOKEN_TIMES)]
-    return render("available.some", context.language, zone=context.zone, times=spread)
+    return render("available.some", context.language, zone=context.zone, times=_spread(slots))
 
 
 TOOL = Tool(
     name=CHECK_AVAILABILITY,
     description=(
         "Ask what is free on a day (and, if the caller named one, at a time) before booking "
-        "or moving an appointment. 'available' lists free starts in 'slots'; 'unavailable' "
+        "or moving an appointment. 'available' lists free starts in 'slots' (a long day "
+        "only some, spread over it; 'more_slots' counts the others); 'unavailable' "
         "means that day or time is not free and offers 'alternatives'. Nothing is booked: "
         "call collect_appointment_data to book. The message is safe to speak as is."
     ),

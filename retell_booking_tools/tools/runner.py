@@ -21,18 +21,27 @@ Which invocation a delivery belongs to (``Repository.claim_invocation``):
     got a result, with no tool call result in between (a retry that reuses the id, or one
     that got a new id);
   - otherwise (no transcript: a custom LLM websocket server, older calls, scrubbed
-    arguments), it repeats the finished one only while no other tool call of the same call
-    has finished since that one was first claimed, and within the lease after it
-    finished. A stale answer is never replayed; at worst a retry runs again, which the
-    booking rules answer honestly (``booked`` again for the booking this call made).
+    arguments) nothing tells a retry from a new question, and changes made outside the
+    call (other calls, Cal.com webhooks, staff) leave no trace in it. A finished read-only
+    tool (``READ_ONLY_TOOLS``: ``check_availability``, ``find_appointments``) is never
+    replayed: every such delivery is asked afresh, and only deliveries that arrive while
+    it still runs share its answer. Any other tool repeats the finished one only while no
+    other tool call of the same call has finished since that one was first claimed, and
+    within the lease after it finished; such a replay may be older than a change made
+    outside the call, and a delivery past that is run again, which the booking rules
+    answer from the store and Cal.com (``booked`` again for the booking this call made,
+    never a second booking).
 
 Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
 while the started work finishes in the background; a later delivery replays its result.
+Every result is kept under :data:`MAX_RESULT_CHARS` (:func:`within_result_limit`) before
+it is stored or answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -47,6 +56,7 @@ from retell_booking_tools.booking import BookingService
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
+    READ_ONLY_TOOLS,
     Call,
     Invocation,
     ToolCallBusy,
@@ -62,6 +72,7 @@ from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.retell.overrides import overrides_for
 from retell_booking_tools.tools.base import (
+    MAX_RESULT_CHARS,
     Tool,
     ToolContext,
     ToolResult,
@@ -84,7 +95,7 @@ class ToolObserver(Protocol):
     ) -> None: ...
 
 
-__all__ = ["ToolObserver", "ToolRunner", "UnknownTool", "args_digest"]
+__all__ = ["ToolObserver", "ToolRunner", "UnknownTool", "args_digest", "within_result_limit"]
 
 
 class ToolRunner:
@@ -132,9 +143,10 @@ class ToolRunner:
         key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=digest)
         with tool_call_context(call.call_id, name):
             try:
-                return await self._run_tool(
-                    tool, key, call.invocation_of(name, digest), call, args, budget_ends
-                )
+                invocation = call.invocation_of(name, digest)
+                if name in READ_ONLY_TOOLS:
+                    invocation = attrs.evolve(invocation, read_only=True)
+                return await self._run_tool(tool, key, invocation, call, args, budget_ends)
             except RepositoryError as exc:
                 # The store failed outside the tool (claiming, recording): nothing is
                 # confirmed to the caller, and a retry resumes whatever was started.
@@ -216,7 +228,7 @@ class ToolRunner:
         context = self._context(call, resumed)
         started = time.perf_counter()
         try:
-            result = await self._invoke(tool, args, context)
+            result = within_result_limit(await self._invoke(tool, args, context))
         except Exception:
             set_tool_status(ToolStatus.ERROR.value)
             logger.exception("tool failed", extra=_fields(key, ToolStatus.ERROR))
@@ -277,3 +289,41 @@ class ToolRunner:
 def _fields(key: ToolCallKey, status: ToolStatus) -> dict[str, str]:
     """The log fields of a tool call, for handlers that do not add them from the context."""
     return {"call_id": key.call_id, "tool": key.tool, "status": status.value}
+
+
+_LISTS = ("slots", "appointments", "alternatives")
+"""The result lists :func:`within_result_limit` may shorten; the message is never cut."""
+
+_COUNTED = {"slots": "more_slots", "appointments": "more_appointments"}
+"""Where the number of left-out items of a list is added up."""
+
+
+def _chars(value: object) -> int:
+    """An upper bound of the characters ``value`` takes in any JSON the server writes."""
+    return len(json.dumps(value))
+
+
+def within_result_limit(result: ToolResult, limit: int = MAX_RESULT_CHARS) -> ToolResult:
+    """``result`` with its longest lists shortened from the end until its JSON has fewer
+    than ``limit`` characters (Retell hands the model no more).
+
+    Tools keep their own lists short; this is the last guard. Left-out slots are added to
+    ``more_slots`` (so the call knows their days were not listed whole), left-out
+    appointments to ``more_appointments``. The status and message are never changed.
+    """
+    while (excess := _chars(result.to_json()) - limit + 1) > 0:
+        dumped = result.model_dump(mode="json", include=set(_LISTS), exclude_none=True)
+        name = max(
+            (n for n in _LISTS if dumped.get(n)), key=lambda n: _chars(dumped[n]), default=None
+        )
+        if name is None:
+            return result
+        items = getattr(result, name)
+        per_item = max(_chars(dumped[name]) // len(items), 1)
+        dropped = min(len(items), -(-excess // per_item))
+        update: dict[str, object] = {name: items[: len(items) - dropped]}
+        if name in _COUNTED:
+            update[_COUNTED[name]] = (getattr(result, _COUNTED[name]) or 0) + dropped
+        logger.warning("result over %d characters: %d of %s left out", limit, dropped, name)
+        result = result.model_copy(update=update)
+    return result

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from agent_backend import CALLER, OTHER_CALLER, RETELL_KEY, World, make_settings
 
+from retell_booking_tools.domain import AppointmentStatus
 from retell_booking_tools.runtime import build_runtime
 from retell_booking_tools.server import create_app
 from retell_booking_tools.testing import Fault, FaultKind, RetellSimulator
@@ -145,17 +146,21 @@ async def test_calcom_failing_is_error_and_offers_nothing(world: World) -> None:
 
 async def test_a_retried_delivery_replays_the_answer_without_asking_again(world: World) -> None:
     """Retell's retry hears the same slots; Cal.com is asked once."""
-    first = await _check(world, date=FRIDAY)
+    invocation = world.retell.start_call("call_1", from_number=CALLER).invoke(
+        "check_availability", {"date": FRIDAY}
+    )
+    first = await invocation.deliver()
     world.calcom.seed_booking(
         event_type_id=2563193,
         start=datetime(2025, 10, 10, 7, 0, tzinfo=UTC),
         attendee_name="Someone",
         attendee_email="someone@example.org",
     )
+    world.clock.advance(timedelta(seconds=10))
 
-    again = await _check(world, date=FRIDAY)
+    again = await invocation.deliver()
 
-    assert again == first
+    assert again.json() == first.json()
     assert _slot_requests(world) == 1
 
 
@@ -264,3 +269,64 @@ async def test_slots_offered_by_one_replica_are_remembered_by_another(world: Wor
     assert refused.json()["status"] == "unavailable"
     assert booked.json()["status"] == "booked"
     assert [r.path for r in world.calcom.requests[before:]] == ["/v2/bookings"]
+
+
+class TestTheCallersOwnSlotAsCalcomHasIt:
+    """The caller's appointment is re-checked with Cal.com before they hear they hold it."""
+
+    async def test_an_appointment_cancelled_in_cal_com_without_a_webhook_is_free_again(
+        self, world: World
+    ) -> None:
+        """Cancelled in Cal.com, its webhook lost: the time is `available`, stored cancelled."""
+        booked = await world.book("call_1")
+        uid = booked["appointment"]["booking_uid"]
+        world.calcom.cancel_booking(uid)
+
+        answer = await _check(world, call_id="call_2", date=FRIDAY, time="11:00")
+
+        assert answer["status"] == "available"
+        assert "appointment" not in answer
+        assert "already" not in answer["message"]
+        stored = await world.repository.get_appointment_by_uid(uid)
+        assert stored is not None
+        assert stored.status is AppointmentStatus.CANCELLED
+
+    async def test_a_day_whose_appointment_was_cancelled_in_cal_com_offers_its_time_again(
+        self, world: World
+    ) -> None:
+        """Asked about the day, the caller is not told of an appointment Cal.com cancelled."""
+        booked = await world.book("call_1")
+        world.calcom.cancel_booking(booked["appointment"]["booking_uid"])
+
+        answer = await _check(world, call_id="call_2", date=FRIDAY)
+
+        assert answer["status"] == "available"
+        assert "appointment" not in answer
+        assert answer["slots"] == FRIDAY_SLOTS
+
+    async def test_an_appointment_cal_com_still_has_is_existing(self, world: World) -> None:
+        """Cal.com confirms it: the caller hears `existing` with their appointment."""
+        booked = await world.book("call_1")
+        uid = booked["appointment"]["booking_uid"]
+
+        answer = await _check(world, call_id="call_2", date=FRIDAY, time="11:00")
+
+        assert answer["status"] == "existing"
+        assert answer["appointment"]["booking_uid"] == uid
+
+    async def test_when_cal_com_cannot_be_asked_about_it_the_store_is_trusted(
+        self, world: World
+    ) -> None:
+        """The re-check fails: the stored appointment still counts, as booking does."""
+        booked = await world.book("call_1")
+        uid = booked["appointment"]["booking_uid"]
+        world.calcom.inject(
+            Fault(kind=FaultKind.CONNECT_ERROR, method="GET", path=f"/v2/bookings/{uid}", times=5)
+        )
+
+        answer = await _check(world, call_id="call_2", date=FRIDAY, time="11:00")
+
+        assert answer["status"] == "existing"
+        stored = await world.repository.get_appointment_by_uid(uid)
+        assert stored is not None
+        assert stored.status is AppointmentStatus.ACTIVE

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from agent_backend import OTHER_CALLER, World
+from agent_backend import CALLER, OTHER_CALLER, World
 
 from retell_booking_tools.domain import AppointmentStatus
 from retell_booking_tools.testing import Fault, FaultKind
@@ -156,12 +156,28 @@ async def test_cal_com_failing_is_error_and_lists_nothing(world: World) -> None:
 
 
 async def test_a_retried_delivery_replays_the_same_list(world: World) -> None:
-    """Retell's retry hears the same answer and Cal.com is not asked again."""
+    """Retell's retry of the invocation hears the same answer and Cal.com is not asked again."""
     await world.book("call_1")
-    first = await _find(world)
+    invocation = world.retell.start_call("call_find", from_number=CALLER).invoke(
+        "find_appointments", {}
+    )
+    first = await invocation.deliver()
     requests = len(world.calcom.requests)
+
+    again = await invocation.deliver()
+
+    assert first.json()["status"] == "found"
+    assert again.json() == first.json()
+    assert len(world.calcom.requests) == requests
+
+
+async def test_without_a_transcript_a_repeated_look_up_asks_cal_com_afresh(world: World) -> None:
+    """Without tool calls in the call object nothing tells a retry: the list is read again."""
+    booked = await world.book("call_1")
+    first = await _find(world)
+    world.calcom.cancel_booking(booked["appointment"]["booking_uid"])
 
     again = await _find(world)
 
-    assert again == first
-    assert len(world.calcom.requests) == requests
+    assert first["status"] == "found"
+    assert again["status"] == "none"

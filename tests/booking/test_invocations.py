@@ -6,11 +6,12 @@ Every journey runs twice: with the call object listing its tool calls
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from agent_backend import CALLER, EVENT_TYPE_ID, World
+from agent_backend import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World
 
 from retell_booking_tools.testing import SimulatedCall
 
@@ -149,18 +150,67 @@ async def test_the_same_question_asked_again_after_its_answer_is_asked_anew(
     assert FRIDAY_AT_ELEVEN not in again["slots"]
 
 
-async def test_without_a_transcript_a_retry_within_the_lease_replays_its_answer(
+async def test_without_a_transcript_a_retried_booking_within_the_lease_replays_its_answer(
     world: World,
 ) -> None:
-    """No other tool call finished since: the repeat is a retry and is not run again."""
+    """No other tool call finished since: the repeated booking is a retry, Cal.com is not asked."""
     call = world.retell.start_call("call_1", from_number=CALLER, transcripts=False)
-    first = await call.function_call("check_availability", {"date": "2025-10-10"})
+    first = await call.function_call("collect_appointment_data", BOOKING)
     before = calcom_requests(world)
 
-    again = await call.function_call("check_availability", {"date": "2025-10-10"})
+    again = await call.function_call("collect_appointment_data", BOOKING)
 
+    assert first.json()["status"] == "booked"
     assert again.json() == first.json()
     assert calcom_requests(world) == before
+    assert world.calcom.created_bookings_count() == 1
+
+
+async def test_a_time_another_caller_booked_meanwhile_is_no_longer_available(
+    world: World, call: SimulatedCall
+) -> None:
+    """Asked again within the lease after another call booked 11:00: `unavailable`, not replayed."""
+    question = {"date": "2025-10-10", "time": "11:00"}
+    first = await ask(call, "check_availability", question)
+    other = await world.book("call_other", from_number=OTHER_CALLER)
+
+    again = await ask(call, "check_availability", question)
+
+    assert first["status"] == "available"
+    assert other["status"] == "booked"
+    assert again["status"] == "unavailable"
+    assert FRIDAY_AT_ELEVEN not in again["slots"]
+
+
+async def test_appointments_booked_in_another_call_meanwhile_are_found(
+    world: World, call: SimulatedCall
+) -> None:
+    """The caller's look-up, asked again after another of their calls booked, answers `found`."""
+    before = await ask(call, "find_appointments", {})
+    booked = await world.book("call_other")
+
+    after = await ask(call, "find_appointments", {})
+
+    assert before["status"] == "none"
+    assert after["status"] == "found"
+    uids = [appointment["booking_uid"] for appointment in after["appointments"]]
+    assert uids == [booked["appointment"]["booking_uid"]]
+
+
+async def test_concurrent_deliveries_of_one_availability_question_share_one_answer(
+    world: World,
+) -> None:
+    """Without a transcript, deliveries that meet while the question runs hear the same answer."""
+    call = world.retell.start_call("call_1", from_number=CALLER, transcripts=False)
+    question = {"date": "2025-10-10"}
+
+    answers = await asyncio.gather(
+        *(call.function_call("check_availability", question) for _ in range(4))
+    )
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert all(answer.json() == answers[0].json() for answer in answers)
+    assert answers[0].json()["status"] == "available"
 
 
 async def test_without_a_transcript_a_repeat_after_the_lease_is_asked_anew(
