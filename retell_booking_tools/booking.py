@@ -61,6 +61,7 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolStatus,
 )
+from retell_booking_tools.errors import RepositoryError
 from retell_booking_tools.repository.protocol import Repository
 
 logger = logging.getLogger(__name__)
@@ -397,7 +398,8 @@ class BookingService:
                 )
                 return await self._taken(request)
         # Storing is idempotent by uid, so it doubles as the look-up of a held booking.
-        appointment, created = await self._repository.add_appointment(
+        appointment, created = await store_appointment(
+            self._repository,
             NewAppointment(
                 customer_id=request.customer.id,
                 booking_uid=booking.uid,
@@ -413,7 +415,7 @@ class BookingService:
                 attendee_name=request.customer_name,
                 contact_email=request.email,
                 contact_phone=request.contact_phone,
-            )
+            ),
         )
         stored = None if created else appointment
         if stored is not None and stored.customer_id != request.customer.id:
@@ -423,11 +425,17 @@ class BookingService:
             )
             return await self._taken(request)
         if self._made_by_this_call(request, booking, stored, sent_at):
-            await self._link(
-                request.call_id,
-                appointment,
-                Relationship.ORIGINAL,
-                {"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
+            # Cal.com has booked it: the caller hears ``booked`` whatever the store takes.
+            await link_as_far_as_stored(
+                self._repository,
+                CallLink(
+                    call_id=request.call_id,
+                    appointment_id=appointment.id,
+                    relationship=Relationship.ORIGINAL,
+                    linked_at=self._clock(),
+                    metadata={"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
+                ),
+                minimal={},
             )
             return _held(ToolStatus.BOOKED, appointment)
         source = "calcom_returned_existing" if sent_at is not None else "calcom_lookup"
@@ -575,6 +583,55 @@ class BookingService:
             metadata={CALL_ID_METADATA_KEY: request.call_id},
             booking_fields_responses={"notes": request.notes} if request.notes else None,
         )
+
+
+async def link_as_far_as_stored(
+    repository: Repository, link: CallLink, *, minimal: dict[str, Any]
+) -> CallLink | None:
+    """Record the link of a change Cal.com has made, as far as the store allows.
+
+    A link the store refuses is recorded again with only the ``minimal`` metadata; one it
+    refuses even so is left for ``doctor`` to find (``unlinked_call``). Either way one
+    WARNING says so, and the caller still hears what Cal.com did.
+    """
+    try:
+        stored, _ = await repository.link(link)
+        return stored
+    except RepositoryError as exc:
+        refusal = exc
+    what = link.relationship.value
+    try:
+        stored, _ = await repository.link(attrs.evolve(link, metadata=minimal))
+    except RepositoryError as exc:
+        logger.warning(
+            "%s link not stored (%s); `doctor` will find the call unlinked",
+            what,
+            exc,
+            extra={"call_id": link.call_id},
+        )
+        return None
+    logger.warning(
+        "%s link refused (%s); stored without its details",
+        what,
+        refusal,
+        extra={"call_id": link.call_id},
+    )
+    return stored
+
+
+async def store_appointment(
+    repository: Repository, new: NewAppointment
+) -> tuple[Appointment, bool]:
+    """Record a booking Cal.com has made; one the store refuses is recorded again without
+    the details the caller gave (name, contact), which are the only free text in it.
+    Raises :class:`RepositoryError` when even that is refused."""
+    try:
+        return await repository.add_appointment(new)
+    except RepositoryError as exc:
+        logger.warning("appointment refused (%s); storing it without the caller's details", exc)
+    return await repository.add_appointment(
+        attrs.evolve(new, attendee_name=None, contact_email=None, contact_phone=None)
+    )
 
 
 def _event_type(request: BookingRequest) -> int:
