@@ -425,21 +425,44 @@ class BookingService:
             )
             return await self._taken(request)
         if self._made_by_this_call(request, booking, stored, sent_at):
-            # Cal.com has booked it: the caller hears ``booked`` whatever the store takes.
-            await link_as_far_as_stored(
-                self._repository,
-                CallLink(
-                    call_id=request.call_id,
-                    appointment_id=appointment.id,
-                    relationship=Relationship.ORIGINAL,
-                    linked_at=self._clock(),
-                    metadata={"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
-                ),
-                minimal={},
-            )
+            await self._link_original(request, appointment, booking)
             return _held(ToolStatus.BOOKED, appointment)
         source = "calcom_returned_existing" if sent_at is not None else "calcom_lookup"
         return await self._already_held(request, appointment, _Detection(source))
+
+    async def _link_original(
+        self, request: BookingRequest, appointment: Appointment, booking: Booking
+    ) -> None:
+        """Cal.com has booked it for this call: the caller hears ``booked`` whatever the
+        store takes of the link (see :func:`link_as_far_as_stored`)."""
+        await link_as_far_as_stored(
+            self._repository,
+            CallLink(
+                call_id=request.call_id,
+                appointment_id=appointment.id,
+                relationship=Relationship.ORIGINAL,
+                linked_at=self._clock(),
+                metadata={"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
+            ),
+            minimal={},
+        )
+
+    async def _made_here_unlinked(
+        self, request: BookingRequest, appointment: Appointment
+    ) -> Booking | None:
+        """The Cal.com booking of a stored appointment no call is linked to as its original,
+        if this very call made it (its metadata says so): its link was refused earlier.
+        A moved booking inherits the metadata of the one it replaced, so it never counts."""
+        if appointment.rescheduled_from_uid is not None:
+            return None
+        try:
+            booking = await self._calcom.get_booking(appointment.booking_uid)
+        except CalcomError as exc:
+            logger.warning("could not ask Cal.com who made a stored booking: %s", exc.kind)
+            return None
+        if booking.metadata.get(CALL_ID_METADATA_KEY) != request.call_id:
+            return None
+        return booking
 
     def _made_by_this_call(
         self,
@@ -463,6 +486,11 @@ class BookingService:
         originals = [link.call_id for link in links if link.relationship is Relationship.ORIGINAL]
         if request.call_id in originals:
             return _held(ToolStatus.BOOKED, appointment)
+        if not originals and detection.source == "store":
+            made = await self._made_here_unlinked(request, appointment)
+            if made is not None:
+                await self._link_original(request, appointment, made)
+                return _held(ToolStatus.BOOKED, appointment)
         await self._link(
             request.call_id,
             appointment,

@@ -85,6 +85,19 @@ async def test_booking_whose_link_is_refused_answers_booked_on_every_retry() -> 
         assert world.booking_posts() == 1
 
 
+async def test_booking_whose_link_is_refused_is_booked_when_the_call_asks_again_later() -> None:
+    """Run afresh after the lease, the call still hears ``booked`` for its own booking."""
+    async with open_world(RefusingLinks(Relationship.ORIGINAL)) as world:
+        first = await world.book("call_book")
+        world.clock.advance(timedelta(minutes=5))
+        again = await world.book("call_book")
+        other = await world.book("call_other")
+
+        assert (first["status"], again["status"]) == ("booked", "booked")
+        assert other["status"] == "existing"
+        assert world.booking_posts() == 1
+
+
 async def test_booking_link_refused_with_its_details_is_stored_without_them() -> None:
     """The call is still linked as the booking's original, and a later run says ``booked``."""
     async with open_world(
