@@ -7,13 +7,16 @@ import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Databases
 
 from retell_booking_tools.errors import RepositoryError
 from retell_booking_tools.repository.postgres import PostgresRepository
+
+if TYPE_CHECKING:
+    from conftest import Databases
 
 pytestmark = pytest.mark.postgres
 
