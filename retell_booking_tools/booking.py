@@ -61,6 +61,7 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolStatus,
 )
+from retell_booking_tools.errors import RepositoryError
 from retell_booking_tools.repository.protocol import Repository
 
 logger = logging.getLogger(__name__)
@@ -397,7 +398,8 @@ class BookingService:
                 )
                 return await self._taken(request)
         # Storing is idempotent by uid, so it doubles as the look-up of a held booking.
-        appointment, created = await self._repository.add_appointment(
+        appointment, created = await store_appointment(
+            self._repository,
             NewAppointment(
                 customer_id=request.customer.id,
                 booking_uid=booking.uid,
@@ -413,7 +415,7 @@ class BookingService:
                 attendee_name=request.customer_name,
                 contact_email=request.email,
                 contact_phone=request.contact_phone,
-            )
+            ),
         )
         stored = None if created else appointment
         if stored is not None and stored.customer_id != request.customer.id:
@@ -423,15 +425,44 @@ class BookingService:
             )
             return await self._taken(request)
         if self._made_by_this_call(request, booking, stored, sent_at):
-            await self._link(
-                request.call_id,
-                appointment,
-                Relationship.ORIGINAL,
-                {"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
-            )
+            await self._link_original(request, appointment, booking)
             return _held(ToolStatus.BOOKED, appointment)
         source = "calcom_returned_existing" if sent_at is not None else "calcom_lookup"
         return await self._already_held(request, appointment, _Detection(source))
+
+    async def _link_original(
+        self, request: BookingRequest, appointment: Appointment, booking: Booking
+    ) -> None:
+        """Cal.com has booked it for this call: the caller hears ``booked`` whatever the
+        store takes of the link (see :func:`link_as_far_as_stored`)."""
+        await link_as_far_as_stored(
+            self._repository,
+            CallLink(
+                call_id=request.call_id,
+                appointment_id=appointment.id,
+                relationship=Relationship.ORIGINAL,
+                linked_at=self._clock(),
+                metadata={"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
+            ),
+            minimal={},
+        )
+
+    async def _made_here_unlinked(
+        self, request: BookingRequest, appointment: Appointment
+    ) -> Booking | None:
+        """The Cal.com booking of a stored appointment no call is linked to as its original,
+        if this very call made it (its metadata says so): its link was refused earlier.
+        A moved booking inherits the metadata of the one it replaced, so it never counts."""
+        if appointment.rescheduled_from_uid is not None:
+            return None
+        try:
+            booking = await self._calcom.get_booking(appointment.booking_uid)
+        except CalcomError as exc:
+            logger.warning("could not ask Cal.com who made a stored booking: %s", exc.kind)
+            return None
+        if booking.metadata.get(CALL_ID_METADATA_KEY) != request.call_id:
+            return None
+        return booking
 
     def _made_by_this_call(
         self,
@@ -455,6 +486,11 @@ class BookingService:
         originals = [link.call_id for link in links if link.relationship is Relationship.ORIGINAL]
         if request.call_id in originals:
             return _held(ToolStatus.BOOKED, appointment)
+        if not originals and detection.source == "store":
+            made = await self._made_here_unlinked(request, appointment)
+            if made is not None:
+                await self._link_original(request, appointment, made)
+                return _held(ToolStatus.BOOKED, appointment)
         await self._link(
             request.call_id,
             appointment,
@@ -575,6 +611,55 @@ class BookingService:
             metadata={CALL_ID_METADATA_KEY: request.call_id},
             booking_fields_responses={"notes": request.notes} if request.notes else None,
         )
+
+
+async def link_as_far_as_stored(
+    repository: Repository, link: CallLink, *, minimal: dict[str, Any]
+) -> CallLink | None:
+    """Record the link of a change Cal.com has made, as far as the store allows.
+
+    A link the store refuses is recorded again with only the ``minimal`` metadata; one it
+    refuses even so is left for ``doctor`` to find (``unlinked_call``). Either way one
+    WARNING says so, and the caller still hears what Cal.com did.
+    """
+    try:
+        stored, _ = await repository.link(link)
+        return stored
+    except RepositoryError as exc:
+        refusal = exc
+    what = link.relationship.value
+    try:
+        stored, _ = await repository.link(attrs.evolve(link, metadata=minimal))
+    except RepositoryError as exc:
+        logger.warning(
+            "%s link not stored (%s); `doctor` will find the call unlinked",
+            what,
+            exc,
+            extra={"call_id": link.call_id},
+        )
+        return None
+    logger.warning(
+        "%s link refused (%s); stored without its details",
+        what,
+        refusal,
+        extra={"call_id": link.call_id},
+    )
+    return stored
+
+
+async def store_appointment(
+    repository: Repository, new: NewAppointment
+) -> tuple[Appointment, bool]:
+    """Record a booking Cal.com has made; one the store refuses is recorded again without
+    the details the caller gave (name, contact), which are the only free text in it.
+    Raises :class:`RepositoryError` when even that is refused."""
+    try:
+        return await repository.add_appointment(new)
+    except RepositoryError as exc:
+        logger.warning("appointment refused (%s); storing it without the caller's details", exc)
+    return await repository.add_appointment(
+        attrs.evolve(new, attendee_name=None, contact_email=None, contact_phone=None)
+    )
 
 
 def _event_type(request: BookingRequest) -> int:

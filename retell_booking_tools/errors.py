@@ -11,7 +11,8 @@
     │   ├── CalcomRateLimited     retryable
     │   └── CalcomUnavailable     retryable; ``ambiguous`` when a write may have committed
     ├── RepositoryError           the store failed
-    │   └── SchemaOutOfDate       migrations have not been applied
+    │   ├── SchemaOutOfDate       migrations have not been applied
+    │   └── CountersUnavailable   the shared counters (Redis) could not be read
     ├── NotOwner                  a booking belongs to another customer
     └── InvalidArguments          tool arguments that cannot be acted on
 
@@ -41,6 +42,10 @@ class SchemaOutOfDate(RepositoryError):
     """The database schema is behind this version; run ``retell-booking-tools db upgrade``."""
 
     retryable = False
+
+
+class CountersUnavailable(RepositoryError):
+    """The counters shared by replicas (Redis, ``RETELL_BOOKING_REDIS_URL``) could not be read."""
 
 
 class NotOwner(RetellBookingError):

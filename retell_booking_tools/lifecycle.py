@@ -29,8 +29,10 @@ from retell_booking_tools.booking import (
     BookingOutcome,
     BookingService,
     error_variant,
+    link_as_far_as_stored,
     log_unknown_refusal,
     refusal_variant,
+    store_appointment,
     withdrawn_status,
 )
 from retell_booking_tools.calcom.errors import (
@@ -257,25 +259,33 @@ class AppointmentLifecycle:
     async def _rescheduled(
         self, request: RescheduleRequest, old: Appointment, new: Appointment
     ) -> BookingOutcome:
+        """Cal.com has moved it: link both appointments as far as the store allows (what
+        cannot be linked is left for ``doctor``), and say ``rescheduled`` either way."""
         now = self._clock().isoformat()
-        await self._link(
+        await self._record_link(
             request.call_id,
             new,
             Relationship.RESCHEDULE,
             {"rescheduled_from_uid": old.booking_uid, "rescheduled_at": now},
+            minimal={"rescheduled_at": now},
         )
-        await self._link(
+        await self._record_link(
             request.call_id,
             old,
             Relationship.RESCHEDULE,
             {"rescheduled_to_uid": new.booking_uid, "rescheduled_at": now},
+            minimal={"rescheduled_at": now},
         )
-        await self._advance(old, AppointmentStatus.RESCHEDULED)
+        try:
+            await self._advance(old, AppointmentStatus.RESCHEDULED)
+        except RepositoryError as exc:
+            logger.warning("rescheduled in Cal.com but not in the store (%s)", exc)
         return BookingOutcome(ToolStatus.RESCHEDULED, new, previous_booking_uid=old.booking_uid)
 
     async def _store_successor(self, old: Appointment, booking: Booking) -> Appointment:
         """Record the booking that replaced ``old``; it belongs to the same customer."""
-        new, _ = await self._repository.add_appointment(
+        new, _ = await store_appointment(
+            self._repository,
             NewAppointment(
                 customer_id=old.customer_id,
                 booking_uid=booking.uid,
@@ -288,7 +298,7 @@ class AppointmentLifecycle:
                 attendee_name=old.attendee_name,
                 contact_email=old.contact_email,
                 contact_phone=old.contact_phone,
-            )
+            ),
         )
         return new
 
@@ -395,19 +405,13 @@ class AppointmentLifecycle:
         metadata: dict[str, Any] = {"cancelled_at": cancelled_at}
         if request.reason:
             metadata["reason"] = _storable(request.reason)
-        try:
-            await self._link(request.call_id, appointment, Relationship.CANCELLATION, metadata)
-        except RepositoryError as exc:
-            logger.warning("cancellation link refused (%s); storing it without details", exc)
-            try:
-                await self._link(
-                    request.call_id,
-                    appointment,
-                    Relationship.CANCELLATION,
-                    {"cancelled_at": cancelled_at},
-                )
-            except RepositoryError:
-                logger.warning("cancellation link not stored; `doctor` will find it unlinked")
+        await self._record_link(
+            request.call_id,
+            appointment,
+            Relationship.CANCELLATION,
+            metadata,
+            minimal={"cancelled_at": cancelled_at},
+        )
         try:
             cancelled = await self._advance(appointment, AppointmentStatus.CANCELLED)
         except RepositoryError as exc:
@@ -466,6 +470,28 @@ class AppointmentLifecycle:
         if stored is None or stored.status is status or stored.status.rank > status.rank:
             return stored or appointment
         return await self._repository.set_appointment_status(appointment.id, status)
+
+    async def _record_link(
+        self,
+        call_id: str,
+        appointment: Appointment,
+        relationship: Relationship,
+        metadata: dict[str, Any],
+        *,
+        minimal: dict[str, Any],
+    ) -> None:
+        """Link a change Cal.com has made; see :func:`booking.link_as_far_as_stored`."""
+        await link_as_far_as_stored(
+            self._repository,
+            CallLink(
+                call_id=call_id,
+                appointment_id=appointment.id,
+                relationship=relationship,
+                linked_at=self._clock(),
+                metadata=metadata,
+            ),
+            minimal=minimal,
+        )
 
     async def _link(
         self,

@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import sys
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,15 +74,39 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 _DIGIT_RUN = re.compile(r"\d{6,}")
+_DIGITS_WITH_SEPARATORS = re.compile(r"[+(]*\d[\d\s().\-+/]*\d")
+_PATH_PHONE_DIGITS = 7
+_MAX_DECODES = 8
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ACCESS_PATH_ARG = 2
 """uvicorn's access record: ``(client, method, path with query, http version, status)``."""
 
 
 def mask_path(path: str, secrets: Iterable[str] = ()) -> str:
-    """A request path and query string fit for a log line: :func:`mask`, and any run of six
-    or more digits (a number written without ``+``, an account number) cut to its last two.
+    """A request path and query string fit for a log line, as a caller may have spelt it.
+
+    Percent-encoding is undone until nothing changes (``%2540`` is ``@``; a literal ``+``
+    is a space), then :func:`mask` applies; any run of at least seven digits with separators
+    (``(415) 555-0134``, ``+49 151 2345 6789``) is a phone, and any other run of six or more
+    digits is cut to its last two. Control characters are written back percent-encoded, so
+    a path never forges a line.
     """
-    return _DIGIT_RUN.sub(lambda m: f"<digits …{m.group()[-2:]}>", mask(path, secrets))
+    decoded = urllib.parse.unquote_plus(path)
+    for _ in range(_MAX_DECODES):
+        step = urllib.parse.unquote(decoded)
+        if step == decoded:
+            break
+        decoded = step
+    masked = _DIGITS_WITH_SEPARATORS.sub(_masked_digits, mask(decoded, secrets))
+    masked = _DIGIT_RUN.sub(lambda m: f"<digits …{m.group()[-2:]}>", masked)
+    return _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", masked)
+
+
+def _masked_digits(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group())
+    if len(digits) < _PATH_PHONE_DIGITS:
+        return match.group()
+    return f"<phone …{digits[-2:]}>"
 
 
 def _masked_phone(match: re.Match[str]) -> str:

@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from retell_booking_tools.calcom.client import CalcomRequestEvent
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.domain import READ_ONLY_TOOLS, ToolCallKey, ToolStatus
+from retell_booking_tools.errors import CountersUnavailable
 from retell_booking_tools.otel import open_telemetry_instruments
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.stats import day_start
@@ -63,12 +64,14 @@ class RedisCounters:
     def __init__(self, url: str, *, prefix: str = "retell_booking") -> None:
         try:
             import redis.asyncio as redis
+            from redis.exceptions import RedisError
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise ImportError(
                 "RETELL_BOOKING_REDIS_URL needs the redis extra: "
                 "pip install 'retell-booking-tools[redis]'"
             ) from exc
         self._redis: Any = redis.Redis.from_url(url)
+        self._failures: tuple[type[Exception], ...] = (RedisError, OSError)
         self._prefix = prefix
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -84,8 +87,12 @@ class RedisCounters:
             logger.warning("could not count %s in Redis: %s", name, type(exc).__name__)
 
     async def read(self, name: str) -> dict[str, int]:
+        """Every label's count; raises :class:`CountersUnavailable` when Redis fails."""
         await self.flush()
-        stored = await self._redis.hgetall(f"{self._prefix}:{name}")
+        try:
+            stored = await self._redis.hgetall(f"{self._prefix}:{name}")
+        except self._failures as exc:
+            raise CountersUnavailable(f"could not read {name} from Redis: {exc}") from exc
         return {key.decode(): int(value) for key, value in stored.items()}
 
     async def flush(self) -> None:
@@ -221,7 +228,10 @@ class Telemetry:
             await self._check_duplicates(key)
 
     async def render(self) -> bytes:
-        """The Prometheus text exposition: store counters, then this process's measurements."""
+        """The Prometheus text exposition: store counters, then this process's measurements.
+
+        Raises :class:`RepositoryError` (:class:`CountersUnavailable` for Redis) when the
+        counters cannot be read."""
         counts = await self._repository.tool_outcome_counts()
         misses = await self._repository.reference_misses(since=datetime.min.replace(tzinfo=UTC))
         snapshot = CollectorRegistry(auto_describe=False)

@@ -385,7 +385,12 @@ class RetellEndpoints:
             return _problem(404, "metrics are turned off")
         from retell_booking_tools.metrics import CONTENT_TYPE
 
-        return Response(await telemetry.render(), media_type=CONTENT_TYPE)
+        try:
+            text = await telemetry.render()
+        except RepositoryError as exc:
+            logger.warning("metrics not served: %s", exc)
+            return _problem(503, "the store is unavailable")
+        return Response(text, media_type=CONTENT_TYPE)
 
 
 def create_app(

@@ -156,13 +156,22 @@ _RETRYABLE_SQLSTATES = frozenset(
 
 
 class _Attempt:
-    """One try of a transaction: whether its commit has been sent (then never repeat it)."""
+    """One try of a transaction: whether it has a connection yet (before that nothing was
+    sent), and whether its commit has been sent (then never repeat it)."""
 
+    connected = False
     committing = False
 
 
-def _heals_on_retry(error: sa_exc.DBAPIError) -> bool:
-    """Whether the same transaction on a fresh connection may succeed."""
+def _heals_on_retry(error: sa_exc.DBAPIError, *, connecting: bool = False) -> bool:
+    """Whether the same transaction on a fresh connection may succeed.
+
+    A connection that could not be opened (refused, ``too many clients``, a server starting
+    up or failing over) carries neither an invalidated connection nor, often, a SQLSTATE;
+    nothing was sent on it, so trying again is always safe.
+    """
+    if connecting and isinstance(error, sa_exc.OperationalError):
+        return True
     if error.connection_invalidated:
         return True
     sqlstate = getattr(error.orig, "sqlstate", None) or ""
@@ -401,7 +410,8 @@ class PostgresRepository(SqlRepository):
 
         A transaction that failed before its commit for a reason a new attempt can heal (a
         terminated session, a failover, a serialization failure or deadlock, a full server)
-        was rolled back, so it runs once more on a fresh connection. A failed commit is
+        was rolled back, so it runs once more on a fresh connection; so does one whose
+        connection could not be opened at all. A failed commit is
         never repeated: it may have committed.
         """
         with self._translate(action):
@@ -409,7 +419,7 @@ class PostgresRepository(SqlRepository):
             try:
                 return await self._transaction(work, attempt)
             except sa_exc.DBAPIError as exc:
-                if attempt.committing or not _heals_on_retry(exc):
+                if attempt.committing or not _heals_on_retry(exc, connecting=not attempt.connected):
                     raise
                 logger.warning(
                     "%s: the store failed (%s); retrying once on a fresh connection",
@@ -420,6 +430,7 @@ class PostgresRepository(SqlRepository):
 
     async def _transaction(self, work: Callable[[sa.Connection], _T], attempt: _Attempt) -> _T:
         async with self._engine.connect() as conn:
+            attempt.connected = True
             async with conn.begin():
                 result = await conn.run_sync(work)
                 attempt.committing = True

@@ -11,13 +11,15 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from agent_backend import CALCOM_KEY, RETELL_KEY, World, make_settings
+from agent_backend import CALCOM_KEY, RETELL_KEY, World, make_settings, open_world
 from prometheus_client.parser import text_string_to_metric_families
 
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
 from retell_booking_tools.domain import ToolCallKey, ToolStatus
+from retell_booking_tools.errors import RepositoryError
 from retell_booking_tools.metrics import RedisCounters, Telemetry
+from retell_booking_tools.repository.memory import InMemoryRepository
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.runtime import Runtime, build_runtime
 from retell_booking_tools.server import create_app
@@ -239,3 +241,37 @@ async def test_measurements_reach_an_opentelemetry_meter_provider(world: World) 
     assert points[("retell_booking.tool.results", existing)].value == 1
     assert points[("retell_booking.tool.duration", existing)].count == 1
     assert points[("retell_booking.upstream.errors", (("kind", "CalcomNotFound"),))].value == 1
+
+
+class UnreachableStore(InMemoryRepository):
+    """A store whose counter queries fail as a lost connection does."""
+
+    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
+        raise RepositoryError("tool_outcome_counts failed: OperationalError: connection lost")
+
+
+async def test_metrics_answer_503_while_the_store_is_unreachable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A scrape while the store fails is a 503 with one WARNING, never a 500."""
+    async with open_world(UnreachableStore()) as world:
+        with caplog.at_level(logging.WARNING, logger="retell_booking_tools.server"):
+            response = await get_metrics(world.runtime)
+
+    assert response.status_code == 503
+    assert response.json() == {"error": "the store is unavailable"}
+    warnings = [r for r in caplog.records if r.name == "retell_booking_tools.server"]
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("repository", ["memory"], indirect=True)
+async def test_metrics_answer_503_while_redis_is_unreachable(world: World) -> None:
+    """Shared counters in a Redis nobody listens for are a 503, never a 500."""
+    telemetry = Telemetry(world.repository, shared=RedisCounters("redis://127.0.0.1:1/0"))
+    try:
+        response = await get_metrics(attrs.evolve(world.runtime, telemetry=telemetry))
+    finally:
+        await telemetry.aclose()
+
+    assert response.status_code == 503
+    assert response.json() == {"error": "the store is unavailable"}

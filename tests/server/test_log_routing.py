@@ -86,6 +86,10 @@ class TestMaskPath:
             "/x?phone=015112345678",
             "/x/max@example.com",
             "/x?email=max%40example.com",
+            "/x?e=max%2540example.com",
+            "/x?p=%2B49%20151%2012345678",
+            "/x?p=%252B4915112345678",
+            "/x?q=+49+151+1234+5678",
         ],
     )
     def test_contact_details_in_a_path_are_masked(self, path: str) -> None:
@@ -93,7 +97,46 @@ class TestMaskPath:
         masked = mask_path(path)
 
         assert "5112345678" not in masked
+        assert "151 12345678" not in masked
+        assert "1234 5678" not in masked
         assert "example.com" not in masked
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/healthz?phone=415-555-0134&e=max.mustermann%40example%2Ecom",
+            "/healthz?p=%2B1%20(415)%20555-0134&q=+49+151+2345+6789",
+            "/x?p=(415)%20555-0134",
+            "/x?p=415.555.0134",
+            "/x?p=415/555/0134",
+        ],
+    )
+    def test_phone_numbers_written_with_separators_are_masked(self, path: str) -> None:
+        """A number spelt with spaces, dashes, dots, slashes or brackets keeps two digits."""
+        masked = mask_path(path)
+
+        assert "555" not in masked
+        assert "2345" not in masked
+        assert "mustermann" not in masked
+        assert "<phone …34>" in masked
+
+    def test_keys_stay_masked_once_decoded(self) -> None:
+        """API keys and configured secrets are masked, encoded or not."""
+        masked = mask_path(
+            "/x?k=cal_live_abcdef123456&r=key%5Fabcdef1234567&s=top%2573ecret",
+            secrets=["topsecret"],
+        )
+
+        assert "abcdef" not in masked
+        assert "topsecret" not in masked
+
+    def test_encoded_line_breaks_never_forge_a_line(self) -> None:
+        """Decoding a path never writes a raw control character into the log."""
+        masked = mask_path("/x%0D%0A127.0.0.1 - GET /admin 200%00")
+
+        assert "\n" not in masked
+        assert "\r" not in masked
+        assert "\x00" not in masked
 
     def test_ordinary_paths_stay_readable(self) -> None:
         """Routes and short ids are left as they are."""

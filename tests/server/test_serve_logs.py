@@ -81,6 +81,9 @@ def test_every_line_of_serve_is_masked_json(
             client.get(f"/healthz?phone=%2B{PHONE_DIGITS[0]}&email={EMAIL.replace('@', '%40')}")
             client.get(f"/retell/functions/+{PHONE_DIGITS[0]}/{EMAIL}")
             client.get(f"/lookup/{PHONE_DIGITS[1]}?key={CALCOM_KEY}&retell={RETELL_KEY}")
+            client.get("/healthz?phone=415-555-0134&e=max.mustermann%40example%2Ecom")
+            client.get("/healthz?p=%2B1%20(415)%20555-0134&q=+49+151+2345+6789")
+            client.get("/healthz?e=max%2540example.com&p=%2B49%20151%2012345678")
             client.post(
                 "/retell/functions/collect_appointment_data",
                 content=json.dumps({"call": {"call_id": "c"}, "args": {"email": EMAIL}}),
@@ -95,13 +98,16 @@ def test_every_line_of_serve_is_masked_json(
     entries = [json.loads(line) for line in lines]
     text = "\n".join(lines)
     assert all(digits not in text for digits in PHONE_DIGITS)
+    for spelt in ("555-0134", "(415)", "555 0134", "2345 6789", "151 12345678"):
+        assert spelt not in text
+    assert "mustermann" not in text
     assert EMAIL not in text
     assert "example.com" not in text
     assert CALCOM_KEY not in text
     assert RETELL_KEY not in text
     loggers = {entry["logger"] for entry in entries}
     assert {"uvicorn.error", "uvicorn.access"} <= loggers
-    assert sum(1 for e in entries if e["logger"] == "uvicorn.access") >= 4
+    assert sum(1 for e in entries if e["logger"] == "uvicorn.access") >= 7
     assert any("disconnected" in e["message"] for e in entries)
     assert not any(e["level"] in ("error", "critical") for e in entries)
     assert not any("Traceback" in e.get("exception", "") for e in entries)
