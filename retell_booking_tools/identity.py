@@ -218,7 +218,7 @@ _IGNORABLE_PLANES = ((0x0000, 0xD800), (0xE000, 0x20000), (0xE0000, 0xF0000))
 
 def _blank_class() -> str:
     """The class body of every character :func:`_blank` refuses, for JSON-schema patterns,
-    which cannot name a Unicode property: ``\\uXXXX`` escapes in the basic plane, the
+    which cannot name a Unicode property: ``\\u`` escapes (four hex digits) in the basic plane, the
     characters themselves above it (ECMA-262 with the ``u`` flag and Python read both)."""
     runs = regex.compile(r"\p{Default_Ignorable_Code_Point}+")
     parts = []
