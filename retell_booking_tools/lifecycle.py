@@ -483,13 +483,7 @@ class AppointmentLifecycle:
         """Link a change Cal.com has made; see :func:`booking.link_as_far_as_stored`."""
         await link_as_far_as_stored(
             self._repository,
-            CallLink(
-                call_id=call_id,
-                appointment_id=appointment.id,
-                relationship=relationship,
-                linked_at=self._clock(),
-                metadata=metadata,
-            ),
+            self._call_link(call_id, appointment, relationship, metadata),
             minimal=minimal,
         )
 
@@ -500,14 +494,22 @@ class AppointmentLifecycle:
         relationship: Relationship,
         metadata: dict[str, Any],
     ) -> None:
-        await self._repository.link(
-            CallLink(
-                call_id=call_id,
-                appointment_id=appointment.id,
-                relationship=relationship,
-                linked_at=self._clock(),
-                metadata=metadata,
-            )
+        await self._repository.link(self._call_link(call_id, appointment, relationship, metadata))
+
+    def _call_link(
+        self,
+        call_id: str,
+        appointment: Appointment,
+        relationship: Relationship,
+        metadata: dict[str, Any],
+    ) -> CallLink:
+        """This call touching ``appointment`` now, in the given way."""
+        return CallLink(
+            call_id=call_id,
+            appointment_id=appointment.id,
+            relationship=relationship,
+            linked_at=self._clock(),
+            metadata=metadata,
         )
 
 

@@ -62,15 +62,11 @@ class RedisCounters:
     """:class:`SharedCounters` as Redis hashes (``<prefix>:<name>``, one field per label)."""
 
     def __init__(self, url: str, *, prefix: str = "retell_booking") -> None:
-        try:
-            import redis.asyncio as redis
-            from redis.exceptions import RedisError
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ImportError(
-                "RETELL_BOOKING_REDIS_URL needs the redis extra: "
-                "pip install 'retell-booking-tools[redis]'"
-            ) from exc
-        self._redis: Any = redis.Redis.from_url(url)
+        from retell_booking_tools.shared_redis import redis_client
+
+        self._redis: Any = redis_client(url)
+        from redis.exceptions import RedisError
+
         self._failures: tuple[type[Exception], ...] = (RedisError, OSError)
         self._prefix = prefix
         self._pending: set[asyncio.Task[None]] = set()

@@ -192,14 +192,9 @@ class RedisBudgetStore:
     replicas that share Redis but not necessarily a database."""
 
     def __init__(self, url: str, *, prefix: str = "retell-booking:calcom-budget") -> None:
-        try:
-            import redis.asyncio as redis
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ImportError(
-                "RETELL_BOOKING_REDIS_URL needs the redis extra: "
-                "pip install 'retell-booking-tools[redis]'"
-            ) from exc
-        self._redis: Any = redis.Redis.from_url(url)
+        from retell_booking_tools.shared_redis import redis_client
+
+        self._redis: Any = redis_client(url)
         self._prefix = prefix
         self._take: Any = self._redis.register_script(_TAKE_SCRIPT)
         self._block: Any = self._redis.register_script(_BLOCK_SCRIPT)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -462,12 +462,21 @@ def _too_many_misses(context: ToolContext) -> ToolResult:
     )
 
 
+class NamesAnAppointment(Protocol):
+    """Arguments of a tool that acts on one appointment: by uid, or by reference and name."""
+
+    @property
+    def booking_uid(self) -> str | None: ...
+
+    @property
+    def booking_reference(self) -> str | None: ...
+
+    @property
+    def customer_name(self) -> str | None: ...
+
+
 async def acting_customer(
-    context: ToolContext,
-    *,
-    booking_uid: str | None,
-    booking_reference: str | None,
-    name: str | None,
+    context: ToolContext, args: NamesAnAppointment
 ) -> tuple[str, Customer] | ToolResult:
     """The booking uid to act on and the customer to act as, or the answer to give.
 
@@ -475,8 +484,11 @@ async def acting_customer(
     booking uid only on the caller's own appointment: of their trusted identity, or, for a
     caller without one, booked in this very call.
     """
-    if booking_reference:
-        owned = await reference_owner(context, reference=booking_reference, name=name)
+    booking_uid = args.booking_uid
+    if args.booking_reference:
+        owned = await reference_owner(
+            context, reference=args.booking_reference, name=args.customer_name
+        )
         if isinstance(owned, ToolResult):
             return owned
         appointment, owner = owned

@@ -41,12 +41,7 @@ async def cancel_appointment(args: CancelAppointmentArgs, context: ToolContext) 
         reason = clean_text(args.reason, field="reason", multiline=True) if args.reason else None
     except InvalidArguments as error:
         return invalid_result(error, context)
-    acting = await acting_customer(
-        context,
-        booking_uid=args.booking_uid,
-        booking_reference=args.booking_reference,
-        name=args.customer_name,
-    )
+    acting = await acting_customer(context, args)
     if isinstance(acting, ToolResult):
         return acting
     booking_uid, customer = acting

@@ -28,12 +28,7 @@ class ConfirmExistingArgs(ToolArgs):
 
 
 async def confirm_existing(args: ConfirmExistingArgs, context: ToolContext) -> ToolResult:
-    acting = await acting_customer(
-        context,
-        booking_uid=args.booking_uid,
-        booking_reference=args.booking_reference,
-        name=args.customer_name,
-    )
+    acting = await acting_customer(context, args)
     if isinstance(acting, ToolResult):
         return acting
     booking_uid, customer = acting

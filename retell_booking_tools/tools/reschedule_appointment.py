@@ -45,12 +45,7 @@ async def reschedule_appointment(
         start = requested_start(args.date, args.time, context)
     except InvalidArguments as error:
         return invalid_result(error, context)
-    acting = await acting_customer(
-        context,
-        booking_uid=args.booking_uid,
-        booking_reference=args.booking_reference,
-        name=args.customer_name,
-    )
+    acting = await acting_customer(context, args)
     if isinstance(acting, ToolResult):
         return acting
     booking_uid, customer = acting
