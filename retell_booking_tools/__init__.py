@@ -10,18 +10,24 @@ stays quick for processes that start often.
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from retell_booking_tools.availability import (
+    from retell_booking_tools.booking.availability import (
         Availability,
         AvailabilityRequest,
         AvailabilityService,
         OfferedSlots,
     )
-    from retell_booking_tools.booking import (
+    from retell_booking_tools.booking.decision import (
         BookingOutcome,
         BookingPolicy,
         BookingRequest,
         BookingService,
     )
+    from retell_booking_tools.booking.lifecycle import (
+        AppointmentLifecycle,
+        CancelRequest,
+        RescheduleRequest,
+    )
+    from retell_booking_tools.booking.webhooks import CalcomSync, SyncOutcome
     from retell_booking_tools.calcom.client import CalcomClient
     from retell_booking_tools.calcom.errors import (
         CalcomAuthError,
@@ -32,9 +38,7 @@ if TYPE_CHECKING:
         CalcomUnavailable,
         CalcomValidationError,
     )
-    from retell_booking_tools.calcom_sync import CalcomSync, SyncOutcome
     from retell_booking_tools.config import Settings
-    from retell_booking_tools.doctor import Doctor, DoctorReport, Problem
     from retell_booking_tools.domain import (
         Appointment,
         AppointmentStatus,
@@ -52,17 +56,13 @@ if TYPE_CHECKING:
         RetellBookingError,
         SchemaOutOfDate,
     )
-    from retell_booking_tools.lifecycle import (
-        AppointmentLifecycle,
-        CancelRequest,
-        RescheduleRequest,
-    )
     from retell_booking_tools.logs import configure_logging
-    from retell_booking_tools.metrics import Telemetry
+    from retell_booking_tools.ops.doctor import Doctor, DoctorReport, Problem
+    from retell_booking_tools.ops.metrics import Telemetry
+    from retell_booking_tools.ops.stats import DayStats, daily_stats
     from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
     from retell_booking_tools.runtime import Runtime, build_runtime
     from retell_booking_tools.server import NotStarted, RetellEndpoints, create_app
-    from retell_booking_tools.stats import DayStats, daily_stats
     from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 else:
     from retell_booking_tools.lazy_exports import lazy_exports as _lazy_exports
@@ -70,13 +70,13 @@ else:
     __getattr__, __dir__ = _lazy_exports(
         __name__,
         {
-            "retell_booking_tools.availability": (
+            "retell_booking_tools.booking.availability": (
                 "Availability",
                 "AvailabilityRequest",
                 "AvailabilityService",
                 "OfferedSlots",
             ),
-            "retell_booking_tools.booking": (
+            "retell_booking_tools.booking.decision": (
                 "BookingOutcome",
                 "BookingPolicy",
                 "BookingRequest",
@@ -92,9 +92,9 @@ else:
                 "CalcomUnavailable",
                 "CalcomValidationError",
             ),
-            "retell_booking_tools.calcom_sync": ("CalcomSync", "SyncOutcome"),
+            "retell_booking_tools.booking.webhooks": ("CalcomSync", "SyncOutcome"),
             "retell_booking_tools.config": ("Settings",),
-            "retell_booking_tools.doctor": ("Doctor", "DoctorReport", "Problem"),
+            "retell_booking_tools.ops.doctor": ("Doctor", "DoctorReport", "Problem"),
             "retell_booking_tools.domain": (
                 "Appointment",
                 "AppointmentStatus",
@@ -112,13 +112,13 @@ else:
                 "RetellBookingError",
                 "SchemaOutOfDate",
             ),
-            "retell_booking_tools.lifecycle": (
+            "retell_booking_tools.booking.lifecycle": (
                 "AppointmentLifecycle",
                 "CancelRequest",
                 "RescheduleRequest",
             ),
             "retell_booking_tools.logs": ("configure_logging",),
-            "retell_booking_tools.metrics": ("Telemetry",),
+            "retell_booking_tools.ops.metrics": ("Telemetry",),
             "retell_booking_tools.repository": (
                 "InMemoryRepository",
                 "Repository",
@@ -126,7 +126,7 @@ else:
             ),
             "retell_booking_tools.runtime": ("Runtime", "build_runtime"),
             "retell_booking_tools.server": ("NotStarted", "RetellEndpoints", "create_app"),
-            "retell_booking_tools.stats": ("DayStats", "daily_stats"),
+            "retell_booking_tools.ops.stats": ("DayStats", "daily_stats"),
             "retell_booking_tools.tools": ("ALL_TOOLS", "Tool", "ToolResult", "ToolRunner"),
         },
     )

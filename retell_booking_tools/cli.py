@@ -16,8 +16,8 @@ import typer
 
 from retell_booking_tools.config import Language, Settings
 from retell_booking_tools.errors import ConfigurationError, RetellBookingError
-from retell_booking_tools.history import appointment_history, call_history
 from retell_booking_tools.logs import configure_logging
+from retell_booking_tools.ops.history import appointment_history, call_history
 
 if TYPE_CHECKING:
     from retell_booking_tools.repository.protocol import Repository
@@ -208,8 +208,8 @@ def doctor(
 ) -> None:
     """Find calls, appointments and Cal.com bookings that disagree; exit 1 if any remain."""
     from retell_booking_tools.calcom.client import CalcomClient
-    from retell_booking_tools.doctor import Doctor, DoctorReport
-    from retell_booking_tools.stats import day_start
+    from retell_booking_tools.ops.doctor import Doctor, DoctorReport
+    from retell_booking_tools.ops.stats import day_start
 
     settings = _settings()
     try:
@@ -254,7 +254,7 @@ def stats(
     as_json: JsonFlag = False,
 ) -> None:
     """Calls, bookings, duplicates, conflicts, errors and orphaned calls per business day."""
-    from retell_booking_tools.stats import daily_stats
+    from retell_booking_tools.ops.stats import daily_stats
 
     settings = _settings()
     now = datetime.now(settings.zone)

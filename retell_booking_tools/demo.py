@@ -16,7 +16,7 @@ import attrs
 from pydantic import SecretStr
 
 from retell_booking_tools.config import Language, Settings
-from retell_booking_tools.history import appointment_history
+from retell_booking_tools.ops.history import appointment_history
 from retell_booking_tools.repository.factory import upgrade_database
 from retell_booking_tools.runtime import build_runtime
 from retell_booking_tools.server import create_app

@@ -9,18 +9,18 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import httpx
 
-from retell_booking_tools.booking import BookingPolicy, BookingService
+from retell_booking_tools.booking.decision import BookingPolicy, BookingService
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
-from retell_booking_tools.metrics import RedisCounters, Telemetry
+from retell_booking_tools.ops.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
-    from retell_booking_tools.availability import SharedSlots
+    from retell_booking_tools.booking.availability import SharedSlots
     from retell_booking_tools.calcom.budget import RateBudget
 
 

@@ -293,7 +293,7 @@ class RetellEndpoints:
             return _problem(400, str(exc))
         if event is None:
             return JSONResponse({"status": "ignored"})
-        from retell_booking_tools.calcom_sync import CalcomSync
+        from retell_booking_tools.booking.webhooks import CalcomSync
 
         try:
             outcome = await CalcomSync(self.runtime.service).apply(event)
@@ -383,7 +383,7 @@ class RetellEndpoints:
         telemetry = self._runtime.telemetry
         if not self.settings.metrics_enabled or telemetry is None:
             return _problem(404, "metrics are turned off")
-        from retell_booking_tools.metrics import CONTENT_TYPE
+        from retell_booking_tools.ops.metrics import CONTENT_TYPE
 
         try:
             text = await telemetry.render()

@@ -34,10 +34,10 @@ from retell_booking_tools.console.auth import (
 )
 from retell_booking_tools.console.chart import daily_chart
 from retell_booking_tools.console.checkup import Checkup
-from retell_booking_tools.stats import DayStats, day_start
+from retell_booking_tools.ops.stats import DayStats, day_start
 
 if TYPE_CHECKING:
-    from retell_booking_tools.doctor import Problem
+    from retell_booking_tools.ops.doctor import Problem
     from retell_booking_tools.runtime import Runtime
 
 __all__ = ["COOKIE_NAME", "SECURITY_HEADERS", "Console", "SecurityHeaders"]
@@ -361,7 +361,7 @@ class Console:
         )
 
     async def _scan(self, runtime: Runtime) -> tuple[Problem, ...]:
-        from retell_booking_tools.doctor import Doctor
+        from retell_booking_tools.ops.doctor import Doctor
 
         settings = self._settings
         event_type_ids = [settings.calcom_event_type_id] if settings.calcom_event_type_id else []

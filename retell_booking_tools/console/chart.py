@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from retell_booking_tools.stats import DayStats
+from retell_booking_tools.ops.stats import DayStats
 
 __all__ = ["SERIES", "Chart", "Series", "daily_chart"]
 

@@ -20,7 +20,7 @@ import attrs
 from retell_booking_tools.clock import Clock
 
 if TYPE_CHECKING:
-    from retell_booking_tools.doctor import Problem
+    from retell_booking_tools.ops.doctor import Problem
 
 __all__ = ["FRESH_FOR", "Checkup", "CheckupState"]
 

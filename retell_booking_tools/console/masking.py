@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from retell_booking_tools.history import masked_number
+from retell_booking_tools.ops.history import masked_number
 
 __all__ = ["masked_email", "masked_number", "masked_text", "masked_value"]
 

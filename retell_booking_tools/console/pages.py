@@ -25,13 +25,13 @@ from retell_booking_tools.domain import (
     ToolCallRecord,
     ToolStatus,
 )
+from retell_booking_tools.ops.stats import DayStats, day_start
 from retell_booking_tools.repository.protocol import (
     CallCursor,
     CallEntry,
     Repository,
     SupportReads,
 )
-from retell_booking_tools.stats import DayStats, day_start
 
 __all__ = [
     "MIN_NUMBER_DIGITS",

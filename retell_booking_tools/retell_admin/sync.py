@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from retell_booking_tools.errors import ConfigurationError
-from retell_booking_tools.history import masked_number
+from retell_booking_tools.ops.history import masked_number
 from retell_booking_tools.retell_admin.export import export_tools
 from retell_booking_tools.retell_admin.plan import (
     FLOW_TOOLS,

@@ -16,19 +16,9 @@ from zoneinfo import ZoneInfo
 import attrs
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from retell_booking_tools.availability import AvailabilityService, OfferedSlots
-from retell_booking_tools.booking import BookingOutcome, BookingService
-from retell_booking_tools.config import Language
-from retell_booking_tools.domain import (
-    Appointment,
-    AppointmentStatus,
-    Customer,
-    ToolStatus,
-    call_key,
-    phone_key,
-)
-from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.identity import (
+from retell_booking_tools.booking.availability import AvailabilityService, OfferedSlots
+from retell_booking_tools.booking.decision import BookingOutcome, BookingService
+from retell_booking_tools.booking.identity import (
     CONTACT_NEEDED,
     TrustedIdentity,
     clean_text,
@@ -40,7 +30,17 @@ from retell_booking_tools.identity import (
     spoken_reference,
     trusted_identity,
 )
-from retell_booking_tools.lifecycle import AppointmentLifecycle
+from retell_booking_tools.booking.lifecycle import AppointmentLifecycle
+from retell_booking_tools.config import Language
+from retell_booking_tools.domain import (
+    Appointment,
+    AppointmentStatus,
+    Customer,
+    ToolStatus,
+    call_key,
+    phone_key,
+)
+from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.retell.models import RetellCall

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from retell_booking_tools.booking.identity import clean_text
+from retell_booking_tools.booking.lifecycle import CancelRequest
 from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.identity import clean_text
-from retell_booking_tools.lifecycle import CancelRequest
 from retell_booking_tools.tools.base import (
     Tool,
     ToolArgs,

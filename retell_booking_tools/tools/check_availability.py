@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import Field
 
-from retell_booking_tools.availability import AvailabilityRequest
+from retell_booking_tools.booking.availability import AvailabilityRequest
 from retell_booking_tools.domain import Appointment, ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render

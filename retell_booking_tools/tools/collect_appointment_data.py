@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import Field, field_validator
 
-from retell_booking_tools.booking import BookingRequest
+from retell_booking_tools.booking.decision import BookingRequest
+from retell_booking_tools.booking.identity import INVISIBLE_CLASS, clean_text
 from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.identity import INVISIBLE_CLASS, clean_text
 from retell_booking_tools.messages import render
 from retell_booking_tools.retell.models import has_unprintable
 from retell_booking_tools.tools.base import (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from retell_booking_tools.booking.lifecycle import RescheduleRequest, SameStart
 from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.lifecycle import RescheduleRequest, SameStart
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     Tool,

@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 import attrs
 from pydantic import ValidationError
 
-from retell_booking_tools.booking import BookingService
+from retell_booking_tools.booking.decision import BookingService
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (

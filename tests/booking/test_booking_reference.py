@@ -14,7 +14,7 @@ from test_doctor import SINCE, doctor_for
 from test_metrics import scrape
 
 from retell_booking_tools.domain import REFERENCE_ALPHABET
-from retell_booking_tools.history import appointment_history, call_history
+from retell_booking_tools.ops.history import appointment_history, call_history
 
 _DAY = timedelta(days=1)
 _SPOKEN = {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from agent_backend import EVENT_TYPE_ID, World
 
-from retell_booking_tools.attendees import attendee_email
+from retell_booking_tools.booking.attendees import attendee_email
 from retell_booking_tools.testing import BusinessHours, EventTypeSpec, Fault, FaultKind
 
 

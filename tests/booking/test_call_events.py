@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from agent_backend import CALLER, RETELL_KEY, World
 
-from retell_booking_tools.history import call_history
+from retell_booking_tools.ops.history import call_history
 from retell_booking_tools.retell.signature import sign
 from retell_booking_tools.server import MAX_BODY_BYTES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent_backend import CALLER, World
 
-from retell_booking_tools.identity import spoken_reference
+from retell_booking_tools.booking.identity import spoken_reference
 
 ARGS = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"}
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from agent_backend import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World
 
-from retell_booking_tools.attendees import attendee_email
-from retell_booking_tools.doctor import Doctor, DoctorReport
+from retell_booking_tools.booking.attendees import attendee_email
 from retell_booking_tools.domain import Call, CallLink, Relationship, ToolCallKey
+from retell_booking_tools.ops.doctor import Doctor, DoctorReport
 
 SINCE = datetime(2025, 10, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent_backend import World
 
-from retell_booking_tools.history import appointment_history, call_history
+from retell_booking_tools.ops.history import appointment_history, call_history
 
 
 async def test_every_call_of_the_journey_appears_with_its_relationship(world: World) -> None:

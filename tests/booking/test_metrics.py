@@ -18,7 +18,7 @@ from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
 from retell_booking_tools.domain import ToolCallKey, ToolStatus
 from retell_booking_tools.errors import RepositoryError
-from retell_booking_tools.metrics import RedisCounters, Telemetry
+from retell_booking_tools.ops.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.memory import InMemoryRepository
 from retell_booking_tools.repository.protocol import Repository
 from retell_booking_tools.runtime import Runtime, build_runtime
@@ -139,7 +139,7 @@ async def test_crossing_the_daily_duplicate_threshold_warns_once_per_day_across_
 ) -> None:
     """Five duplicates over two replicas warn once; the next day's third warns again."""
     first, second = replicas
-    caplog.set_level(logging.WARNING, logger="retell_booking_tools.metrics")
+    caplog.set_level(logging.WARNING, logger="retell_booking_tools.ops.metrics")
     assert (await first.book("call_0"))["status"] == "booked"
     for number in range(1, 6):
         replica = first if number % 2 else second

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from agent_backend import CALLER, EVENT_TYPE_ID, World
 
-from retell_booking_tools.attendees import (
+from retell_booking_tools.booking.attendees import (
     PhoneAddress,
     attendee_email,
     attendee_emails,
     legacy_attendee_email,
     parse_attendee_email,
 )
-from retell_booking_tools.doctor import Doctor
 from retell_booking_tools.domain import Customer, NewAppointment
+from retell_booking_tools.ops.doctor import Doctor
 
 FRIDAY_11 = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
 LEGACY = f"tel-{CALLER.lstrip('+')}@phone.invalid"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from agent_backend import OTHER_CALLER, World
 
+from retell_booking_tools.booking.identity import spoken_reference
 from retell_booking_tools.domain import AppointmentStatus
-from retell_booking_tools.identity import spoken_reference
 from retell_booking_tools.testing import Fault, FaultKind
 
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from agent_backend import EVENT_TYPE_ID, World
 from test_doctor import SINCE, seed_incident
 
-from retell_booking_tools.doctor import Doctor
-from retell_booking_tools.stats import daily_stats
+from retell_booking_tools.ops.doctor import Doctor
+from retell_booking_tools.ops.stats import daily_stats
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

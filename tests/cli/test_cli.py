@@ -218,10 +218,10 @@ def test_commands_log_warnings_with_emails_and_phone_numbers_masked(
     code, _, _ = _run(["calls", "show", "call_766", "--json"], database_url)
     assert code == 0
 
-    logging.getLogger("retell_booking_tools.doctor").warning(
+    logging.getLogger("retell_booking_tools.ops.doctor").warning(
         "no customer for max.mustermann@example.com (+4915112345678)"
     )
-    logging.getLogger("retell_booking_tools.doctor").info("progress is not news")
+    logging.getLogger("retell_booking_tools.ops.doctor").info("progress is not news")
 
     logged = capsys.readouterr().err
     assert "no customer for" in logged

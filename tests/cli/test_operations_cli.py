@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from retell_booking_tools.attendees import attendee_email
+from retell_booking_tools.booking.attendees import attendee_email
 from retell_booking_tools.cli import app
 from retell_booking_tools.domain import Call, CallLink, NewAppointment, Relationship, ToolCallKey
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database

@@ -8,7 +8,7 @@ import pytest
 
 from retell_booking_tools.console.chart import SERIES, daily_chart
 from retell_booking_tools.console.masking import masked_email, masked_text, masked_value
-from retell_booking_tools.stats import DayStats
+from retell_booking_tools.ops.stats import DayStats
 
 
 class TestMasking:

@@ -20,7 +20,7 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolCallKey,
 )
-from retell_booking_tools.stats import daily_stats
+from retell_booking_tools.ops.stats import daily_stats
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -16,8 +16,8 @@ import attrs
 import pytest
 from reliability_world import CALLER, EVENT_TYPE_ID, LOCAL_STORES, World
 
-from retell_booking_tools.attendees import attendee_email
-from retell_booking_tools.booking import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.attendees import attendee_email
+from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.testing import Fault, FaultKind
 

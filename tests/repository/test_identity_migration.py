@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from agent_backend import EVENT_TYPE_ID, open_world
 from alembic import command
 
-from retell_booking_tools.doctor import Doctor
 from retell_booking_tools.domain import AppointmentStatus, NewAppointment
+from retell_booking_tools.ops.doctor import Doctor
 from retell_booking_tools.repository.factory import (
     _sync_engine,
     alembic_config,

@@ -15,9 +15,9 @@ from retell_booking_tools.domain import (
     Relationship,
     ToolCallKey,
 )
+from retell_booking_tools.ops.stats import daily_stats, day_start
 from retell_booking_tools.repository import Repository
 from retell_booking_tools.repository.protocol import CallCursor, SupportReads
-from retell_booking_tools.stats import daily_stats, day_start
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOON = datetime(2025, 10, 10, 10, 0, tzinfo=UTC)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.identity import (
+from retell_booking_tools.booking.identity import (
     clean_text,
     names_match,
     network_phone,
@@ -14,6 +13,7 @@ from retell_booking_tools.identity import (
     spoken_reference,
     trusted_identity,
 )
+from retell_booking_tools.errors import InvalidArguments
 
 
 class TestTrustedIdentity:

@@ -37,8 +37,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from retell_booking_tools.attendees import SMS_DOMAIN, attendee_emails
-from retell_booking_tools.availability import OfferedSlots, SharedSlots, SlotReads, nearest
+from retell_booking_tools.booking.attendees import SMS_DOMAIN, attendee_emails
+from retell_booking_tools.booking.availability import OfferedSlots, SharedSlots, SlotReads, nearest
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
     CalcomBookerLimitReached,

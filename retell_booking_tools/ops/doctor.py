@@ -30,8 +30,9 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from retell_booking_tools.attendees import parse_attendee_email
-from retell_booking_tools.booking import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.attendees import parse_attendee_email
+from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.identity import normalize_email, normalize_phone
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
 from retell_booking_tools.calcom.models import Booking
@@ -45,7 +46,6 @@ from retell_booking_tools.domain import (
     Relationship,
 )
 from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.identity import normalize_email, normalize_phone
 from retell_booking_tools.repository.protocol import Repository
 
 __all__ = ["Doctor", "DoctorReport", "Problem", "ProblemKind"]

@@ -10,7 +10,7 @@ A caller is identified only by what Retell vouches for, never by what they say:
 
 A phone or email the caller says is contact data of the booking it was given for.
 
-The attendee address Cal.com sees is built and read by :mod:`retell_booking_tools.attendees`
+The attendee address Cal.com sees is built and read by :mod:`retell_booking_tools.booking.attendees`
 alone.
 """
 
@@ -27,7 +27,7 @@ import phonenumbers
 import regex
 from email_validator import EmailNotValidError, validate_email
 
-from retell_booking_tools.attendees import attendee_emails as _attendee_emails
+from retell_booking_tools.booking.attendees import attendee_emails as _attendee_emails
 from retell_booking_tools.domain import (
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,

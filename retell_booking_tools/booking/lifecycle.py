@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from retell_booking_tools.availability import OfferedSlots, nearest
-from retell_booking_tools.booking import (
+from retell_booking_tools.booking.availability import OfferedSlots, nearest
+from retell_booking_tools.booking.decision import (
     BookingOutcome,
     BookingService,
     error_variant,

@@ -19,8 +19,9 @@ import enum
 import logging
 from datetime import UTC
 
-from retell_booking_tools.attendees import parse_attendee_email
-from retell_booking_tools.booking import CALL_ID_METADATA_KEY, BookingService
+from retell_booking_tools.booking.attendees import parse_attendee_email
+from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY, BookingService
+from retell_booking_tools.booking.lifecycle import appointment_lock, appointment_status
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.calcom.webhooks import BookingEvent
 from retell_booking_tools.domain import (
@@ -30,7 +31,6 @@ from retell_booking_tools.domain import (
     NewAppointment,
     Relationship,
 )
-from retell_booking_tools.lifecycle import appointment_lock, appointment_status
 
 logger = logging.getLogger(__name__)
 
