@@ -13,7 +13,14 @@ if TYPE_CHECKING:
     )
     from retell_booking_tools.repository.memory import InMemoryRepository
     from retell_booking_tools.repository.postgres import PostgresRepository
-    from retell_booking_tools.repository.protocol import Repository
+    from retell_booking_tools.repository.protocol import (
+        AppointmentStore,
+        CallRecords,
+        Reports,
+        Repository,
+        SupportReads,
+        ToolCallLedger,
+    )
     from retell_booking_tools.repository.sql import SqlRepository
     from retell_booking_tools.repository.sqlite import SqliteRepository
 else:
@@ -29,18 +36,30 @@ else:
             ),
             "retell_booking_tools.repository.memory": ("InMemoryRepository",),
             "retell_booking_tools.repository.postgres": ("PostgresRepository",),
-            "retell_booking_tools.repository.protocol": ("Repository",),
+            "retell_booking_tools.repository.protocol": (
+                "AppointmentStore",
+                "CallRecords",
+                "Reports",
+                "Repository",
+                "SupportReads",
+                "ToolCallLedger",
+            ),
             "retell_booking_tools.repository.sql": ("SqlRepository",),
             "retell_booking_tools.repository.sqlite": ("SqliteRepository",),
         },
     )
 
 __all__ = [
+    "AppointmentStore",
+    "CallRecords",
     "InMemoryRepository",
     "PostgresRepository",
+    "Reports",
     "Repository",
     "SqlRepository",
     "SqliteRepository",
+    "SupportReads",
+    "ToolCallLedger",
     "database_revision",
     "open_repository",
     "upgrade_database",

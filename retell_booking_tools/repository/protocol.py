@@ -1,4 +1,8 @@
-"""The store the booking service needs, as a Protocol every backend implements.
+"""The store, as one Protocol per concern, and :class:`Repository`, all of them together,
+which every backend implements: :class:`AppointmentStore` (customers, appointments, links,
+locks: the booking core), :class:`ToolCallLedger` (the tool runner), :class:`CallRecords`
+(call events), :class:`Reports` (``doctor``, ``stats``, metrics) and :class:`SupportReads`
+(the support console). Each consumer asks for the one it uses.
 
 Contract (checked by ``tests/repository/test_contract.py`` for every implementation):
 - appointments are unique by Cal.com ``booking_uid``: adding one twice returns the first;
@@ -46,8 +50,9 @@ from retell_booking_tools.domain import (
 
 
 @runtime_checkable
-class Repository(Protocol):
-    """Persistence for customers, appointments, calls, call-appointment links and tool calls."""
+class AppointmentStore(Protocol):
+    """Customers, their appointments and the calls linked to them, and the locks
+    that serialise changes: what the booking core reads and writes."""
 
     async def upsert_customer(
         self,
@@ -68,6 +73,12 @@ class Repository(Protocol):
 
     async def get_customer(self, customer_id: int) -> Customer | None: ...
 
+    async def find_customer(
+        self, *, phone: str | None, email: str | None, key: str | None = None
+    ) -> Customer | None:
+        """The customer ``upsert_customer`` would find for this identity, creating nobody."""
+        ...
+
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         """Store a booking; if its uid is already held, return that one and ``False``."""
         ...
@@ -78,26 +89,6 @@ class Repository(Protocol):
 
     async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
         """The appointment with that booking reference (exact, upper case), if any."""
-        ...
-
-    async def record_reference_miss(
-        self, *, call_id: str, number: str | None, at: datetime
-    ) -> None:
-        """Remember one wrong booking reference said in ``call_id`` (from ``number``).
-
-        ``number`` is whose misses these also are: the network number in E.164, or for a
-        call without one ``agent:<agent_id>`` (every such call to that agent).
-        """
-        ...
-
-    async def reference_misses(
-        self, *, since: datetime, call_id: str | None = None, number: str | None = None
-    ) -> int:
-        """How many wrong references since ``since``, of that call and/or that number."""
-        ...
-
-    async def list_customers(self) -> list[Customer]:
-        """Every customer, by id (for reports such as ``doctor``)."""
         ...
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
@@ -121,12 +112,6 @@ class Repository(Protocol):
         """
         ...
 
-    async def upsert_call(self, call: Call) -> Call:
-        """Record a call; fields that are ``None`` in ``call`` keep their stored value."""
-        ...
-
-    async def get_call(self, call_id: str) -> Call | None: ...
-
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
         """Link a call to an appointment; idempotent, returning the stored link and if it is new."""
         ...
@@ -138,6 +123,32 @@ class Repository(Protocol):
     async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
         """Links of one appointment, oldest first."""
         ...
+
+    async def record_reference_miss(
+        self, *, call_id: str, number: str | None, at: datetime
+    ) -> None:
+        """Remember one wrong booking reference said in ``call_id`` (from ``number``).
+
+        ``number`` is whose misses these also are: the network number in E.164, or for a
+        call without one ``agent:<agent_id>`` (every such call to that agent).
+        """
+        ...
+
+    async def reference_misses(
+        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+    ) -> int:
+        """How many wrong references since ``since``, of that call and/or that number."""
+        ...
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Hold a named lock shared by every user of this database."""
+        ...
+
+
+@runtime_checkable
+class ToolCallLedger(Protocol):
+    """One record per invocation of a function call: who owns a delivery, and the
+    result every later delivery replays (the tool runner's)."""
 
     async def claim_tool_call(
         self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None
@@ -189,10 +200,24 @@ class Repository(Protocol):
         """Give up ownership without a final result; the next delivery resumes."""
         ...
 
-    async def find_customer(
-        self, *, phone: str | None, email: str | None, key: str | None = None
-    ) -> Customer | None:
-        """The customer ``upsert_customer`` would find for this identity, creating nobody."""
+
+@runtime_checkable
+class CallRecords(Protocol):
+    """The Retell calls themselves, as call events and tool calls report them."""
+
+    async def upsert_call(self, call: Call) -> Call:
+        """Record a call; fields that are ``None`` in ``call`` keep their stored value."""
+        ...
+
+    async def get_call(self, call_id: str) -> Call | None: ...
+
+
+@runtime_checkable
+class Reports(Protocol):
+    """Read-only listings for ``doctor``, ``stats`` and metrics; they change nothing."""
+
+    async def list_customers(self) -> list[Customer]:
+        """Every customer, by id (for reports such as ``doctor``)."""
         ...
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
@@ -220,9 +245,11 @@ class Repository(Protocol):
         """
         ...
 
-    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
-        """Hold a named lock shared by every user of this database."""
-        ...
+
+@runtime_checkable
+class Repository(AppointmentStore, ToolCallLedger, CallRecords, Reports, Protocol):
+    """The whole store: every concern above, as each backend implements it. Consumers ask
+    for the one concern they use."""
 
     async def close(self) -> None: ...
 
