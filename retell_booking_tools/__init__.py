@@ -16,17 +16,14 @@ if TYPE_CHECKING:
         AvailabilityService,
         OfferedSlots,
     )
-    from retell_booking_tools.booking.decision import (
-        BookingOutcome,
-        BookingPolicy,
-        BookingRequest,
-        BookingService,
-    )
+    from retell_booking_tools.booking.core import BookingCore
+    from retell_booking_tools.booking.decision import BookingRequest, BookingService
     from retell_booking_tools.booking.lifecycle import (
         AppointmentLifecycle,
         CancelRequest,
         RescheduleRequest,
     )
+    from retell_booking_tools.booking.records import BookingOutcome, BookingPolicy
     from retell_booking_tools.booking.webhooks import CalcomSync, SyncOutcome
     from retell_booking_tools.calcom.client import CalcomClient
     from retell_booking_tools.calcom.errors import (
@@ -51,7 +48,7 @@ if TYPE_CHECKING:
     from retell_booking_tools.errors import (
         ConfigurationError,
         InvalidArguments,
-        NotOwner,
+        NotStarted,
         RepositoryError,
         RetellBookingError,
         SchemaOutOfDate,
@@ -62,7 +59,7 @@ if TYPE_CHECKING:
     from retell_booking_tools.ops.stats import DayStats, daily_stats
     from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
     from retell_booking_tools.runtime import Runtime, build_runtime
-    from retell_booking_tools.server import NotStarted, RetellEndpoints, create_app
+    from retell_booking_tools.server import RetellEndpoints, create_app
     from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 else:
     from retell_booking_tools.lazy_exports import lazy_exports as _lazy_exports
@@ -76,12 +73,9 @@ else:
                 "AvailabilityService",
                 "OfferedSlots",
             ),
-            "retell_booking_tools.booking.decision": (
-                "BookingOutcome",
-                "BookingPolicy",
-                "BookingRequest",
-                "BookingService",
-            ),
+            "retell_booking_tools.booking.core": ("BookingCore",),
+            "retell_booking_tools.booking.decision": ("BookingRequest", "BookingService"),
+            "retell_booking_tools.booking.records": ("BookingOutcome", "BookingPolicy"),
             "retell_booking_tools.calcom.client": ("CalcomClient",),
             "retell_booking_tools.calcom.errors": (
                 "CalcomAuthError",
@@ -107,7 +101,7 @@ else:
             "retell_booking_tools.errors": (
                 "ConfigurationError",
                 "InvalidArguments",
-                "NotOwner",
+                "NotStarted",
                 "RepositoryError",
                 "RetellBookingError",
                 "SchemaOutOfDate",
@@ -125,7 +119,7 @@ else:
                 "open_repository",
             ),
             "retell_booking_tools.runtime": ("Runtime", "build_runtime"),
-            "retell_booking_tools.server": ("NotStarted", "RetellEndpoints", "create_app"),
+            "retell_booking_tools.server": ("RetellEndpoints", "create_app"),
             "retell_booking_tools.ops.stats": ("DayStats", "daily_stats"),
             "retell_booking_tools.tools": ("ALL_TOOLS", "Tool", "ToolResult", "ToolRunner"),
         },
@@ -141,6 +135,7 @@ __all__ = [
     "Availability",
     "AvailabilityRequest",
     "AvailabilityService",
+    "BookingCore",
     "BookingOutcome",
     "BookingPolicy",
     "BookingRequest",
@@ -164,7 +159,6 @@ __all__ = [
     "DoctorReport",
     "InMemoryRepository",
     "InvalidArguments",
-    "NotOwner",
     "NotStarted",
     "OfferedSlots",
     "Problem",

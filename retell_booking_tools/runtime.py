@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import httpx
 
-from retell_booking_tools.booking.decision import BookingPolicy, BookingService
+from retell_booking_tools.booking.core import BookingCore
+from retell_booking_tools.booking.records import BookingPolicy
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
@@ -31,7 +32,7 @@ class Runtime:
     settings: Settings
     calcom: CalcomClient
     repository: Repository
-    service: BookingService
+    core: BookingCore
     runner: ToolRunner
     telemetry: Telemetry | None = None
     """Metrics and the duplicate alert; ``/metrics`` serves it unless metrics are off."""
@@ -92,9 +93,9 @@ async def build_runtime(
         on_request=telemetry.on_calcom_request,
         budget=rate_budget(settings, api_key, repository, clock),
     )
-    service = BookingService(
+    core = BookingCore(
         calcom=calcom,
-        repository=repository,
+        store=repository,
         policy=BookingPolicy(
             event_type_id=event_type_id,
             timezone=settings.timezone,
@@ -106,8 +107,8 @@ async def build_runtime(
     )
     runner = ToolRunner(
         tools=tools,
-        service=service,
-        repository=repository,
+        core=core,
+        ledger=repository,
         language=settings.language,
         timezone=settings.timezone,
         phone_region=settings.phone_region,
@@ -120,7 +121,7 @@ async def build_runtime(
         settings=settings,
         calcom=calcom,
         repository=repository,
-        service=service,
+        core=core,
         runner=runner,
         telemetry=telemetry,
     )

@@ -52,7 +52,11 @@ from retell_booking_tools.calcom.webhooks import (
 )
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_MAX_BODY_BYTES, Settings
-from retell_booking_tools.errors import InvalidArguments, RepositoryError, RetellBookingError
+from retell_booking_tools.errors import (
+    InvalidArguments,
+    NotStarted,
+    RepositoryError,
+)
 from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.retell.events import CallEvent, call_record, is_chat_event
 from retell_booking_tools.retell.models import FunctionCallRequest
@@ -109,10 +113,6 @@ class _Unanswered(Response):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         return None
-
-
-class NotStarted(RetellBookingError):
-    """The endpoints were asked to serve before their lifespan was entered."""
 
 
 class RetellEndpoints:
@@ -293,10 +293,9 @@ class RetellEndpoints:
             return _problem(400, str(exc))
         if event is None:
             return JSONResponse({"status": "ignored"})
-        from retell_booking_tools.booking.webhooks import CalcomSync
 
         try:
-            outcome = await CalcomSync(self.runtime.service).apply(event)
+            outcome = await self.runtime.core.sync.apply(event)
         except CalcomError as exc:
             logger.warning("Cal.com webhook not applied: %s", exc.kind)
             return _problem(503, "the booking could not be read back from Cal.com; retry later")

@@ -32,58 +32,43 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import attrs
 
-from retell_booking_tools.booking.attendees import SMS_DOMAIN, attendee_emails
-from retell_booking_tools.booking.availability import OfferedSlots, SharedSlots, SlotReads, nearest
+from retell_booking_tools.booking.attendees import attendee_emails
+from retell_booking_tools.booking.availability import OfferedSlots, SlotReads
+from retell_booking_tools.booking.records import (
+    CALL_ID_METADATA_KEY,
+    BookingOutcome,
+    BookingPolicy,
+    Records,
+    booking_status,
+    error_outcome,
+    log_unknown_refusal,
+    unavailable,
+)
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
     CalcomBookerLimitReached,
     CalcomError,
     CalcomNotFound,
-    CalcomRateLimited,
     CalcomSlotUnavailable,
     CalcomUnavailable,
     CalcomValidationError,
 )
 from retell_booking_tools.calcom.models import Booking, CreateBooking, NewAttendee
 from retell_booking_tools.calcom.refusals import Refusal
-from retell_booking_tools.clock import Clock, system_clock
+from retell_booking_tools.clock import Clock
 from retell_booking_tools.domain import (
     Appointment,
     AppointmentStatus,
-    CallLink,
     Customer,
-    NewAppointment,
     Relationship,
     ToolStatus,
 )
-from retell_booking_tools.errors import RepositoryError
-from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.repository.protocol import AppointmentStore
 
 logger = logging.getLogger(__name__)
-
-CALL_ID_METADATA_KEY = "retell_call_id"
-"""The Cal.com booking metadata key that names the Retell call that made the booking."""
-
-
-@attrs.frozen
-class BookingPolicy:
-    """What to book and how to judge Cal.com's answers."""
-
-    event_type_id: int
-    timezone: str = "UTC"
-    attendee_email_domain: str = SMS_DOMAIN
-    """Domain of the address a caller without an email is booked under (see ``attendees``)."""
-    created_by_us_skew: timedelta = timedelta(seconds=60)
-    """A booking Cal.com says was created this long before our request was not ours."""
-    max_alternatives: int = 3
-    alternatives_window: timedelta = timedelta(days=3)
-    slots_reuse_seconds: float = 5.0
-    """How long a day's free slots are reused (see :class:`~availability.SlotReads`)."""
 
 
 @attrs.frozen
@@ -112,20 +97,6 @@ class BookingRequest:
 
 
 @attrs.frozen
-class BookingOutcome:
-    """What happened, for the tool layer to word. Appointments are always the caller's own."""
-
-    status: ToolStatus
-    appointment: Appointment | None = None
-    alternatives: tuple[datetime, ...] = ()
-    error_kind: str | None = None
-    appointments: tuple[Appointment, ...] = ()
-    previous_booking_uid: str | None = None
-    variant: str | None = None
-    """Other words for the same status (``too_soon``, ``too_far``, ``appointment``)."""
-
-
-@attrs.frozen
 class _Detection:
     """Where a duplicate was noticed, recorded in the link metadata."""
 
@@ -139,43 +110,19 @@ class BookingService:
         self,
         *,
         calcom: CalcomClient,
-        repository: Repository,
+        store: AppointmentStore,
+        records: Records,
+        slots: SlotReads,
         policy: BookingPolicy,
-        clock: Clock = system_clock,
-        shared_slots: SharedSlots | None = None,
+        clock: Clock,
     ) -> None:
-        """``shared_slots`` shares slot reads with other replicas (the PostgreSQL store)."""
+        """Built by :class:`~retell_booking_tools.booking.core.BookingCore`."""
         self._calcom = calcom
-        self._repository = repository
+        self._repository = store
+        self._records = records
+        self._slots = slots
         self._policy = policy
         self._clock = clock
-        self._slots = SlotReads(
-            calcom,
-            clock=clock,
-            reuse_seconds=policy.slots_reuse_seconds,
-            shared=shared_slots,
-        )
-
-    @property
-    def slots(self) -> SlotReads:
-        """The coalesced slot reads every tool of this service shares."""
-        return self._slots
-
-    @property
-    def policy(self) -> BookingPolicy:
-        return self._policy
-
-    @property
-    def calcom(self) -> CalcomClient:
-        return self._calcom
-
-    @property
-    def repository(self) -> Repository:
-        return self._repository
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
 
     async def book(self, request: BookingRequest) -> BookingOutcome:
         """Decide and act for one booking request; see the module docstring for the rules."""
@@ -208,7 +155,7 @@ class BookingService:
             return BookingOutcome(ToolStatus.CONFLICT)
         if not appointment.is_upcoming(self._clock()):
             return BookingOutcome(ToolStatus.NOT_FOUND)
-        await self._link(
+        await self._records.link(
             call_id,
             appointment,
             Relationship.CONFIRMATION,
@@ -263,10 +210,7 @@ class BookingService:
             return True
         if booking is not None and booking.is_active and booking.start == appointment.start:
             return True
-        await self._repository.set_appointment_status(
-            appointment.id,
-            AppointmentStatus.CANCELLED if booking is None else withdrawn_status(booking),
-        )
+        await self._records.advance(appointment, booking_status(booking))
         return False
 
     async def _create(self, request: BookingRequest, *, attempts_left: int) -> BookingOutcome:
@@ -279,10 +223,10 @@ class BookingService:
             return await self._limit_reached(request, exc)
         except CalcomValidationError as exc:
             log_unknown_refusal(exc, request.call_id)
-            return _error(exc)
+            return error_outcome(exc)
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
-                return _error(exc)
+                return error_outcome(exc)
             logger.warning(
                 "Cal.com create failed ambiguously (%s); looking the booking up before retrying",
                 exc.kind,
@@ -294,11 +238,11 @@ class BookingService:
             async def retry_or_fail() -> BookingOutcome:
                 if attempts_left > 1:
                     return await self._create(request, attempts_left=attempts_left - 1)
-                return _error(failure)
+                return error_outcome(failure)
 
             return await self._look_up_then(request, retry_or_fail)
         except CalcomError as exc:
-            return _error(exc)
+            return error_outcome(exc)
         return await self._adopt(request, booking, sent_at=sent_at)
 
     async def _look_up_then(
@@ -308,7 +252,7 @@ class BookingService:
         try:
             found = await self._find_upstream(request)
         except CalcomError as exc:
-            return _error(exc)
+            return error_outcome(exc)
         if found is not None:
             return await self._adopt(request, found, sent_at=None)
         return await otherwise()
@@ -329,19 +273,14 @@ class BookingService:
             found = await self._find_upstream(request)
         except CalcomError as exc:
             alternatives.cancel()
-            return _error(exc)
+            return error_outcome(exc)
         except BaseException:
             alternatives.cancel()
             raise
         if found is not None:
             alternatives.cancel()
             return await self._adopt(request, found, sent_at=None)
-        offered = await alternatives
-        return BookingOutcome(
-            ToolStatus.UNAVAILABLE,
-            alternatives=offered,
-            variant=refusal_variant(refusal, request.start, offered),
-        )
+        return unavailable(refusal, request.start, await alternatives)
 
     async def _limit_reached(
         self, request: BookingRequest, exc: CalcomBookerLimitReached
@@ -352,7 +291,7 @@ class BookingService:
         try:
             found = await self._find_upstream(request)
         except CalcomError as lookup:
-            return _error(lookup)
+            return error_outcome(lookup)
         if found is not None:
             return await self._adopt(request, found, sent_at=None)
         now = self._clock()
@@ -398,24 +337,16 @@ class BookingService:
                 )
                 return await self._taken(request)
         # Storing is idempotent by uid, so it doubles as the look-up of a held booking.
-        appointment, created = await store_appointment(
-            self._repository,
-            NewAppointment(
+        appointment, created = await self._records.store(
+            self._records.appointment_of(
+                booking,
                 customer_id=request.customer.id,
-                booking_uid=booking.uid,
                 event_type_id=_event_type(request),
-                start=booking.start.astimezone(UTC),
-                end=booking.end.astimezone(UTC),
-                timezone=request.timezone or self._policy.timezone,
-                status=(
-                    AppointmentStatus.PENDING
-                    if booking.status.lower() == "pending"
-                    else AppointmentStatus.ACTIVE
-                ),
+                timezone=request.timezone,
                 attendee_name=request.customer_name,
                 contact_email=request.email,
                 contact_phone=request.contact_phone,
-            ),
+            )
         )
         stored = None if created else appointment
         if stored is not None and stored.customer_id != request.customer.id:
@@ -434,16 +365,12 @@ class BookingService:
         self, request: BookingRequest, appointment: Appointment, booking: Booking
     ) -> None:
         """Cal.com has booked it for this call: the caller hears ``booked`` whatever the
-        store takes of the link (see :func:`link_as_far_as_stored`)."""
-        await link_as_far_as_stored(
-            self._repository,
-            CallLink(
-                call_id=request.call_id,
-                appointment_id=appointment.id,
-                relationship=Relationship.ORIGINAL,
-                linked_at=self._clock(),
-                metadata={"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
-            ),
+        store takes of the link (see :meth:`Records.link`)."""
+        await self._records.link(
+            request.call_id,
+            appointment,
+            Relationship.ORIGINAL,
+            {"calcom_created_at": booking.created_at.astimezone(UTC).isoformat()},
             minimal={},
         )
 
@@ -491,7 +418,7 @@ class BookingService:
             if made is not None:
                 await self._link_original(request, appointment, made)
                 return _held(ToolStatus.BOOKED, appointment)
-        await self._link(
+        await self._records.link(
             request.call_id,
             appointment,
             Relationship.DUPLICATE_ATTEMPT,
@@ -502,24 +429,6 @@ class BookingService:
             },
         )
         return _held(ToolStatus.EXISTING, appointment)
-
-    async def _link(
-        self,
-        call_id: str,
-        appointment: Appointment,
-        relationship: Relationship,
-        metadata: dict[str, Any],
-    ) -> CallLink:
-        link, _ = await self._repository.link(
-            CallLink(
-                call_id=call_id,
-                appointment_id=appointment.id,
-                relationship=relationship,
-                linked_at=self._clock(),
-                metadata=metadata,
-            )
-        )
-        return link
 
     async def _find_upstream(self, request: BookingRequest) -> Booking | None:
         """This customer's active Cal.com booking at the requested start, if any.
@@ -550,24 +459,13 @@ class BookingService:
         return matches[0]
 
     async def _alternatives(self, request: BookingRequest) -> tuple[datetime, ...]:
-        """Up to ``max_alternatives`` free starts nearest the one asked for; none on failure."""
-        start = request.start
-        if request.offered is not None and request.offered.covers(start):
-            return request.offered.alternatives(
-                start, now=self._clock(), limit=self._policy.max_alternatives
-            )
-        window = self._policy.alternatives_window
-        now = self._clock()
-        zone = ZoneInfo(request.timezone or self._policy.timezone)
-        try:
-            slots = await self._slots.around(
-                _event_type(request), start.astimezone(zone).date(), zone
-            )
-        except CalcomError as exc:
-            logger.warning("could not fetch alternatives: %s", exc.kind)
-            return ()
-        near = [s for s in slots if s > now and abs(s - start) <= window]
-        return nearest(near, start, self._policy.max_alternatives)
+        """Free starts nearest the one asked for (see :meth:`Records.alternatives`)."""
+        return await self._records.alternatives(
+            request.start,
+            event_type_id=_event_type(request),
+            timezone=request.timezone or self._policy.timezone,
+            offered=request.offered,
+        )
 
     def _emails(self, request: BookingRequest) -> tuple[str, ...]:
         """The addresses to book with (the first) and to look this call's bookings up by."""
@@ -613,55 +511,6 @@ class BookingService:
         )
 
 
-async def link_as_far_as_stored(
-    repository: Repository, link: CallLink, *, minimal: dict[str, Any]
-) -> CallLink | None:
-    """Record the link of a change Cal.com has made, as far as the store allows.
-
-    A link the store refuses is recorded again with only the ``minimal`` metadata; one it
-    refuses even so is left for ``doctor`` to find (``unlinked_call``). Either way one
-    WARNING says so, and the caller still hears what Cal.com did.
-    """
-    try:
-        stored, _ = await repository.link(link)
-        return stored
-    except RepositoryError as exc:
-        refusal = exc
-    what = link.relationship.value
-    try:
-        stored, _ = await repository.link(attrs.evolve(link, metadata=minimal))
-    except RepositoryError as exc:
-        logger.warning(
-            "%s link not stored (%s); `doctor` will find the call unlinked",
-            what,
-            exc,
-            extra={"call_id": link.call_id},
-        )
-        return None
-    logger.warning(
-        "%s link refused (%s); stored without its details",
-        what,
-        refusal,
-        extra={"call_id": link.call_id},
-    )
-    return stored
-
-
-async def store_appointment(
-    repository: Repository, new: NewAppointment
-) -> tuple[Appointment, bool]:
-    """Record a booking Cal.com has made; one the store refuses is recorded again without
-    the details the caller gave (name, contact), which are the only free text in it.
-    Raises :class:`RepositoryError` when even that is refused."""
-    try:
-        return await repository.add_appointment(new)
-    except RepositoryError as exc:
-        logger.warning("appointment refused (%s); storing it without the caller's details", exc)
-    return await repository.add_appointment(
-        attrs.evolve(new, attendee_name=None, contact_email=None, contact_phone=None)
-    )
-
-
 def _event_type(request: BookingRequest) -> int:
     assert request.event_type_id is not None, "book() fills in the policy's event type"
     return request.event_type_id
@@ -672,47 +521,3 @@ def _held(status: ToolStatus, appointment: Appointment) -> BookingOutcome:
     Cal.com holds the booking as pending."""
     pending = appointment.status is AppointmentStatus.PENDING
     return BookingOutcome(status, appointment, variant="pending" if pending else None)
-
-
-def withdrawn_status(booking: Booking) -> AppointmentStatus:
-    """What a booking that no longer holds its slot on Cal.com is now: moved, rejected by
-    the host, or cancelled."""
-    if booking.rescheduled_to_uid is not None:
-        return AppointmentStatus.RESCHEDULED
-    if booking.status.lower() == "rejected":
-        return AppointmentStatus.REJECTED
-    return AppointmentStatus.CANCELLED
-
-
-def refusal_variant(
-    refusal: Refusal, start: datetime, alternatives: tuple[datetime, ...]
-) -> str | None:
-    """Why a start is ``unavailable``, when saying so helps: ``too_soon`` when every free
-    start offered lies after it, ``too_far`` when every one lies before it."""
-    if refusal is not Refusal.OUT_OF_BOUNDS or not alternatives:
-        return None
-    if min(alternatives) > start:
-        return "too_soon"
-    if max(alternatives) < start:
-        return "too_far"
-    return None
-
-
-def log_unknown_refusal(exc: CalcomError, call_id: str | None = None) -> None:
-    """A 400 that is not in the refusal table: logged (scrubbed) so the table can grow."""
-    logger.warning(
-        "Cal.com refused with an answer the refusal table does not know: %s",
-        exc.message,
-        extra={"call_id": call_id} if call_id else None,
-    )
-
-
-def _error(exc: CalcomError) -> BookingOutcome:
-    logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
-    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind, variant=error_variant(exc))
-
-
-def error_variant(exc: CalcomError) -> str | None:
-    """``busy`` when the API key's request budget or Cal.com's rate limit stopped it: the
-    caller hears that the booking system is busy and nothing was done, not a breakdown."""
-    return "busy" if isinstance(exc, CalcomRateLimited) else None

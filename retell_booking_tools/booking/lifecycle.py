@@ -20,21 +20,21 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import attrs
 
-from retell_booking_tools.booking.availability import OfferedSlots, nearest
-from retell_booking_tools.booking.decision import (
+from retell_booking_tools.booking.availability import OfferedSlots, SlotReads
+from retell_booking_tools.booking.records import (
     BookingOutcome,
-    BookingService,
-    error_variant,
-    link_as_far_as_stored,
+    BookingPolicy,
+    Records,
+    booking_status,
+    error_outcome,
     log_unknown_refusal,
-    refusal_variant,
-    store_appointment,
-    withdrawn_status,
+    storable,
+    unavailable,
 )
+from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import (
     CalcomBookerLimitReached,
     CalcomError,
@@ -45,28 +45,21 @@ from retell_booking_tools.calcom.errors import (
 )
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.calcom.refusals import Refusal
+from retell_booking_tools.clock import Clock
 from retell_booking_tools.domain import (
     Appointment,
     AppointmentStatus,
-    CallLink,
     Customer,
-    NewAppointment,
     Relationship,
     ToolStatus,
 )
-from retell_booking_tools.errors import InvalidArguments, RepositoryError
+from retell_booking_tools.errors import RepositoryError, SameStart
+from retell_booking_tools.repository.protocol import AppointmentStore
 
 logger = logging.getLogger(__name__)
 
 MAX_RESCHEDULE_HOPS = 5
 """How many successive reschedules a look-up follows before giving up."""
-
-
-class SameStart(InvalidArguments):
-    """The appointment already starts at the time asked for: nothing to move."""
-
-    def __init__(self) -> None:
-        super().__init__("time", "the appointment already starts then")
 
 
 @attrs.frozen
@@ -94,20 +87,26 @@ class CancelRequest:
     resumed: bool = False
 
 
-def appointment_lock(booking_uid: str) -> str:
-    """The lock name every change of one appointment holds (tools and webhooks alike)."""
-    return f"appointment:{booking_uid}"
-
-
 class AppointmentLifecycle:
     """Finds, reschedules and cancels on Cal.com and keeps the store and links honest."""
 
-    def __init__(self, service: BookingService) -> None:
-        self._calcom = service.calcom
-        self._repository = service.repository
-        self._policy = service.policy
-        self._clock = service.clock
-        self._slots = service.slots
+    def __init__(
+        self,
+        *,
+        calcom: CalcomClient,
+        store: AppointmentStore,
+        records: Records,
+        slots: SlotReads,
+        policy: BookingPolicy,
+        clock: Clock,
+    ) -> None:
+        """Built by :class:`~retell_booking_tools.booking.core.BookingCore`."""
+        self._calcom = calcom
+        self._repository = store
+        self._records = records
+        self._slots = slots
+        self._policy = policy
+        self._clock = clock
 
     # -- find ------------------------------------------------------------------------------
 
@@ -124,7 +123,7 @@ class AppointmentLifecycle:
             try:
                 current = await self._follow(appointment)
             except CalcomError as exc:
-                return _error(exc)
+                return error_outcome(exc)
             if current is not None and current.is_upcoming(now):
                 found[current.booking_uid] = current
         if not found:
@@ -140,7 +139,7 @@ class AppointmentLifecycle:
             try:
                 current = await self._follow(appointment)
             except CalcomError as exc:
-                return _error(exc)
+                return error_outcome(exc)
         if current is None or not current.is_upcoming(now):
             return BookingOutcome(ToolStatus.NONE)
         return BookingOutcome(ToolStatus.FOUND, current, appointments=(current,))
@@ -157,7 +156,7 @@ class AppointmentLifecycle:
             if booking.is_active:
                 return appointment
             if booking.rescheduled_to_uid is None:
-                await self._advance(appointment, withdrawn_status(booking))
+                await self._advance(appointment, booking_status(booking))
                 return None
             await self._advance(appointment, AppointmentStatus.RESCHEDULED)
             successor = await self._calcom.get_booking(booking.rescheduled_to_uid)
@@ -175,7 +174,7 @@ class AppointmentLifecycle:
         (the new appointment and ``previous_booking_uid``), ``unavailable`` with
         alternatives, ``not_found``, ``conflict``, ``error``.
         """
-        async with self._repository.lock(appointment_lock(request.booking_uid)):
+        async with self._records.locked(request.booking_uid):
             outcome = await self._reschedule_locked(request)
         if outcome.status in (ToolStatus.RESCHEDULED, ToolStatus.UNAVAILABLE, ToolStatus.ERROR):
             await self._slots.touched(request.start.astimezone(UTC))
@@ -195,7 +194,7 @@ class AppointmentLifecycle:
             try:
                 earlier = await self._earlier_reschedule(old, start)
             except CalcomError as exc:
-                return _error(exc)
+                return error_outcome(exc)
             if earlier is not None:
                 return await self._rescheduled(request, old, earlier)
         if not old.is_upcoming(self._clock()):
@@ -213,7 +212,7 @@ class AppointmentLifecycle:
             return BookingOutcome(ToolStatus.LIMIT_REACHED, old, variant="appointment")
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
-                return _error(exc)
+                return error_outcome(exc)
             return await self._settle_reschedule(request, old, start, exc)
         except (CalcomNotFound, CalcomValidationError) as exc:
             refused = await self._refused(old, exc)
@@ -223,7 +222,7 @@ class AppointmentLifecycle:
                 return BookingOutcome(ToolStatus.NOT_FOUND)
             return refused
         except CalcomError as exc:
-            return _error(exc)
+            return error_outcome(exc)
         new = await self._store_successor(old, booking)
         return await self._rescheduled(request, old, new)
 
@@ -235,9 +234,9 @@ class AppointmentLifecycle:
         try:
             earlier = await self._earlier_reschedule(old, start)
         except CalcomError as lookup:
-            return _error(lookup)
+            return error_outcome(lookup)
         if earlier is None:
-            return _error(exc)
+            return error_outcome(exc)
         return await self._rescheduled(request, old, earlier)
 
     async def _earlier_reschedule(self, old: Appointment, start: datetime) -> Appointment | None:
@@ -262,14 +261,14 @@ class AppointmentLifecycle:
         """Cal.com has moved it: link both appointments as far as the store allows (what
         cannot be linked is left for ``doctor``), and say ``rescheduled`` either way."""
         now = self._clock().isoformat()
-        await self._record_link(
+        await self._records.link(
             request.call_id,
             new,
             Relationship.RESCHEDULE,
             {"rescheduled_from_uid": old.booking_uid, "rescheduled_at": now},
             minimal={"rescheduled_at": now},
         )
-        await self._record_link(
+        await self._records.link(
             request.call_id,
             old,
             Relationship.RESCHEDULE,
@@ -284,59 +283,40 @@ class AppointmentLifecycle:
 
     async def _store_successor(self, old: Appointment, booking: Booking) -> Appointment:
         """Record the booking that replaced ``old``; it belongs to the same customer."""
-        new, _ = await store_appointment(
-            self._repository,
-            NewAppointment(
+        new, _ = await self._records.store(
+            self._records.appointment_of(
+                booking,
                 customer_id=old.customer_id,
-                booking_uid=booking.uid,
                 event_type_id=booking.event_type_id or old.event_type_id,
-                start=booking.start.astimezone(UTC),
-                end=booking.end.astimezone(UTC),
                 timezone=old.timezone,
-                status=appointment_status(booking.status),
                 rescheduled_from_uid=old.booking_uid,
                 attendee_name=old.attendee_name,
                 contact_email=old.contact_email,
                 contact_phone=old.contact_phone,
-            ),
+            )
         )
         return new
 
     async def _unavailable(
         self, request: RescheduleRequest, old: Appointment, refusal: Refusal
     ) -> BookingOutcome:
-        """The same refusal table as booking: ``unavailable`` with the nearest free starts."""
-        alternatives = await self._alternatives(request, old)
-        return BookingOutcome(
-            ToolStatus.UNAVAILABLE,
-            alternatives=alternatives,
-            variant=refusal_variant(refusal, request.start.astimezone(UTC), alternatives),
+        """The same refusal table as booking: ``unavailable`` with the nearest free starts,
+        from what the call was offered or one slots read (see :meth:`Records.alternatives`)."""
+        start = request.start.astimezone(UTC)
+        alternatives = await self._records.alternatives(
+            start,
+            event_type_id=old.event_type_id,
+            timezone=request.timezone or old.timezone,
+            offered=request.offered,
         )
-
-    async def _alternatives(
-        self, request: RescheduleRequest, old: Appointment
-    ) -> tuple[datetime, ...]:
-        """Offered starts if the call was shown that day, else a slots request; none on failure."""
-        start, now = request.start, self._clock()
-        limit = self._policy.max_alternatives
-        if request.offered is not None and request.offered.covers(start):
-            return request.offered.alternatives(start, now=now, limit=limit)
-        window = self._policy.alternatives_window
-        zone = ZoneInfo(request.timezone or old.timezone)
-        try:
-            slots = await self._slots.around(old.event_type_id, start.astimezone(zone).date(), zone)
-        except CalcomError as exc:
-            logger.warning("could not fetch alternatives: %s", exc.kind)
-            return ()
-        near = [s for s in slots if s > now and abs(s - start) <= window]
-        return nearest(near, start, limit)
+        return unavailable(refusal, start, alternatives)
 
     # -- cancel ----------------------------------------------------------------------------
 
     async def cancel(self, request: CancelRequest) -> BookingOutcome:
         """Cancel the caller's appointment on Cal.com. Statuses: ``cancelled``,
         ``already_cancelled``, ``not_found``, ``conflict``, ``error``."""
-        async with self._repository.lock(appointment_lock(request.booking_uid)):
+        async with self._records.locked(request.booking_uid):
             outcome = await self._cancel_locked(request)
         if outcome.appointment is not None:
             await self._slots.touched(outcome.appointment.start, outcome.appointment.event_type_id)
@@ -353,7 +333,7 @@ class AppointmentLifecycle:
             except CalcomNotFound:
                 booking = None
             except CalcomError as exc:
-                return _error(exc)
+                return error_outcome(exc)
             if booking is not None and _withdrawn(booking):
                 return await self._cancelled(request, appointment)
         if appointment.status is AppointmentStatus.CANCELLED:
@@ -364,12 +344,12 @@ class AppointmentLifecycle:
             await self._calcom.cancel_booking(appointment.booking_uid, request.reason)
         except CalcomUnavailable as exc:
             if not exc.ambiguous:
-                return _error(exc)
+                return error_outcome(exc)
             return await self._settle_cancel(request, appointment, exc)
         except (CalcomNotFound, CalcomValidationError) as exc:
             return await self._cancel_refused(request, appointment, exc)
         except CalcomError as exc:
-            return _error(exc)
+            return error_outcome(exc)
         return await self._cancelled(request, appointment)
 
     async def _settle_cancel(
@@ -380,10 +360,10 @@ class AppointmentLifecycle:
         try:
             booking = await self._calcom.get_booking(appointment.booking_uid)
         except CalcomError as lookup:
-            return _error(lookup)
+            return error_outcome(lookup)
         if _withdrawn(booking):
             return await self._cancelled(request, appointment)
-        return _error(exc)
+        return error_outcome(exc)
 
     async def _cancel_refused(
         self, request: CancelRequest, appointment: Appointment, exc: CalcomError
@@ -404,8 +384,8 @@ class AppointmentLifecycle:
         cancelled_at = self._clock().isoformat()
         metadata: dict[str, Any] = {"cancelled_at": cancelled_at}
         if request.reason:
-            metadata["reason"] = _storable(request.reason)
-        await self._record_link(
+            metadata["reason"] = storable(request.reason)
+        await self._records.link(
             request.call_id,
             appointment,
             Relationship.CANCELLATION,
@@ -422,7 +402,7 @@ class AppointmentLifecycle:
     async def _already_cancelled(
         self, request: CancelRequest, appointment: Appointment
     ) -> BookingOutcome:
-        await self._link(
+        await self._records.link(
             request.call_id,
             appointment,
             Relationship.CANCELLATION,
@@ -452,12 +432,12 @@ class AppointmentLifecycle:
         except CalcomNotFound:
             booking = None
         except CalcomError as lookup:
-            return _error(lookup)
+            return error_outcome(lookup)
         if booking is None:
             await self._advance(appointment, AppointmentStatus.CANCELLED)
             return BookingOutcome(ToolStatus.NOT_FOUND)
         if booking.is_active:
-            return _error(exc)
+            return error_outcome(exc)
         if booking.rescheduled_to_uid is not None:
             await self._advance(appointment, AppointmentStatus.RESCHEDULED)
             return BookingOutcome(ToolStatus.NOT_FOUND)
@@ -465,77 +445,11 @@ class AppointmentLifecycle:
         return BookingOutcome(ToolStatus.ALREADY_CANCELLED, cancelled)
 
     async def _advance(self, appointment: Appointment, status: AppointmentStatus) -> Appointment:
-        """Set ``status`` unless the stored one is already as far along or further."""
-        stored = await self._repository.get_appointment(appointment.id)
-        if stored is None or stored.status is status or stored.status.rank > status.rank:
-            return stored or appointment
-        return await self._repository.set_appointment_status(appointment.id, status)
-
-    async def _record_link(
-        self,
-        call_id: str,
-        appointment: Appointment,
-        relationship: Relationship,
-        metadata: dict[str, Any],
-        *,
-        minimal: dict[str, Any],
-    ) -> None:
-        """Link a change Cal.com has made; see :func:`booking.link_as_far_as_stored`."""
-        await link_as_far_as_stored(
-            self._repository,
-            self._call_link(call_id, appointment, relationship, metadata),
-            minimal=minimal,
-        )
-
-    async def _link(
-        self,
-        call_id: str,
-        appointment: Appointment,
-        relationship: Relationship,
-        metadata: dict[str, Any],
-    ) -> None:
-        await self._repository.link(self._call_link(call_id, appointment, relationship, metadata))
-
-    def _call_link(
-        self,
-        call_id: str,
-        appointment: Appointment,
-        relationship: Relationship,
-        metadata: dict[str, Any],
-    ) -> CallLink:
-        """This call touching ``appointment`` now, in the given way."""
-        return CallLink(
-            call_id=call_id,
-            appointment_id=appointment.id,
-            relationship=relationship,
-            linked_at=self._clock(),
-            metadata=metadata,
-        )
-
-
-def _storable(text: str) -> str:
-    """``text`` as every store takes it: without NUL characters (which PostgreSQL refuses in
-    text and JSON) and with lone surrogates (not encodable as UTF-8) replaced."""
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
-def appointment_status(calcom_status: str) -> AppointmentStatus:
-    """Our status for a Cal.com booking status, in either case (API or webhook)."""
-    status = calcom_status.lower()
-    if status == "pending":
-        return AppointmentStatus.PENDING
-    if status == "rejected":
-        return AppointmentStatus.REJECTED
-    if status == "cancelled":
-        return AppointmentStatus.CANCELLED
-    return AppointmentStatus.ACTIVE
+        """Move it forward (see :meth:`Records.advance`); the appointment as stored after."""
+        moved, _ = await self._records.advance(appointment, status)
+        return moved
 
 
 def _withdrawn(booking: Booking) -> bool:
     """Cancelled on Cal.com, and not because it was moved."""
     return not booking.is_active and booking.rescheduled_to_uid is None
-
-
-def _error(exc: CalcomError) -> BookingOutcome:
-    logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
-    return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind, variant=error_variant(exc))

@@ -20,17 +20,18 @@ import logging
 from datetime import UTC
 
 from retell_booking_tools.booking.attendees import parse_attendee_email
-from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY, BookingService
-from retell_booking_tools.booking.lifecycle import appointment_lock, appointment_status
-from retell_booking_tools.calcom.models import Booking
-from retell_booking_tools.calcom.webhooks import BookingEvent
-from retell_booking_tools.domain import (
-    Appointment,
-    AppointmentStatus,
-    CallLink,
-    NewAppointment,
-    Relationship,
+from retell_booking_tools.booking.availability import SlotReads
+from retell_booking_tools.booking.records import (
+    CALL_ID_METADATA_KEY,
+    BookingPolicy,
+    Records,
+    appointment_status,
+    booking_status,
 )
+from retell_booking_tools.calcom.client import CalcomClient
+from retell_booking_tools.calcom.webhooks import BookingEvent
+from retell_booking_tools.domain import AppointmentStatus, Relationship
+from retell_booking_tools.repository.protocol import AppointmentStore, CallRecords
 
 logger = logging.getLogger(__name__)
 
@@ -45,24 +46,28 @@ class SyncOutcome(enum.StrEnum):
     """About a booking we do not hold and cannot attribute to a caller."""
 
 
-def may_apply(stored: Appointment, status: AppointmentStatus, event: BookingEvent) -> bool:
-    """Whether an event reporting ``status`` may change ``stored``: forward, or newer."""
-    if status.rank != stored.status.rank:
-        return status.rank > stored.status.rank
-    return stored.calcom_event_at is None or event.occurred_at > stored.calcom_event_at
-
-
 class CalcomSync:
     """Applies ``BOOKING_CREATED``, ``BOOKING_REQUESTED`` (a pending request, stored like a
     new booking), ``BOOKING_REJECTED`` (the host turned it down: ``rejected``, the slot is
     free), ``BOOKING_CANCELLED`` and ``BOOKING_RESCHEDULED``."""
 
-    def __init__(self, service: BookingService) -> None:
-        self._calcom = service.calcom
-        self._repository = service.repository
-        self._policy = service.policy
-        self._clock = service.clock
-        self._slots = service.slots
+    def __init__(
+        self,
+        *,
+        calcom: CalcomClient,
+        store: AppointmentStore,
+        calls: CallRecords,
+        records: Records,
+        slots: SlotReads,
+        policy: BookingPolicy,
+    ) -> None:
+        """Built by :class:`~retell_booking_tools.booking.core.BookingCore`."""
+        self._calcom = calcom
+        self._repository = store
+        self._calls = calls
+        self._records = records
+        self._slots = slots
+        self._policy = policy
 
     async def apply(self, event: BookingEvent) -> SyncOutcome:
         """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again).
@@ -131,16 +136,13 @@ class CalcomSync:
     async def _change(
         self, booking_uid: str, status: AppointmentStatus, event: BookingEvent
     ) -> SyncOutcome:
-        async with self._repository.lock(appointment_lock(booking_uid)):
-            stored = await self._repository.get_appointment_by_uid(booking_uid)
-            if stored is None:
-                return SyncOutcome.IGNORED
-            if not may_apply(stored, status, event):
-                return SyncOutcome.UNCHANGED
-            changed = await self._repository.record_calcom_change(
-                stored.id, status, event_at=event.occurred_at
-            )
-        if changed.status is stored.status:
+        """Apply the status an event reports, forward or newer only (see
+        :meth:`Records.advance`)."""
+        stored = await self._repository.get_appointment_by_uid(booking_uid)
+        if stored is None:
+            return SyncOutcome.IGNORED
+        changed, moved = await self._records.advance(stored, status, event_at=event.occurred_at)
+        if not moved:
             return SyncOutcome.UNCHANGED
         logger.info(
             "Cal.com %s applied",
@@ -166,34 +168,26 @@ class CalcomSync:
         booking = await self._calcom.get_booking(event.uid)
         if not booking.is_active:
             return SyncOutcome.IGNORED
-        appointment, created = await self._repository.add_appointment(
-            _new_appointment(
+        appointment, created = await self._records.store(
+            self._records.appointment_of(
                 booking,
-                customer_id,
-                event_type_id=booking.event_type_id
-                or event.event_type_id
-                or self._policy.event_type_id,
-                timezone=self._policy.timezone,
+                customer_id=customer_id,
+                event_type_id=booking.event_type_id or event.event_type_id,
                 rescheduled_from_uid=rescheduled_from_uid,
             )
         )
         if not created:
-            return await self._change(event.uid, appointment_status(booking.status), event)
-        await self._repository.record_calcom_change(
-            appointment.id, appointment.status, event_at=event.occurred_at
-        )
+            return await self._change(event.uid, booking_status(booking), event)
+        await self._records.advance(appointment, appointment.status, event_at=event.occurred_at)
         if maker_call_id is not None and booking.rescheduled_from_uid is None:
-            await self._repository.link(
-                CallLink(
-                    call_id=maker_call_id,
-                    appointment_id=appointment.id,
-                    relationship=Relationship.ORIGINAL,
-                    linked_at=self._clock(),
-                    metadata={
-                        "calcom_created_at": booking.created_at.astimezone(UTC).isoformat(),
-                        "linked_by": "calcom_webhook",
-                    },
-                )
+            await self._records.link(
+                maker_call_id,
+                appointment,
+                Relationship.ORIGINAL,
+                {
+                    "calcom_created_at": booking.created_at.astimezone(UTC).isoformat(),
+                    "linked_by": "calcom_webhook",
+                },
             )
         logger.info("Cal.com %s stored", event.trigger, extra={"appointment_id": appointment.id})
         return SyncOutcome.APPLIED
@@ -207,7 +201,7 @@ class CalcomSync:
         call that made it if its metadata names one of ours."""
         call_id = event.metadata.get(CALL_ID_METADATA_KEY)
         if isinstance(call_id, str):
-            call = await self._repository.get_call(call_id)
+            call = await self._calls.get_call(call_id)
             if call is not None and call.customer_id is not None:
                 return call.customer_id, call_id
         for email in event.attendee_emails:
@@ -222,26 +216,6 @@ class CalcomSync:
 
 def _reported(event: BookingEvent) -> AppointmentStatus:
     return appointment_status(event.status or "accepted")
-
-
-def _new_appointment(
-    booking: Booking,
-    customer_id: int,
-    *,
-    event_type_id: int,
-    timezone: str,
-    rescheduled_from_uid: str | None,
-) -> NewAppointment:
-    return NewAppointment(
-        customer_id=customer_id,
-        booking_uid=booking.uid,
-        event_type_id=event_type_id,
-        start=booking.start.astimezone(UTC),
-        end=booking.end.astimezone(UTC),
-        timezone=timezone,
-        status=appointment_status(booking.status),
-        rescheduled_from_uid=rescheduled_from_uid or booking.rescheduled_from_uid,
-    )
 
 
 def _combined(outcomes: list[SyncOutcome]) -> SyncOutcome:

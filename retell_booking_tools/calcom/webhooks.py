@@ -19,7 +19,7 @@ from typing import Any, Final, Literal, get_args
 import attrs
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from retell_booking_tools.errors import RetellBookingError
+from retell_booking_tools.errors import InvalidWebhook
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -41,10 +41,6 @@ BookingTrigger = Literal[
     "BOOKING_REJECTED",
 ]
 """The triggers applied to the store; every other trigger is acknowledged and ignored."""
-
-
-class InvalidWebhook(RetellBookingError):
-    """A signed body that is not a Cal.com webhook we can read."""
 
 
 def sign_webhook(body: bytes, secret: str) -> str:

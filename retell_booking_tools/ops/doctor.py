@@ -31,18 +31,21 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from retell_booking_tools.booking.attendees import parse_attendee_email
-from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.availability import SlotReads
 from retell_booking_tools.booking.identity import normalize_email, normalize_phone
+from retell_booking_tools.booking.records import (
+    CALL_ID_METADATA_KEY,
+    BookingPolicy,
+    Records,
+    booking_status,
+)
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.domain import (
     Appointment,
-    AppointmentStatus,
-    CallLink,
     Customer,
-    NewAppointment,
     Relationship,
 )
 from retell_booking_tools.errors import InvalidArguments
@@ -144,6 +147,17 @@ class Doctor:
         self._phone_region = phone_region
         self._clock = clock
         self._progress = progress
+        self._records = Records(
+            repository,
+            clock=clock,
+            slots=SlotReads(calcom, clock=clock, reuse_seconds=0),
+            policy=BookingPolicy(
+                event_type_id=self._event_type_ids[0] if self._event_type_ids else 0,
+                timezone=timezone,
+                attendee_email_domain=attendee_email_domain,
+            ),
+        )
+        """Repairs write as the booking core does: one mapping, forward-only, one link."""
 
     async def run(self, *, since: datetime, fix: bool = False) -> DoctorReport:
         """Scan everything from ``since`` on; with ``fix``, repair and scan again."""
@@ -355,21 +369,8 @@ class Doctor:
         customer = await self._customer_of(booking, create=True)
         if customer is None:
             return False
-        await self._repository.add_appointment(
-            NewAppointment(
-                customer_id=customer.id,
-                booking_uid=booking.uid,
-                event_type_id=booking.event_type_id,
-                start=booking.start.astimezone(UTC),
-                end=booking.end.astimezone(UTC),
-                timezone=self._timezone,
-                status=(
-                    AppointmentStatus.PENDING
-                    if booking.status.lower() == "pending"
-                    else AppointmentStatus.ACTIVE
-                ),
-                rescheduled_from_uid=booking.rescheduled_from_uid,
-            )
+        await self._records.store(
+            self._records.appointment_of(booking, customer_id=customer.id, timezone=self._timezone)
         )
         return True
 
@@ -382,11 +383,7 @@ class Doctor:
         if booking is not None and booking.is_active:
             # Moved in place (same uid, other start): the store cannot follow that.
             return _staleness(appointment, booking) is None
-        moved = booking is not None and booking.rescheduled_to_uid is not None
-        await self._repository.set_appointment_status(
-            appointment.id,
-            AppointmentStatus.RESCHEDULED if moved else AppointmentStatus.CANCELLED,
-        )
+        await self._records.advance(appointment, booking_status(booking))
         return True
 
     async def _link_call(self, problem: Problem) -> bool:
@@ -411,15 +408,7 @@ class Doctor:
             relationship = Relationship.DUPLICATE_ATTEMPT if originals else Relationship.ORIGINAL
             if originals:
                 metadata["original_call_id"] = originals[0]
-        await self._repository.link(
-            CallLink(
-                call_id=problem.call_id,
-                appointment_id=appointment.id,
-                relationship=relationship,
-                linked_at=now,
-                metadata=metadata,
-            )
-        )
+        await self._records.link(problem.call_id, appointment, relationship, metadata)
         return True
 
     # -- helpers -------------------------------------------------------------------------

@@ -247,6 +247,12 @@ class Reports(Protocol):
 
 
 @runtime_checkable
+class BookingStore(AppointmentStore, CallRecords, Protocol):
+    """What the booking core reads and writes: appointments, customers, links, locks, and
+    the calls a booking names."""
+
+
+@runtime_checkable
 class Repository(AppointmentStore, ToolCallLedger, CallRecords, Reports, Protocol):
     """The whole store: every concern above, as each backend implements it. Consumers ask
     for the one concern they use."""

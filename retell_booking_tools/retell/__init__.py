@@ -1,19 +1,17 @@
-"""The Retell edge: request models, signature checks, call events; tool export and sync
-(from :mod:`retell_booking_tools.retell_admin`)."""
+"""The inbound Retell edge: request models (:mod:`.models`), signature checks
+(:mod:`.signature`), call events (:mod:`.events`) and per-call overrides (:mod:`.overrides`).
+
+Exporting and syncing tool schemas live apart, in :mod:`retell_booking_tools.retell_admin`;
+their names are also importable from here, as earlier releases documented, and are loaded
+only when used.
+"""
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from retell_booking_tools.retell_admin.export import (
-        ExportFormat,
-        UnknownToolName,
-        export_tools,
-    )
-    from retell_booking_tools.retell_admin.plan import (
-        RetellSyncError,
-        ToolChange,
-        plan_general_tools,
-    )
+    from retell_booking_tools.errors import RetellSyncError, UnknownToolName
+    from retell_booking_tools.retell_admin.export import ExportFormat, export_tools
+    from retell_booking_tools.retell_admin.plan import ToolChange, plan_general_tools
     from retell_booking_tools.retell_admin.sync import (
         AgentPublication,
         PinnedNumber,
@@ -27,16 +25,9 @@ else:
     __getattr__, __dir__ = _lazy_exports(
         __name__,
         {
-            "retell_booking_tools.retell_admin.export": (
-                "ExportFormat",
-                "UnknownToolName",
-                "export_tools",
-            ),
-            "retell_booking_tools.retell_admin.plan": (
-                "RetellSyncError",
-                "ToolChange",
-                "plan_general_tools",
-            ),
+            "retell_booking_tools.errors": ("RetellSyncError", "UnknownToolName"),
+            "retell_booking_tools.retell_admin.export": ("ExportFormat", "export_tools"),
+            "retell_booking_tools.retell_admin.plan": ("ToolChange", "plan_general_tools"),
             "retell_booking_tools.retell_admin.sync": (
                 "AgentPublication",
                 "PinnedNumber",

@@ -5,8 +5,9 @@ this package talks to Retell's API instead. Its public names are also importable
 :mod:`retell_booking_tools.retell`, as the README documents them.
 """
 
-from retell_booking_tools.retell_admin.export import ExportFormat, UnknownToolName, export_tools
-from retell_booking_tools.retell_admin.plan import RetellSyncError, ToolChange, plan_general_tools
+from retell_booking_tools.errors import RetellSyncError, UnknownToolName
+from retell_booking_tools.retell_admin.export import ExportFormat, export_tools
+from retell_booking_tools.retell_admin.plan import ToolChange, plan_general_tools
 from retell_booking_tools.retell_admin.sync import (
     AgentPublication,
     PinnedNumber,

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import attrs
 from pydantic import BaseModel
 
-from retell_booking_tools.errors import RetellBookingError
+from retell_booking_tools.errors import UnknownToolName
 from retell_booking_tools.retell_admin.strict import plain_string, strict_object, strict_string
 from retell_booking_tools.tools import ALL_TOOLS, Tool
 
@@ -48,10 +48,6 @@ REQUEST_SHAPE: Mapping[str, Any] = {
 }
 """How the server expects to be called: a JSON POST of ``{"call", "name", "args"}``."""
 _DROPPED_KEYWORDS = frozenset({"title", "$defs", "definitions", "additionalProperties"})
-
-
-class UnknownToolName(RetellBookingError):
-    """A tool name was asked for that this package does not serve."""
 
 
 def export_tools(

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import attrs
 
-from retell_booking_tools.errors import RetellBookingError
+from retell_booking_tools.errors import RetellSyncError
 from retell_booking_tools.retell_admin.export import REQUEST_SHAPE
 
 ChangeKind = Literal["added", "changed", "unchanged", "kept"]
@@ -30,10 +30,6 @@ FLOW_TOOLS = "tools"
 """Where a conversation flow's tools are."""
 FOREIGN_FIELDS = ("headers", "query_params")
 """Fields we never export: a stored tool of ours that carries them has drifted."""
-
-
-class RetellSyncError(RetellBookingError):
-    """Retell could not be read or updated; the message says why, never the API key."""
 
 
 @attrs.frozen

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.errors import ConfigurationError, RetellSyncError
 from retell_booking_tools.ops.history import masked_number
 from retell_booking_tools.retell_admin.export import export_tools
 from retell_booking_tools.retell_admin.plan import (
     FLOW_TOOLS,
     GENERAL_TOOLS,
-    RetellSyncError,
     ToolChange,
     ToolPlan,
     plan_llm,

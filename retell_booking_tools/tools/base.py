@@ -1,15 +1,13 @@
-"""What every tool shares: its context, the result shape and who the caller is.
+"""What every tool shares: its context, the result shape, and the caller's claims worded.
 
-Who the caller is comes from the call alone (:func:`caller_identity`): the network number
-or the backend's identity fields. What the caller says (a phone, an email, a name) is
-contact data of one booking, or, with a booking reference, a claim to one appointment
-that is checked and rate-limited (:func:`reference_owner`).
+Who the caller is, and which appointments they may act on, is the booking core's
+(:mod:`retell_booking_tools.booking.callers`); this module turns its answers into results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -17,32 +15,16 @@ import attrs
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retell_booking_tools.booking.availability import AvailabilityService, OfferedSlots
-from retell_booking_tools.booking.decision import BookingOutcome, BookingService
-from retell_booking_tools.booking.identity import (
-    CONTACT_NEEDED,
-    TrustedIdentity,
-    clean_text,
-    names_match,
-    network_phone,
-    normalize_email,
-    normalize_phone,
-    parse_booking_reference,
-    spoken_reference,
-    trusted_identity,
-)
+from retell_booking_tools.booking.callers import Caller, Claimed
+from retell_booking_tools.booking.core import BookingCore
+from retell_booking_tools.booking.identity import CONTACT_NEEDED, spoken_reference
 from retell_booking_tools.booking.lifecycle import AppointmentLifecycle
+from retell_booking_tools.booking.records import BookingOutcome
 from retell_booking_tools.config import Language
-from retell_booking_tools.domain import (
-    Appointment,
-    AppointmentStatus,
-    Customer,
-    ToolStatus,
-    call_key,
-    phone_key,
-)
+from retell_booking_tools.domain import Appointment, AppointmentStatus, Customer, ToolStatus
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render
-from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.repository.protocol import ToolCallLedger
 from retell_booking_tools.retell.models import RetellCall
 
 
@@ -51,8 +33,9 @@ class ToolContext:
     """Everything a tool needs besides its arguments, for one delivery of one function call."""
 
     call: RetellCall
-    service: BookingService
-    repository: Repository
+    core: BookingCore
+    ledger: ToolCallLedger
+    """Read for what this call was offered earlier; the tools write nothing to the store."""
     language: Language
     zone: ZoneInfo
     phone_region: str
@@ -63,15 +46,28 @@ class ToolContext:
 
     @property
     def lifecycle(self) -> AppointmentLifecycle:
-        return AppointmentLifecycle(self.service)
+        return self.core.lifecycle
 
     @property
     def availability(self) -> AvailabilityService:
-        return AvailabilityService(
-            calcom=self.service.calcom,
-            clock=self.service.clock,
-            max_alternatives=self.service.policy.max_alternatives,
-            slots=self.service.slots,
+        return self.core.availability
+
+    @property
+    def event_type(self) -> int:
+        """The event type this call books: its own, else the configured one."""
+        return self.event_type_id or self.core.policy.event_type_id
+
+    @property
+    def caller(self) -> Caller:
+        """What of this call vouches for its caller."""
+        call = self.call
+        return Caller(
+            call_id=call.call_id,
+            agent_id=call.agent_id,
+            number=call.customer_number,
+            metadata=call.metadata or {},
+            dynamic_variables=call.retell_llm_dynamic_variables or {},
+            region=self.phone_region,
         )
 
 
@@ -122,15 +118,6 @@ def caller_email_field() -> Any:
         max_length=320,
         description="Not needed: the caller is identified by the call or a booking reference.",
     )
-
-
-MAX_REFERENCE_MISSES = 3
-"""Wrong booking references a call (or a number, within a day) may say before it is refused."""
-
-MAX_NUMBERLESS_MISSES = 20
-"""Wrong booking references all calls without a number to one agent may say within a day."""
-
-REFERENCE_MISS_WINDOW = timedelta(days=1)
 
 
 class AppointmentView(BaseModel):
@@ -281,185 +268,34 @@ def status_result(
     return ToolResult(status=status, message=render(key, context.language, zone=context.zone))
 
 
-def caller_identity(context: ToolContext) -> TrustedIdentity | None:
-    """Who the call is from, as Retell vouches: never anything the caller said."""
-    call = context.call
-    return trusted_identity(
-        number=call.customer_number,
-        metadata=call.metadata,
-        dynamic_variables=call.retell_llm_dynamic_variables,
-        region=context.phone_region,
-    )
-
-
 async def trusted_customer(context: ToolContext, *, name: str = "") -> Customer | None:
-    """The caller's customer record, or None when the call carries no trusted identity.
-
-    The customer is recorded as the call's. A phone is stored on the customer only when it
-    is the identity itself (a number cannot be two customers' identity).
-    """
-    identity = caller_identity(context)
-    if identity is None:
-        return None
-    phone = identity.phone
-    if phone is not None and identity.key != phone_key(phone):
-        phone = None
-    return await context.repository.upsert_customer(
-        name=name,
-        phone=phone,
-        email=identity.email,
-        key=identity.key,
-        call_id=context.call.call_id,
-    )
-
-
-async def known_customer(context: ToolContext) -> Customer | None:
-    """The trusted identity's stored customer, read only (None if new or without identity)."""
-    identity = caller_identity(context)
-    if identity is None:
-        return None
-    return await context.repository.find_customer(phone=None, email=None, key=identity.key)
-
-
-@attrs.frozen
-class Booker:
-    """The caller about to book: their customer, and the contact they gave for this booking."""
-
-    customer: Customer
-    trusted: bool
-    """False: the customer is this call's alone (no trusted identity behind it)."""
-    contact_email: str | None = attrs.field(default=None, repr=False)
-    contact_phone: str | None = attrs.field(default=None, repr=False)
-
-
-async def booking_customer(
-    context: ToolContext, *, name: str, phone: str | None, email: str | None
-) -> Booker:
-    """The customer a booking is made for, and the contact data said for it.
-
-    With a trusted identity, that identity's customer. Without one, a customer of this call
-    alone, and only if the caller gave a phone or an email (InvalidArguments ``phone`` with
-    :data:`CONTACT_NEEDED` otherwise). A spoken phone is checked strictly.
-    """
-    contact_email = normalize_email(email) if email else None
-    contact_phone = normalize_phone(phone, region=context.phone_region) if phone else None
-    customer = await trusted_customer(context, name=name)
-    if customer is not None:
-        return Booker(customer, True, contact_email, contact_phone)
-    if contact_email is None and contact_phone is None:
-        raise InvalidArguments("phone", CONTACT_NEEDED)
-    customer = await context.repository.upsert_customer(
-        name=name,
-        phone=None,
-        email=None,
-        key=call_key(context.call.call_id),
-        call_id=context.call.call_id,
-    )
-    return Booker(customer, False, contact_email, contact_phone)
-
-
-async def own_customer(context: ToolContext) -> Customer | None:
-    """The trusted identity's customer, else the customer this very call booked as (a
-    caller without a trusted identity acts on what they booked in this call), else None."""
-    customer = await trusted_customer(context)
-    if customer is not None:
-        return customer
-    call = await context.repository.get_call(context.call.call_id)
-    if call is None or call.customer_id is None:
-        return None
-    booked_as = await context.repository.get_customer(call.customer_id)
-    if booked_as is not None and booked_as.identity_key == call_key(context.call.call_id):
-        return booked_as
-    return None
-
-
-def network_number(context: ToolContext) -> str | None:
-    """The call's network number in E.164, if it has a usable one (for rate limits)."""
-    return network_phone(context.call.customer_number, region=context.phone_region)
+    """The caller's customer record, or None without a trusted identity (see
+    :meth:`Callers.trusted_customer <retell_booking_tools.booking.callers.Callers>`)."""
+    return await context.core.callers.trusted_customer(context.caller, name=name)
 
 
 async def reference_owner(
     context: ToolContext, *, reference: str, name: str | None
 ) -> tuple[Appointment, Customer] | ToolResult:
-    """The appointment a booking reference names and the customer to act as, or the answer.
-
-    The caller's own appointment needs no name; anyone else's needs the name on the booking
-    (compared leniently; the reference exactly). Without a name the answer asks for it,
-    whether or not the reference exists, so a reference alone reveals nothing. Every wrong
-    reference or name is a miss: after :data:`MAX_REFERENCE_MISSES` in this call, or from
-    this number within a day, or :data:`MAX_NUMBERLESS_MISSES` of all calls without a number
-    to this agent within a day, the answer is ``invalid`` asking them to call from the
-    number they booked with. Checking and recording a miss happen under the lock of the
-    call's scope (:func:`miss_scope`), which every delivery of this call and every call of
-    that number (or agent) shares, so concurrent guesses cannot pass either limit. One lock,
-    never two nested: a look-up holds at most one lock connection.
-    """
-    scope = miss_scope(context)
-    repository = context.repository
-    async with repository.lock(f"reference-misses:{scope}"):
-        if await _reference_locked(context, scope):
-            return _too_many_misses(context)
-        owned = await _claimed_appointment(context, reference=reference, name=name)
-        if owned is not None:
-            return owned
-        await repository.record_reference_miss(
-            call_id=context.call.call_id, number=scope, at=context.now
-        )
-        if await _reference_locked(context, scope):
-            return _too_many_misses(context)
-    return status_result(ToolStatus.NOT_FOUND, context, variant="reference")
-
-
-async def _claimed_appointment(
-    context: ToolContext, *, reference: str, name: str | None
-) -> tuple[Appointment, Customer] | ToolResult | None:
-    """The appointment and owner the reference (and name) prove, the answer asking again for
-    a missing or unreadable name, or None for a miss."""
-    repository = context.repository
-    code = parse_booking_reference(reference)
-    appointment = await repository.get_appointment_by_reference(code) if code else None
-    owner = await repository.get_customer(appointment.customer_id) if appointment else None
-    if appointment is not None and owner is not None:
-        own = await own_customer(context)
-        if own is not None and own.id == owner.id:
-            return appointment, owner
-    if not name:
-        return invalid_result(InvalidArguments("customer_name", "name on the booking"), context)
-    try:
-        said = clean_text(name, field="customer_name")
-    except InvalidArguments as error:
-        return invalid_result(error, context)
-    booked_name = (appointment.attendee_name or owner.name) if appointment and owner else ""
-    if appointment is not None and owner is not None and names_match(said, booked_name):
-        return appointment, owner
-    return None
-
-
-def miss_scope(context: ToolContext) -> str:
-    """Whose wrong references a miss counts against besides the call's: the network number
-    (E.164), or for a call without one ``agent:<agent_id>``, shared by every such call."""
-    number = network_number(context)
-    if number is not None:
-        return number
-    return f"agent:{context.call.agent_id or ''}"
-
-
-async def _reference_locked(context: ToolContext, scope: str) -> bool:
-    since = context.now - REFERENCE_MISS_WINDOW
-    repository = context.repository
-    in_call = await repository.reference_misses(since=since, call_id=context.call.call_id)
-    if in_call >= MAX_REFERENCE_MISSES:
-        return True
-    limit = MAX_NUMBERLESS_MISSES if scope.startswith("agent:") else MAX_REFERENCE_MISSES
-    return await repository.reference_misses(since=since, number=scope) >= limit
-
-
-def _too_many_misses(context: ToolContext) -> ToolResult:
-    return ToolResult(
-        status=ToolStatus.INVALID,
-        message=render("invalid.reference_locked", context.language, zone=context.zone),
-        field="booking_reference",
+    """The appointment a booking reference names and the customer to act as, or the answer
+    (see :meth:`Callers.claim_reference <retell_booking_tools.booking.callers.Callers>`)."""
+    claim = await context.core.callers.claim_reference(
+        context.caller, reference=reference, name=name, now=context.now
     )
+    if isinstance(claim, Claimed):
+        return claim.appointment, claim.owner
+    if claim.reason == "name_needed":
+        return invalid_result(InvalidArguments("customer_name", "name on the booking"), context)
+    if claim.reason == "name_unreadable":
+        assert claim.error is not None
+        return invalid_result(claim.error, context)
+    if claim.reason == "locked":
+        return ToolResult(
+            status=ToolStatus.INVALID,
+            message=render("invalid.reference_locked", context.language, zone=context.zone),
+            field="booking_reference",
+        )
+    return status_result(ToolStatus.NOT_FOUND, context, variant="reference")
 
 
 class NamesAnAppointment(Protocol):
@@ -493,7 +329,7 @@ async def acting_customer(
             return owned
         appointment, owner = owned
         return appointment.booking_uid, owner
-    customer = await own_customer(context)
+    customer = await context.core.callers.own_customer(context.caller)
     if customer is None:
         return reference_needed(context)
     if not booking_uid:
@@ -514,7 +350,7 @@ async def offered_slots(context: ToolContext) -> OfferedSlots | None:
     """Every start ``check_availability`` listed earlier in this call, or None if it was never
     asked. Read from the store, so it holds whichever replica served that question. A list
     that left starts out (``more_slots``) does not count as its days listed whole."""
-    results = await context.repository.tool_call_results(context.call.call_id, CHECK_AVAILABILITY)
+    results = await context.ledger.tool_call_results(context.call.call_id, CHECK_AVAILABILITY)
     whole: list[datetime] = []
     in_part: list[datetime] = []
     for result in results:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from pydantic import Field
 
@@ -18,10 +18,9 @@ from retell_booking_tools.tools.base import (
     ToolContext,
     ToolResult,
     invalid_result,
-    known_customer,
     status_result,
 )
-from retell_booking_tools.tools.collect_appointment_data import MAX_DAYS_AHEAD, requested_start
+from retell_booking_tools.tools.dates import requested_day, requested_start
 
 MAX_SPOKEN_TIMES = 6
 """A day with more free starts is spoken as a few examples spread over the day."""
@@ -44,34 +43,24 @@ class CheckAvailabilityArgs(ToolArgs):
     )
 
 
-def requested_day(day_text: str, context: ToolContext) -> date:
-    """The local day asked about, or InvalidArguments: not a date, past, or over a year ahead."""
-    try:
-        day = date.fromisoformat(day_text)
-    except ValueError:
-        raise InvalidArguments("date", "not a date in YYYY-MM-DD form") from None
-    if len(day_text) != 10:
-        raise InvalidArguments("date", "not a date in YYYY-MM-DD form")
-    today = context.now.astimezone(context.zone).date()
-    if day < today:
-        raise InvalidArguments("date", "in the past")
-    if day - today > timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidArguments("date", "more than a year ahead")
-    return day
-
-
 async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) -> ToolResult:
     try:
-        day = requested_day(args.date, context)
-        start = requested_start(args.date, args.time, context) if args.time else None
+        day = requested_day(args.date, zone=context.zone, now=context.now)
+        start = (
+            requested_start(args.date, args.time, zone=context.zone, now=context.now)
+            if args.time
+            else None
+        )
     except InvalidArguments as error:
         return invalid_result(error, context)
-    held = await _held_that_day(day, context)
+    held = await context.core.callers.held_on(
+        context.caller, day, zone=context.zone, event_type_id=context.event_type, now=context.now
+    )
     answer = await context.availability.check(
         AvailabilityRequest(
             day=day,
             zone=context.zone,
-            event_type_id=context.event_type_id or context.service.policy.event_type_id,
+            event_type_id=context.event_type,
             start=start,
         )
     )
@@ -102,33 +91,6 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         alternatives=[a.astimezone(context.zone) for a in answer.alternatives] or None,
         more_slots=len(answer.slots) - len(listed) or None,
     )
-
-
-async def _held_that_day(day: date, context: ToolContext) -> list[Appointment]:
-    """The caller's upcoming appointments on that local day (trusted identity only), as
-    Cal.com still has them.
-
-    Each stored one is re-checked (:meth:`BookingService.still_booked`, as booking does):
-    one Cal.com cancelled or moved without a webhook is recorded so, its day's slot reads
-    are dropped, and it is left out. When Cal.com cannot be asked, the store is trusted.
-    """
-    customer = await known_customer(context)
-    if customer is None:
-        return []
-    event_type = context.event_type_id or context.service.policy.event_type_id
-    held = []
-    for appointment in await context.repository.appointments_for_customer(customer.id):
-        if not (
-            appointment.is_upcoming(context.now)
-            and appointment.event_type_id == event_type
-            and appointment.start.astimezone(context.zone).date() == day
-        ):
-            continue
-        if await context.service.still_booked(appointment):
-            held.append(appointment)
-        else:
-            await context.service.slots.touched(appointment.start, appointment.event_type_id)
-    return held
 
 
 def _own_appointment(

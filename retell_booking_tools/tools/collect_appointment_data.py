@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, time, timedelta
-
 from pydantic import Field, field_validator
 
 from retell_booking_tools.booking.decision import BookingRequest
@@ -18,14 +15,12 @@ from retell_booking_tools.tools.base import (
     ToolArgs,
     ToolContext,
     ToolResult,
-    booking_customer,
     invalid_result,
     offered_slots,
     outcome_result,
 )
+from retell_booking_tools.tools.dates import requested_start
 
-MAX_DAYS_AHEAD = 366
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NOT_IN_NAMES = frozenset('<>{}[]\\;=$%|`"')
 """Markup, template, shell and SQL syntax; apostrophes, hyphens, dots and parentheses stay."""
 NAME_PATTERN = (
@@ -95,47 +90,20 @@ def clean_name(value: str) -> str:
         raise ValueError(f"not a name: {error.reason}") from None
 
 
-def requested_start(day_text: str, time_text: str, context: ToolContext) -> datetime:
-    """The instant the caller asked for, or InvalidArguments naming the date or time.
-
-    Rejects impossible dates, local times that do not exist (DST gaps), the past and
-    anything more than a year ahead (a hallucinated date, most likely).
-    """
-    try:
-        day = date.fromisoformat(day_text)
-    except ValueError:
-        raise InvalidArguments("date", "not a date in YYYY-MM-DD form") from None
-    if len(day_text) != 10:
-        raise InvalidArguments("date", "not a date in YYYY-MM-DD form")
-    match = _TIME.match(time_text)
-    if match is None:
-        raise InvalidArguments("time", "not a time in HH:MM form")
-    local = datetime.combine(day, time(int(match[1]), int(match[2])), tzinfo=context.zone)
-    start = local.astimezone(UTC)
-    if start.astimezone(context.zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise InvalidArguments("time", "does not exist on that day (clock change)")
-    if start <= context.now:
-        field = "date" if day < context.now.astimezone(context.zone).date() else "time"
-        raise InvalidArguments(field, "in the past")
-    if start - context.now > timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidArguments("date", "more than a year ahead")
-    return start
-
-
 async def collect_appointment_data(
     args: CollectAppointmentDataArgs, context: ToolContext
 ) -> ToolResult:
     try:
-        start = requested_start(args.date, args.time, context)
+        start = requested_start(args.date, args.time, zone=context.zone, now=context.now)
         service = clean_text(args.service, field="service") if args.service else None
         extra = clean_text(args.notes, field="notes", multiline=True) if args.notes else None
-        booker = await booking_customer(
-            context, name=args.customer_name, phone=args.phone, email=args.email
+        booker = await context.core.callers.booking_customer(
+            context.caller, name=args.customer_name, phone=args.phone, email=args.email
         )
     except InvalidArguments as error:
         return invalid_result(error, context)
     notes = "\n".join(part for part in (service, extra) if part) or None
-    outcome = await context.service.book(
+    outcome = await context.core.bookings.book(
         BookingRequest(
             call_id=context.call.call_id,
             customer=booker.customer,

@@ -32,7 +32,7 @@ async def confirm_existing(args: ConfirmExistingArgs, context: ToolContext) -> T
     if isinstance(acting, ToolResult):
         return acting
     booking_uid, customer = acting
-    outcome = await context.service.confirm_existing(
+    outcome = await context.core.bookings.confirm_existing(
         call_id=context.call.call_id, customer=customer, booking_uid=booking_uid
     )
     return owned_result(outcome, context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from retell_booking_tools.booking.decision import BookingOutcome
+from retell_booking_tools.booking.records import BookingOutcome
 from retell_booking_tools.domain import AppointmentStatus, ToolStatus
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (

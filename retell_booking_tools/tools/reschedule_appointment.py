@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from retell_booking_tools.booking.lifecycle import RescheduleRequest, SameStart
+from retell_booking_tools.booking.lifecycle import RescheduleRequest
 from retell_booking_tools.domain import ToolStatus
-from retell_booking_tools.errors import InvalidArguments
+from retell_booking_tools.errors import InvalidArguments, SameStart
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
     Tool,
@@ -22,7 +22,7 @@ from retell_booking_tools.tools.base import (
     owned_result,
     reference_name_field,
 )
-from retell_booking_tools.tools.collect_appointment_data import requested_start
+from retell_booking_tools.tools.dates import requested_start
 
 
 class RescheduleAppointmentArgs(ToolArgs):
@@ -42,7 +42,7 @@ async def reschedule_appointment(
     args: RescheduleAppointmentArgs, context: ToolContext
 ) -> ToolResult:
     try:
-        start = requested_start(args.date, args.time, context)
+        start = requested_start(args.date, args.time, zone=context.zone, now=context.now)
     except InvalidArguments as error:
         return invalid_result(error, context)
     acting = await acting_customer(context, args)

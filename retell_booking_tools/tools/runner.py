@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 import attrs
 from pydantic import ValidationError
 
-from retell_booking_tools.booking.decision import BookingService
+from retell_booking_tools.booking.core import BookingCore
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
@@ -66,9 +66,13 @@ from retell_booking_tools.domain import (
     ToolStatus,
     args_digest,
 )
-from retell_booking_tools.errors import InvalidArguments, RepositoryError, RetellBookingError
+from retell_booking_tools.errors import (
+    InvalidArguments,
+    RepositoryError,
+    UnknownTool,
+)
 from retell_booking_tools.logs import set_tool_status, tool_call_context
-from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.repository.protocol import ToolCallLedger
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.retell.overrides import overrides_for
 from retell_booking_tools.tools.base import (
@@ -81,10 +85,6 @@ from retell_booking_tools.tools.base import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class UnknownTool(RetellBookingError):
-    """No tool of that name is served."""
 
 
 class ToolObserver(Protocol):
@@ -105,8 +105,8 @@ class ToolRunner:
         self,
         *,
         tools: Iterable[Tool[Any]],
-        service: BookingService,
-        repository: Repository,
+        core: BookingCore,
+        ledger: ToolCallLedger,
         language: Language,
         timezone: str,
         phone_region: str = "US",
@@ -117,8 +117,8 @@ class ToolRunner:
         budget_seconds: float = DEFAULT_TOOL_BUDGET_SECONDS,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
-        self._service = service
-        self._repository = repository
+        self._core = core
+        self._repository = ledger
         self._language = language
         self._timezone = timezone
         self._phone_region = phone_region
@@ -272,8 +272,8 @@ class ToolRunner:
         overrides = overrides_for(call)
         return ToolContext(
             call=call,
-            service=self._service,
-            repository=self._repository,
+            core=self._core,
+            ledger=self._repository,
             language=overrides.language or self._language,
             zone=ZoneInfo(overrides.timezone or self._timezone),
             event_type_id=overrides.event_type_id,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from agent_backend import CALLER, EVENT_TYPE_ID, RETELL_KEY, World, make_settings
 
-from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.records import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import ToolCallKey
 from retell_booking_tools.runtime import build_runtime
 from retell_booking_tools.server import create_app

@@ -77,7 +77,7 @@ async def test_a_moved_appointment_drops_the_reused_answers_of_both_days(world: 
 async def test_a_cancellation_webhook_drops_the_reused_answer(world: World) -> None:
     """A booking made in Cal.com's own UI reaches every replica through its webhook."""
     seeded = world.calcom.seed_booking(
-        event_type_id=world.runtime.service.policy.event_type_id,
+        event_type_id=world.runtime.core.policy.event_type_id,
         start=world.clock() + timedelta(hours=36, minutes=39),
         attendee_name="Someone",
         attendee_email="someone@example.org",
@@ -105,7 +105,7 @@ async def test_a_refused_start_is_not_offered_again_from_a_reused_answer(world: 
     """Taken in Cal.com since it was read: the refusal drops what was read of that day."""
     await _check(world, "call_1")
     world.calcom.seed_booking(
-        event_type_id=world.runtime.service.policy.event_type_id,
+        event_type_id=world.runtime.core.policy.event_type_id,
         start=world.clock() + timedelta(hours=36, minutes=39),
         attendee_name="Someone",
         attendee_email="someone@example.org",

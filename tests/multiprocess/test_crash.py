@@ -8,7 +8,7 @@ import httpx
 import pytest
 from replicas import Cluster, relationships, weekdays_ahead
 
-from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.records import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.repository import Repository
 from retell_booking_tools.testing import Fault, FaultKind

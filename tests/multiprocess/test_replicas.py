@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from replicas import Cluster, relationships, weekdays_ahead
 
-from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.records import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.repository import PostgresRepository, Repository
 

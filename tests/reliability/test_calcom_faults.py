@@ -17,7 +17,7 @@ import pytest
 from reliability_world import CALLER, EVENT_TYPE_ID, LOCAL_STORES, World
 
 from retell_booking_tools.booking.attendees import attendee_email
-from retell_booking_tools.booking.decision import CALL_ID_METADATA_KEY
+from retell_booking_tools.booking.records import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.testing import Fault, FaultKind
 
