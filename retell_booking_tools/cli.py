@@ -114,11 +114,12 @@ _CALL_LINES = (
 @calls_app.command("show")
 def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
     """A call and every appointment it touched."""
-    found = _with_repository(lambda repo: call_history(repo, call_id))
+    found = _shown(
+        _with_repository(lambda repo: call_history(repo, call_id)),
+        as_json,
+        missing=f"no call {call_id!r}",
+    )
     if found is None:
-        raise _fail(f"no call {call_id!r}")
-    if as_json:
-        typer.echo(json.dumps(found, indent=2))
         return
     typer.echo(f"call {found['call_id']}")
     for label, key in _CALL_LINES:
@@ -134,6 +135,16 @@ def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
         )
 
 
+def _shown(found: dict[str, Any] | None, as_json: bool, *, missing: str) -> dict[str, Any] | None:
+    """A history to print as text; None once printed as JSON. Fails when nothing was found."""
+    if found is None:
+        raise _fail(missing)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return None
+    return found
+
+
 def _reference(reference: str | None) -> str:
     """The reference part of a line that names an appointment (", reference K7F2QX")."""
     return f", reference {reference}" if reference else ""
@@ -143,11 +154,12 @@ def _reference(reference: str | None) -> str:
 def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
     """An appointment (by id, Cal.com booking uid or booking reference) and every call linked
     to it."""
-    found = _with_repository(lambda repo: appointment_history(repo, reference))
+    found = _shown(
+        _with_repository(lambda repo: appointment_history(repo, reference)),
+        as_json,
+        missing=f"no appointment {reference!r}",
+    )
     if found is None:
-        raise _fail(f"no appointment {reference!r}")
-    if as_json:
-        typer.echo(json.dumps(found, indent=2))
         return
     appointment = found["appointment"]
     typer.echo(
@@ -213,7 +225,7 @@ def doctor(
 
     settings = _settings()
     try:
-        api_key, event_type_id = settings.require_calcom()
+        api_key, _ = settings.require_calcom()
     except RetellBookingError as exc:
         raise _fail(str(exc), 2) from None
     first_day = _parse_day(since) if since else _today(settings) - timedelta(days=30)
@@ -225,14 +237,8 @@ def doctor(
             timeout=settings.calcom_timeout_seconds,
         ) as calcom:
             with _progress_bar() as progress:
-                checkup = Doctor(
-                    repository=repository,
-                    calcom=calcom,
-                    event_type_ids=[event_type_id],
-                    timezone=settings.timezone,
-                    attendee_email_domain=settings.attendee_email_domain,
-                    phone_region=settings.phone_region,
-                    progress=progress,
+                checkup = Doctor.configured(
+                    settings, repository=repository, calcom=calcom, progress=progress
                 )
                 return await checkup.run(since=day_start(first_day, settings.zone), fix=fix)
 

@@ -364,15 +364,8 @@ class Console:
         from retell_booking_tools.ops.doctor import Doctor
 
         settings = self._settings
-        event_type_ids = [settings.calcom_event_type_id] if settings.calcom_event_type_id else []
-        doctor = Doctor(
-            repository=runtime.repository,
-            calcom=runtime.calcom,
-            event_type_ids=event_type_ids,
-            timezone=settings.timezone,
-            attendee_email_domain=settings.attendee_email_domain,
-            phone_region=settings.phone_region,
-            clock=self._clock,
+        doctor = Doctor.configured(
+            settings, repository=runtime.repository, calcom=runtime.calcom, clock=self._clock
         )
         today = self._clock().astimezone(settings.zone).date()
         since = day_start(today - timedelta(days=STATS_DAYS), settings.zone)

@@ -43,6 +43,7 @@ from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.clock import Clock, system_clock
+from retell_booking_tools.config import Settings
 from retell_booking_tools.domain import (
     Appointment,
     Customer,
@@ -158,6 +159,29 @@ class Doctor:
             ),
         )
         """Repairs write as the booking core does: one mapping, forward-only, one link."""
+
+    @classmethod
+    def configured(
+        cls,
+        settings: Settings,
+        *,
+        repository: Repository,
+        calcom: CalcomClient,
+        clock: Clock = system_clock,
+        progress: Progress | None = None,
+    ) -> Doctor:
+        """The doctor of a deployment's settings (its event type, zone and identities)."""
+        event_type_id = settings.calcom_event_type_id
+        return cls(
+            repository=repository,
+            calcom=calcom,
+            event_type_ids=[event_type_id] if event_type_id else [],
+            timezone=settings.timezone,
+            attendee_email_domain=settings.attendee_email_domain,
+            phone_region=settings.phone_region,
+            clock=clock,
+            progress=progress,
+        )
 
     async def run(self, *, since: datetime, fix: bool = False) -> DoctorReport:
         """Scan everything from ``since`` on; with ``fix``, repair and scan again."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -264,6 +266,26 @@ async def readiness(repository: Repository) -> Unready | None:
     return None
 
 
+@contextmanager
+def _connection(
+    database_url: str, schema: str | None, action: str, *, begin: bool
+) -> Iterator[sa.Connection | None]:
+    """A short-lived synchronous connection (in a transaction with ``begin``) for schema
+    work, its errors named by ``action``; None for ``memory://``."""
+    engine = _sync_engine(database_url, schema)
+    if engine is None:
+        yield None
+        return
+    try:
+        with (
+            translate_errors(action, secret=engine.url.password),
+            engine.begin() if begin else engine.connect() as connection,
+        ):
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def _sync_engine(database_url: str, schema: str | None) -> sa.Engine | None:
     """A short-lived sync engine for Alembic, or ``None`` for the in-memory store."""
     kind = _kind(database_url)
@@ -289,15 +311,10 @@ def upgrade_database(database_url: str, *, schema: str | None = None) -> str:
     Safe to run from several processes at once on PostgreSQL; ``memory://`` has nothing to
     upgrade.
     """
-    engine = _sync_engine(database_url, schema)
-    if engine is None:
-        return head_revision()
-    try:
-        secret = engine.url.password
-        with translate_errors("upgrade the database", secret=secret), engine.begin() as connection:
-            revision = _upgrade_on(connection)
-    finally:
-        engine.dispose()
+    with _connection(database_url, schema, "upgrade the database", begin=True) as connection:
+        if connection is None:
+            return head_revision()
+        revision = _upgrade_on(connection)
     assert revision is not None, "alembic upgrade left no revision"
     return revision
 
@@ -305,13 +322,7 @@ def upgrade_database(database_url: str, *, schema: str | None = None) -> str:
 def database_revision(database_url: str, *, schema: str | None = None) -> tuple[str | None, str]:
     """``(current, head)``: where the database is (``None`` when empty) and where it should be."""
     head = head_revision()
-    engine = _sync_engine(database_url, schema)
-    if engine is None:
-        return head, head
-    try:
-        secret = engine.url.password
-        with translate_errors("read the revision", secret=secret), engine.connect() as connection:
-            current = _current_revision(connection)
-    finally:
-        engine.dispose()
-    return current, head
+    with _connection(database_url, schema, "read the revision", begin=False) as connection:
+        if connection is None:
+            return head, head
+        return _current_revision(connection), head

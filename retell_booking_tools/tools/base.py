@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -186,6 +186,18 @@ class ToolResult(BaseModel):
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
+
+class AppointmentArgs(ToolArgs):
+    """Arguments naming one of the caller's appointments: by uid, or by the reference the
+    caller reads out (with the name on the booking); see :func:`acting_customer`."""
+
+    booking_uid: str | None = booking_uid_field(
+        "booking_uid of the caller's appointment (from find_appointments)."
+    )
+    booking_reference: str | None = booking_reference_field()
+    customer_name: str | None = reference_name_field()
+
+
 MAX_RESULT_CHARS = 15_000
 """Retell hands the model at most this many characters of a function result; every result
 stays below it, so the model never reads a cut-off answer."""
@@ -298,21 +310,8 @@ async def reference_owner(
     return status_result(ToolStatus.NOT_FOUND, context, variant="reference")
 
 
-class NamesAnAppointment(Protocol):
-    """Arguments of a tool that acts on one appointment: by uid, or by reference and name."""
-
-    @property
-    def booking_uid(self) -> str | None: ...
-
-    @property
-    def booking_reference(self) -> str | None: ...
-
-    @property
-    def customer_name(self) -> str | None: ...
-
-
 async def acting_customer(
-    context: ToolContext, args: NamesAnAppointment
+    context: ToolContext, args: AppointmentArgs
 ) -> tuple[str, Customer] | ToolResult:
     """The booking uid to act on and the customer to act as, or the answer to give.
 

@@ -8,28 +8,20 @@ from retell_booking_tools.booking.identity import clean_text
 from retell_booking_tools.booking.lifecycle import CancelRequest
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.tools.base import (
+    AppointmentArgs,
     Tool,
-    ToolArgs,
     ToolContext,
     ToolResult,
     acting_customer,
-    booking_reference_field,
-    booking_uid_field,
     caller_email_field,
     invalid_result,
     owned_result,
-    reference_name_field,
 )
 
 
-class CancelAppointmentArgs(ToolArgs):
+class CancelAppointmentArgs(AppointmentArgs):
     """Which appointment (uid, or the reference the caller reads out), and why if said."""
 
-    booking_uid: str | None = booking_uid_field(
-        "booking_uid of the caller's appointment (from find_appointments)."
-    )
-    booking_reference: str | None = booking_reference_field()
-    customer_name: str | None = reference_name_field()
     reason: str | None = Field(
         default=None, max_length=500, description="Why, in the caller's words, if given."
     )

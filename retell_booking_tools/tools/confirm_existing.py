@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 from retell_booking_tools.tools.base import (
+    AppointmentArgs,
     Tool,
-    ToolArgs,
     ToolContext,
     ToolResult,
     acting_customer,
-    booking_reference_field,
     booking_uid_field,
     caller_email_field,
     owned_result,
-    reference_name_field,
 )
 
 
-class ConfirmExistingArgs(ToolArgs):
+class ConfirmExistingArgs(AppointmentArgs):
     """The booking the caller keeps: its uid from an ``existing`` result, or its reference."""
 
     booking_uid: str | None = booking_uid_field(
         "appointment.booking_uid from the earlier 'existing' result."
     )
-    booking_reference: str | None = booking_reference_field()
-    customer_name: str | None = reference_name_field()
     email: str | None = caller_email_field()
 
 

@@ -9,30 +9,22 @@ from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments, SameStart
 from retell_booking_tools.messages import render
 from retell_booking_tools.tools.base import (
+    AppointmentArgs,
     Tool,
-    ToolArgs,
     ToolContext,
     ToolResult,
     acting_customer,
-    booking_reference_field,
-    booking_uid_field,
     caller_email_field,
     invalid_result,
     offered_slots,
     owned_result,
-    reference_name_field,
 )
 from retell_booking_tools.tools.dates import requested_start
 
 
-class RescheduleAppointmentArgs(ToolArgs):
+class RescheduleAppointmentArgs(AppointmentArgs):
     """Which appointment (uid, or the reference the caller reads out), and the new start."""
 
-    booking_uid: str | None = booking_uid_field(
-        "booking_uid of the caller's appointment (from find_appointments)."
-    )
-    booking_reference: str | None = booking_reference_field()
-    customer_name: str | None = reference_name_field()
     date: str = Field(max_length=40, description="New day, YYYY-MM-DD, business time zone.")
     time: str = Field(max_length=40, description="New start, HH:MM (24-hour), business time zone.")
     email: str | None = caller_email_field()
