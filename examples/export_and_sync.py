@@ -18,7 +18,7 @@ import asyncio
 import json
 import os
 
-from retell_booking_tools.retell import export_tools, sync_tools
+from retell_booking_tools.retell_admin import export_tools, sync_tools
 from retell_booking_tools.testing import RetellApiEmulator, serve_asgi
 
 EMULATED_LLM = "llm_example"

@@ -51,7 +51,7 @@ from retell_booking_tools.calcom.webhooks import (
     verify_webhook_signature,
 )
 from retell_booking_tools.clock import Clock, system_clock
-from retell_booking_tools.config import DEFAULT_MAX_BODY_BYTES, Settings
+from retell_booking_tools.config import Settings
 from retell_booking_tools.errors import (
     InvalidArguments,
     NotStarted,
@@ -71,8 +71,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
-"""The default of ``RETELL_BOOKING_MAX_BODY_BYTES``."""
 CALCOM_MAX_BODY_BYTES = 256 * 1024
 """Cal.com's booking webhooks carry one booking: a few KiB."""
 MAX_JSON_DEPTH = 32

@@ -12,18 +12,13 @@ nothing of them is stored (:func:`is_chat_event`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retell_booking_tools.domain import Call
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.retell.models import RetellCall
-
-CallEventName = Literal["call_started", "call_ended", "call_analyzed"]
-CALL_EVENTS: tuple[CallEventName, ...] = ("call_started", "call_ended", "call_analyzed")
-ChatEventName = Literal["chat_started", "chat_ended", "chat_analyzed"]
-CHAT_EVENTS: tuple[ChatEventName, ...] = ("chat_started", "chat_ended", "chat_analyzed")
 
 
 def is_chat_event(payload: Any) -> bool:
