@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from agent_backend import CALLER, RETELL_KEY, World
 
+from retell_booking_tools.config import DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES
 from retell_booking_tools.ops.history import call_history
 from retell_booking_tools.retell.signature import sign
-from retell_booking_tools.server import MAX_BODY_BYTES
 
 STARTED = datetime(2025, 10, 8, 20, 21, 5, 250000, tzinfo=UTC)
 ENDED = STARTED + timedelta(minutes=3, seconds=12)

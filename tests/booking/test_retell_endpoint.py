@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from agent_backend import RETELL_KEY, World
 
+from retell_booking_tools.config import DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES
 from retell_booking_tools.retell.signature import sign
-from retell_booking_tools.server import MAX_BODY_BYTES
 
 ARGS = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"}
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from reliability_world import CALLER, EVENT_TYPE_ID, MEMORY_STORE, RETELL_KEY, World
 
+from retell_booking_tools.config import DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER, sign
-from retell_booking_tools.server import MAX_BODY_BYTES
 
 pytestmark = MEMORY_STORE
 

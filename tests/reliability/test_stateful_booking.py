@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from reliability_world import DAY_ONE, RETELL_KEY, make_emulator, make_settings
 
-from retell_booking_tools import attendees
+from retell_booking_tools.booking import attendees
 from retell_booking_tools.booking.records import CALL_ID_METADATA_KEY
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.repository import open_repository
