@@ -22,10 +22,6 @@ def lazy_exports(
     package, so later lookups cost nothing extra; an unknown name is an AttributeError.
     """
     home = {name: module for module, names in exports.items() for name in names}
-    import os
-    if os.environ.get("EAGER_EXPORTS_EXPERIMENT"):
-        for module in exports:
-            importlib.import_module(module)
 
     def module_getattr(name: str) -> object:
         module = home.get(name)
