@@ -210,22 +210,22 @@ class BookingStore:
         return booking
 
     def confirm(self, uid: str) -> EmulatedBooking:
-        booking = self.get(uid)
-        if booking.status != "pending":
-            raise ApiError(400, f"Booking with uid={uid} is not pending confirmation")
-        booking.status = "accepted"
-        booking.updated_at = self._clock()
-        self.notify(booking, "scheduled")
-        return booking
+        return self._decide(uid, "accepted", None, "scheduled")
 
     def reject(self, uid: str, reason: str | None) -> EmulatedBooking:
+        return self._decide(uid, "rejected", reason, "rejected")
+
+    def _decide(
+        self, uid: str, status: BookingStatus, reason: str | None, email: str
+    ) -> EmulatedBooking:
+        """The host's answer to a booking pending confirmation."""
         booking = self.get(uid)
         if booking.status != "pending":
             raise ApiError(400, f"Booking with uid={uid} is not pending confirmation")
-        booking.status = "rejected"
+        booking.status = status
         booking.cancellation_reason = reason
         booking.updated_at = self._clock()
-        self.notify(booking, "rejected")
+        self.notify(booking, email)
         return booking
 
     def reschedule(

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import httpx
@@ -21,21 +21,21 @@ import httpx
 from retell_booking_tools.calcom.webhooks import SIGNATURE_HEADER, sign_webhook
 from retell_booking_tools.clock import Clock, system_clock
 
-from .emulator.api import CalcomApi
-from .emulator.asgi import EmulatorAsgiApp
-from .emulator.faults import Disruption, Exchange, Fault, FaultKind, FaultQueue
-from .emulator.models import (
+from .api import CalcomApi
+from .asgi import EmulatorAsgiApp
+from .faults import Disruption, Exchange, Fault, FaultKind, FaultQueue
+from .models import (
     BookingStatus,
     EmulatedAttendee,
     EmulatedBooking,
     EventTypeSpec,
     RecordedRequest,
 )
-from .emulator.rate_limit import RateLimiter
-from .emulator.shapes import webhook_payload_json
-from .emulator.store import BookingStore, SentEmail
-from .emulator.transport import EmulatorTransport
-from .emulator.wire import ApiError, WireRequest, WireResponse, failure, utc_z
+from .rate_limit import RateLimiter
+from .shapes import webhook_payload_json
+from .store import BookingStore, SentEmail
+from .transport import EmulatorTransport
+from .wire import ApiError, WireRequest, WireResponse, failure, utc_z
 
 _T = TypeVar("_T")
 
@@ -46,6 +46,17 @@ WebhookTrigger = Literal[
     "BOOKING_REQUESTED",
     "BOOKING_REJECTED",
 ]
+
+_DISRUPTED_BEFORE: Final = {
+    FaultKind.CONNECT_ERROR: Disruption.REFUSED,
+    FaultKind.TIMEOUT: Disruption.TIMEOUT,
+}
+"""Faults that hit the connection before the request is processed: nothing is written."""
+_DISRUPTED_AFTER: Final = {
+    FaultKind.TIMEOUT_AFTER_COMMIT: Disruption.TIMEOUT,
+    FaultKind.RESET_AFTER_COMMIT: Disruption.RESET,
+}
+"""Faults that hit the connection after the request was processed: the write happened."""
 
 
 @attrs.frozen
@@ -288,24 +299,23 @@ class CalcomEmulator:
             )
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
-        kind = fault.kind if fault else None
-        if fault is not None and kind is FaultKind.DELAY:
+        if fault is None:
+            with self._lock:
+                return Exchange(self._api.handle(request))
+        kind = fault.kind
+        if kind is FaultKind.DELAY:
             await asyncio.sleep(fault.delay_seconds)
-        if kind is FaultKind.CONNECT_ERROR:
-            return Exchange(None, Disruption.REFUSED)
-        if kind is FaultKind.TIMEOUT:
-            return Exchange(None, Disruption.TIMEOUT)
-        if fault is not None and kind is FaultKind.SERVER_ERROR:
+        if kind in _DISRUPTED_BEFORE:
+            return Exchange(None, _DISRUPTED_BEFORE[kind])
+        if kind is FaultKind.SERVER_ERROR:
             return Exchange(self._server_error(request, fault))
-        if fault is not None and kind is FaultKind.RATE_LIMITED:
+        if kind is FaultKind.RATE_LIMITED:
             return Exchange(self._rate_limited(request, fault))
         with self._lock:
             response = self._api.handle(request)
-        if kind is FaultKind.TIMEOUT_AFTER_COMMIT:
-            return Exchange(response, Disruption.TIMEOUT)
-        if kind is FaultKind.RESET_AFTER_COMMIT:
-            return Exchange(response, Disruption.RESET)
-        if fault is not None and kind is FaultKind.SERVER_ERROR_AFTER_COMMIT:
+        if kind in _DISRUPTED_AFTER:
+            return Exchange(response, _DISRUPTED_AFTER[kind])
+        if kind is FaultKind.SERVER_ERROR_AFTER_COMMIT:
             return Exchange(self._server_error(request, fault))
         if kind is FaultKind.MALFORMED_JSON:
             return Exchange(attrs.evolve(response, body=response.body[: len(response.body) // 2]))
