@@ -7,6 +7,7 @@ name from here; the modules behind them may move.
 
 emu = CalcomEmulator(api_key="cal_test_key", clock=FakeClock(now))
 emu.add_event_type(EventTypeSpec(id=1, title="Beratung", length_minutes=60))
+emu.add_account("cal_test_salon", event_types=[EventTypeSpec(id=2, title="Haarschnitt")])
 client = httpx.AsyncClient(transport=emu.transport, base_url="https://api.cal.com/v2")
 """
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         BusinessHours,
         EmulatedAttendee,
         EmulatedBooking,
+        EmulatedHost,
         EventTypeSpec,
         RecordedRequest,
     )
@@ -44,6 +46,7 @@ else:
                 "BusinessHours",
                 "EmulatedAttendee",
                 "EmulatedBooking",
+                "EmulatedHost",
                 "EventTypeSpec",
                 "RecordedRequest",
             ),
@@ -67,6 +70,7 @@ __all__ = [
     "CalcomEmulator",
     "EmulatedAttendee",
     "EmulatedBooking",
+    "EmulatedHost",
     "EventTypeSpec",
     "FakeClock",
     "Fault",
