@@ -1,8 +1,13 @@
 """Test helpers: an emulated Cal.com API v2, an emulated Retell LLM API, Retell's signed
 requests, a clock and a loopback HTTP server.
 
+Laid out by fake: ``calcom/`` is the Cal.com emulator, ``retell/`` the call simulator and
+the Retell API emulator, and ``clock.py`` and ``http_server.py`` serve both. Import every
+name from here; the modules behind them may move.
+
 emu = CalcomEmulator(api_key="cal_test_key", clock=FakeClock(now))
 emu.add_event_type(EventTypeSpec(id=1, title="Beratung", length_minutes=60))
+emu.add_account("cal_test_salon", event_types=[EventTypeSpec(id=2, title="Haarschnitt")])
 client = httpx.AsyncClient(transport=emu.transport, base_url="https://api.cal.com/v2")
 """
 
@@ -11,45 +16,47 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .calcom_emulator import CalcomEmulator, WebhookDelivery
-    from .clock import FakeClock
-    from .emulator.faults import Fault, FaultKind
-    from .emulator.models import (
+    from .calcom.emulator import CalcomEmulator, WebhookDelivery
+    from .calcom.faults import Fault, FaultKind
+    from .calcom.models import (
         BookingStatus,
         BusinessHours,
         EmulatedAttendee,
         EmulatedBooking,
+        EmulatedHost,
         EventTypeSpec,
         RecordedRequest,
     )
-    from .emulator.store import SentEmail
+    from .calcom.store import SentEmail
+    from .clock import FakeClock
     from .http_server import serve_asgi
-    from .retell_api_emulator import RetellApiEmulator, RetellApiRequest
-    from .retell_simulator import RetellSimulator, SimulatedCall, SimulatedInvocation
+    from .retell.api_emulator import RetellApiEmulator, RetellApiRequest
+    from .retell.simulator import RetellSimulator, SimulatedCall, SimulatedInvocation
 else:
     from retell_booking_tools.lazy_exports import lazy_exports as _lazy_exports
 
     __getattr__, __dir__ = _lazy_exports(
         __name__,
         {
-            "retell_booking_tools.testing.calcom_emulator": ("CalcomEmulator", "WebhookDelivery"),
+            "retell_booking_tools.testing.calcom.emulator": ("CalcomEmulator", "WebhookDelivery"),
             "retell_booking_tools.testing.clock": ("FakeClock",),
-            "retell_booking_tools.testing.emulator.faults": ("Fault", "FaultKind"),
-            "retell_booking_tools.testing.emulator.models": (
+            "retell_booking_tools.testing.calcom.faults": ("Fault", "FaultKind"),
+            "retell_booking_tools.testing.calcom.models": (
                 "BookingStatus",
                 "BusinessHours",
                 "EmulatedAttendee",
                 "EmulatedBooking",
+                "EmulatedHost",
                 "EventTypeSpec",
                 "RecordedRequest",
             ),
-            "retell_booking_tools.testing.emulator.store": ("SentEmail",),
+            "retell_booking_tools.testing.calcom.store": ("SentEmail",),
             "retell_booking_tools.testing.http_server": ("serve_asgi",),
-            "retell_booking_tools.testing.retell_api_emulator": (
+            "retell_booking_tools.testing.retell.api_emulator": (
                 "RetellApiEmulator",
                 "RetellApiRequest",
             ),
-            "retell_booking_tools.testing.retell_simulator": (
+            "retell_booking_tools.testing.retell.simulator": (
                 "RetellSimulator",
                 "SimulatedCall",
                 "SimulatedInvocation",
@@ -63,6 +70,7 @@ __all__ = [
     "CalcomEmulator",
     "EmulatedAttendee",
     "EmulatedBooking",
+    "EmulatedHost",
     "EventTypeSpec",
     "FakeClock",
     "Fault",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from .models import HOST, BookingStatus, EmulatedAttendee, EmulatedBooking, EventTypeSpec
+from .models import BookingStatus, EmulatedAttendee, EmulatedBooking, EmulatedHost, EventTypeSpec
 from .schedule import is_free, is_grid_start, within_bounds
 from .wire import ApiError
 
@@ -39,6 +39,14 @@ ALREADY_CANCELLED = "This booking has already been cancelled."
 SMS_EMAIL_DOMAIN = "sms.cal.com"
 """Cal.com's own placeholder domain for phone-only attendees; it never e-mails it
 (packages/lib/isSmsCalEmail.ts)."""
+
+
+def unknown_booking(uid: str) -> ApiError:
+    return ApiError(404, f"Booking with uid={uid} was not found")
+
+
+def unknown_event_type(event_type_id: int) -> ApiError:
+    return ApiError(404, f"Event type with id={event_type_id} was not found")
 
 
 def sms_email(phone_number: str) -> str:
@@ -77,18 +85,31 @@ class CreateOutcome:
 
 
 class BookingStore:
-    """Event types and bookings; every method runs without awaiting, so each is atomic."""
+    """One account's event types and bookings; every method runs without awaiting, so each
+    is atomic.
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    Accounts of one emulator draw booking ids from one sequence and send e-mails into one
+    outbox, as Cal.com numbers every booking once and mails from one place.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        host: EmulatedHost,
+        *,
+        ids: Iterator[int],
+        outbox: list[SentEmail],
+    ) -> None:
         self._clock = clock
+        self.host = host
         self.event_types: dict[int, EventTypeSpec] = {}
         self.bookings: list[EmulatedBooking] = []
         self._by_uid: dict[str, EmulatedBooking] = {}
         self._starts: defaultdict[int, list[tuple[datetime, int]]] = defaultdict(list)
         """Per event type, ``(start, position in bookings)`` in order: bookings never move."""
         self.created_count = 0
-        self.outbox: list[SentEmail] = []
-        self._next_id = 1
+        self.outbox = outbox
+        self._ids = ids
 
     def notify(self, booking: EmulatedBooking, kind: str) -> None:
         """E-mail every attendee about ``booking``, except Cal.com's phone placeholders."""
@@ -97,23 +118,28 @@ class BookingStore:
                 self.outbox.append(SentEmail(attendee.email, kind, booking.uid))
 
     def event_type(self, event_type_id: int) -> EventTypeSpec:
+        """The account's event type; another account's answers as an unknown one does."""
         try:
             return self.event_types[event_type_id]
         except KeyError:
-            raise ApiError(404, f"Event type with id={event_type_id} was not found") from None
+            raise unknown_event_type(event_type_id) from None
 
     def event_type_by_slug(self, slug: str, username: str | None) -> EventTypeSpec:
-        if username == HOST.username:
+        if username == self.host.username:
             for event_type in self.event_types.values():
                 if event_type.effective_slug == slug:
                     return event_type
         raise ApiError(404, f"Event type with slug={slug} was not found")
 
+    def holds(self, uid: str) -> bool:
+        return uid in self._by_uid
+
     def get(self, uid: str) -> EmulatedBooking:
+        """The account's booking ``uid``; another account's answers as an unknown one does."""
         booking = self._by_uid.get(uid)
         if booking is not None:
             return booking
-        raise ApiError(404, f"Booking with uid={uid} was not found")
+        raise unknown_booking(uid)
 
     def bookings_between(
         self, event_type: EventTypeSpec, start: datetime, end: datetime
@@ -210,22 +236,22 @@ class BookingStore:
         return booking
 
     def confirm(self, uid: str) -> EmulatedBooking:
-        booking = self.get(uid)
-        if booking.status != "pending":
-            raise ApiError(400, f"Booking with uid={uid} is not pending confirmation")
-        booking.status = "accepted"
-        booking.updated_at = self._clock()
-        self.notify(booking, "scheduled")
-        return booking
+        return self._decide(uid, "accepted", None, "scheduled")
 
     def reject(self, uid: str, reason: str | None) -> EmulatedBooking:
+        return self._decide(uid, "rejected", reason, "rejected")
+
+    def _decide(
+        self, uid: str, status: BookingStatus, reason: str | None, email: str
+    ) -> EmulatedBooking:
+        """The host's answer to a booking pending confirmation."""
         booking = self.get(uid)
         if booking.status != "pending":
             raise ApiError(400, f"Booking with uid={uid} is not pending confirmation")
-        booking.status = "rejected"
+        booking.status = status
         booking.cancellation_reason = reason
         booking.updated_at = self._clock()
-        self.notify(booking, "rejected")
+        self.notify(booking, email)
         return booking
 
     def reschedule(
@@ -297,10 +323,10 @@ class BookingStore:
         booking_fields_responses: dict[str, Any] | None = None,
     ) -> EmulatedBooking:
         booking = EmulatedBooking(
-            id=self._next_id,
+            id=next(self._ids),
             uid=secrets.token_urlsafe(16),
             event_type_id=event_type.id,
-            title=f"{event_type.title} between {HOST.name} and {attendees[0].name}",
+            title=f"{event_type.title} between {self.host.name} and {attendees[0].name}",
             start=start,
             end=start + event_type.length,
             status=status,
@@ -312,7 +338,6 @@ class BookingStore:
             location=location,
             booking_fields_responses=dict(booking_fields_responses or {}),
         )
-        self._next_id += 1
         insort(self._starts[event_type.id], (start, len(self.bookings)))
         self.bookings.append(booking)
         self._by_uid[booking.uid] = booking

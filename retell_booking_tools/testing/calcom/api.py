@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -78,14 +78,21 @@ _BOOKING_PATH = re.compile(r"^/v2/bookings/(?P<uid>[^/]+)(?P<action>/cancel|/res
 
 
 class CalcomApi:
-    """Answers one request synchronously, so a check and the write it guards never interleave."""
+    """Answers one request synchronously, so a check and the write it guards never interleave.
+
+    ``accounts`` maps each API key to its account's store (a live mapping: accounts may be
+    added later). A request with a key sees only that account; the public slots endpoint
+    without a key sees the event types of every account.
+    """
 
     def __init__(
-        self, api_key: str, clock: Callable[[], datetime], store: BookingStore, limiter: RateLimiter
+        self,
+        accounts: Mapping[str, BookingStore],
+        clock: Callable[[], datetime],
+        limiter: RateLimiter,
     ) -> None:
-        self._api_key = api_key
+        self._accounts = accounts
         self._clock = clock
-        self._store = store
         self.limiter = limiter
         self.throttled = 0
         """How many requests the rate limit refused with 429 (injected faults not counted)."""
@@ -106,39 +113,52 @@ class CalcomApi:
         """The rate-limit key: the presented API key, or one bucket for anonymous callers."""
         return request.headers.get("authorization", "anonymous")
 
+    def account(self, request: WireRequest) -> BookingStore | None:
+        """The account whose API key the request carries as a bearer token, if any."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self._accounts.get(token.strip())
+
     def _route(self, request: WireRequest) -> WireResponse:
         method, path = request.method, request.path
         if path == "/v2/slots" and method == "GET":
-            self._authenticate(request, required=False)
-            return self._slots(request)
+            return self._slots(request, self._authenticate(request, required=False))
         if path == "/v2/bookings" and method in {"GET", "POST"}:
-            self._authenticate(request, required=True)
+            store = self._required_account(request)
             if method == "POST":
-                return self._create(request)
-            return self._list(request)
+                return self._create(request, store)
+            return self._list(request, store)
         match = _BOOKING_PATH.match(path)
         if match is not None:
             uid, action = match["uid"], match["action"]
             if (method, action) in {("GET", None), ("POST", "/cancel"), ("POST", "/reschedule")}:
-                self._authenticate(request, required=True)
+                store = self._required_account(request)
                 legacy = self._is_legacy_bookings(request)
                 if action is None:
-                    return self._get(uid, legacy=legacy)
+                    return success(_shape(store, store.get(uid), legacy=legacy))
                 if action == "/cancel":
-                    return self._cancel(request, uid, legacy=legacy)
+                    return self._cancel(request, store, uid, legacy=legacy)
                 if not legacy:
-                    return self._reschedule(request, uid)
+                    return self._reschedule(request, store, uid)
         raise ApiError(404, f"Cannot {method} {path}")
 
-    def _authenticate(self, request: WireRequest, *, required: bool) -> None:
-        header = request.headers.get("authorization")
-        if header is None:
+    def _authenticate(self, request: WireRequest, *, required: bool) -> BookingStore | None:
+        """The key's account; no key is refused only where one is ``required``, a key that
+        opens no account always is."""
+        if "authorization" not in request.headers:
             if required:
                 raise ApiError(401, "ApiAuthStrategy - No authentication method provided")
-            return
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or token.strip() != self._api_key:
+            return None
+        store = self.account(request)
+        if store is None:
             raise ApiError(401, "ApiAuthStrategy - api key - Invalid API Key")
+        return store
+
+    def _required_account(self, request: WireRequest) -> BookingStore:
+        store = self._authenticate(request, required=True)
+        assert store is not None
+        return store
 
     @staticmethod
     def _is_legacy_bookings(request: WireRequest) -> bool:
@@ -146,7 +166,7 @@ class CalcomApi:
 
     # --- slots -----------------------------------------------------------------------------
 
-    def _slots(self, request: WireRequest) -> WireResponse:
+    def _slots(self, request: WireRequest, account: BookingStore | None) -> WireResponse:
         query = request.query
         legacy = request.headers.get("cal-api-version") != SLOTS_VERSION
         check_query(query, _LEGACY_SLOTS_QUERY if legacy else _SLOTS_QUERY)
@@ -168,7 +188,7 @@ class CalcomApi:
                 raise validation_error(["timeZone must be a valid IANA time zone"]) from None
         if not legacy and query.get("format", "time") not in {"time", "range"}:
             raise validation_error(["format must be one of the following values: time, range"])
-        event_type = self._slots_event_type(query)
+        store, event_type = self._slots_event_type(query, account)
         duration = query_int(query, "duration")
         if duration is not None and duration != event_type.length_minutes:
             raise validation_error(
@@ -176,7 +196,7 @@ class CalcomApi:
             )
         starts = free_starts(
             event_type,
-            self._store.bookings_between(event_type, window_start, window_end + event_type.length),
+            store.bookings_between(event_type, window_start, window_end + event_type.length),
             window_start,
             window_end,
             self._clock(),
@@ -193,21 +213,32 @@ class CalcomApi:
             days.setdefault(day, []).append(slot)
         return success({"slots": days} if legacy else days)
 
-    def _slots_event_type(self, query: dict[str, str]) -> EventTypeSpec:
+    def _slots_event_type(
+        self, query: dict[str, str], account: BookingStore | None
+    ) -> tuple[BookingStore, EventTypeSpec]:
+        """The event type asked for, in the key's account or, without a key, in any."""
         event_type_id = query_int(query, "eventTypeId")
-        if event_type_id is not None:
-            return self._store.event_type(event_type_id)
-        if "eventTypeSlug" in query:
-            return self._store.event_type_by_slug(query["eventTypeSlug"], query.get("username"))
-        raise validation_error(["eventTypeId or eventTypeSlug with username must be provided"])
+        slug = query.get("eventTypeSlug")
+        if event_type_id is None and slug is None:
+            raise validation_error(["eventTypeId or eventTypeSlug with username must be provided"])
+        refusal: ApiError | None = None
+        for store in [account] if account is not None else self._accounts.values():
+            try:
+                if event_type_id is not None:
+                    return store, store.event_type(event_type_id)
+                return store, store.event_type_by_slug(str(slug), query.get("username"))
+            except ApiError as error:
+                refusal = error
+        assert refusal is not None
+        raise refusal
 
     # --- bookings --------------------------------------------------------------------------
 
-    def _create(self, request: WireRequest) -> WireResponse:
+    def _create(self, request: WireRequest, store: BookingStore) -> WireResponse:
         body = _json_body(request)
         if self._is_legacy_bookings(request):
             legacy = parse_body(LegacyCreateBookingIn, body)
-            event_type = self._store.event_type(legacy.event_type_id)
+            event_type = store.event_type(legacy.event_type_id)
             extra = dict(legacy.responses.model_extra or {})
             new = NewBooking(
                 event_type=event_type,
@@ -221,10 +252,10 @@ class CalcomApi:
                 metadata=dict(legacy.metadata or {}),
                 booking_fields_responses=extra,
             )
-            outcome = self._store.create(new)
-            return success(legacy_booking_json(outcome.booking, event_type), status=201)
+            outcome = store.create(new)
+            return success(_shape(store, outcome.booking, legacy=True), status=201)
         dto = parse_body(CreateBookingIn, body)
-        event_type = self._create_event_type(dto)
+        event_type = _create_event_type(store, dto)
         if dto.length_in_minutes is not None:
             raise ApiError(
                 400,
@@ -246,22 +277,13 @@ class CalcomApi:
             location=_location(dto.location) or dto.meeting_url,
             booking_fields_responses=dict(dto.booking_fields_responses or {}),
         )
-        outcome = self._store.create(new)
-        return success(booking_json(outcome.booking, event_type), status=201)
+        outcome = store.create(new)
+        return success(_shape(store, outcome.booking, legacy=False), status=201)
 
-    def _create_event_type(self, dto: CreateBookingIn) -> EventTypeSpec:
-        if dto.event_type_id is not None:
-            return self._store.event_type(dto.event_type_id)
-        if dto.event_type_slug is not None and dto.username is not None:
-            return self._store.event_type_by_slug(dto.event_type_slug, dto.username)
-        raise validation_error(
-            ["Either eventTypeId or eventTypeSlug + username or eventTypeSlug + teamSlug required"]
-        )
-
-    def _list(self, request: WireRequest) -> WireResponse:
+    def _list(self, request: WireRequest, store: BookingStore) -> WireResponse:
         query = request.query
         if self._is_legacy_bookings(request):
-            return self._legacy_list(query)
+            return self._legacy_list(query, store)
         # The global pipe only whitelists here: unknown parameters are dropped, not refused.
         query = {key: value for key, value in query.items() if key in _LIST_QUERY}
         take = query_int(query, "take")
@@ -279,6 +301,7 @@ class CalcomApi:
         if single is not None:
             event_type_ids = [*(event_type_ids or []), single]
         found = self._filter(
+            store,
             statuses=_statuses(query.get("status")),
             attendee_email=query.get("attendeeEmail"),
             attendee_name=query.get("attendeeName"),
@@ -289,15 +312,16 @@ class CalcomApi:
         )
         page = found[skip : skip + take]
         return success(
-            [self._shape(booking, legacy=False) for booking in page],
+            [_shape(store, booking, legacy=False) for booking in page],
             pagination=pagination(len(found), skip, take, len(page)),
         )
 
-    def _legacy_list(self, query: dict[str, str]) -> WireResponse:
+    def _legacy_list(self, query: dict[str, str], store: BookingStore) -> WireResponse:
         check_query(query, _LEGACY_LIST_QUERY)
         limit = query_int(query, "limit") or DEFAULT_TAKE
         cursor = query_int(query, "cursor") or 0
         found = self._filter(
+            store,
             statuses=_statuses(query.get("filters[status]")),
             attendee_email=query.get("filters[attendeeEmail]"),
             attendee_name=query.get("filters[attendeeName]"),
@@ -310,7 +334,7 @@ class CalcomApi:
         next_cursor = cursor + limit if cursor + limit < len(found) else None
         return success(
             {
-                "bookings": [self._shape(booking, legacy=True) for booking in page],
+                "bookings": [_shape(store, booking, legacy=True) for booking in page],
                 "recurringInfo": [],
                 "nextCursor": next_cursor,
             }
@@ -318,6 +342,7 @@ class CalcomApi:
 
     def _filter(
         self,
+        store: BookingStore,
         *,
         statuses: frozenset[str],
         attendee_email: str | None,
@@ -346,34 +371,43 @@ class CalcomApi:
                 return False
             return before_end is None or booking.end <= before_end
 
-        found = [booking for booking in self._store.bookings if wanted(booking)]
+        found = [booking for booking in store.bookings if wanted(booking)]
         return sorted(found, key=lambda booking: booking.start, reverse=descending)
 
-    def _get(self, uid: str, *, legacy: bool) -> WireResponse:
-        booking = self._store.get(uid)
-        return success(self._shape(booking, legacy=legacy))
-
-    def _cancel(self, request: WireRequest, uid: str, *, legacy: bool) -> WireResponse:
+    def _cancel(
+        self, request: WireRequest, store: BookingStore, uid: str, *, legacy: bool
+    ) -> WireResponse:
         body = _json_body(request)
         if legacy:
             reason = parse_body(LegacyCancelBookingIn, body).cancellation_reason
         else:
             reason = parse_body(CancelBookingIn, body).cancellation_reason
-        booking = self._store.cancel(uid, reason)
-        return success(self._shape(booking, legacy=legacy))
+        booking = store.cancel(uid, reason)
+        return success(_shape(store, booking, legacy=legacy))
 
-    def _shape(self, booking: EmulatedBooking, *, legacy: bool) -> dict[str, Any]:
-        event_type = self._store.event_type(booking.event_type_id)
-        if legacy:
-            return legacy_booking_json(booking, event_type)
-        return booking_json(booking, event_type)
-
-    def _reschedule(self, request: WireRequest, uid: str) -> WireResponse:
+    def _reschedule(self, request: WireRequest, store: BookingStore, uid: str) -> WireResponse:
         dto = parse_body(RescheduleBookingIn, _json_body(request))
-        booking = self._store.reschedule(
+        booking = store.reschedule(
             uid, parse_instant(dto.start), dto.rescheduling_reason, dto.rescheduled_by
         )
-        return success(self._shape(booking, legacy=False), status=201)
+        return success(_shape(store, booking, legacy=False), status=201)
+
+
+def _shape(store: BookingStore, booking: EmulatedBooking, *, legacy: bool) -> dict[str, Any]:
+    event_type = store.event_type(booking.event_type_id)
+    if legacy:
+        return legacy_booking_json(booking, event_type, store.host)
+    return booking_json(booking, event_type, store.host)
+
+
+def _create_event_type(store: BookingStore, dto: CreateBookingIn) -> EventTypeSpec:
+    if dto.event_type_id is not None:
+        return store.event_type(dto.event_type_id)
+    if dto.event_type_slug is not None and dto.username is not None:
+        return store.event_type_by_slug(dto.event_type_slug, dto.username)
+    raise validation_error(
+        ["Either eventTypeId or eventTypeSlug + username or eventTypeSlug + teamSlug required"]
+    )
 
 
 def _json_body(request: WireRequest) -> Any:

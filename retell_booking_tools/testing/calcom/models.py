@@ -100,15 +100,28 @@ class EventTypeSpec:
 
 @attrs.frozen
 class EmulatedHost:
-    """The one organiser every emulated event type belongs to."""
+    """The Cal.com user an emulated account's API key belongs to: the organiser of every
+    event type and booking of that account, as bookings and webhooks name it."""
 
     id: int = 1
     name: str = "Emulated Host"
     email: str = "host@emulator.invalid"
     username: str = "emulated-host"
 
+    @classmethod
+    def numbered(cls, number: int, name: str | None = None) -> EmulatedHost:
+        """The host of the ``number``-th account (from 2 on): its own id, username and email."""
+        username = _slugify(name) if name else f"emulated-host-{number}"
+        return cls(
+            id=number,
+            name=name or f"Emulated Host {number}",
+            email=f"{username}@emulator.invalid",
+            username=username,
+        )
+
 
 HOST: Final = EmulatedHost()
+"""The host of the first account, the one :class:`CalcomEmulator` is constructed with."""
 
 
 @attrs.frozen
@@ -162,7 +175,8 @@ class EmulatedBooking:
 class RecordedRequest:
     """A request as the emulator received it, minus the ``Authorization`` header.
 
-    ``fault`` names the injected fault that hit this request, if any.
+    ``fault`` names the injected fault that hit this request, if any; ``username`` tells
+    which account's key it carried without keeping the key.
     """
 
     method: str
@@ -171,3 +185,5 @@ class RecordedRequest:
     json: Any
     headers: dict[str, str]
     fault: FaultKind | None = None
+    username: str | None = None
+    """The host whose account the request's API key opened (None: no key, or an unknown one)."""

@@ -3,17 +3,20 @@
 It answers the slots and bookings endpoints the booking tools use, with Cal.com's
 validation, versions, rate limit and repeat-booking rules, and it can be told to fail the
 way networks and servers fail (:class:`Fault`), including after a write was committed.
+It holds one account or several, each behind its own API key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import httpx
@@ -21,21 +24,23 @@ import httpx
 from retell_booking_tools.calcom.webhooks import SIGNATURE_HEADER, sign_webhook
 from retell_booking_tools.clock import Clock, system_clock
 
-from .emulator.api import CalcomApi
-from .emulator.asgi import EmulatorAsgiApp
-from .emulator.faults import Disruption, Exchange, Fault, FaultKind, FaultQueue
-from .emulator.models import (
+from .api import CalcomApi
+from .asgi import EmulatorAsgiApp
+from .faults import Disruption, Exchange, Fault, FaultKind, FaultQueue
+from .models import (
+    HOST,
     BookingStatus,
     EmulatedAttendee,
     EmulatedBooking,
+    EmulatedHost,
     EventTypeSpec,
     RecordedRequest,
 )
-from .emulator.rate_limit import RateLimiter
-from .emulator.shapes import webhook_payload_json
-from .emulator.store import BookingStore, SentEmail
-from .emulator.transport import EmulatorTransport
-from .emulator.wire import ApiError, WireRequest, WireResponse, failure, utc_z
+from .rate_limit import RateLimiter
+from .shapes import webhook_payload_json
+from .store import BookingStore, SentEmail, unknown_booking, unknown_event_type
+from .transport import EmulatorTransport
+from .wire import ApiError, WireRequest, WireResponse, failure, utc_z
 
 _T = TypeVar("_T")
 
@@ -46,6 +51,17 @@ WebhookTrigger = Literal[
     "BOOKING_REQUESTED",
     "BOOKING_REJECTED",
 ]
+
+_DISRUPTED_BEFORE: Final = {
+    FaultKind.CONNECT_ERROR: Disruption.REFUSED,
+    FaultKind.TIMEOUT: Disruption.TIMEOUT,
+}
+"""Faults that hit the connection before the request is processed: nothing is written."""
+_DISRUPTED_AFTER: Final = {
+    FaultKind.TIMEOUT_AFTER_COMMIT: Disruption.TIMEOUT,
+    FaultKind.RESET_AFTER_COMMIT: Disruption.RESET,
+}
+"""Faults that hit the connection after the request was processed: the write happened."""
 
 
 @attrs.frozen
@@ -61,11 +77,20 @@ class WebhookDelivery:
 
 
 class CalcomEmulator:
-    """One emulated Cal.com account: its API key, event types and bookings.
+    """Emulated Cal.com accounts, each an API key with its host, event types and bookings.
+
+    The constructor makes the first account (``api_key``); :meth:`add_account` adds more,
+    so two businesses can run side by side. A request with one account's key sees, books,
+    moves and cancels only that account's event types and bookings: another account's
+    booking uid answers 404 as an unknown uid does, another account's event type 404 as
+    an unknown one, and a key of no account 401 as a bad key. Slots count only the
+    bookings of the event type's own account. Each account has its own host
+    (:meth:`host`), named as the organiser in its bookings and webhooks.
 
     Talk to it through :attr:`transport` (in-process httpx) or :attr:`asgi_app` (served by
     uvicorn); both share state. Inspect :attr:`bookings` and :attr:`requests` to assert on
-    what a client did.
+    what a client did. Faults, latency and recorded requests are the emulator's, whatever
+    the account; the rate limit counts per key, as Cal.com's does.
     """
 
     asgi_timeout_sleep: float = 30.0
@@ -87,11 +112,14 @@ class CalcomEmulator:
         """Added to every request before it is answered: the round trip to a real Cal.com."""
         self._clock = clock
         self._lock = threading.RLock()
-        self._store = BookingStore(clock)
+        self._ids = itertools.count(1)
+        self._outbox: list[SentEmail] = []
+        self._accounts: dict[str, BookingStore] = {}
+        self._first = self._open_account(api_key, HOST)
         limiter = RateLimiter(
             rate_limit_per_minute, block=timedelta(seconds=rate_limit_block_seconds)
         )
-        self._api = CalcomApi(api_key, clock, self._store, limiter)
+        self._api = CalcomApi(self._accounts, clock, limiter)
         self._faults = FaultQueue()
         self._requests: list[RecordedRequest] = []
         self._released = False
@@ -112,13 +140,19 @@ class CalcomEmulator:
 
     @property
     def event_types(self) -> tuple[EventTypeSpec, ...]:
-        return tuple(self._store.event_types.values())
+        """The event types of every account."""
+        with self._lock:
+            return tuple(
+                spec for store in self._accounts.values() for spec in store.event_types.values()
+            )
 
     @property
     def bookings(self) -> list[EmulatedBooking]:
-        """Every booking, cancelled ones included, in creation order (live objects)."""
+        """Every booking of every account, cancelled ones included, in creation order (live
+        objects)."""
         with self._lock:
-            return list(self._store.bookings)
+            stores = [store.bookings for store in self._accounts.values()]
+            return list(heapq.merge(*stores, key=lambda booking: booking.id))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -136,7 +170,7 @@ class CalcomEmulator:
     def emails(self) -> list[SentEmail]:
         """E-mails Cal.com sent attendees, in order; none to ``@sms.cal.com`` addresses."""
         with self._lock:
-            return list(self._store.outbox)
+            return list(self._outbox)
 
     def throttled_count(self) -> int:
         """Requests the rate limit refused with 429 (its own, not injected faults)."""
@@ -144,12 +178,47 @@ class CalcomEmulator:
             return self._api.throttled
 
     def created_bookings_count(self) -> int:
-        """Rows created through the API (creates and reschedules), not seeded ones."""
-        return self._store.created_count
-
-    def add_event_type(self, spec: EventTypeSpec) -> EventTypeSpec:
+        """Rows created through the API (creates and reschedules), not seeded ones, in
+        every account."""
         with self._lock:
-            self._store.event_types[spec.id] = spec
+            return sum(store.created_count for store in self._accounts.values())
+
+    def add_account(
+        self,
+        api_key: str,
+        *,
+        event_types: Iterable[EventTypeSpec] = (),
+        host_name: str | None = None,
+    ) -> EmulatedHost:
+        """Another account behind ``api_key``, with its own host (``host_name`` also gives its
+        username; default ``Emulated Host 2`` and so on), event types and bookings.
+
+        Event type ids are Cal.com's, unique across accounts, so one already held by another
+        account is refused (``ValueError``), as is a key or host username already in use.
+        """
+        specs = list(event_types)
+        with self._lock:
+            host = EmulatedHost.numbered(len(self._accounts) + 1, host_name)
+            if any(store.host.username == host.username for store in self._accounts.values()):
+                raise ValueError(f"another account's host is already called {host.username!r}")
+            for spec in specs:
+                self._check_unowned(spec.id, None)
+            self._open_account(api_key, host)
+            for spec in specs:
+                self.add_event_type(spec, api_key=api_key)
+            return host
+
+    def host(self, api_key: str | None = None) -> EmulatedHost:
+        """The host (Cal.com user) of the account behind ``api_key``, by default the first."""
+        return self._account(api_key).host
+
+    def add_event_type(self, spec: EventTypeSpec, *, api_key: str | None = None) -> EventTypeSpec:
+        """Configure ``spec`` in the account behind ``api_key`` (by default the first one);
+        the same id again replaces it there."""
+        with self._lock:
+            store = self._account(api_key)
+            self._check_unowned(spec.id, store)
+            store.event_types[spec.id] = spec
         return spec
 
     def inject(self, fault: Fault) -> None:
@@ -162,8 +231,8 @@ class CalcomEmulator:
             self._faults.clear()
 
     def booking(self, uid: str) -> EmulatedBooking:
-        """The booking with ``uid``; ``KeyError`` if there is none."""
-        return self._on_cal_side(lambda: self._store.get(uid))
+        """The booking with ``uid`` in any account; ``KeyError`` if there is none."""
+        return self._on_cal_side(lambda: self._holder(uid).get(uid))
 
     def seed_booking(
         self,
@@ -178,10 +247,12 @@ class CalcomEmulator:
         attendee_time_zone: str | None = None,
         attendee_phone_number: str | None = None,
     ) -> EmulatedBooking:
-        """Put a booking in directly, bypassing every rule (e.g. one made "yesterday")."""
+        """Put a booking in directly, bypassing every rule (e.g. one made "yesterday"), into
+        the account the event type belongs to."""
         if start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
-        event_type = self._on_cal_side(lambda: self._store.event_type(event_type_id))
+        store = self._on_cal_side(lambda: self._owner(event_type_id))
+        event_type = store.event_types[event_type_id]
         attendee = EmulatedAttendee(
             name=attendee_name,
             email=attendee_email,
@@ -189,7 +260,7 @@ class CalcomEmulator:
             phone_number=attendee_phone_number,
         )
         with self._lock:
-            return self._store.seed(
+            return store.seed(
                 event_type,
                 start.astimezone(UTC),
                 attendee,
@@ -200,15 +271,15 @@ class CalcomEmulator:
 
     def cancel_booking(self, uid: str, reason: str | None = None) -> EmulatedBooking:
         """A cancellation made on Cal.com's side, e.g. by the business in Cal.com's UI."""
-        return self._on_cal_side(lambda: self._store.cancel(uid, reason))
+        return self._on_cal_side(lambda: self._holder(uid).cancel(uid, reason))
 
     def confirm_booking(self, uid: str) -> EmulatedBooking:
         """The host accepts a booking that was pending confirmation."""
-        return self._on_cal_side(lambda: self._store.confirm(uid))
+        return self._on_cal_side(lambda: self._holder(uid).confirm(uid))
 
     def reject_booking(self, uid: str, reason: str | None = None) -> EmulatedBooking:
         """The host rejects a booking that was pending confirmation."""
-        return self._on_cal_side(lambda: self._store.reject(uid, reason))
+        return self._on_cal_side(lambda: self._holder(uid).reject(uid, reason))
 
     def webhook(
         self,
@@ -224,15 +295,18 @@ class CalcomEmulator:
         ``BOOKING_REQUESTED`` and ``BOOKING_REJECTED`` are about a booking of an event type
         that requires confirmation (status ``PENDING`` / ``REJECTED``).
 
-        ``created_at`` (default: the clock) lets a test send an older event late;
-        ``metadata=False`` sends ``metadata: null``, as some ``BOOKING_CREATED`` paths do.
+        The payload names the host of the booking's account as ``organizer``, as each
+        Cal.com user's webhooks do. ``created_at`` (default: the clock) lets a test send an
+        older event late; ``metadata=False`` sends ``metadata: null``, as some
+        ``BOOKING_CREATED`` paths do.
         """
 
         def build() -> dict[str, Any]:
-            booking = self._store.get(uid)
-            event_type = self._store.event_type(booking.event_type_id)
+            store = self._holder(uid)
+            booking = store.get(uid)
+            event_type = store.event_type(booking.event_type_id)
             previous = (
-                self._store.get(booking.rescheduled_from_uid)
+                store.get(booking.rescheduled_from_uid)
                 if booking.rescheduled_from_uid is not None
                 else None
             )
@@ -240,7 +314,7 @@ class CalcomEmulator:
                 "triggerEvent": trigger,
                 "createdAt": utc_z(created_at or self._clock()),
                 "payload": webhook_payload_json(
-                    booking, event_type, previous=previous, metadata=metadata
+                    booking, event_type, store.host, previous=previous, metadata=metadata
                 ),
             }
 
@@ -256,12 +330,46 @@ class CalcomEmulator:
     def reschedule_booking(self, uid: str, start: datetime) -> EmulatedBooking:
         """A reschedule made on Cal.com's side; returns the new booking."""
         return self._on_cal_side(
-            lambda: self._store.reschedule(uid, start.astimezone(UTC), None, None)
+            lambda: self._holder(uid).reschedule(uid, start.astimezone(UTC), None, None)
         )
 
     def close(self) -> None:
         """End every stalled ASGI answer now, so a server can shut down; state is kept."""
         self._released = True
+
+    def _open_account(self, api_key: str, host: EmulatedHost) -> BookingStore:
+        if api_key in self._accounts:
+            raise ValueError("an account with this API key exists already")
+        store = BookingStore(self._clock, host, ids=self._ids, outbox=self._outbox)
+        self._accounts[api_key] = store
+        return store
+
+    def _account(self, api_key: str | None) -> BookingStore:
+        if api_key is None:
+            return self._first
+        try:
+            return self._accounts[api_key]
+        except KeyError:
+            raise KeyError("no account has this API key") from None
+
+    def _holder(self, uid: str) -> BookingStore:
+        """The account holding booking ``uid``; uids are unique across accounts."""
+        for store in self._accounts.values():
+            if store.holds(uid):
+                return store
+        raise unknown_booking(uid)
+
+    def _check_unowned(self, event_type_id: int, store: BookingStore | None) -> None:
+        """Event type ids are unique across Cal.com: no account but ``store`` may hold it."""
+        for other in self._accounts.values():
+            if other is not store and event_type_id in other.event_types:
+                raise ValueError(f"event type {event_type_id} belongs to another account")
+
+    def _owner(self, event_type_id: int) -> BookingStore:
+        for store in self._accounts.values():
+            if event_type_id in store.event_types:
+                return store
+        raise unknown_event_type(event_type_id)
 
     def _on_cal_side(self, action: Callable[[], _T]) -> _T:
         with self._lock:
@@ -276,6 +384,7 @@ class CalcomEmulator:
         """Apply the first matching fault around the API's answer to ``request``."""
         with self._lock:
             fault = self._faults.take(request.method, request.path)
+            account = self._api.account(request)
             self._requests.append(
                 RecordedRequest(
                     method=request.method,
@@ -284,28 +393,28 @@ class CalcomEmulator:
                     json=request.json_body(),
                     headers={k: v for k, v in request.headers.items() if k != "authorization"},
                     fault=fault.kind if fault else None,
+                    username=account.host.username if account is not None else None,
                 )
             )
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
-        kind = fault.kind if fault else None
-        if fault is not None and kind is FaultKind.DELAY:
+        if fault is None:
+            with self._lock:
+                return Exchange(self._api.handle(request))
+        kind = fault.kind
+        if kind is FaultKind.DELAY:
             await asyncio.sleep(fault.delay_seconds)
-        if kind is FaultKind.CONNECT_ERROR:
-            return Exchange(None, Disruption.REFUSED)
-        if kind is FaultKind.TIMEOUT:
-            return Exchange(None, Disruption.TIMEOUT)
-        if fault is not None and kind is FaultKind.SERVER_ERROR:
+        if kind in _DISRUPTED_BEFORE:
+            return Exchange(None, _DISRUPTED_BEFORE[kind])
+        if kind is FaultKind.SERVER_ERROR:
             return Exchange(self._server_error(request, fault))
-        if fault is not None and kind is FaultKind.RATE_LIMITED:
+        if kind is FaultKind.RATE_LIMITED:
             return Exchange(self._rate_limited(request, fault))
         with self._lock:
             response = self._api.handle(request)
-        if kind is FaultKind.TIMEOUT_AFTER_COMMIT:
-            return Exchange(response, Disruption.TIMEOUT)
-        if kind is FaultKind.RESET_AFTER_COMMIT:
-            return Exchange(response, Disruption.RESET)
-        if fault is not None and kind is FaultKind.SERVER_ERROR_AFTER_COMMIT:
+        if kind in _DISRUPTED_AFTER:
+            return Exchange(response, _DISRUPTED_AFTER[kind])
+        if kind is FaultKind.SERVER_ERROR_AFTER_COMMIT:
             return Exchange(self._server_error(request, fault))
         if kind is FaultKind.MALFORMED_JSON:
             return Exchange(attrs.evolve(response, body=response.body[: len(response.body) // 2]))

@@ -121,9 +121,6 @@ class RetellApiEmulator:
 
     def add_llm(self, llm_id: str, **fields: Any) -> dict[str, Any]:
         """Create a Retell LLM at version 0, a draft (``general_tools``, ``states``, ...)."""
-        problem = _llm_problem(fields)
-        if problem:
-            raise ValueError(problem)
         return self._add(
             "llm",
             llm_id,
@@ -138,9 +135,6 @@ class RetellApiEmulator:
 
     def add_conversation_flow(self, conversation_flow_id: str, **fields: Any) -> dict[str, Any]:
         """Create a conversation flow at version 0, a draft (``nodes``, ``tools``, ...)."""
-        problem = _flow_problem(fields)
-        if problem:
-            raise ValueError(problem)
         return self._add(
             "conversation-flow",
             conversation_flow_id,
@@ -235,6 +229,9 @@ class RetellApiEmulator:
     # -- the store --------------------------------------------------------------------------
 
     def _add(self, kind: ResourceKind, identifier: str, fields: dict[str, Any]) -> dict[str, Any]:
+        problem = _problem(kind, fields)
+        if problem:
+            raise ValueError(problem)
         document = {
             _ID_FIELDS[kind]: identifier,
             "version": 0,
@@ -262,20 +259,17 @@ class RetellApiEmulator:
         agent = self._version("agent", agent_id, version)
         if agent["is_published"]:
             raise RetellApiRefusal(400, f"version {version} of the agent is already published")
-        engine = agent["response_engine"]
-        kind: ResourceKind = "llm" if engine["type"] == "retell-llm" else "conversation-flow"
-        identifier = engine["llm_id"] if kind == "llm" else engine["conversation_flow_id"]
-        engine_version = self._version(kind, identifier, int(engine["version"]))
+        kind, identifier, engine_version_number = _engine(agent)
+        engine_version = self._version(kind, identifier, engine_version_number)
         agent["is_published"] = True
         engine_version["is_published"] = True
 
     def _new_agent_version(self, agent_id: str, base_version: int) -> dict[str, Any]:
         base = self._version("agent", agent_id, base_version)
         engine = dict(base["response_engine"])
-        kind: ResourceKind = "llm" if engine["type"] == "retell-llm" else "conversation-flow"
-        identifier = engine["llm_id"] if kind == "llm" else engine["conversation_flow_id"]
+        kind, identifier, engine_version_number = _engine(base)
         engine_versions = self._versions[kind][identifier]
-        source = self._version(kind, identifier, int(engine["version"]))
+        source = self._version(kind, identifier, engine_version_number)
         engine_versions.append(
             {
                 **copy.deepcopy(source),
@@ -325,10 +319,7 @@ class RetellApiEmulator:
         body = await _json_body(request)
 
         def publish() -> Response:
-            version = _body(body).get("version")
-            if not isinstance(version, int) or isinstance(version, bool):
-                raise RetellApiRefusal(400, "version is required and must be an integer")
-            self._publish_version(request.path_params["id"], version)
+            self._publish_version(request.path_params["id"], _required_int(body, "version"))
             return Response(status_code=200)
 
         return await self._serve(request, publish, body)
@@ -337,9 +328,7 @@ class RetellApiEmulator:
         body = await _json_body(request)
 
         def create() -> Response:
-            base = _body(body).get("base_version")
-            if not isinstance(base, int) or isinstance(base, bool):
-                raise RetellApiRefusal(400, "base_version is required and must be an integer")
+            base = _required_int(body, "base_version")
             return JSONResponse(self._new_agent_version(request.path_params["id"], base), 201)
 
         return await self._serve(request, create, body)
@@ -400,11 +389,28 @@ class RetellApiEmulator:
             )
         changes = {key: value for key, value in body.items() if key not in _READ_ONLY}
         candidate = {**stored, **copy.deepcopy(changes)}
-        problem = _llm_problem(candidate) if kind == "llm" else _flow_problem(candidate)
+        problem = _problem(kind, candidate)
         if problem:
             raise RetellApiRefusal(422 if problem.startswith("invalid") else 400, problem)
         stored.update(candidate, last_modification_timestamp=self._millis())
         return JSONResponse(stored)
+
+
+def _engine(agent: dict[str, Any]) -> tuple[ResourceKind, str, int]:
+    """The kind, id and version of the engine an agent version uses."""
+    engine = agent["response_engine"]
+    if engine["type"] == "retell-llm":
+        return "llm", engine["llm_id"], int(engine["version"])
+    return "conversation-flow", engine["conversation_flow_id"], int(engine["version"])
+
+
+def _problem(kind: ResourceKind, document: dict[str, Any]) -> str | None:
+    """What Retell would refuse in an LLM or a conversation flow; agents are not checked."""
+    if kind == "llm":
+        return _llm_problem(document)
+    if kind == "conversation-flow":
+        return _flow_problem(document)
+    return None
 
 
 def _llm_problem(llm: dict[str, Any]) -> str | None:
@@ -498,6 +504,13 @@ def _body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RetellApiRefusal(400, "Request body must be a JSON object")
     return body
+
+
+def _required_int(body: Any, key: str) -> int:
+    value = _body(body).get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RetellApiRefusal(400, f"{key} is required and must be an integer")
+    return value
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .models import HOST, EmulatedAttendee, EmulatedBooking, EventTypeSpec
+from .models import EmulatedAttendee, EmulatedBooking, EmulatedHost, EventTypeSpec
 from .wire import utc_z
 
 
-def booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[str, Any]:
+def booking_json(
+    booking: EmulatedBooking, event_type: EventTypeSpec, host: EmulatedHost
+) -> dict[str, Any]:
     """A booking as versions 2024-08-13 and 2026-02-25 return it."""
     first = booking.attendees[0]
     data: dict[str, Any] = {
@@ -17,7 +19,7 @@ def booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[st
         "uid": booking.uid,
         "title": booking.title,
         "description": "",
-        "hosts": [_host(event_type)],
+        "hosts": [_host(host, event_type)],
         "status": booking.status,
         "start": utc_z(booking.start),
         "end": utc_z(booking.end),
@@ -49,13 +51,15 @@ def booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[st
     return data
 
 
-def legacy_booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> dict[str, Any]:
+def legacy_booking_json(
+    booking: EmulatedBooking, event_type: EventTypeSpec, host: EmulatedHost
+) -> dict[str, Any]:
     """A booking in the oldest v2 shape: ``startTime``, upper-case status, ``user``."""
     first = booking.attendees[0]
     return {
         "id": booking.id,
         "uid": booking.uid,
-        "userId": HOST.id,
+        "userId": host.id,
         "title": booking.title,
         "description": "",
         "startTime": utc_z(booking.start),
@@ -78,7 +82,7 @@ def legacy_booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> 
             }
             for attendee in booking.attendees
         ],
-        "user": _host(event_type),
+        "user": _host(host, event_type),
         "createdAt": utc_z(booking.created_at),
         "updatedAt": utc_z(booking.updated_at),
         "cancellationReason": booking.cancellation_reason,
@@ -90,12 +94,14 @@ def legacy_booking_json(booking: EmulatedBooking, event_type: EventTypeSpec) -> 
 def webhook_payload_json(
     booking: EmulatedBooking,
     event_type: EventTypeSpec,
+    host: EmulatedHost,
     *,
     previous: EmulatedBooking | None = None,
     metadata: bool = True,
 ) -> dict[str, Any]:
     """A booking as Cal.com's webhooks carry it (BookingPayloadBuilder, v2021-10-20):
-    ``startTime``, upper-case ``status``, ``cancellationReason`` always ("" when none).
+    ``startTime``, upper-case ``status``, ``cancellationReason`` always ("" when none),
+    and the account's host as ``organizer``.
 
     A booking made by a reschedule names the one it replaced as ``rescheduleUid`` (with
     ``rescheduleId`` and ``rescheduledBy``). Without ``metadata`` the field is null, as on
@@ -112,7 +118,7 @@ def webhook_payload_json(
         "endTime": utc_z(booking.end),
         "length": int((booking.end - booking.start).total_seconds() // 60),
         "status": booking.status.upper(),
-        "organizer": _host(event_type),
+        "organizer": _host(host, event_type),
         "attendees": [
             {
                 "name": attendee.name,
@@ -136,12 +142,12 @@ def webhook_payload_json(
     return data
 
 
-def _host(event_type: EventTypeSpec) -> dict[str, Any]:
+def _host(host: EmulatedHost, event_type: EventTypeSpec) -> dict[str, Any]:
     return {
-        "id": HOST.id,
-        "name": HOST.name,
-        "email": HOST.email,
-        "username": HOST.username,
+        "id": host.id,
+        "name": host.name,
+        "email": host.email,
+        "username": host.username,
         "timeZone": event_type.timezone,
     }
 

@@ -7,6 +7,7 @@ a client sees the same messages here as against the real API.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -35,20 +36,22 @@ def _email(value: str) -> str:
     return value
 
 
-def _time_zone(value: str) -> str:
-    try:
-        zone(value)
-    except ValueError:
-        raise ValueError("timeZone must be a valid IANA time zone") from None
-    return value
+def _worded(parse: Callable[[str], object], message: str) -> Callable[[str], str]:
+    """A validator that accepts what ``parse`` accepts and refuses the rest with Cal.com's
+    ``message``."""
+
+    def validate(value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(message) from None
+        return value
+
+    return validate
 
 
-def _instant(value: str) -> str:
-    try:
-        parse_instant(value)
-    except ValueError:
-        raise ValueError("start must be a valid ISO 8601 date string") from None
-    return value
+_time_zone = _worded(zone, "timeZone must be a valid IANA time zone")
+_instant = _worded(parse_instant, "start must be a valid ISO 8601 date string")
 
 
 def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:

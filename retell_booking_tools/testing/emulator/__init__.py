@@ -1,1 +1,0 @@
-"""Internals of the Cal.com v2 emulator; users import :mod:`retell_booking_tools.testing`."""
