@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TWO_BUSINESSES
+from two_businesses import TWO_BUSINESSES
 
 from retell_booking_tools.businesses import Businesses, Service, load_businesses, parse_businesses
 from retell_booking_tools.config import DEFAULT_CALCOM_API_URL, Settings
@@ -26,9 +26,7 @@ def _edited(old: str, new: str, text: str = TWO_BUSINESSES) -> str:
 class TestValidFile:
     """A file as the README shows it becomes businesses in file order."""
 
-    def test_two_businesses_with_their_services_and_settings(
-        self, businesses: Businesses
-    ) -> None:
+    def test_two_businesses_with_their_services_and_settings(self, businesses: Businesses) -> None:
         spitzer, ana = businesses
 
         assert businesses.ids == ("praxis-spitzer", "salon-ana")
@@ -127,7 +125,7 @@ class TestMistakes:
         )
 
     def test_a_business_needs_a_service(self) -> None:
-        text = TWO_BUSINESSES.split("[[businesses.services]]\nname = \"Haircut\"")[0]
+        text = TWO_BUSINESSES.split('[[businesses.services]]\nname = "Haircut"')[0]
 
         (problem,) = _problems(text)
 

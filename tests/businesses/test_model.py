@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TWO_BUSINESSES
+from two_businesses import TWO_BUSINESSES
 
 from retell_booking_tools.businesses import DEFAULT_BUSINESS_ID, Businesses, parse_businesses
 from retell_booking_tools.config import Settings

@@ -51,7 +51,7 @@ def _refused(business: Business, spoken: str | None) -> ServiceRefusal:
 
 
 class TestTheIssuesCases:
-    """"Berater", "beratung" and an alias pick "Beratung"."""
+    """The issue's words: "Berater", "beratung" and an alias pick "Beratung"."""
 
     @pytest.mark.parametrize("spoken", ["Berater", "beratung", "Erstberatung", "consultation"])
     def test_each_picks_beratung(self, spoken: str) -> None:
