@@ -82,6 +82,8 @@ class ServiceRefusal:
 
     def message(self, language: Language, zone: ZoneInfo) -> str:
         """What the agent says, naming the services on offer (``invalid.service.*``)."""
+        if not self.offered:
+            return render("invalid", language, zone=zone)
         return render(
             f"invalid.service.{self.reason}", language, zone=zone, services=self.offered_names
         )
@@ -104,6 +106,8 @@ def match_service(business: Business, spoken: str | None) -> ServiceChoice:
     """The service of ``business`` that ``spoken`` names, or why none can be chosen."""
     services = business.services
     text = (spoken or "").strip()
+    if not services:
+        return ServiceRefusal("unknown", (), text or None)
     if business.implicit and len(services) == 1:
         return ServiceMatch(services[0], "only")
     if not text:

@@ -197,3 +197,13 @@ class TestOneService:
 
         for spoken in (None, "Massage", "a haircut"):
             assert _chosen(default, spoken).event_type_id == 42
+
+
+def test_a_business_without_services_refuses_every_service() -> None:
+    """The environment's business before ``CALCOM_EVENT_TYPE_ID`` is set offers nothing."""
+    (default,) = Businesses.from_settings(Settings(CALCOM_EVENT_TYPE_ID=None))
+
+    for spoken in (None, "Beratung"):
+        refusal = _refused(default, spoken)
+        assert refusal.offered == ()
+        assert refusal.message("en", default.zone) == CATALOG["en"]["invalid"]
