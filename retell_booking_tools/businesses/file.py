@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -148,7 +148,7 @@ class _BusinessEntry(_Entry):
         return value
 
     def business(self) -> Business:
-        language: Language = "de" if self.language == "de" else "en"
+        language = cast(Language, self.language)  # one of CATALOG's, checked above
         return Business(
             id=self.id,
             name=self.name,

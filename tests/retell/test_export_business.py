@@ -8,12 +8,14 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from json_schema_strategy import from_schema
 from pydantic import TypeAdapter
 from retell.types import llm_update_params
 from strict_mode_rules import strict_mode_problems
 from typer.testing import CliRunner
 
-from retell_booking_tools.businesses import Business, Businesses, parse_businesses
+from retell_booking_tools.businesses import Business, Businesses, ServiceMatch, parse_businesses
 from retell_booking_tools.cli import app
 from retell_booking_tools.config import Settings
 from retell_booking_tools.retell import export_tools
@@ -146,6 +148,27 @@ def test_each_offered_service_validates_into_the_args_model(name: str, spitzer: 
 
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**arguments, "service": "Massage"}, parameters)
+
+
+@pytest.mark.parametrize("name", SERVICE_TOOLS)
+def test_whatever_a_strict_model_sends_the_tool_and_the_business_accept(
+    name: str, spitzer: Business
+) -> None:
+    tool = next(tool for tool in ALL_TOOLS if tool.name == name)
+    (definition,) = export_tools(BASE_URL, tools=[name], business=spitzer, strict=True)
+    parameters = definition["parameters"]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(arguments=from_schema(parameters))
+    def round_trip(arguments: dict[str, Any]) -> None:
+        jsonschema.validate(arguments, parameters)
+        parsed = tool.args_model.model_validate(arguments)
+        if arguments["service"] is not None:
+            chosen = spitzer.service(parsed.service)
+            assert isinstance(chosen, ServiceMatch)
+            assert chosen.service.name == arguments["service"]
+
+    round_trip()
 
 
 class TestCommandLine:
