@@ -127,7 +127,11 @@ def match_service(business: Business, spoken: str | None) -> ServiceChoice:
     best, best_index = scored[0]
     if best < SCORE_CUTOFF:
         return ServiceRefusal("unknown", services, text)
-    close = [services[index] for score, index in scored if best - score <= AMBIGUITY_MARGIN]
+    close = [
+        services[i]
+        for score, i in sorted(scored, key=lambda pair: pair[1])
+        if best - score <= AMBIGUITY_MARGIN
+    ]
     if len(close) > 1:
         return ServiceRefusal("ambiguous", tuple(close), text)
     return ServiceMatch(services[best_index], "fuzzy", best)
