@@ -20,6 +20,7 @@ from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.ops.history import appointment_history, call_history
 
 if TYPE_CHECKING:
+    from retell_booking_tools.businesses import Businesses
     from retell_booking_tools.repository.protocol import Repository
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -27,10 +28,14 @@ calls_app = typer.Typer(no_args_is_help=True, help="Inspect calls and their appo
 appointments_app = typer.Typer(no_args_is_help=True, help="Inspect appointments and their calls.")
 db_app = typer.Typer(no_args_is_help=True, help="Manage the database schema.")
 tools_app = typer.Typer(no_args_is_help=True, help="Export the tools to Retell, or sync them.")
+businesses_app = typer.Typer(
+    no_args_is_help=True, help="The businesses file (RETELL_BOOKING_BUSINESSES)."
+)
 app.add_typer(calls_app, name="calls")
 app.add_typer(appointments_app, name="appointments")
 app.add_typer(db_app, name="db")
 app.add_typer(tools_app, name="tools")
+app.add_typer(businesses_app, name="businesses")
 
 T = TypeVar("T")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -44,6 +49,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _settings() -> Settings:
     try:
         return Settings.from_env()
+    except RetellBookingError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _businesses(settings: Settings) -> Businesses:
+    from retell_booking_tools.businesses import Businesses
+
+    try:
+        return Businesses.from_settings(settings)
     except RetellBookingError as exc:
         raise _fail(str(exc), 2) from None
 
@@ -348,18 +362,33 @@ def tools_export(
         bool,
         typer.Option("--strict", help="Schemas for an LLM with tool_call_strict_mode on."),
     ] = False,
+    business_id: Annotated[
+        str | None,
+        typer.Option(
+            "--business",
+            help="Name this business and list its services (RETELL_BOOKING_BUSINESSES).",
+            metavar="ID",
+        ),
+    ] = None,
 ) -> None:
     """Print the Retell custom-tool definitions as a JSON array."""
     from retell_booking_tools.retell_admin.export import EXPORT_FORMATS, export_tools
 
     if export_format not in EXPORT_FORMATS:
         raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}", 2)
+    business = None
+    if business_id is not None:
+        registry = _businesses(_settings())
+        business = registry.get(business_id)
+        if business is None:
+            raise _fail(f"no business {business_id!r}; businesses: {', '.join(registry.ids)}", 2)
     try:
         exported = export_tools(
             base_url,
             format="conversation-flow" if export_format == "conversation-flow" else "general-tools",
             tools=_names(tools),
             strict=strict,
+            business=business,
         )
     except (RetellBookingError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
@@ -422,6 +451,46 @@ def tools_sync(
         raise _fail(str(exc)) from None
     for line in report.diff_lines():
         typer.echo(line)
+
+
+@businesses_app.command("check")
+def businesses_check(
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Check the file and key variables, not Cal.com.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate the businesses file, report each key variable as present or missing (never
+    its value) and ask each business's Cal.com for its event types; exit 1 on any problem."""
+    from retell_booking_tools.businesses.check import check_businesses
+
+    settings = _settings()
+    registry = _businesses(settings)
+    report = asyncio.run(
+        check_businesses(
+            registry, offline=offline, calcom_timeout_seconds=settings.calcom_timeout_seconds
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        source = report.source or "the environment (no RETELL_BOOKING_BUSINESSES)"
+        typer.echo(f"businesses from {source}")
+        for checked in report.businesses:
+            business = checked.business
+            typer.echo(f"{business.id} ({business.name}): {'ok' if checked.ok else 'PROBLEMS'}")
+            key = "present" if checked.key_present else "missing"
+            typer.echo(f"  key {business.calcom_api_key_env}: {key}")
+            typer.echo(f"  Cal.com {business.calcom_api_url}")
+            if not business.services:
+                typer.echo("  no service: no event type to book")
+            for event_type in checked.event_types:
+                typer.echo(
+                    f"  service {event_type.service}: event type {event_type.event_type_id} "
+                    f"{event_type.state}" + (f" ({event_type.detail})" if event_type.detail else "")
+                )
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def _names(listed: str | None) -> list[str] | None:

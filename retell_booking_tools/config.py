@@ -3,11 +3,14 @@
 Environment variables are a public contract: ``CALCOM_API_KEY``, ``CALCOM_API_URL``,
 ``CALCOM_EVENT_TYPE_ID``, ``RETELL_API_KEY``, ``RETELL_BOOKING_DATABASE_URL``,
 ``RETELL_BOOKING_TIMEZONE``, ``RETELL_BOOKING_LANGUAGE``, ``CALCOM_WEBHOOK_SECRET`` and the
-optional ones below.
+optional ones below. ``RETELL_BOOKING_BUSINESSES`` names a businesses file (see
+:mod:`retell_booking_tools.businesses`); without it the settings above are the one business
+``default``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -130,6 +133,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("RETELL_BOOKING_CONSOLE_PASSWORD")
     )
     """Signs in to the support console at ``/console``; without it the console is not served."""
+    businesses: Path | None = Field(
+        default=None, validation_alias=_env("RETELL_BOOKING_BUSINESSES")
+    )
+    """The businesses file (TOML): several businesses, each with its Cal.com key variable and
+    services; read by :meth:`retell_booking_tools.businesses.Businesses.from_settings`."""
 
     @field_validator("timezone")
     @classmethod
@@ -139,6 +147,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("businesses", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("phone_region")
     @classmethod
@@ -210,6 +223,7 @@ _ENV_NAMES = {
     "calcom_budget_wait_seconds": "RETELL_BOOKING_CALCOM_BUDGET_WAIT_SECONDS",
     "slots_reuse_seconds": "RETELL_BOOKING_SLOTS_REUSE_SECONDS",
     "console_password": "RETELL_BOOKING_CONSOLE_PASSWORD",
+    "businesses": "RETELL_BOOKING_BUSINESSES",
 }
 
 

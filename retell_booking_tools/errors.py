@@ -2,6 +2,7 @@
 
     RetellBookingError
     ├── ConfigurationError          a required setting is missing or malformed
+    │   └── BusinessesFileError       the businesses file is unreadable or names mistakes
     ├── CalcomError                 Cal.com did not do what was asked
     │   ├── CalcomAuthError           401/403: the API key is wrong; only config helps
     │   ├── CalcomNotFound            404: no such booking or event type
@@ -43,6 +44,20 @@ class RetellBookingError(Exception):
 
 class ConfigurationError(RetellBookingError):
     """A setting is missing or malformed; the message names the environment variable."""
+
+
+class BusinessesFileError(ConfigurationError):
+    """The businesses file (``RETELL_BOOKING_BUSINESSES``) cannot be used.
+
+    ``problems`` names every mistake with its place in the file (``businesses[1].services[0].
+    event_type_id: ...``, with the line where it could be found); no message repeats a value
+    that looks like an API key.
+    """
+
+    def __init__(self, path: str, problems: tuple[str, ...]) -> None:
+        super().__init__(f"invalid businesses file {path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
 
 
 class RepositoryError(RetellBookingError):

@@ -45,6 +45,7 @@ from retell_booking_tools.calcom.models import (
     Booking,
     CancelBooking,
     CreateBooking,
+    EventType,
     RescheduleBooking,
     format_instant,
 )
@@ -53,6 +54,7 @@ from retell_booking_tools.calcom.refusals import Refusal, classify_refusal, resc
 __all__ = [
     "BOOKINGS_API_VERSION",
     "DEFAULT_API_URL",
+    "EVENT_TYPES_API_VERSION",
     "SLOTS_API_VERSION",
     "CalcomClient",
     "CalcomRequestEvent",
@@ -62,6 +64,7 @@ __all__ = [
 DEFAULT_API_URL: Final = "https://api.cal.com/v2"
 SLOTS_API_VERSION: Final = "2024-09-04"
 BOOKINGS_API_VERSION: Final = "2024-08-13"
+EVENT_TYPES_API_VERSION: Final = "2024-06-14"
 
 MAX_RETRY_WAIT_SECONDS: Final = 5.0
 """No single backoff between read attempts is longer than this, whatever Cal.com asks."""
@@ -211,6 +214,15 @@ class CalcomClient:
             (slot["start"] for day in by_day.values() for slot in day),
             key=lambda instant: instant.astimezone(UTC),
         )
+
+    # -- event types -------------------------------------------------------------------
+
+    async def get_event_type(self, event_type_id: int) -> EventType:
+        """One event type the key may read; CalcomNotFound when there is none with this id,
+        CalcomAuthError when the key is refused or may not read it."""
+        endpoint = "/event-types/{id}"
+        data = await self._get(endpoint, f"/event-types/{event_type_id}", EVENT_TYPES_API_VERSION)
+        return self._parse("GET", endpoint, 200, lambda: EventType.model_validate(data))
 
     # -- bookings ----------------------------------------------------------------------
 

@@ -71,6 +71,15 @@ class Booking(_Answer):
         return any(attendee.email.lower() == wanted for attendee in self.attendees)
 
 
+class EventType(_Answer):
+    """An event type as ``GET /v2/event-types/{id}`` returns it (the fields read here)."""
+
+    id: int
+    title: str = ""
+    slug: str = ""
+    length_in_minutes: int | None = Field(default=None, alias="lengthInMinutes")
+
+
 class NewAttendee(_Request):
     name: str
     email: str

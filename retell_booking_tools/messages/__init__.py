@@ -39,13 +39,15 @@ def render(
     times: Sequence[datetime] = (),
     count: int | None = None,
     reference: str | None = None,
+    services: Sequence[str] = (),
 ) -> str:
     """The sentence for ``key`` (falling back from ``status.variant`` to ``status``).
 
         ``at`` fills ``{date}``, ``{time}`` and ``{day}`` (without the year); ``choices`` picks
         the ``.with_alternatives`` variant and fills ``{choices}``; ``times`` (starts within one
         day) fills ``{times}`` short and ``{day}``; ``count`` fills ``{count}``; ``reference`` (a
-    booking reference) fills ``{reference}`` as it is read out.
+    booking reference) fills ``{reference}`` as it is read out; ``services`` (names of
+    services) fills ``{services}`` as alternatives ("A, B or C").
     """
     templates = CATALOG[language]
     if choices and f"{key}.with_alternatives" in templates:
@@ -63,6 +65,8 @@ def render(
         fields["count"] = str(count)
     if reference is not None:
         fields["reference"] = reference
+    if services:
+        fields["services"] = join_words(services, language, alternatives=True)
     if choices:
         fields["choices"] = speak_choices(choices, zone, language)
     return template.format(**fields)

@@ -1,6 +1,7 @@
 """What the agent says for each outcome, per language. Wording never claims more than happened.
 
-Templates use ``str.format`` fields: ``{date}``, ``{time}``, ``{choices}``, ``{field}``.
+Templates use ``str.format`` fields: ``{date}``, ``{time}``, ``{choices}``, ``{field}``,
+``{services}``.
 Keys are a status, or ``status.variant`` where the same status needs other words
 (``invalid.date``, ``unavailable.with_alternatives``...).
 """
@@ -62,6 +63,11 @@ CATALOG: dict[Language, dict[str, str]] = {
             "the phone number you booked with."
         ),
         "invalid.notes": "Could you say that note again in plain words?",
+        "invalid.service.missing": "What is the appointment for? I can book {services}.",
+        "invalid.service.unknown": (
+            "I can't book that service. I can book {services}. Which would you like?"
+        ),
+        "invalid.service.ambiguous": "Which do you mean: {services}?",
         "not_found.reference": (
             "I couldn't find an appointment with that booking reference and name. "
             "Could you check both for me?"
@@ -189,6 +195,11 @@ CATALOG: dict[Language, dict[str, str]] = {
             "uns von der Telefonnummer an, mit der Sie gebucht haben."
         ),
         "invalid.notes": "Können Sie die Notiz noch einmal in einfachen Worten sagen?",
+        "invalid.service.missing": "Worum geht es bei dem Termin? Ich kann {services} buchen.",
+        "invalid.service.unknown": (
+            "Das kann ich leider nicht buchen. Ich kann {services} buchen. Was möchten Sie?"
+        ),
+        "invalid.service.ambiguous": "Welches meinen Sie: {services}?",
         "not_found.reference": (
             "Einen Termin mit dieser Buchungsnummer und diesem Namen habe ich nicht gefunden. "
             "Können Sie beides noch einmal prüfen?"

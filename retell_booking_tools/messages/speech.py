@@ -14,6 +14,7 @@ _DATE_PATTERN: dict[Language, str] = {"en": "EEEE, MMMM d, yyyy", "de": "dd.MM.y
 _SHORT_DATE_PATTERN: dict[Language, str] = {"en": "EEEE, MMMM d", "de": "EEEE, d. MMMM"}
 _TIME_PATTERN: dict[Language, str] = {"en": "h:mm a", "de": "HH:mm 'Uhr'"}
 _AND: dict[Language, str] = {"en": "and", "de": "und"}
+_OR: dict[Language, str] = {"en": "or", "de": "oder"}
 _SHORT_TIME_PATTERN: dict[Language, tuple[str, str]] = {
     "en": ("h a", "h:mm a"),
     "de": ("H", "H:mm"),
@@ -47,11 +48,12 @@ def speak_choices(instants: Sequence[datetime], zone: ZoneInfo, language: Langua
     return join_words(parts, language)
 
 
-def join_words(parts: Sequence[str], language: Language) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
+def join_words(parts: Sequence[str], language: Language, *, alternatives: bool = False) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (``a, b or c`` for ``alternatives``)."""
     if len(parts) <= 1:
         return "".join(parts)
-    return f"{', '.join(parts[:-1])} {_AND[language]} {parts[-1]}"
+    conjunction = (_OR if alternatives else _AND)[language]
+    return f"{', '.join(parts[:-1])} {conjunction} {parts[-1]}"
 
 
 def speak_day(instant: datetime, zone: ZoneInfo, language: Language) -> str:

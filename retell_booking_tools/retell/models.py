@@ -145,6 +145,14 @@ class RetellCall(BaseModel):
             return self.to_number
         return self.from_number
 
+    @property
+    def business_number(self) -> str | None:
+        """The business's own number: ``from_number`` on outbound calls, ``to_number``
+        otherwise (the number the caller dialled)."""
+        if self.direction == "outbound":
+            return self.from_number
+        return self.to_number
+
     def invocation_of(self, tool: str, digest: str) -> Invocation:
         """Which invocation a delivery of ``tool`` with arguments of ``digest`` delivers.
 

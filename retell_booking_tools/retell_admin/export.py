@@ -8,6 +8,10 @@ reduced to plain JSON Schema (no ``title``, ``$defs``/``$ref`` or ``additionalPr
 optional fields are their non-null type and simply not required), or, with ``strict``,
 to the subset OpenAI's strict structured outputs accept (see :mod:`.strict`).
 
+For one business of a businesses file (``business=``), the tools that book, check or move
+name the business in their description, and their ``service`` parameter lists its services
+(an ``enum`` plus a description naming them); without it the export names no business.
+
 How Retell calls the tool is written out even where it is Retell's default (``method:
 "POST"``, ``args_at_root: false``, ``parameter_type: "json"``), so a dashboard edit of
 any of them shows up as drift and the next sync repairs it.
@@ -16,7 +20,7 @@ any of them shows up as drift and the next sync repairs it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 from pydantic import BaseModel
@@ -24,6 +28,9 @@ from pydantic import BaseModel
 from retell_booking_tools.errors import UnknownToolName
 from retell_booking_tools.retell_admin.strict import plain_string, strict_object, strict_string
 from retell_booking_tools.tools import ALL_TOOLS, Tool
+
+if TYPE_CHECKING:
+    from retell_booking_tools.businesses import Business
 
 ExportFormat = Literal["general-tools", "conversation-flow"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("general-tools", "conversation-flow")
@@ -48,6 +55,8 @@ REQUEST_SHAPE: Mapping[str, Any] = {
 }
 """How the server expects to be called: a JSON POST of ``{"call", "name", "args"}``."""
 _DROPPED_KEYWORDS = frozenset({"title", "$defs", "definitions", "additionalProperties"})
+SERVICE_PARAMETER = "service"
+"""The argument naming what the appointment is for, in the tools that book, check or move."""
 
 
 def export_tools(
@@ -56,17 +65,19 @@ def export_tools(
     format: ExportFormat = "general-tools",
     tools: Iterable[str] | None = None,
     strict: bool = False,
+    business: Business | None = None,
 ) -> list[dict[str, Any]]:
     """One Retell custom-tool definition per tool, in ``ALL_TOOLS`` order.
 
     ``base_url`` is where Retell reaches this backend (``https://agent.example.com``);
     ``tools`` picks tools by name (UnknownToolName for a name not served); ``strict``
-    gives parameter schemas for an LLM with ``tool_call_strict_mode`` on.
+    gives parameter schemas for an LLM with ``tool_call_strict_mode`` on; ``business``
+    tailors the tools to one business of a businesses file (its name, its services).
     """
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
     return [
-        tool_definition(tool, base_url, format=format, strict=strict)
+        tool_definition(tool, base_url, format=format, strict=strict, business=business)
         for tool in select_tools(tools)
     ]
 
@@ -91,15 +102,20 @@ def tool_definition(
     *,
     format: ExportFormat = "general-tools",
     strict: bool = False,
+    business: Business | None = None,
 ) -> dict[str, Any]:
-    """The Retell custom-tool definition of one tool."""
+    """The Retell custom-tool definition of one tool (``business``: see :func:`export_tools`)."""
+    overrides = service_parameter(business) if business is not None else {}
+    description = tool.description + HONESTY_NOTE
+    if business is not None and not business.implicit:
+        description += f" The appointments are with {business.name}."
     definition: dict[str, Any] = {
         "type": "custom",
         "name": tool.name,
-        "description": tool.description + HONESTY_NOTE,
+        "description": description,
         "url": function_url(base_url, tool.name),
         **REQUEST_SHAPE,
-        "parameters": parameters_schema(tool.args_model, strict=strict),
+        "parameters": parameters_schema(tool.args_model, strict=strict, overrides=overrides),
         "speak_during_execution": True,
         "execution_message_description": EXECUTION_MESSAGE,
         "speak_after_execution": True,
@@ -119,21 +135,53 @@ def function_url(base_url: str, tool_name: str) -> str:
     return base.rstrip("/") + FUNCTIONS_PATH + tool_name
 
 
-def parameters_schema(model: type[BaseModel], *, strict: bool = False) -> dict[str, Any]:
+def service_parameter(business: Business) -> dict[str, dict[str, Any]]:
+    """The ``service`` property naming the services of ``business``: an ``enum`` of their
+    names and a description listing them. Nothing for the business made from the
+    environment, whose one service takes whatever the caller says."""
+    if business.implicit or not business.services:
+        return {}
+    names = [service.name for service in business.services]
+    if len(names) == 1:
+        choice = f"{business.name} offers one service: {names[0]}."
+    else:
+        choice = f"Which of the services of {business.name}: {', '.join(names)}."
+    return {
+        SERVICE_PARAMETER: {
+            "type": "string",
+            "enum": names,
+            "description": (
+                f"What the appointment is for. {choice} Pick the one the caller means, even "
+                "if they word it differently; leave it out if they have not said."
+            ),
+        }
+    }
+
+
+def parameters_schema(
+    model: type[BaseModel],
+    *,
+    strict: bool = False,
+    overrides: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """``{"type": "object", "properties": ..., "required": [...]}`` for an argument model.
 
     With ``strict``, the schema OpenAI's strict structured outputs accept instead: every
     property required, optional ones nullable, ``additionalProperties: false``.
+    ``overrides`` replace the plain schema of properties the model has (others are ignored).
     """
     schema = model.model_json_schema()
     definitions: Mapping[str, Any] = schema.get("$defs", {})
     reducer = _Reducer(definitions, strip=_strips_whitespace(model), strict=strict)
+    properties: dict[str, Any] = {
+        name: reducer.reduce(node, seen=()) for name, node in schema.get("properties", {}).items()
+    }
+    for name, node in (overrides or {}).items():
+        if name in properties:
+            properties[name] = dict(node)
     plain = {
         "type": "object",
-        "properties": {
-            name: reducer.reduce(node, seen=())
-            for name, node in schema.get("properties", {}).items()
-        },
+        "properties": properties,
         "required": list(schema.get("required", [])),
     }
     return strict_object(plain) if strict else plain

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from retell_booking_tools.domain import Invocation, args_digest
 from retell_booking_tools.retell.models import FunctionCallRequest, RetellCall
 from retell_booking_tools.testing import RetellSimulator
@@ -134,3 +136,26 @@ def test_no_transcript_of_a_long_call_is_kept_only_its_tool_calls() -> None:
     assert [entry.tool_call_id for entry in call.tool_call_transcript or ()] == ["tc_1"]
     assert call.invocation_of(TOOL, DIGEST).tool_call_id == "tc_1"
     assert "transcript_with_tool_calls" in call_object, "the caller's object is left alone"
+
+
+@pytest.mark.parametrize(
+    ("direction", "business", "customer"),
+    [
+        ("inbound", "+4930123456", "+4915112345678"),
+        (None, "+4930123456", "+4915112345678"),
+        ("outbound", "+4915112345678", "+4930123456"),
+    ],
+)
+def test_the_business_number_is_the_number_called_in_and_the_number_calling_out(
+    direction: str | None, business: str, customer: str
+) -> None:
+    call = RetellCall.model_validate(
+        {
+            "call_id": "call_1",
+            "direction": direction,
+            "from_number": "+4915112345678",
+            "to_number": "+4930123456",
+        }
+    )
+
+    assert (call.business_number, call.customer_number) == (business, customer)

@@ -12,6 +12,7 @@ import retell_booking_tools.testing
 
 PACKAGES = (
     "retell_booking_tools",
+    "retell_booking_tools.businesses",
     "retell_booking_tools.calcom",
     "retell_booking_tools.repository",
     "retell_booking_tools.retell",

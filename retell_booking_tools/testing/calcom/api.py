@@ -21,7 +21,7 @@ from .dto import (
 from .models import EmulatedAttendee, EmulatedBooking, EventTypeSpec, zone
 from .rate_limit import RateLimiter
 from .schedule import free_starts
-from .shapes import booking_json, legacy_booking_json, pagination
+from .shapes import booking_json, event_type_json, legacy_booking_json, pagination
 from .store import BookingStore, NewBooking, sms_email
 from .wire import (
     ApiError,
@@ -74,6 +74,7 @@ _LEGACY_LIST_QUERY = frozenset(
     }
 )
 _LIST_STATUSES = frozenset({"upcoming", "recurring", "past", "cancelled", "unconfirmed"})
+_EVENT_TYPE_PATH = re.compile(r"^/v2/event-types/(?P<id>[0-9]+)$")
 _BOOKING_PATH = re.compile(r"^/v2/bookings/(?P<uid>[^/]+)(?P<action>/cancel|/reschedule)?$")
 
 
@@ -129,6 +130,10 @@ class CalcomApi:
             if method == "POST":
                 return self._create(request, store)
             return self._list(request, store)
+        event_type = _EVENT_TYPE_PATH.match(path)
+        if event_type is not None and method == "GET":
+            store = self._required_account(request)
+            return success(event_type_json(store.event_type(int(event_type["id"]))))
         match = _BOOKING_PATH.match(path)
         if match is not None:
             uid, action = match["uid"], match["action"]

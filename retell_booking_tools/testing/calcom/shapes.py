@@ -9,6 +9,18 @@ from .models import EmulatedAttendee, EmulatedBooking, EmulatedHost, EventTypeSp
 from .wire import utc_z
 
 
+def event_type_json(event_type: EventTypeSpec) -> dict[str, Any]:
+    """An event type as ``GET /v2/event-types/{id}`` (version 2024-06-14) returns it, in part."""
+    return {
+        "id": event_type.id,
+        "title": event_type.title,
+        "slug": event_type.effective_slug,
+        "lengthInMinutes": event_type.length_minutes,
+        "slotInterval": event_type.slot_interval_minutes,
+        "minimumBookingNotice": event_type.minimum_booking_notice_minutes,
+    }
+
+
 def booking_json(
     booking: EmulatedBooking, event_type: EventTypeSpec, host: EmulatedHost
 ) -> dict[str, Any]:
