@@ -53,8 +53,8 @@ if TYPE_CHECKING:
         RetellBookingError,
         SchemaOutOfDate,
     )
-    from retell_booking_tools.logs import configure_logging
     from retell_booking_tools.ops.doctor import Doctor, DoctorReport, Problem
+    from retell_booking_tools.ops.logs import configure_logging
     from retell_booking_tools.ops.metrics import Telemetry
     from retell_booking_tools.ops.stats import DayStats, daily_stats
     from retell_booking_tools.repository import InMemoryRepository, Repository, open_repository
@@ -111,7 +111,7 @@ else:
                 "CancelRequest",
                 "RescheduleRequest",
             ),
-            "retell_booking_tools.logs": ("configure_logging",),
+            "retell_booking_tools.ops.logs": ("configure_logging",),
             "retell_booking_tools.ops.metrics": ("Telemetry",),
             "retell_booking_tools.repository": (
                 "InMemoryRepository",

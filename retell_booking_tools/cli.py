@@ -16,8 +16,8 @@ import typer
 
 from retell_booking_tools.config import Language, Settings
 from retell_booking_tools.errors import ConfigurationError, RetellBookingError
-from retell_booking_tools.logs import configure_logging
 from retell_booking_tools.ops.history import appointment_history, call_history
+from retell_booking_tools.ops.logs import configure_logging
 
 if TYPE_CHECKING:
     from retell_booking_tools.businesses import Businesses
@@ -87,7 +87,7 @@ def serve(
     """Serve the Retell function endpoints (ASGI, uvicorn)."""
     import uvicorn
 
-    from retell_booking_tools.logs import uvicorn_log_config
+    from retell_booking_tools.ops.logs import uvicorn_log_config
     from retell_booking_tools.repository.factory import shared_by_processes
     from retell_booking_tools.server import create_app
 

@@ -57,7 +57,7 @@ from retell_booking_tools.errors import (
     NotStarted,
     RepositoryError,
 )
-from retell_booking_tools.logs import configure_logging
+from retell_booking_tools.ops.logs import configure_logging
 from retell_booking_tools.retell.events import CallEvent, call_record, is_chat_event
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER

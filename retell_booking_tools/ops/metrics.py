@@ -33,8 +33,8 @@ from retell_booking_tools.calcom.client import CalcomRequestEvent
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.domain import READ_ONLY_TOOLS, ToolCallKey, ToolStatus
 from retell_booking_tools.errors import CountersUnavailable
+from retell_booking_tools.ops.otel import open_telemetry_instruments
 from retell_booking_tools.ops.stats import day_start
-from retell_booking_tools.otel import open_telemetry_instruments
 from retell_booking_tools.repository.protocol import Repository
 
 __all__ = ["CONTENT_TYPE", "RedisCounters", "SharedCounters", "Telemetry"]

@@ -71,7 +71,7 @@ from retell_booking_tools.errors import (
     RepositoryError,
     UnknownTool,
 )
-from retell_booking_tools.logs import set_tool_status, tool_call_context
+from retell_booking_tools.ops.logs import set_tool_status, tool_call_context
 from retell_booking_tools.repository.protocol import ToolCallLedger
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.retell.overrides import overrides_for

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from agent_backend import CALCOM_KEY, CALLER, RETELL_KEY, World
 
-from retell_booking_tools.logs import configure_logging, mask
+from retell_booking_tools.ops.logs import configure_logging, mask
 from retell_booking_tools.retell.signature import sign
 from retell_booking_tools.testing import Fault, FaultKind
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from uvicorn.config import LOGGING_CONFIG
 
-from retell_booking_tools.logs import UVICORN_LOGGERS, configure_logging, mask_path
+from retell_booking_tools.ops.logs import UVICORN_LOGGERS, configure_logging, mask_path
 
 
 @pytest.fixture(name="restore_logging")
