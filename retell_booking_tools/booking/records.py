@@ -295,9 +295,7 @@ class Records:
         return nearest(near, start, limit)
 
 
-def _may_move(
-    stored: Appointment, status: AppointmentStatus, event_at: datetime | None
-) -> bool:
+def _may_move(stored: Appointment, status: AppointmentStatus, event_at: datetime | None) -> bool:
     if status.rank != stored.status.rank:
         return status.rank > stored.status.rank
     if event_at is not None:
