@@ -176,6 +176,7 @@ def seed(database_url: str, *, n_calls: int, n_appointments: int, now: datetime)
                 "finished_at": at + timedelta(seconds=20),
                 "abandoned": False,
                 "result": result("available", None),
+                "booking_uid": None,
             }
             status, appointment = outcome(call)
             ended = at + timedelta(seconds=50)
@@ -187,6 +188,7 @@ def seed(database_url: str, *, n_calls: int, n_appointments: int, now: datetime)
                 "finished_at": None if status == "error" else ended,
                 "abandoned": status == "error",
                 "result": None if status == "error" else result(status, appointment),
+                "booking_uid": None if appointment is None else f"bench-{appointment}",
             }
 
     def link_rows() -> Iterator[dict[str, Any]]:

@@ -10,8 +10,8 @@ import enum
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -333,12 +333,46 @@ class ToolCallFinished:
     result: dict[str, Any] = attrs.field(converter=_frozen_dict, hash=False)
 
 
+def _utc_instants(starts: Iterable[datetime]) -> tuple[datetime, ...]:
+    return tuple(start.astimezone(UTC) for start in starts)
+
+
+@attrs.frozen
+class ResultFacts:
+    """What later calls need of a finished tool call, stored beside its answer as typed data
+    (never read back out of the answer's JSON).
+
+    ``booking_uid`` is the Cal.com booking the call touched (booked, confirmed, moved,
+    cancelled; a read-only tool touches none). ``offered`` are the free starts the caller
+    was told about, as UTC instants; ``listed_whole`` says whether the answer listed every
+    free start of their local days (False when it left some out: those it left out are
+    Cal.com's to decide).
+    """
+
+    booking_uid: str | None = None
+    offered: tuple[datetime, ...] = attrs.field(default=(), converter=_utc_instants)
+    listed_whole: bool = True
+
+
+NO_FACTS = ResultFacts()
+"""An answer that touched no booking and offered no start."""
+
+
+@attrs.frozen
+class OfferedStart:
+    """A free start (UTC) a call was offered, and whether its day was listed whole then."""
+
+    start: datetime
+    listed_whole: bool
+
+
 @attrs.frozen
 class ToolCallRecord:
     """A stored function call, for reports: its key, when it ran, and its final result.
 
     ``result`` is None while unfinished; ``abandoned`` marks one whose last delivery gave up
-    (an ``error`` answer) and that no later delivery finished.
+    (an ``error`` answer) and that no later delivery finished. ``booking_uid`` is the
+    booking its finish recorded as touched (:attr:`ResultFacts.booking_uid`).
     """
 
     key: ToolCallKey
@@ -346,6 +380,7 @@ class ToolCallRecord:
     finished_at: datetime | None = None
     abandoned: bool = False
     result: dict[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
+    booking_uid: str | None = None
 
     @property
     def at(self) -> datetime:
@@ -364,17 +399,6 @@ class ToolCallRecord:
     def booking_attempt(self) -> bool:
         """Whether this call tried to book or change something (not a read-only question)."""
         return self.key.tool not in READ_ONLY_TOOLS
-
-    @property
-    def booking_uid(self) -> str | None:
-        """The Cal.com booking the result names as touched, if any (a read-only tool's
-        mention of the caller's appointment touches nothing)."""
-        if not self.booking_attempt:
-            return None
-        appointment = (self.result or {}).get("appointment")
-        if isinstance(appointment, dict) and appointment.get("booking_uid"):
-            return str(appointment["booking_uid"])
-        return None
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from retell_booking_tools.domain import (
+    NO_FACTS,
     Appointment,
     AppointmentStatus,
     Call,
@@ -21,6 +22,8 @@ from retell_booking_tools.domain import (
     Customer,
     Invocation,
     NewAppointment,
+    OfferedStart,
+    ResultFacts,
     ToolCallBusy,
     ToolCallClaim,
     ToolCallClaimed,
@@ -41,6 +44,7 @@ class _ToolCallRow:
     finished_at: datetime | None = None
     tool_call_id: str | None = None
     finished_seen: int = 0
+    booking_uid: str | None = None
 
 
 class InMemoryRepository:
@@ -53,6 +57,7 @@ class InMemoryRepository:
         self._call_recorded_at: dict[str, datetime] = {}
         self._links: list[CallLink] = []
         self._tool_calls: dict[ToolCallKey, _ToolCallRow] = {}
+        self._offered: defaultdict[str, set[OfferedStart]] = defaultdict(set)
         self._misses: list[tuple[str, str | None, datetime]] = []
         self._ids = itertools.count(1)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -291,13 +296,26 @@ class InMemoryRepository:
         )
 
     async def finish_tool_call(
-        self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
+        self,
+        key: ToolCallKey,
+        result: dict[str, Any],
+        *,
+        now: datetime,
+        facts: ResultFacts = NO_FACTS,
     ) -> None:
         row = self._tool_calls.get(key)
         if row is None:
             row = self._tool_calls[key] = _ToolCallRow(claimed_at=now)
         row.claimed_at, row.finished_at, row.abandoned = now, now, False
         row.result = dict(result)
+        row.booking_uid = facts.booking_uid
+        self._offered[key.call_id].update(
+            OfferedStart(start, facts.listed_whole) for start in facts.offered
+        )
+
+    async def offered_starts(self, call_id: str) -> list[OfferedStart]:
+        offered = self._offered.get(call_id, set())
+        return sorted(offered, key=lambda o: (o.start, o.listed_whole))
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
         finished = [
@@ -337,6 +355,7 @@ class InMemoryRepository:
                 finished_at=row.finished_at,
                 abandoned=row.abandoned and row.result is None,
                 result=dict(row.result) if row.result is not None else None,
+                booking_uid=row.booking_uid if row.result is not None else None,
             )
             for key, row in self._tool_calls.items()
         ]

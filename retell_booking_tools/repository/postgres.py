@@ -32,8 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from retell_booking_tools.domain import (
+    NO_FACTS,
     Call,
     Invocation,
+    ResultFacts,
     ToolCallClaim,
     ToolCallClaimed,
     ToolCallKey,
@@ -534,10 +536,15 @@ class PostgresRepository(SqlRepository):
         return resolved, claim
 
     async def finish_tool_call(
-        self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
+        self,
+        key: ToolCallKey,
+        result: dict[str, Any],
+        *,
+        now: datetime,
+        facts: ResultFacts = NO_FACTS,
     ) -> None:
         try:
-            await super().finish_tool_call(key, result, now=now)
+            await super().finish_tool_call(key, result, now=now, facts=facts)
         finally:
             await asyncio.shield(self._claims.give_back(_owned_as(key)))
 

@@ -20,6 +20,9 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
   repeat of a finished invocation (replayed) from a new invocation with the same arguments
   (claimed afresh under the next ``seq``), by :meth:`Invocation.replays
   <retell_booking_tools.domain.Invocation.replays>`;
+- a finished tool call keeps the facts it was finished with (:class:`ResultFacts
+  <retell_booking_tools.domain.ResultFacts>`): its touched booking on its record, its
+  offered starts in ``offered_starts`` of its call;
 - ``lock(name)`` serialises critical sections for every user of the same database;
 - the read-only listings (``find_customer``, ``list_appointments``, ``list_links``,
   ``tool_call_records``, ``tool_outcome_counts``) serve reports (``doctor``, ``stats``,
@@ -36,6 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from retell_booking_tools.domain import (
+    NO_FACTS,
     Appointment,
     AppointmentStatus,
     Call,
@@ -43,6 +47,8 @@ from retell_booking_tools.domain import (
     Customer,
     Invocation,
     NewAppointment,
+    OfferedStart,
+    ResultFacts,
     ToolCallClaim,
     ToolCallKey,
     ToolCallRecord,
@@ -187,9 +193,22 @@ class ToolCallLedger(Protocol):
         ...
 
     async def finish_tool_call(
-        self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
+        self,
+        key: ToolCallKey,
+        result: dict[str, Any],
+        *,
+        now: datetime,
+        facts: ResultFacts = NO_FACTS,
     ) -> None:
-        """Store the final result that every later delivery of the same call replays."""
+        """Store the final result that every later delivery of the same call replays, and
+        with it, in the same transaction, what later calls need of it (``facts``): the
+        booking it touched (:attr:`ToolCallRecord.booking_uid`) and the starts it offered
+        (:meth:`offered_starts`)."""
+        ...
+
+    async def offered_starts(self, call_id: str) -> list[OfferedStart]:
+        """Every start a finished tool call of ``call_id`` offered, by start, then listed in
+        part before listed whole; a start offered twice the same way is listed once."""
         ...
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
@@ -286,7 +305,8 @@ class PeriodOutcomes:
 
     ``calls``: distinct calls; ``statuses``: function calls per status heard (an abandoned,
     unfinished one as ``error``; running ones not at all); ``orphaned_calls``: distinct calls
-    whose result names a booking they are not linked to.
+    with a finished tool call that touched a booking (:attr:`ToolCallRecord.booking_uid`)
+    they are not linked to.
     """
 
     start: datetime

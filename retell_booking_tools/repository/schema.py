@@ -139,6 +139,19 @@ tool_calls = sa.Table(
     sa.Column("tool_call_id", sa.Text, nullable=True),
     # How many other tool calls of the call had finished when it was first claimed.
     sa.Column("finished_seen", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # The Cal.com booking its finish recorded as touched (ResultFacts.booking_uid).
+    sa.Column("booking_uid", sa.Text, nullable=True),
+)
+
+# The free starts finished tool calls offered, per call (ResultFacts.offered): a later
+# booking in the call refuses a start its listed-whole day did not offer. The primary key
+# leads with ``call_id`` and serves the reads by call.
+offered_starts = sa.Table(
+    "offered_starts",
+    metadata,
+    sa.Column("call_id", sa.Text, primary_key=True),
+    sa.Column("start_at", UtcDateTime, primary_key=True),
+    sa.Column("listed_whole", sa.Boolean, primary_key=True),
 )
 
 # Wrong booking references, counted per call and per number to rate-limit guessing.

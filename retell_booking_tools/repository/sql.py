@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from retell_booking_tools.domain import (
+    NO_FACTS,
     Appointment,
     AppointmentStatus,
     Call,
@@ -31,7 +32,9 @@ from retell_booking_tools.domain import (
     Customer,
     Invocation,
     NewAppointment,
+    OfferedStart,
     Relationship,
+    ResultFacts,
     ToolCallBusy,
     ToolCallClaim,
     ToolCallClaimed,
@@ -50,6 +53,7 @@ from retell_booking_tools.repository.schema import (
     calls,
     customers,
     last_four,
+    offered_starts,
     reference_misses,
     tool_calls,
 )
@@ -182,6 +186,7 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
         finished_at=row.finished_at,
         abandoned=bool(row.abandoned) and row.finished_at is None,
         result=row.result if row.finished_at is not None else None,
+        booking_uid=row.booking_uid if row.finished_at is not None else None,
     )
 
 
@@ -218,6 +223,11 @@ _TOOL_CALL_RESULTS = (
         tool_calls.c.finished_at.is_not(None),
     )
     .order_by(tool_calls.c.finished_at, tool_calls.c.args_digest, tool_calls.c.seq)
+)
+_OFFERED_STARTS = (
+    sa.select(offered_starts.c.start_at, offered_starts.c.listed_whole)
+    .where(offered_starts.c.call_id == sa.bindparam("call_id"))
+    .order_by(offered_starts.c.start_at, offered_starts.c.listed_whole)
 )
 
 
@@ -294,11 +304,12 @@ class SqlRepository(abc.ABC):
             .returning(tool_calls.c.call_id)
         )
         finish = self._insert(tool_calls)
-        replaced = ("claimed_at", "finished_at", "abandoned", "result")
+        replaced = ("claimed_at", "finished_at", "abandoned", "result", "booking_uid")
         self._finish_claim = finish.on_conflict_do_update(
             index_elements=list(_TOOL_CALL_KEY),
             set_={name: finish.excluded[name] for name in replaced},
         )
+        self._insert_offered = self._insert(offered_starts).on_conflict_do_nothing()
 
     def _merging_upsert(
         self, table: sa.Table, key: list[sa.Column[Any]], fields: tuple[str, ...]
@@ -708,8 +719,14 @@ class SqlRepository(abc.ABC):
         return await self._transact("claim_invocation", work)
 
     async def finish_tool_call(
-        self, key: ToolCallKey, result: dict[str, Any], *, now: datetime
+        self,
+        key: ToolCallKey,
+        result: dict[str, Any],
+        *,
+        now: datetime,
+        facts: ResultFacts = NO_FACTS,
     ) -> None:
+        """One statement, and one more for the offered starts when there are any."""
         parameters = {
             "call_id": key.call_id,
             "tool": key.tool,
@@ -719,10 +736,26 @@ class SqlRepository(abc.ABC):
             "finished_at": now,
             "abandoned": False,
             "result": result,
+            "booking_uid": facts.booking_uid,
         }
-        await self._transact(
-            "finish_tool_call", lambda conn: conn.execute(self._finish_claim, parameters)
-        )
+        offered = [
+            {"call_id": key.call_id, "start_at": start, "listed_whole": facts.listed_whole}
+            for start in dict.fromkeys(facts.offered)
+        ]
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(self._finish_claim, parameters)
+            if offered:
+                conn.execute(self._insert_offered, offered)
+
+        await self._transact("finish_tool_call", work)
+
+    async def offered_starts(self, call_id: str) -> list[OfferedStart]:
+        def work(conn: sa.Connection) -> list[OfferedStart]:
+            rows = conn.execute(_OFFERED_STARTS, {"call_id": call_id})
+            return [OfferedStart(row.start_at, bool(row.listed_whole)) for row in rows]
+
+        return await self._transact("offered_starts", work)
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
         parameters = {"call_id": call_id, "tool": tool}
@@ -929,7 +962,7 @@ def _call_entries(conn: sa.Connection, query: sa.Select[Any]) -> list[CallEntry]
 
 def _period_records(edges: Sequence[datetime]) -> sa.Select[Any]:
     """One row per function call ending within the edges: its period, status, call, and
-    whether its result names a booking the call is not linked to (1) or not (0)."""
+    whether it touched a booking the call is not linked to (1) or not (0)."""
     at = sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
     inner = edges[1:-1]
     period: sa.ColumnElement[Any] = (
@@ -943,7 +976,7 @@ def _period_records(edges: Sequence[datetime]) -> sa.Select[Any]:
         (tool_calls.c.abandoned, sa.literal(ToolStatus.ERROR.value)),
         else_=sa.null(),
     )
-    uid = tool_calls.c.result[("appointment", "booking_uid")].as_string()
+    uid = tool_calls.c.booking_uid
     # Per record: one look-up of the named appointment, one of the call's link to it (both
     # indexed); written so that PostgreSQL cannot hash every link instead.
     named = (

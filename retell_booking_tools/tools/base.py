@@ -21,7 +21,14 @@ from retell_booking_tools.booking.identity import CONTACT_NEEDED, spoken_referen
 from retell_booking_tools.booking.lifecycle import AppointmentLifecycle
 from retell_booking_tools.booking.records import BookingOutcome
 from retell_booking_tools.config import Language
-from retell_booking_tools.domain import Appointment, AppointmentStatus, Customer, ToolStatus
+from retell_booking_tools.domain import (
+    READ_ONLY_TOOLS,
+    Appointment,
+    AppointmentStatus,
+    Customer,
+    ResultFacts,
+    ToolStatus,
+)
 from retell_booking_tools.errors import InvalidArguments
 from retell_booking_tools.messages import render
 from retell_booking_tools.repository.protocol import ToolCallLedger
@@ -182,6 +189,18 @@ class ToolResult(BaseModel):
 
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json", exclude_none=True)
+
+    def facts(self, tool: str) -> ResultFacts:
+        """What the store records of this answer for later calls, from its typed fields:
+        the starts it offered (``slots``; days listed whole unless ``more_slots`` counts
+        some left out) and the booking it touched (a read-only ``tool`` touches none, even
+        when it names the caller's appointment)."""
+        touched = None if tool in READ_ONLY_TOOLS else self.appointment
+        return ResultFacts(
+            booking_uid=touched.booking_uid if touched is not None else None,
+            offered=tuple(self.slots or ()),
+            listed_whole=not self.more_slots,
+        )
 
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
@@ -349,19 +368,14 @@ async def offered_slots(context: ToolContext) -> OfferedSlots | None:
     """Every start ``check_availability`` listed earlier in this call, or None if it was never
     asked. Read from the store, so it holds whichever replica served that question. A list
     that left starts out (``more_slots``) does not count as its days listed whole."""
-    results = await context.ledger.tool_call_results(context.call.call_id, CHECK_AVAILABILITY)
-    whole: list[datetime] = []
-    in_part: list[datetime] = []
-    for result in results:
-        listed = in_part if result.get("more_slots") else whole
-        listed.extend(
-            datetime.fromisoformat(slot)
-            for slot in result.get("slots") or ()
-            if isinstance(slot, str)
-        )
-    if not whole and not in_part:
+    offered = await context.ledger.offered_starts(context.call.call_id)
+    if not offered:
         return None
-    return OfferedSlots.of(whole, context.zone, in_part=in_part)
+    return OfferedSlots.of(
+        (o.start for o in offered if o.listed_whole),
+        context.zone,
+        in_part=(o.start for o in offered if not o.listed_whole),
+    )
 
 
 def owned_result(outcome: BookingOutcome, context: ToolContext) -> ToolResult:

@@ -35,7 +35,9 @@ Which invocation a delivery belongs to (``Repository.claim_invocation``):
 Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
 while the started work finishes in the background; a later delivery replays its result.
 Every result is kept under :data:`MAX_RESULT_CHARS` (:func:`within_result_limit`) before
-it is stored or answered.
+it is stored or answered. A final one is stored with what later calls need of it
+(:meth:`ToolResult.facts`: the starts it offered, the booking it touched) as typed data,
+in the same transaction; the JSON answered is exactly the JSON stored.
 """
 
 from __future__ import annotations
@@ -238,7 +240,9 @@ class ToolRunner:
         set_tool_status(result.status.value)
         if result.status.is_final:
             try:
-                await self._repository.finish_tool_call(key, result.to_json(), now=self._clock())
+                await self._repository.finish_tool_call(
+                    key, result.to_json(), now=self._clock(), facts=result.facts(key.tool)
+                )
             except RepositoryError as exc:
                 # The tool's change happened: say so. A retry resumes and looks it up.
                 logger.warning("could not record the result; a retry looks it up: %s", exc)

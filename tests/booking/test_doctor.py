@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from agent_backend import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World
 
 from retell_booking_tools.booking.attendees import attendee_email
-from retell_booking_tools.domain import Call, CallLink, Relationship, ToolCallKey
+from retell_booking_tools.domain import Call, CallLink, Relationship, ResultFacts, ToolCallKey
 from retell_booking_tools.ops.doctor import Doctor, DoctorReport
 
 SINCE = datetime(2025, 10, 1, tzinfo=UTC)
@@ -42,6 +42,7 @@ async def seed_incident(world: World) -> str:
         key,
         {"status": "booked", "message": "Booked.", "appointment": first["appointment"]},
         now=world.clock(),
+        facts=ResultFacts(booking_uid=uid),
     )
     return uid
 

@@ -9,7 +9,7 @@ from agent_backend import EVENT_TYPE_ID, World
 from test_doctor import SINCE, seed_incident
 
 from retell_booking_tools.ops.doctor import Doctor
-from retell_booking_tools.ops.stats import daily_stats
+from retell_booking_tools.ops.stats import daily_stats, day_start
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -77,3 +77,22 @@ async def test_an_unlinked_call_is_orphaned_until_doctor_links_it(world: World) 
 
     assert before[0].orphaned_calls == 1
     assert after[0].orphaned_calls == 0
+
+
+async def test_a_question_naming_the_callers_appointment_is_no_orphan(world: World) -> None:
+    """``check_availability`` telling a later call of the caller's appointment touches it not:
+    neither ``stats`` nor the store's daily numbers count that call as orphaned."""
+    await world.book("call_1")
+    answer = await world.tool(
+        "check_availability", {"date": "2025-10-10", "time": "11:00"}, call_id="call_2"
+    )
+    assert answer["status"] == "existing"
+    today = world.clock().astimezone(BERLIN).date()
+
+    days = await daily_stats(world.repository, days=1, zone=BERLIN, now=world.clock())
+    periods = await world.repository.period_outcomes(  # type: ignore[attr-defined]
+        [day_start(today, BERLIN), day_start(today + timedelta(days=1), BERLIN)]
+    )
+
+    assert (days[0].calls, days[0].orphaned_calls) == (2, 0)
+    assert (periods[0].calls, periods[0].orphaned_calls) == (2, 0)

@@ -19,7 +19,14 @@ from typer.testing import CliRunner
 
 from retell_booking_tools.booking.attendees import attendee_email
 from retell_booking_tools.cli import app
-from retell_booking_tools.domain import Call, CallLink, NewAppointment, Relationship, ToolCallKey
+from retell_booking_tools.domain import (
+    Call,
+    CallLink,
+    NewAppointment,
+    Relationship,
+    ResultFacts,
+    ToolCallKey,
+)
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
 from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec
 
@@ -75,14 +82,21 @@ def _seed(url: str, seed: Any) -> None:
 
 
 async def _finish(
-    repository: Repository, call_id: str, result: dict[str, Any] | None, now: datetime
+    repository: Repository,
+    call_id: str,
+    result: dict[str, Any] | None,
+    now: datetime,
+    *,
+    touched: str | None = None,
 ) -> None:
+    """Record a booking call's answer, finished as touching the booking ``touched``."""
     key = ToolCallKey(call_id, "collect_appointment_data", f"digest-{call_id}")
     await repository.claim_tool_call(key, now=now, lease=LEASE)
     if result is None:
         await repository.abandon_tool_call(key)
     else:
-        await repository.finish_tool_call(key, result, now=now)
+        facts = ResultFacts(booking_uid=touched)
+        await repository.finish_tool_call(key, result, now=now, facts=facts)
 
 
 def _run(args: list[str], database_url: str, **env: str) -> tuple[int, str]:
@@ -132,7 +146,8 @@ def test_doctor_reports_the_incidents_gap_fixes_it_and_then_finds_nothing(
         view = {"id": appointment.id, "booking_uid": booking.uid}
         for call_id in ("call_682", "call_766"):
             await repository.upsert_call(Call(call_id=call_id, customer_id=customer.id))
-            await _finish(repository, call_id, {"status": "booked", "appointment": view}, now)
+            booked = {"status": "booked", "appointment": view}
+            await _finish(repository, call_id, booked, now, touched=booking.uid)
         await repository.link(
             CallLink(
                 call_id="call_682",
@@ -203,9 +218,13 @@ def test_stats_json_counts_todays_outcomes_and_the_duplicate_rate(tmp_path: Path
         )
         view = {"id": appointment.id, "booking_uid": "uid-1"}
         now = datetime.now(UTC)
-        await _finish(repository, "call_1", {"status": "booked", "appointment": view}, now)
-        await _finish(repository, "call_2", {"status": "existing", "appointment": view}, now)
-        await _finish(repository, "call_3", {"status": "existing", "appointment": view}, now)
+        for call_id, status in (
+            ("call_1", "booked"),
+            ("call_2", "existing"),
+            ("call_3", "existing"),
+        ):
+            answer = {"status": status, "appointment": view}
+            await _finish(repository, call_id, answer, now, touched="uid-1")
         await _finish(repository, "call_4", None, now)
         for call_id, relationship in (
             ("call_1", Relationship.ORIGINAL),

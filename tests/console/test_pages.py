@@ -18,6 +18,7 @@ from retell_booking_tools.domain import (
     CallLink,
     NewAppointment,
     Relationship,
+    ResultFacts,
     ToolCallKey,
 )
 from retell_booking_tools.ops.stats import daily_stats
@@ -260,7 +261,7 @@ class TestCallList:
             "message": "Confirmed.",
             "appointment": {"booking_uid": uid},
         }
-        await repository.finish_tool_call(lost, result, now=now)
+        await repository.finish_tool_call(lost, result, now=now, facts=ResultFacts(booking_uid=uid))
         await sign_in(browser)
         broken_row = text_of(await browser.get("/console/calls", params={"q": "call_broken"}))
         assert "cancel_appointment error" in broken_row
@@ -326,7 +327,9 @@ class TestReports:
             "message": "Confirmed.",
             "appointment": {"booking_uid": uid},
         }
-        await world.repository.finish_tool_call(lost, result, now=now)
+        await world.repository.finish_tool_call(
+            lost, result, now=now, facts=ResultFacts(booking_uid=uid)
+        )
         await sign_in(browser)
         first = await browser.get("/console/doctor")
         assert first.status_code == 200

@@ -17,7 +17,9 @@ from retell_booking_tools.domain import (
     Customer,
     Invocation,
     NewAppointment,
+    OfferedStart,
     Relationship,
+    ResultFacts,
     ToolCallBusy,
     ToolCallClaimed,
     ToolCallFinished,
@@ -632,6 +634,81 @@ async def test_finished_results_of_one_tool_in_one_call_are_listed_oldest_first(
     assert results == [{"slots": ["10:00"]}, {"slots": ["11:00"]}]
 
 
+async def test_the_facts_a_tool_call_finished_with_are_read_typed(
+    repository: Repository,
+) -> None:
+    """Offered starts come back as UTC instants of their call, by start, with whether their
+    day was listed whole; the touched booking is on the record, whatever the JSON says."""
+    whole = ToolCallKey(call_id="call_1", tool="check_availability", args_digest="a")
+    in_part = ToolCallKey(call_id="call_1", tool="check_availability", args_digest="b")
+    booked = ToolCallKey(call_id="call_1", tool="collect_appointment_data", args_digest="c")
+    elsewhere = ToolCallKey(call_id="call_2", tool="check_availability", args_digest="a")
+    for key in (whole, in_part, booked, elsewhere):
+        await repository.claim_tool_call(key, now=TEN, lease=LEASE)
+    friday = [TEN.astimezone(BERLIN) + timedelta(hours=h) for h in (2, 0, 1)]
+    await repository.finish_tool_call(
+        whole, {"status": "available"}, now=TEN, facts=ResultFacts(offered=tuple(friday))
+    )
+    monday = TEN + timedelta(days=3)
+    await repository.finish_tool_call(
+        in_part,
+        {"status": "available"},
+        now=TEN + timedelta(seconds=1),
+        facts=ResultFacts(offered=(monday, TEN), listed_whole=False),
+    )
+    await repository.finish_tool_call(
+        booked,
+        {"status": "booked", "appointment": {"booking_uid": "not-the-fact"}},
+        now=TEN + timedelta(seconds=2),
+        facts=ResultFacts(booking_uid="uid-1"),
+    )
+    await repository.finish_tool_call(
+        elsewhere, {"status": "available"}, now=TEN, facts=ResultFacts(offered=(monday,))
+    )
+
+    offered = await repository.offered_starts("call_1")
+    records = {r.key: r for r in await repository.tool_call_records()}
+
+    assert offered == [
+        OfferedStart(TEN, listed_whole=False),
+        OfferedStart(TEN, listed_whole=True),
+        OfferedStart(TEN + timedelta(hours=1), listed_whole=True),
+        OfferedStart(TEN + timedelta(hours=2), listed_whole=True),
+        OfferedStart(monday, listed_whole=False),
+    ]
+    assert all(o.start.utcoffset() == timedelta(0) for o in offered)
+    assert await repository.offered_starts("call_3") == []
+    assert [records[k].booking_uid for k in (whole, in_part, booked)] == [None, None, "uid-1"]
+
+
+async def test_a_start_offered_again_the_same_way_is_listed_once(repository: Repository) -> None:
+    """Two answers offering the same start of a whole day leave one offered start."""
+    for digest in ("a", "b"):
+        key = ToolCallKey(call_id="call_1", tool="check_availability", args_digest=digest)
+        await repository.claim_tool_call(key, now=TEN, lease=LEASE)
+        facts = ResultFacts(offered=(TEN, TEN + timedelta(hours=1)))
+        await repository.finish_tool_call(key, {"status": "available"}, now=TEN, facts=facts)
+
+    assert await repository.offered_starts("call_1") == [
+        OfferedStart(TEN, listed_whole=True),
+        OfferedStart(TEN + timedelta(hours=1), listed_whole=True),
+    ]
+
+
+async def test_an_unfinished_or_abandoned_tool_call_has_no_facts(repository: Repository) -> None:
+    """Only a finish records facts; a record without one touches no booking."""
+    running = ToolCallKey(call_id="call_1", tool="collect_appointment_data", args_digest="a")
+    abandoned = ToolCallKey(call_id="call_1", tool="collect_appointment_data", args_digest="b")
+    for key in (running, abandoned):
+        await repository.claim_tool_call(key, now=TEN, lease=LEASE)
+    await repository.abandon_tool_call(abandoned)
+
+    records = await repository.tool_call_records()
+
+    assert [(r.key, r.booking_uid) for r in records] == [(running, None), (abandoned, None)]
+    assert await repository.offered_starts("call_1") == []
+
+
 async def finished_invocation(
     repository: Repository, invocation: Invocation, result: dict[str, str], *, at: datetime = TEN
 ) -> ToolCallKey:
@@ -934,7 +1011,9 @@ async def test_tool_call_records_carry_results_in_time_order(repository: Reposit
     result = {"status": "booked", "appointment": {"booking_uid": "uid-1"}}
     for key, at in ((booked, TEN), (failed, TEN), (running, TEN), (outside, TEN)):
         await repository.claim_tool_call(key, now=at, lease=LEASE)
-    await repository.finish_tool_call(booked, result, now=TEN + timedelta(minutes=2))
+    await repository.finish_tool_call(
+        booked, result, now=TEN + timedelta(minutes=2), facts=ResultFacts(booking_uid="uid-1")
+    )
     await repository.abandon_tool_call(failed)
     await repository.finish_tool_call(outside, {"status": "booked"}, now=TEN + timedelta(days=1))
 

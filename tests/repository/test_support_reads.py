@@ -13,6 +13,7 @@ from retell_booking_tools.domain import (
     CallLink,
     NewAppointment,
     Relationship,
+    ResultFacts,
     ToolCallKey,
 )
 from retell_booking_tools.ops.stats import daily_stats, day_start
@@ -60,7 +61,7 @@ async def a_result(
     result: dict[str, object] = {"status": status, "message": status}
     if uid is not None:
         result["appointment"] = {"booking_uid": uid}
-    await repository.finish_tool_call(key, result, now=at)
+    await repository.finish_tool_call(key, result, now=at, facts=ResultFacts(booking_uid=uid))
 
 
 class TestRecentCalls:

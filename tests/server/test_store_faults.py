@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from agent_backend import CALLER, World, open_world
 
-from retell_booking_tools.domain import Call, Invocation, ToolCallClaim, ToolCallKey
+from retell_booking_tools.domain import (
+    NO_FACTS,
+    Call,
+    Invocation,
+    ResultFacts,
+    ToolCallClaim,
+    ToolCallKey,
+)
 from retell_booking_tools.errors import RepositoryError
 from retell_booking_tools.repository.memory import InMemoryRepository
 from retell_booking_tools.repository.postgres import PostgresRepository
@@ -44,10 +51,12 @@ class FailingStore(InMemoryRepository):
             raise RepositoryError("claim_invocation failed: OperationalError: connection lost")
         return await super().claim_invocation(key, invocation, now=now, lease=lease, call=call)
 
-    async def finish_tool_call(self, key: ToolCallKey, result: dict[str, Any], *, now: Any) -> None:
+    async def finish_tool_call(
+        self, key: ToolCallKey, result: dict[str, Any], *, now: Any, facts: ResultFacts = NO_FACTS
+    ) -> None:
         if "finish" in self.failing:
             raise RepositoryError("finish_tool_call failed: OperationalError: connection lost")
-        await super().finish_tool_call(key, result, now=now)
+        await super().finish_tool_call(key, result, now=now, facts=facts)
 
 
 class TestFailingStore:
