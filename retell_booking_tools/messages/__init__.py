@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from retell_booking_tools.config import Language
@@ -13,6 +13,8 @@ from retell_booking_tools.messages.speech import (
     speak_choices,
     speak_date,
     speak_day,
+    speak_part_of_day,
+    speak_starts,
     speak_time,
     speak_times,
 )
@@ -24,6 +26,8 @@ __all__ = [
     "speak_choices",
     "speak_date",
     "speak_day",
+    "speak_part_of_day",
+    "speak_starts",
     "speak_time",
     "speak_times",
 ]
@@ -40,6 +44,10 @@ def render(
     count: int | None = None,
     reference: str | None = None,
     services: Sequence[str] = (),
+    starts: Sequence[datetime] = (),
+    today: date | None = None,
+    days: tuple[datetime, datetime] | None = None,
+    part_of_day: str | None = None,
 ) -> str:
     """The sentence for ``key`` (falling back from ``status.variant`` to ``status``).
 
@@ -47,7 +55,10 @@ def render(
         the ``.with_alternatives`` variant and fills ``{choices}``; ``times`` (starts within one
         day) fills ``{times}`` short and ``{day}``; ``count`` fills ``{count}``; ``reference`` (a
     booking reference) fills ``{reference}`` as it is read out; ``services`` (names of
-    services) fills ``{services}`` as alternatives ("A, B or C").
+    services) fills ``{services}`` as alternatives ("A, B or C"); ``starts`` (on several
+    days, ``today`` being the business's) fills ``{starts}`` as alternatives, each with its
+    day; ``days`` (a range's first and last) fills ``{first_day}`` and ``{last_day}``;
+    ``part_of_day`` fills ``{part}`` ("in the morning", over ``days`` "in the mornings").
     """
     templates = CATALOG[language]
     if choices and f"{key}.with_alternatives" in templates:
@@ -69,4 +80,13 @@ def render(
         fields["services"] = join_words(services, language, alternatives=True)
     if choices:
         fields["choices"] = speak_choices(choices, zone, language)
+    if starts:
+        assert today is not None, "starts are spoken relative to today"
+        fields["starts"] = speak_starts(starts, zone, language, today=today)
+    if days is not None:
+        fields["first_day"] = speak_day(days[0], zone, language)
+        fields["last_day"] = speak_day(days[1], zone, language)
+    if part_of_day is not None:
+        several = days is not None and days[0].date() != days[1].date()
+        fields["part"] = speak_part_of_day(part_of_day, language, several_days=several)
     return template.format(**fields)

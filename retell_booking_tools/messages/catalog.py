@@ -1,7 +1,7 @@
 """What the agent says for each outcome, per language. Wording never claims more than happened.
 
 Templates use ``str.format`` fields: ``{date}``, ``{time}``, ``{choices}``, ``{field}``,
-``{services}``.
+``{services}``, ``{starts}``, ``{first_day}``, ``{last_day}``, ``{part}``.
 Keys are a status, or ``status.variant`` where the same status needs other words
 (``invalid.date``, ``unavailable.with_alternatives``...).
 """
@@ -77,6 +77,47 @@ CATALOG: dict[Language, dict[str, str]] = {
             "On {day} I have several free times, for example {times}. Which would suit you?"
         ),
         "available.time": "{date} at {time} is free. Shall I book it for you?",
+        "available.part": "On {day} {part} I have {times} free. Which would suit you?",
+        "available.some.part": (
+            "On {day} {part} I have several free times, for example {times}. Which would suit you?"
+        ),
+        "available.range": "The soonest I can offer is {starts}. Which would suit you?",
+        "unavailable.day.part": (
+            "I have nothing free on {day} {part}, and nothing nearby either. "
+            "Would another week suit you?"
+        ),
+        "unavailable.day.part.with_alternatives": (
+            "I have nothing free on {day} {part}. I could offer {choices}. "
+            "Would one of those suit you?"
+        ),
+        "unavailable.range": (
+            "I have nothing free between {first_day} and {last_day}, and nothing nearby "
+            "either. Would another week suit you?"
+        ),
+        "unavailable.range.with_alternatives": (
+            "I have nothing free between {first_day} and {last_day}. I could offer {choices}. "
+            "Would one of those suit you?"
+        ),
+        "unavailable.range.part": (
+            "I have nothing free {part} between {first_day} and {last_day}, and nothing "
+            "nearby either. Would another week suit you?"
+        ),
+        "unavailable.range.part.with_alternatives": (
+            "I have nothing free {part} between {first_day} and {last_day}. "
+            "I could offer {choices}. Would one of those suit you?"
+        ),
+        "existing.range": (
+            "You already have an appointment on {day} at {time}. Apart from that, the soonest "
+            "I can offer is {starts}. Which would suit you?"
+        ),
+        "existing.range.only": (
+            "You already have an appointment on {day} at {time}. Apart from that I have "
+            "nothing free then."
+        ),
+        "invalid.date_to": (
+            "I can check up to two weeks from the first day. Until which day should I look?"
+        ),
+        "invalid.part_of_day": "Would the morning, the afternoon or the evening suit you?",
         "unavailable.day": (
             "I have nothing free on {day}, and nothing nearby either. Would another week suit you?"
         ),
@@ -209,6 +250,48 @@ CATALOG: dict[Language, dict[str, str]] = {
             "Am {day} habe ich mehrere Zeiten frei, zum Beispiel {times}. Was passt Ihnen?"
         ),
         "available.time": "Am {date} um {time} ist frei. Soll ich den Termin für Sie buchen?",
+        "available.part": "Am {day} habe ich {part} um {times} frei. Was passt Ihnen?",
+        "available.some.part": (
+            "Am {day} habe ich {part} mehrere Zeiten frei, zum Beispiel {times}. Was passt Ihnen?"
+        ),
+        "available.range": "Als Nächstes könnte ich Ihnen {starts} anbieten. Was passt Ihnen?",
+        "unavailable.day.part": (
+            "Am {day} ist {part} nichts frei, und in der Nähe habe ich auch nichts gefunden. "
+            "Passt Ihnen eine andere Woche?"
+        ),
+        "unavailable.day.part.with_alternatives": (
+            "Am {day} ist {part} nichts frei. Ich könnte Ihnen {choices} anbieten. "
+            "Passt Ihnen einer davon?"
+        ),
+        "unavailable.range": (
+            "Zwischen {first_day} und {last_day} ist nichts frei, und in der Nähe habe ich "
+            "auch nichts gefunden. Passt Ihnen eine andere Woche?"
+        ),
+        "unavailable.range.with_alternatives": (
+            "Zwischen {first_day} und {last_day} ist nichts frei. Ich könnte Ihnen {choices} "
+            "anbieten. Passt Ihnen einer davon?"
+        ),
+        "unavailable.range.part": (
+            "Zwischen {first_day} und {last_day} ist {part} nichts frei, und in der Nähe habe "
+            "ich auch nichts gefunden. Passt Ihnen eine andere Woche?"
+        ),
+        "unavailable.range.part.with_alternatives": (
+            "Zwischen {first_day} und {last_day} ist {part} nichts frei. Ich könnte Ihnen "
+            "{choices} anbieten. Passt Ihnen einer davon?"
+        ),
+        "existing.range": (
+            "Sie haben bereits einen Termin am {day} um {time}. Außerdem könnte ich Ihnen als "
+            "Nächstes {starts} anbieten. Was passt Ihnen?"
+        ),
+        "existing.range.only": (
+            "Sie haben bereits einen Termin am {day} um {time}. Sonst ist in dieser Zeit "
+            "nichts frei."
+        ),
+        "invalid.date_to": (
+            "Ich kann bis zu zwei Wochen ab dem ersten Tag prüfen. Bis zu welchem Tag soll ich "
+            "nachsehen?"
+        ),
+        "invalid.part_of_day": ("Passt Ihnen eher der Vormittag, der Nachmittag oder der Abend?"),
         "unavailable.day": (
             "Am {day} ist nichts frei, und in der Nähe habe ich auch nichts gefunden. "
             "Passt Ihnen eine andere Woche?"

@@ -1,9 +1,9 @@
 """Free slots read from Cal.com, shared by every replica on one PostgreSQL store.
 
-One row per (event type, local day asked about, time zone): the window read, when, the free
-starts, and the bookings made since through any replica (their starts are left out). A
-change that cannot be applied that way (a refusal, a cancellation, a reschedule, a webhook)
-deletes the rows whose window it touches. Used by
+One row per (event type, local day or range of days asked about, time zone): the window
+read, when, the free starts, and the bookings made since through any replica (their starts
+are left out). A change that cannot be applied that way (a refusal, a cancellation, a
+reschedule, a webhook) deletes the rows whose window it touches. Used by
 :class:`~retell_booking_tools.availability.SlotReads`; see migration ``0005``.
 """
 

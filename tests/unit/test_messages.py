@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from retell_booking_tools.messages import CATALOG, render, speak_choices, speak_times
+from retell_booking_tools.messages import CATALOG, render, speak_choices, speak_starts, speak_times
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TEN_OCTOBER_11 = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
@@ -81,3 +81,40 @@ def test_lifecycle_wording_never_claims_a_booking_it_did_not_make(language: str)
     }
 
     assert text == expected[language]
+
+
+@pytest.mark.parametrize(
+    ("language", "spoken"),
+    [
+        ("en", "Tuesday at 9 AM, Tuesday at 10:30 AM or Wednesday at 9 AM"),
+        ("de", "Dienstag um 9 Uhr, Dienstag um 10:30 Uhr oder Mittwoch um 9 Uhr"),
+    ],
+)
+def test_starts_over_several_days_are_each_said_with_their_day(language: str, spoken: str) -> None:
+    """The way people offer a few times of the coming days, as alternatives."""
+    starts = [
+        datetime(2025, 10, 14, 7, 0, tzinfo=UTC),
+        datetime(2025, 10, 14, 8, 30, tzinfo=UTC),
+        datetime(2025, 10, 15, 7, 0, tzinfo=UTC),
+    ]
+
+    text = speak_starts(starts, BERLIN, language, today=date(2025, 10, 10))  # type: ignore[arg-type]
+
+    assert text == spoken
+
+
+def test_today_tomorrow_and_days_a_week_ahead_are_said_as_people_say_them() -> None:
+    """Today and tomorrow by name, the week ahead by weekday, later days with their date."""
+    starts = [
+        datetime(2025, 10, 10, 13, 0, tzinfo=UTC),
+        datetime(2025, 10, 11, 7, 0, tzinfo=UTC),
+        datetime(2025, 10, 16, 7, 0, tzinfo=UTC),
+        datetime(2025, 10, 17, 7, 0, tzinfo=UTC),
+    ]
+
+    assert speak_starts(starts, BERLIN, "en", today=date(2025, 10, 10)) == (
+        "today at 3 PM, tomorrow at 9 AM, Thursday at 9 AM or Friday, October 17 at 9 AM"
+    )
+    assert speak_starts(starts, BERLIN, "de", today=date(2025, 10, 10)) == (
+        "heute um 15 Uhr, morgen um 9 Uhr, Donnerstag um 9 Uhr oder Freitag, 17. Oktober um 9 Uhr"
+    )
