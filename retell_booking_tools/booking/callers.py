@@ -235,10 +235,18 @@ class Callers:
         return await self._store.reference_misses(since=since, number=scope) >= limit
 
     async def held_on(
-        self, caller: Caller, day: date, *, zone: ZoneInfo, event_type_id: int, now: datetime
+        self,
+        caller: Caller,
+        day: date,
+        *,
+        last_day: date | None = None,
+        zone: ZoneInfo,
+        event_type_id: int,
+        now: datetime,
     ) -> list[Appointment]:
-        """The caller's upcoming appointments of that event type on that local day (trusted
-        identity only), as Cal.com still has them.
+        """The caller's upcoming appointments of that event type on that local day (through
+        ``last_day``, for a range), soonest first (trusted identity only), as Cal.com still
+        has them.
 
         Each stored one is re-checked (:meth:`BookingService.still_booked`, as booking does):
         one Cal.com cancelled or moved without a webhook is recorded so, its day's slot
@@ -253,7 +261,7 @@ class Callers:
             if not (
                 appointment.is_upcoming(now)
                 and appointment.event_type_id == event_type_id
-                and appointment.start.astimezone(zone).date() == day
+                and day <= appointment.start.astimezone(zone).date() <= (last_day or day)
             ):
                 continue
             if await self._bookings.still_booked(appointment):

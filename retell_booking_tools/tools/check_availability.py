@@ -156,17 +156,14 @@ async def _range(
 
     The caller's own appointments on those days are named, as a day's are, and their
     starts never offered as free (nor called "not available")."""
-    held = [
-        appointment
-        for offset in range((last_day - day).days + 1)
-        for appointment in await context.core.callers.held_on(
-            context.caller,
-            day + timedelta(days=offset),
-            zone=context.zone,
-            event_type_id=context.event_type,
-            now=context.now,
-        )
-    ]
+    held = await context.core.callers.held_on(
+        context.caller,
+        day,
+        last_day=last_day,
+        zone=context.zone,
+        event_type_id=context.event_type,
+        now=context.now,
+    )
     answer = await context.availability.check(
         AvailabilityRequest(
             day=day,
