@@ -7,7 +7,6 @@ so the rest of the code can always ask :class:`Businesses`.
 
 from retell_booking_tools.businesses.file import load_businesses, parse_businesses
 from retell_booking_tools.businesses.model import (
-    DEFAULT_BUSINESS_ID,
     Business,
     Businesses,
     Service,
@@ -20,6 +19,7 @@ from retell_booking_tools.businesses.services import (
     ServiceRefusal,
     match_service,
 )
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
 
 __all__ = [
     "AMBIGUITY_MARGIN",

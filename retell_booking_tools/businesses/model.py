@@ -11,13 +11,12 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from retell_booking_tools.config import DEFAULT_CALCOM_API_URL, Language, Settings
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
 
 if TYPE_CHECKING:
     from retell_booking_tools.businesses.services import ServiceChoice
     from retell_booking_tools.retell.models import RetellCall
 
-DEFAULT_BUSINESS_ID: Final = "default"
-"""The business of a deployment without a businesses file: the settings from the environment."""
 DEFAULT_KEY_VARIABLE: Final = "CALCOM_API_KEY"
 
 
