@@ -17,7 +17,9 @@ from retell_booking_tools.tools.base import (
     ToolArgs,
     ToolContext,
     ToolResult,
+    chosen_event_type,
     invalid_result,
+    service_field,
     status_result,
 )
 from retell_booking_tools.tools.dates import requested_day, requested_start
@@ -38,9 +40,7 @@ class CheckAvailabilityArgs(ToolArgs):
         max_length=40,
         description="A specific start, HH:MM (24-hour), only if the caller named one.",
     )
-    service: str | None = Field(
-        default=None, max_length=200, description="What the appointment is for, if said."
-    )
+    service: str | None = service_field()
 
 
 async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) -> ToolResult:
@@ -53,14 +53,17 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         )
     except InvalidArguments as error:
         return invalid_result(error, context)
+    event_type_id = chosen_event_type(context, args.service)
+    if isinstance(event_type_id, ToolResult):
+        return event_type_id
     held = await context.core.callers.held_on(
-        context.caller, day, zone=context.zone, event_type_id=context.event_type, now=context.now
+        context.caller, day, zone=context.zone, event_type_id=event_type_id, now=context.now
     )
     answer = await context.availability.check(
         AvailabilityRequest(
             day=day,
             zone=context.zone,
-            event_type_id=context.event_type,
+            event_type_id=event_type_id,
             start=start,
         )
     )
