@@ -96,8 +96,7 @@ async def build_runtime(
     ``CALCOM_API_KEY`` or ``CALCOM_EVENT_TYPE_ID``; with one, any business's key variable
     (a deployment never starts with a business it could not book for).
     """
-    businesses = Businesses.from_settings(settings)
-    keys = _api_keys(settings, businesses)
+    businesses, keys = require_businesses(settings)
     if repository is None:
         repository = await open_repository(
             settings.database_url,
@@ -163,12 +162,16 @@ async def build_runtime(
     )
 
 
-def _api_keys(settings: Settings, businesses: Businesses) -> dict[str, str]:
-    """Each business's Cal.com key by business id, or ConfigurationError naming the first
-    missing variable (and its business), never a value."""
-    if businesses.source is None:
+def require_businesses(settings: Settings) -> tuple[Businesses, dict[str, str]]:
+    """The businesses to serve and each one's Cal.com key by business id, or an error naming
+    what is missing: without a businesses file ``CALCOM_API_KEY`` or
+    ``CALCOM_EVENT_TYPE_ID``; with one, the first business whose key variable is unset
+    (the variable and the business, never a value), or a file with mistakes."""
+    if settings.businesses is None:
         api_key, _ = settings.require_calcom()
-        return {business.id: api_key for business in businesses}
+        businesses = Businesses.single(settings)
+        return businesses, {business.id: api_key for business in businesses}
+    businesses = Businesses.from_settings(settings)
     keys: dict[str, str] = {}
     for business in businesses:
         key = business.calcom_api_key(None)
@@ -180,7 +183,7 @@ def _api_keys(settings: Settings, businesses: Businesses) -> dict[str, str]:
         if not business.services:
             raise ConfigurationError(f"business {business.id!r} has no services to book")
         keys[business.id] = key
-    return keys
+    return businesses, keys
 
 
 def rate_budget(

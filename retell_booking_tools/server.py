@@ -136,7 +136,10 @@ class RetellEndpoints:
     ) -> None:
         self.settings = settings or (runtime.settings if runtime else Settings.from_env())
         self._signatures = SignatureWatch(self.settings.require_retell_api_key())
-        self.settings.require_calcom()
+        if runtime is None:
+            from retell_booking_tools.runtime import require_businesses
+
+            require_businesses(self.settings)
         self._given = runtime
         self._runtime = runtime
         self._clock = clock
