@@ -60,6 +60,7 @@ class Agency:
     repository: Repository
     runtime: Runtime
     retell: RetellSimulator
+    http: httpx.AsyncClient
 
     async def tool(
         self,
@@ -136,9 +137,11 @@ async def _agency(repository: Repository, businesses_file: Path) -> AsyncIterato
     )
     app = create_app(runtime=runtime, clock=clock)
     retell = RetellSimulator.for_app(app, api_key=RETELL_KEY, clock=clock)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
     try:
-        yield Agency(calcom, repository, runtime, retell)
+        yield Agency(calcom, repository, runtime, retell, http)
     finally:
+        await http.aclose()
         await retell.aclose()
         await runtime.runner.wait_idle()
         for served in runtime.served:
@@ -428,6 +431,41 @@ class TestRescheduleKeepsTheService:
         assert other["field"] == "service"
         assert "Nachberatung" in other["message"]
         assert same["status"] == "rescheduled"
+
+
+class TestCalcomWebhooks:
+    """A webhook applies to the business whose Cal.com account sent it."""
+
+    async def test_a_cancellation_in_one_account_cancels_that_business_appointment(
+        self, agency: Agency
+    ) -> None:
+        """The salon cancels on Cal.com: the salon's appointment is cancelled, read back with
+        the salon's key, and the practice's appointment of the same caller stays."""
+        praxis = await agency.spitzer(
+            "collect_appointment_data", "call_1", **_booking(service="Beratung")
+        )
+        salon = await agency.ana("collect_appointment_data", "call_2", **_booking(at="10:30"))
+        salon_uid = salon["appointment"]["booking_uid"]
+        agency.calcom.cancel_booking(salon_uid)
+        before = len(agency.requests_of(_spitzer_host(agency)))
+
+        delivery = agency.calcom.webhook("BOOKING_CANCELLED", salon_uid, secret=WEBHOOK_SECRET)
+        response = await agency.http.post(
+            "/calcom/webhook", content=delivery.body, headers=delivery.headers
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "applied"}
+        served = {s.id: s for s in agency.runtime.served}
+        cancelled = await served["salon-ana"].store.get_appointment_by_uid(salon_uid)
+        kept = await served["praxis-spitzer"].store.get_appointment_by_uid(
+            praxis["appointment"]["booking_uid"]
+        )
+        assert cancelled is not None
+        assert cancelled.status.value == "cancelled"
+        assert kept is not None
+        assert kept.status.value == "active"
+        assert len(agency.requests_of(_spitzer_host(agency))) == before
 
 
 class TestStartingUp:
