@@ -16,12 +16,11 @@ import httpx
 
 from retell_booking_tools.booking.core import BookingCore
 from retell_booking_tools.booking.records import BookingPolicy
-from retell_booking_tools.businesses.model import Businesses
+from retell_booking_tools.businesses.model import Businesses, require_businesses
 from retell_booking_tools.businesses.served import ServedBusiness, ServedBusinesses
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
-from retell_booking_tools.errors import ConfigurationError
 from retell_booking_tools.ops.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository, store_for_business
@@ -160,30 +159,6 @@ async def build_runtime(
         telemetry=telemetry,
         businesses=cores,
     )
-
-
-def require_businesses(settings: Settings) -> tuple[Businesses, dict[str, str]]:
-    """The businesses to serve and each one's Cal.com key by business id, or an error naming
-    what is missing: without a businesses file ``CALCOM_API_KEY`` or
-    ``CALCOM_EVENT_TYPE_ID``; with one, the first business whose key variable is unset
-    (the variable and the business, never a value), or a file with mistakes."""
-    if settings.businesses is None:
-        api_key, _ = settings.require_calcom()
-        businesses = Businesses.single(settings)
-        return businesses, {business.id: api_key for business in businesses}
-    businesses = Businesses.from_settings(settings)
-    keys: dict[str, str] = {}
-    for business in businesses:
-        key = business.calcom_api_key(None)
-        if key is None:
-            raise ConfigurationError(
-                f"{business.calcom_api_key_env} is not set: the Cal.com API key of business "
-                f"{business.id!r} is required"
-            )
-        if not business.services:
-            raise ConfigurationError(f"business {business.id!r} has no services to book")
-        keys[business.id] = key
-    return businesses, keys
 
 
 def rate_budget(

@@ -136,8 +136,10 @@ class RetellEndpoints:
     ) -> None:
         self.settings = settings or (runtime.settings if runtime else Settings.from_env())
         self._signatures = SignatureWatch(self.settings.require_retell_api_key())
-        if runtime is None:
-            from retell_booking_tools.runtime import require_businesses
+        if self.settings.businesses is None:
+            self.settings.require_calcom()
+        elif runtime is None:
+            from retell_booking_tools.businesses.model import require_businesses
 
             require_businesses(self.settings)
         self._given = runtime
