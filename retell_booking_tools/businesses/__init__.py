@@ -10,7 +10,9 @@ from retell_booking_tools.businesses.model import (
     Business,
     Businesses,
     Service,
+    require_businesses,
 )
+from retell_booking_tools.businesses.served import ServedBusiness, ServedBusinesses
 from retell_booking_tools.businesses.services import (
     AMBIGUITY_MARGIN,
     SCORE_CUTOFF,
@@ -27,6 +29,8 @@ __all__ = [
     "SCORE_CUTOFF",
     "Business",
     "Businesses",
+    "ServedBusiness",
+    "ServedBusinesses",
     "Service",
     "ServiceChoice",
     "ServiceMatch",
@@ -34,4 +38,5 @@ __all__ = [
     "load_businesses",
     "match_service",
     "parse_businesses",
+    "require_businesses",
 ]
