@@ -53,8 +53,10 @@ class Runtime:
     ) -> ToolResult:
         """Run a tool without HTTP, e.g. from a custom LLM websocket server.
 
-        ``call`` is Retell's call object (at least ``call_id``; ``from_number``,
-        ``direction`` and ``retell_llm_dynamic_variables`` as Retell sends them). Same
+        ``call`` is Retell's call object (at least ``call_id``; ``agent_id``,
+        ``from_number``, ``to_number``, ``direction`` and ``retell_llm_dynamic_variables`` as
+        Retell sends them: with a businesses file the agent id and the business-side number
+        decide whose call it is). Same
         guarantees as an HTTP function call: a repeat of one invocation returns its first
         final result (the runner's docstring says how a repeat is told from a new one).
         Raises UnknownTool for a name not served and pydantic's ValidationError for a call
