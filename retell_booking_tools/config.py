@@ -187,7 +187,21 @@ class Settings(BaseSettings):
     def secrets(self) -> tuple[str, ...]:
         """The configured credentials, for log masking."""
         keys = (self.calcom_api_key, self.retell_api_key, self.console_password)
-        return tuple(key.get_secret_value() for key in keys if key is not None)
+        configured = tuple(key.get_secret_value() for key in keys if key is not None)
+        return configured + self._business_keys()
+
+    def _business_keys(self) -> tuple[str, ...]:
+        """The Cal.com keys the businesses file's key variables hold (none without a file,
+        or for a file that cannot be read: serving refuses that one anyway)."""
+        if self.businesses is None:
+            return ()
+        from retell_booking_tools.businesses.file import load_businesses
+
+        try:
+            businesses = load_businesses(self.businesses)
+        except Exception:
+            return ()
+        return tuple(key for b in businesses if (key := b.calcom_api_key()) is not None)
 
     def require_retell_api_key(self) -> str:
         """The key that signs Retell requests, or a message naming the variable."""

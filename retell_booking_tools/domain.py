@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -101,6 +101,11 @@ def _frozen_dict(value: dict[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
+DEFAULT_BUSINESS_ID: Final = "default"
+"""The business of a deployment without a businesses file, and of every row stored before
+businesses existed."""
+
+
 @attrs.frozen
 class Customer:
     """A caller, known by one trusted identity key (``phone:+49...``, ``email:...``,
@@ -116,6 +121,8 @@ class Customer:
     phone: str | None = None
     email: str | None = attrs.field(default=None, repr=False)
     identity_key: str | None = attrs.field(default=None, repr=False)
+    business_id: str = attrs.field(default=DEFAULT_BUSINESS_ID, repr=False)
+    """The business whose caller this is: one number calling two businesses is two customers."""
 
     @property
     def verified(self) -> bool:
@@ -181,6 +188,8 @@ class Appointment:
     contact_email: str | None = attrs.field(default=None, repr=False)
     """A contact the caller gave for this booking only; never an identity."""
     contact_phone: str | None = attrs.field(default=None, repr=False)
+    business_id: str = attrs.field(default=DEFAULT_BUSINESS_ID, repr=False)
+    """The business it was booked with (and whose Cal.com account holds it)."""
 
     def is_upcoming(self, now: datetime) -> bool:
         """Active and not yet over: the only kind a caller can be told they already hold."""
@@ -218,6 +227,9 @@ class Call:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     disconnection_reason: str | None = None
+    business_id: str | None = attrs.field(default=None, eq=False)
+    """The business the call belongs to, set by the store when it first stores the call and
+    never changed afterwards (None in a call not read from a store); not part of equality."""
 
 
 @attrs.frozen

@@ -1,4 +1,9 @@
-"""Wiring: settings in, a ready Cal.com client, store, booking service and tool runner out."""
+"""Wiring: settings in, a ready Cal.com client, store, booking service and tool runner out.
+
+Every business (of the businesses file, or the environment's one business ``default``)
+gets its own Cal.com client (its key, its URL, its key's rate budget) and its own booking
+core (its time zone, its services' event types, its view of the store); one tool runner
+serves them all and sends each call to its business."""
 
 from __future__ import annotations
 
@@ -11,18 +16,20 @@ import httpx
 
 from retell_booking_tools.booking.core import BookingCore
 from retell_booking_tools.booking.records import BookingPolicy
+from retell_booking_tools.businesses.model import Businesses, require_businesses
+from retell_booking_tools.businesses.served import ServedBusiness, ServedBusinesses
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
 from retell_booking_tools.ops.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
-from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.repository.protocol import Repository, store_for_business
 from retell_booking_tools.retell.models import RetellCall
 from retell_booking_tools.tools import ALL_TOOLS, Tool, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
     from retell_booking_tools.booking.availability import SharedSlots
-    from retell_booking_tools.calcom.budget import RateBudget
+    from retell_booking_tools.calcom.budget import BudgetStore, RateBudget
 
 
 @attrs.frozen
@@ -31,19 +38,25 @@ class Runtime:
 
     settings: Settings
     calcom: CalcomClient
+    """The first business's Cal.com client (the only one without a businesses file)."""
     repository: Repository
     core: BookingCore
+    """The first business's booking core (the only one without a businesses file)."""
     runner: ToolRunner
     telemetry: Telemetry | None = None
     """Metrics and the duplicate alert; ``/metrics`` serves it unless metrics are off."""
+    businesses: ServedBusinesses | None = None
+    """Every business served, each with its own core; None only for a hand-built runtime."""
 
     async def call_tool(
         self, name: str, args: Mapping[str, Any], *, call: RetellCall | Mapping[str, Any]
     ) -> ToolResult:
         """Run a tool without HTTP, e.g. from a custom LLM websocket server.
 
-        ``call`` is Retell's call object (at least ``call_id``; ``from_number``,
-        ``direction`` and ``retell_llm_dynamic_variables`` as Retell sends them). Same
+        ``call`` is Retell's call object (at least ``call_id``; ``agent_id``,
+        ``from_number``, ``to_number``, ``direction`` and ``retell_llm_dynamic_variables`` as
+        Retell sends them: with a businesses file the agent id and the business-side number
+        decide whose call it is). Same
         guarantees as an HTTP function call: a repeat of one invocation returns its first
         final result (the runner's docstring says how a repeat is told from a new one).
         Raises UnknownTool for a name not served and pydantic's ValidationError for a call
@@ -52,9 +65,18 @@ class Runtime:
         retell_call = call if isinstance(call, RetellCall) else RetellCall.model_validate(call)
         return await self.runner.run(name, retell_call, args)
 
+    @property
+    def served(self) -> tuple[ServedBusiness, ...]:
+        """Every business served (for a hand-built runtime, its one core as ``default``)."""
+        if self.businesses is not None:
+            return self.businesses.served
+        business = Businesses.single(self.settings).businesses[0]
+        return (ServedBusiness(business, self.core, self.repository),)
+
     async def aclose(self) -> None:
         await self.runner.wait_idle()
-        await self.calcom.aclose()
+        for served in self.served:
+            await served.core.calcom.aclose()
         if self.telemetry is not None:
             await self.telemetry.aclose()
         await self.repository.close()
@@ -69,8 +91,13 @@ async def build_runtime(
     tools: tuple[Tool[Any], ...] = ALL_TOOLS,
 ) -> Runtime:
     """Build from settings. ``repository`` and ``calcom_transport`` let tests and the demo
-    plug in an in-memory store or the Cal.com emulator."""
-    api_key, event_type_id = settings.require_calcom()
+    plug in an in-memory store or the Cal.com emulator (one transport serves every business).
+
+    Raises ConfigurationError naming what is missing: without a businesses file
+    ``CALCOM_API_KEY`` or ``CALCOM_EVENT_TYPE_ID``; with one, any business's key variable
+    (a deployment never starts with a business it could not book for).
+    """
+    businesses, keys = require_businesses(settings)
     if repository is None:
         repository = await open_repository(
             settings.database_url,
@@ -85,29 +112,36 @@ async def build_runtime(
         clock=clock,
         shared=RedisCounters(settings.redis_url.get_secret_value()) if settings.redis_url else None,
     )
-    calcom = CalcomClient(
-        api_key=api_key,
-        base_url=settings.calcom_api_url,
-        timeout=settings.calcom_timeout_seconds,
-        transport=calcom_transport,
-        on_request=telemetry.on_calcom_request,
-        budget=rate_budget(settings, api_key, repository, clock),
-    )
-    core = BookingCore(
-        calcom=calcom,
-        store=repository,
-        policy=BookingPolicy(
-            event_type_id=event_type_id,
-            timezone=settings.timezone,
-            attendee_email_domain=settings.attendee_email_domain,
-            slots_reuse_seconds=settings.slots_reuse_seconds,
-        ),
-        clock=clock,
-        shared_slots=shared_slots(repository),
-    )
+    budgets = budget_store(settings, repository) if settings.calcom_rate_limit else None
+    slots = shared_slots(repository)
+    served = []
+    for business in businesses:
+        calcom = CalcomClient(
+            api_key=keys[business.id],
+            base_url=business.calcom_api_url,
+            timeout=settings.calcom_timeout_seconds,
+            transport=calcom_transport,
+            on_request=telemetry.on_calcom_request,
+            budget=rate_budget(settings, keys[business.id], repository, clock, store=budgets),
+        )
+        store = store_for_business(repository, business.id)
+        core = BookingCore(
+            calcom=calcom,
+            store=store,
+            policy=BookingPolicy(
+                event_type_id=business.services[0].event_type_id,
+                timezone=business.timezone,
+                attendee_email_domain=settings.attendee_email_domain,
+                slots_reuse_seconds=settings.slots_reuse_seconds,
+            ),
+            clock=clock,
+            shared_slots=slots,
+        )
+        served.append(ServedBusiness(business, core, store))
+    cores = ServedBusinesses(businesses, tuple(served))
     runner = ToolRunner(
         tools=tools,
-        core=core,
+        core=cores.first.core,
         ledger=repository,
         language=settings.language,
         timezone=settings.timezone,
@@ -116,40 +150,38 @@ async def build_runtime(
         observer=telemetry,
         budget_seconds=settings.tool_budget_seconds,
         lease=timedelta(seconds=settings.tool_call_lease_seconds),
+        businesses=cores,
     )
     return Runtime(
         settings=settings,
-        calcom=calcom,
+        calcom=cores.first.core.calcom,
         repository=repository,
-        core=core,
+        core=cores.first.core,
         runner=runner,
         telemetry=telemetry,
+        businesses=cores,
     )
 
 
 def rate_budget(
-    settings: Settings, api_key: str, repository: Repository, clock: Clock
+    settings: Settings,
+    api_key: str,
+    repository: Repository,
+    clock: Clock,
+    *,
+    store: BudgetStore | None = None,
 ) -> RateBudget | None:
     """The API key's budget, shared where the replicas share something: Redis when
-    configured, else a PostgreSQL store, else this process alone. None when turned off."""
-    from retell_booking_tools.calcom.budget import (
-        BudgetStore,
-        InProcessBudgetStore,
-        PostgresBudgetStore,
-        RateBudget,
-        RedisBudgetStore,
-    )
+    configured, else a PostgreSQL store, else this process alone. None when turned off.
+
+    Budgets are kept per key: businesses on one key share one budget, on two keys have two.
+    """
+    from retell_booking_tools.calcom.budget import RateBudget
 
     if settings.calcom_rate_limit == 0:
         return None
-    store: BudgetStore
-    engine = getattr(repository, "engine", None)
-    if settings.redis_url is not None:
-        store = RedisBudgetStore(settings.redis_url.get_secret_value())
-    elif engine is not None and engine.dialect.name == "postgresql":
-        store = PostgresBudgetStore(engine)
-    else:
-        store = InProcessBudgetStore()
+    if store is None:
+        store = budget_store(settings, repository)
     return RateBudget(
         api_key=api_key,
         store=store,
@@ -157,6 +189,23 @@ def rate_budget(
         max_wait=settings.calcom_budget_wait_seconds,
         clock=lambda: clock().timestamp(),
     )
+
+
+def budget_store(settings: Settings, repository: Repository) -> BudgetStore:
+    """Where the keys' budgets are counted: Redis when configured, else a PostgreSQL store,
+    else this process."""
+    from retell_booking_tools.calcom.budget import (
+        InProcessBudgetStore,
+        PostgresBudgetStore,
+        RedisBudgetStore,
+    )
+
+    engine = getattr(repository, "engine", None)
+    if settings.redis_url is not None:
+        return RedisBudgetStore(settings.redis_url.get_secret_value())
+    if engine is not None and engine.dialect.name == "postgresql":
+        return PostgresBudgetStore(engine)
+    return InProcessBudgetStore()
 
 
 def shared_slots(repository: Repository) -> SharedSlots | None:

@@ -46,6 +46,7 @@ from retell_booking_tools.calcom.webhooks import (
     SIGNATURE_HEADER as CALCOM_SIGNATURE_HEADER,
 )
 from retell_booking_tools.calcom.webhooks import (
+    BookingEvent,
     InvalidWebhook,
     parse_webhook,
     verify_webhook_signature,
@@ -66,6 +67,7 @@ from retell_booking_tools.retell.signature_watch import SignatureWatch
 if TYPE_CHECKING:
     import httpx
 
+    from retell_booking_tools.businesses.served import ServedBusiness
     from retell_booking_tools.repository.protocol import Repository
     from retell_booking_tools.runtime import Runtime
 
@@ -134,7 +136,12 @@ class RetellEndpoints:
     ) -> None:
         self.settings = settings or (runtime.settings if runtime else Settings.from_env())
         self._signatures = SignatureWatch(self.settings.require_retell_api_key())
-        self.settings.require_calcom()
+        if self.settings.businesses is None:
+            self.settings.require_calcom()
+        elif runtime is None:
+            from retell_booking_tools.businesses.model import require_businesses
+
+            require_businesses(self.settings)
         self._given = runtime
         self._runtime = runtime
         self._clock = clock
@@ -265,8 +272,15 @@ class RetellEndpoints:
             record = call_record(event.call)
         except (ValueError, ValidationError, InvalidArguments):
             return _problem(400, "body is not a Retell call event")
+        served = self.runtime.served[0]
+        if self.runtime.businesses is not None:
+            found = self.runtime.businesses.for_call(event.call)
+            if found is None:
+                logger.info("call event of no business; nothing stored")
+                return Response(status_code=204)
+            served = found
         try:
-            await self.runtime.repository.upsert_call(record)
+            await served.store.upsert_call(record)
         except RepositoryError as exc:
             logger.warning("call event not stored (Retell delivers it again): %s", exc)
             return _problem(503, "the store is unavailable; deliver the event again later")
@@ -293,7 +307,11 @@ class RetellEndpoints:
             return JSONResponse({"status": "ignored"})
 
         try:
-            outcome = await self.runtime.core.sync.apply(event)
+            served = await self._business_of(event)
+            if served is None:
+                logger.warning("Cal.com webhook of no business's event type or booking; ignored")
+                return JSONResponse({"status": "ignored"})
+            outcome = await served.core.sync.apply(event)
         except CalcomError as exc:
             logger.warning("Cal.com webhook not applied: %s", exc.kind)
             return _problem(503, "the booking could not be read back from Cal.com; retry later")
@@ -301,6 +319,16 @@ class RetellEndpoints:
             logger.warning("Cal.com webhook not applied (Cal.com delivers it again): %s", exc)
             return _problem(503, "the store is unavailable; deliver the event again later")
         return JSONResponse({"status": outcome.value})
+
+    async def _business_of(self, event: BookingEvent) -> ServedBusiness | None:
+        """The business whose Cal.com account sent ``event``: the one whose services book
+        its event type, else the one whose store holds the booking (or the one it replaced)."""
+        runtime = self.runtime
+        if runtime.businesses is None:
+            return runtime.served[0]
+        return await runtime.businesses.for_booking(
+            event.event_type_id, (event.uid, event.previous_uid)
+        )
 
     async def _decode(self, body: bytes) -> Any:
         """:func:`_decode_json`; a large body on a worker thread, so small calls keep flowing."""

@@ -29,6 +29,8 @@ class BookingCore:
     ) -> None:
         """``shared_slots`` shares slot reads with other replicas (the PostgreSQL store)."""
         self.calcom = calcom
+        self.store = store
+        """The store as this core's business sees it (read-only use outside the core)."""
         self.policy = policy
         self.clock = clock
         self.slots = SlotReads(

@@ -7,11 +7,12 @@ so the rest of the code can always ask :class:`Businesses`.
 
 from retell_booking_tools.businesses.file import load_businesses, parse_businesses
 from retell_booking_tools.businesses.model import (
-    DEFAULT_BUSINESS_ID,
     Business,
     Businesses,
     Service,
+    require_businesses,
 )
+from retell_booking_tools.businesses.served import ServedBusiness, ServedBusinesses
 from retell_booking_tools.businesses.services import (
     AMBIGUITY_MARGIN,
     SCORE_CUTOFF,
@@ -20,6 +21,7 @@ from retell_booking_tools.businesses.services import (
     ServiceRefusal,
     match_service,
 )
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
 
 __all__ = [
     "AMBIGUITY_MARGIN",
@@ -27,6 +29,8 @@ __all__ = [
     "SCORE_CUTOFF",
     "Business",
     "Businesses",
+    "ServedBusiness",
+    "ServedBusinesses",
     "Service",
     "ServiceChoice",
     "ServiceMatch",
@@ -34,4 +38,5 @@ __all__ = [
     "load_businesses",
     "match_service",
     "parse_businesses",
+    "require_businesses",
 ]

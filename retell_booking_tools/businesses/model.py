@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from retell_booking_tools.config import DEFAULT_CALCOM_API_URL, Language, Settings
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
+from retell_booking_tools.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from retell_booking_tools.businesses.services import ServiceChoice
     from retell_booking_tools.retell.models import RetellCall
 
-DEFAULT_BUSINESS_ID: Final = "default"
-"""The business of a deployment without a businesses file: the settings from the environment."""
 DEFAULT_KEY_VARIABLE: Final = "CALCOM_API_KEY"
 
 
@@ -171,3 +171,27 @@ def e164(number: str) -> str | None:
     if not phonenumbers.is_valid_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def require_businesses(settings: Settings) -> tuple[Businesses, dict[str, str]]:
+    """The businesses to serve and each one's Cal.com key by business id, or an error naming
+    what is missing: without a businesses file ``CALCOM_API_KEY`` or
+    ``CALCOM_EVENT_TYPE_ID``; with one, the first business whose key variable is unset
+    (the variable and the business, never a value), or a file with mistakes."""
+    if settings.businesses is None:
+        api_key, _ = settings.require_calcom()
+        businesses = Businesses.single(settings)
+        return businesses, {business.id: api_key for business in businesses}
+    businesses = Businesses.from_settings(settings)
+    keys: dict[str, str] = {}
+    for business in businesses:
+        key = business.calcom_api_key(None)
+        if key is None:
+            raise ConfigurationError(
+                f"{business.calcom_api_key_env} is not set: the Cal.com API key of business "
+                f"{business.id!r} is required"
+            )
+        if not business.services:
+            raise ConfigurationError(f"business {business.id!r} has no services to book")
+        keys[business.id] = key
+    return businesses, keys

@@ -68,6 +68,10 @@ CATALOG: dict[Language, dict[str, str]] = {
             "I can't book that service. I can book {services}. Which would you like?"
         ),
         "invalid.service.ambiguous": "Which do you mean: {services}?",
+        "invalid.service.kept": (
+            "A new time keeps the appointment's service. To book {services} instead, I "
+            "can book it separately and cancel this one."
+        ),
         "not_found.reference": (
             "I couldn't find an appointment with that booking reference and name. "
             "Could you check both for me?"
@@ -150,6 +154,9 @@ CATALOG: dict[Language, dict[str, str]] = {
         "error.busy": (
             "The booking system is very busy right now, so I couldn't do that. Nothing has "
             "been booked or changed; shall I try again in a minute?"
+        ),
+        "error.no_business": (
+            "I'm sorry, this line cannot take bookings. Nothing has been booked or changed."
         ),
         "booked.pending": (
             "Your request for {date} at {time} is in, but the host still has to confirm it. "
@@ -241,6 +248,10 @@ CATALOG: dict[Language, dict[str, str]] = {
             "Das kann ich leider nicht buchen. Ich kann {services} buchen. Was möchten Sie?"
         ),
         "invalid.service.ambiguous": "Welches meinen Sie: {services}?",
+        "invalid.service.kept": (
+            "Beim Verschieben bleibt die Leistung des Termins gleich. Für {services} kann "
+            "ich einen eigenen Termin buchen und diesen absagen."
+        ),
         "not_found.reference": (
             "Einen Termin mit dieser Buchungsnummer und diesem Namen habe ich nicht gefunden. "
             "Können Sie beides noch einmal prüfen?"
@@ -329,6 +340,10 @@ CATALOG: dict[Language, dict[str, str]] = {
             "Das Buchungssystem ist gerade sehr ausgelastet, deshalb konnte ich das nicht "
             "erledigen. Gebucht oder geändert ist nichts; soll ich es in einer Minute noch "
             "einmal versuchen?"
+        ),
+        "error.no_business": (
+            "Es tut mir leid, über diese Leitung kann ich keine Termine buchen. Gebucht oder "
+            "geändert ist nichts."
         ),
         "booked.pending": (
             "Ihre Anfrage für den {date} um {time} ist eingegangen, muss aber noch bestätigt "

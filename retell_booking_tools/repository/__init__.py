@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from retell_booking_tools.repository.postgres import PostgresRepository
     from retell_booking_tools.repository.protocol import (
         AppointmentStore,
+        BusinessScoped,
         CallRecords,
         Reports,
         Repository,
         SupportReads,
         ToolCallLedger,
+        store_for_business,
     )
     from retell_booking_tools.repository.sql import SqlRepository
     from retell_booking_tools.repository.sqlite import SqliteRepository
@@ -38,11 +40,13 @@ else:
             "retell_booking_tools.repository.postgres": ("PostgresRepository",),
             "retell_booking_tools.repository.protocol": (
                 "AppointmentStore",
+                "BusinessScoped",
                 "CallRecords",
                 "Reports",
                 "Repository",
                 "SupportReads",
                 "ToolCallLedger",
+                "store_for_business",
             ),
             "retell_booking_tools.repository.sql": ("SqlRepository",),
             "retell_booking_tools.repository.sqlite": ("SqliteRepository",),
@@ -51,6 +55,7 @@ else:
 
 __all__ = [
     "AppointmentStore",
+    "BusinessScoped",
     "CallRecords",
     "InMemoryRepository",
     "PostgresRepository",
@@ -62,5 +67,6 @@ __all__ = [
     "ToolCallLedger",
     "database_revision",
     "open_repository",
+    "store_for_business",
     "upgrade_database",
 ]

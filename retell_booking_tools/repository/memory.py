@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import copy
 import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from retell_booking_tools.domain import (
+    DEFAULT_BUSINESS_ID,
     NO_FACTS,
     Appointment,
     AppointmentStatus,
@@ -33,7 +35,14 @@ from retell_booking_tools.domain import (
     customer_key,
     new_booking_reference,
 )
-from retell_booking_tools.repository.protocol import CallCursor, CallEntry, PeriodOutcomes
+from retell_booking_tools.repository.protocol import (
+    CallCursor,
+    CallEntry,
+    PeriodOutcomes,
+    business_lock_name,
+)
+
+_Row = TypeVar("_Row", Customer, Appointment, Call)
 
 
 @attrs.define
@@ -48,7 +57,19 @@ class _ToolCallRow:
 
 
 class InMemoryRepository:
-    """Keeps everything in dicts; one process only, lost on exit."""
+    """Keeps everything in dicts; one process only, lost on exit.
+
+    The store itself is the business ``default``'s; :meth:`for_business` is another
+    business's view of the same data (see :class:`~retell_booking_tools.repository.protocol.
+    BusinessScoped`).
+    """
+
+    business_id: str = DEFAULT_BUSINESS_ID
+
+    def for_business(self, business_id: str) -> InMemoryRepository:
+        view = copy.copy(self)
+        view.business_id = business_id
+        return view
 
     def __init__(self) -> None:
         self._customers: dict[int, Customer] = {}
@@ -80,6 +101,7 @@ class InMemoryRepository:
                 phone=phone,
                 email=email and email.lower(),
                 identity_key=key,
+                business_id=self.business_id,
             )
         else:
             customer = attrs.evolve(
@@ -94,17 +116,22 @@ class InMemoryRepository:
         if key is None:
             return None
         for customer in self._customers.values():
-            if customer.identity_key == key:
+            if customer.identity_key == key and customer.business_id == self.business_id:
                 return customer
         return None
 
     async def get_customer(self, customer_id: int) -> Customer | None:
-        return self._customers.get(customer_id)
+        return self._own(self._customers.get(customer_id))
+
+    def _own(self, row: _Row | None) -> _Row | None:
+        """``row`` when it is this business's, else None."""
+        return row if row is not None and row.business_id == self.business_id else None
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
-        existing = await self.get_appointment_by_uid(new.booking_uid)
-        if existing is not None:
-            return existing, False
+        # A uid is unique in the whole store, as the SQL constraint holds it.
+        for existing in self._appointments.values():
+            if existing.booking_uid == new.booking_uid:
+                return existing, False
         references = {a.booking_reference for a in self._appointments.values()}
         reference = new.booking_reference or new_booking_reference()
         while reference in references:
@@ -124,23 +151,24 @@ class InMemoryRepository:
             attendee_name=new.attendee_name,
             contact_email=new.contact_email,
             contact_phone=new.contact_phone,
+            business_id=self.business_id,
         )
         self._appointments[appointment.id] = appointment
         return appointment, True
 
     async def get_appointment(self, appointment_id: int) -> Appointment | None:
-        return self._appointments.get(appointment_id)
+        return self._own(self._appointments.get(appointment_id))
 
     async def get_appointment_by_uid(self, booking_uid: str) -> Appointment | None:
         for appointment in self._appointments.values():
             if appointment.booking_uid == booking_uid:
-                return appointment
+                return self._own(appointment)
         return None
 
     async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
         for appointment in self._appointments.values():
             if appointment.booking_reference == booking_reference:
-                return appointment
+                return self._own(appointment)
         return None
 
     async def record_reference_miss(
@@ -166,7 +194,9 @@ class InMemoryRepository:
         return [
             a
             for a in self._appointments.values()
-            if a.event_type_id == event_type_id and a.start == start
+            if a.event_type_id == event_type_id
+            and a.start == start
+            and a.business_id == self.business_id
         ]
 
     async def appointments_for_customer(self, customer_id: int) -> list[Appointment]:
@@ -197,13 +227,15 @@ class InMemoryRepository:
                 for field in attrs.fields(Call)
                 if getattr(call, field.name) is not None
             }
-            call = attrs.evolve(stored, **changes)
+            call = attrs.evolve(stored, **changes, business_id=stored.business_id)
+        else:
+            call = attrs.evolve(call, business_id=self.business_id)
         self._calls[call.call_id] = call
         self._call_recorded_at.setdefault(call.call_id, datetime.now(UTC))
         return call
 
     async def get_call(self, call_id: str) -> Call | None:
-        return self._calls.get(call_id)
+        return self._own(self._calls.get(call_id))
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
         for stored in self._links:
@@ -378,7 +410,7 @@ class InMemoryRepository:
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        async with self._locks[name]:
+        async with self._locks[business_lock_name(self.business_id, name)]:
             yield
 
     async def close(self) -> None:

@@ -41,6 +41,7 @@ from retell_booking_tools.domain import (
     ToolCallKey,
 )
 from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.repository.protocol import business_lock_name
 from retell_booking_tools.repository.schema import tool_calls
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
@@ -452,6 +453,7 @@ class PostgresRepository(SqlRepository):
         If acquiring or releasing is interrupted, the connection is closed instead of
         returned to the pool, since ending the session is what surely frees the lock.
         """
+        name = business_lock_name(self.business_id, name)
         async with self._local_locks[name]:
             with self._translate("lock"):
                 conn = await self._lock_engine.connect()

@@ -24,6 +24,12 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
   <retell_booking_tools.domain.ResultFacts>`): its touched booking on its record, its
   offered starts in ``offered_starts`` of its call;
 - ``lock(name)`` serialises critical sections for every user of the same database;
+- a store is the business ``default``'s, and ``for_business(id)`` (:class:`BusinessScoped`)
+  is another business's view of the same database: customers (unique per business and
+  identity key), appointments and calls written through a view are that business's, and
+  a view finds, by id, uid, reference or identity, only its own (a call keeps the business
+  it was first stored with); its locks are its own; tool-call records belong to the
+  business of their call;
 - the read-only listings (``find_customer``, ``list_appointments``, ``list_links``,
   ``tool_call_records``, ``tool_outcome_counts``) serve reports (``doctor``, ``stats``,
   metrics) and change nothing.
@@ -34,11 +40,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 import attrs
 
 from retell_booking_tools.domain import (
+    DEFAULT_BUSINESS_ID,
     NO_FACTS,
     Appointment,
     AppointmentStatus,
@@ -277,6 +284,38 @@ class Repository(AppointmentStore, ToolCallLedger, CallRecords, Reports, Protoco
     for the one concern they use."""
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class BusinessScoped(Protocol):
+    """A store that keeps businesses apart: itself the business ``default``'s, and
+    :meth:`for_business` the view of another business over the same database."""
+
+    business_id: str
+
+    def for_business(self, business_id: str) -> Self:
+        """The same database as business ``business_id`` sees it; closing the view is not
+        needed (close the store it came from)."""
+        ...
+
+
+_Store = TypeVar("_Store")
+
+
+def store_for_business(store: _Store, business_id: str) -> _Store:
+    """``store`` as business ``business_id`` sees it. The business ``default`` is the store
+    itself; any other needs a :class:`BusinessScoped` store (every backend here is one)."""
+    if business_id == DEFAULT_BUSINESS_ID:
+        return store
+    if not isinstance(store, BusinessScoped):
+        raise TypeError(f"{type(store).__name__} cannot keep businesses apart (no for_business)")
+    return store.for_business(business_id)
+
+
+def business_lock_name(business_id: str, name: str) -> str:
+    """The name a business's lock ``name`` is held under: the business ``default`` keeps
+    the names it always had, so replicas of an older release still exclude each other."""
+    return name if business_id == DEFAULT_BUSINESS_ID else f"business:{business_id}:{name}"
 
 
 @attrs.frozen

@@ -62,12 +62,16 @@ customers = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("phone", sa.Text, nullable=True, unique=True),
+    sa.Column("phone", sa.Text, nullable=True),
     sa.Column("email", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     # The one trusted identity a customer is matched by (``phone:...``, ``email:...``,
     # ``id:...``, ``call:...``); NULL for rows keyed by a spoken email before 0004.
-    sa.Column("identity_key", sa.Text, nullable=True, unique=True),
+    sa.Column("identity_key", sa.Text, nullable=True),
+    # Whose caller: one number calling two businesses is two customers (0008).
+    sa.Column("business_id", sa.Text, nullable=False, server_default=sa.text("'default'")),
+    sa.UniqueConstraint("business_id", "phone"),
+    sa.UniqueConstraint("business_id", "identity_key"),
 )
 
 appointments = sa.Table(
@@ -90,6 +94,7 @@ appointments = sa.Table(
     sa.Column("attendee_name", sa.Text, nullable=True),
     sa.Column("contact_email", sa.Text, nullable=True),
     sa.Column("contact_phone", sa.Text, nullable=True),
+    sa.Column("business_id", sa.Text, nullable=False, server_default=sa.text("'default'")),
     sa.Index(None, "event_type_id", "start_at"),
     sa.Index(None, "customer_id"),
 )
@@ -106,6 +111,7 @@ calls = sa.Table(
     sa.Column("ended_at", UtcDateTime, nullable=True),
     sa.Column("disconnection_reason", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("business_id", sa.Text, nullable=False, server_default=sa.text("'default'")),
 )
 
 # ``call_id`` is not a foreign key: a link may be recorded before the call itself is known.

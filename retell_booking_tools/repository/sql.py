@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import copy
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Self, TypeAlias, TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from retell_booking_tools.domain import (
+    DEFAULT_BUSINESS_ID,
     NO_FACTS,
     Appointment,
     AppointmentStatus,
@@ -64,6 +66,7 @@ UpsertInsert: TypeAlias = postgresql.Insert | sqlite.Insert
 """An ``INSERT`` that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
 
 _T = TypeVar("_T")
+_Owned = TypeVar("_Owned", Customer, Appointment, Call)
 
 _CALL_FIELDS = (
     "customer_id",
@@ -139,7 +142,12 @@ def _now() -> datetime:
 
 def _customer(row: sa.Row[Any]) -> Customer:
     return Customer(
-        id=row.id, name=row.name, phone=row.phone, email=row.email, identity_key=row.identity_key
+        id=row.id,
+        name=row.name,
+        phone=row.phone,
+        email=row.email,
+        identity_key=row.identity_key,
+        business_id=row.business_id,
     )
 
 
@@ -160,11 +168,13 @@ def _appointment(row: sa.Row[Any]) -> Appointment:
         attendee_name=row.attendee_name,
         contact_email=row.contact_email,
         contact_phone=row.contact_phone,
+        business_id=row.business_id,
     )
 
 
 def _call(row: sa.Row[Any]) -> Call:
-    return Call(call_id=row.call_id, **{name: getattr(row, name) for name in _CALL_FIELDS})
+    fields = {name: getattr(row, name) for name in _CALL_FIELDS}
+    return Call(call_id=row.call_id, business_id=row.business_id, **fields)
 
 
 def _link(row: sa.Row[Any]) -> CallLink:
@@ -192,7 +202,10 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
 
 # The hot path's statements are built once: a statement object reused with new parameters
 # skips SQLAlchemy's construction and cache-key work, which cost more than SQLite itself.
-_CUSTOMER_BY_KEY = sa.select(customers).where(customers.c.identity_key == sa.bindparam("key"))
+_CUSTOMER_BY_KEY = sa.select(customers).where(
+    customers.c.identity_key == sa.bindparam("key"),
+    customers.c.business_id == sa.bindparam("business_id"),
+)
 _APPOINTMENTS_AT = (
     sa.select(appointments)
     .where(
@@ -279,7 +292,23 @@ class SqlRepository(abc.ABC):
     thread in one hop, PostgreSQL on the async driver). The pool is free while the caller
     waits on Cal.com. Subclasses provide :meth:`_transact`, :meth:`_insert`, :meth:`lock`
     and :meth:`close`.
+
+    The store is the business ``default``'s; :meth:`for_business` is another business's
+    view over the same engine (rows carry ``business_id``; lookups filter by it).
     """
+
+    business_id: str = DEFAULT_BUSINESS_ID
+
+    def for_business(self, business_id: str) -> Self:
+        """Business ``business_id``'s view of this store: same engine and pools, never closed
+        on its own."""
+        view = copy.copy(self)
+        view.business_id = business_id
+        return view
+
+    def _own(self, row: _Owned | None) -> _Owned | None:
+        """``row`` when it is this business's, else None."""
+        return row if row is not None and row.business_id == self.business_id else None
 
     def __init__(self, url: URL) -> None:
         self._url = url
@@ -367,7 +396,7 @@ class SqlRepository(abc.ABC):
 
         def find_or_insert(conn: sa.Connection) -> Customer:
             for _ in range(_UPSERT_CUSTOMER_ATTEMPTS):
-                found = _find_customer(conn, key)
+                found = _find_customer(conn, key, self.business_id)
                 if found is not None:
                     return _fill_in_customer(conn, found, name=name, email=email)
                 inserted = conn.execute(
@@ -378,6 +407,7 @@ class SqlRepository(abc.ABC):
                         "email": email,
                         "identity_key": key,
                         "created_at": _now(),
+                        "business_id": self.business_id,
                     },
                 )
                 row = inserted.one_or_none()
@@ -394,7 +424,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(query).one_or_none()
             return None if row is None else _customer(row)
 
-        return await self._transact("get_customer", work)
+        return self._own(await self._transact("get_customer", work))
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         def work(conn: sa.Connection) -> tuple[Appointment, bool]:
@@ -415,6 +445,7 @@ class SqlRepository(abc.ABC):
                         "attendee_name": new.attendee_name,
                         "contact_email": new.contact_email,
                         "contact_phone": new.contact_phone,
+                        "business_id": self.business_id,
                     },
                 )
                 row = inserted.one_or_none()
@@ -441,13 +472,13 @@ class SqlRepository(abc.ABC):
     async def get_appointment(self, appointment_id: int) -> Appointment | None:
         query = sa.select(appointments).where(appointments.c.id == appointment_id)
         found = await self._appointments("get_appointment", query)
-        return found[0] if found else None
+        return self._own(found[0]) if found else None
 
     async def get_appointment_by_uid(self, booking_uid: str) -> Appointment | None:
         found = await self._appointments(
             "get_appointment_by_uid", _APPOINTMENT_BY_UID, {"booking_uid": booking_uid}
         )
-        return found[0] if found else None
+        return self._own(found[0]) if found else None
 
     async def get_appointment_by_reference(self, booking_reference: str) -> Appointment | None:
         found = await self._appointments(
@@ -455,7 +486,7 @@ class SqlRepository(abc.ABC):
             _APPOINTMENT_BY_REFERENCE,
             {"booking_reference": booking_reference},
         )
-        return found[0] if found else None
+        return self._own(found[0]) if found else None
 
     async def record_reference_miss(
         self, *, call_id: str, number: str | None, at: datetime
@@ -487,7 +518,8 @@ class SqlRepository(abc.ABC):
 
     async def appointments_at(self, *, event_type_id: int, start: datetime) -> list[Appointment]:
         parameters = {"event_type_id": event_type_id, "start": start}
-        return await self._appointments("appointments_at", _APPOINTMENTS_AT, parameters)
+        found = await self._appointments("appointments_at", _APPOINTMENTS_AT, parameters)
+        return [a for a in found if a.business_id == self.business_id]
 
     async def appointments_for_customer(self, customer_id: int) -> list[Appointment]:
         query = (
@@ -535,7 +567,13 @@ class SqlRepository(abc.ABC):
 
     def _upsert_call(self, conn: sa.Connection, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
-        parameters = {"call_id": call.call_id, "created_at": _now(), **values}
+        # The business is written once, with the row; a later upsert never moves the call.
+        parameters = {
+            "call_id": call.call_id,
+            "created_at": _now(),
+            "business_id": self.business_id,
+            **values,
+        }
         return _call(conn.execute(self._upsert_call_statement, parameters).one())
 
     async def get_call(self, call_id: str) -> Call | None:
@@ -543,7 +581,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(sa.select(calls).where(calls.c.call_id == call_id)).one_or_none()
             return None if row is None else _call(row)
 
-        return await self._transact("get_call", work)
+        return self._own(await self._transact("get_call", work))
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
         def work(conn: sa.Connection) -> tuple[CallLink, bool]:
@@ -778,7 +816,9 @@ class SqlRepository(abc.ABC):
         self, *, phone: str | None, email: str | None, key: str | None = None
     ) -> Customer | None:
         key = key or customer_key(phone, email.lower() if email else None)
-        return await self._transact("find_customer", lambda conn: _find_customer(conn, key))
+        return await self._transact(
+            "find_customer", lambda conn: _find_customer(conn, key, self.business_id)
+        )
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         query = sa.select(appointments).order_by(appointments.c.start_at, appointments.c.id)
@@ -1012,10 +1052,10 @@ def _take_over(
     return bool(taken.rowcount == 1)
 
 
-def _find_customer(conn: sa.Connection, key: str | None) -> Customer | None:
+def _find_customer(conn: sa.Connection, key: str | None, business_id: str) -> Customer | None:
     if key is None:
         return None
-    row = conn.execute(_CUSTOMER_BY_KEY, {"key": key}).one_or_none()
+    row = conn.execute(_CUSTOMER_BY_KEY, {"key": key, "business_id": business_id}).one_or_none()
     return None if row is None else _customer(row)
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
+from retell_booking_tools.repository.protocol import business_lock_name
 from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
 __all__ = ["SqliteRepository", "sqlite_url"]
@@ -143,6 +144,7 @@ class SqliteRepository(SqlRepository):
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
         """Excludes other tasks of this process only (see the module docstring)."""
+        name = business_lock_name(self.business_id, name)
         async with self._locks[name]:
             yield
 

@@ -20,6 +20,8 @@ from retell_booking_tools.booking.core import BookingCore
 from retell_booking_tools.booking.identity import CONTACT_NEEDED, spoken_reference
 from retell_booking_tools.booking.lifecycle import AppointmentLifecycle
 from retell_booking_tools.booking.records import BookingOutcome
+from retell_booking_tools.businesses.model import Business
+from retell_booking_tools.businesses.services import ServiceRefusal
 from retell_booking_tools.config import Language
 from retell_booking_tools.domain import (
     READ_ONLY_TOOLS,
@@ -50,6 +52,8 @@ class ToolContext:
     resumed: bool = False
     event_type_id: int | None = None
     """The call's own Cal.com event type, when it overrides the configured one."""
+    business: Business | None = None
+    """The business the call belongs to (None for a runner built without businesses)."""
 
     @property
     def lifecycle(self) -> AppointmentLifecycle:
@@ -353,6 +357,36 @@ async def acting_customer(
     if not booking_uid:
         return invalid_result(InvalidArguments("booking_uid", "missing"), context)
     return booking_uid, customer
+
+
+def service_field() -> Any:
+    """The ``service`` argument: which of the business's services the caller wants."""
+    return Field(default=None, max_length=200, description="What the appointment is for, if said.")
+
+
+def chosen_event_type(context: ToolContext, spoken: str | None) -> int | ToolResult:
+    """The Cal.com event type of the service the caller names, or the ``invalid`` answer on
+    field ``service`` naming the services on offer.
+
+    A call's own ``booking_event_type_id`` (one of its business's) wins over what is said;
+    without a businesses file the one configured event type takes any service, as before.
+    """
+    business = context.business
+    if context.event_type_id is not None or business is None or business.implicit:
+        return context.event_type
+    choice = business.service(spoken)
+    if isinstance(choice, ServiceRefusal):
+        return refused_service(choice, context)
+    return choice.service.event_type_id
+
+
+def refused_service(refusal: ServiceRefusal, context: ToolContext) -> ToolResult:
+    """``invalid`` on field ``service``, the message naming the services on offer."""
+    return ToolResult(
+        status=ToolStatus.INVALID,
+        message=refusal.message(context.language, context.zone),
+        field=refusal.field,
+    )
 
 
 def reference_needed(context: ToolContext) -> ToolResult:

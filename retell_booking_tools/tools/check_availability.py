@@ -33,7 +33,9 @@ from retell_booking_tools.tools.base import (
     ToolArgs,
     ToolContext,
     ToolResult,
+    chosen_event_type,
     invalid_result,
+    service_field,
     status_result,
 )
 from retell_booking_tools.tools.dates import parse_day, requested_day, requested_start
@@ -72,9 +74,7 @@ class CheckAvailabilityArgs(ToolArgs):
             "(12:00 to 17:00) or 'evening' (from 17:00), business time."
         ),
     )
-    service: str | None = Field(
-        default=None, max_length=200, description="What the appointment is for, if said."
-    )
+    service: str | None = service_field()
 
     @field_validator("part_of_day", mode="before")
     @classmethod
@@ -94,16 +94,19 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         last_day = _last_day(args.date_to, day) if args.date_to else None
     except InvalidArguments as error:
         return invalid_result(error, context)
+    event_type_id = chosen_event_type(context, args.service)
+    if isinstance(event_type_id, ToolResult):
+        return event_type_id
     if start is None and (args.part_of_day is not None or (last_day or day) > day):
-        return await _range(day, last_day or day, args.part_of_day, context)
+        return await _range(day, last_day or day, args.part_of_day, event_type_id, context)
     held = await context.core.callers.held_on(
-        context.caller, day, zone=context.zone, event_type_id=context.event_type, now=context.now
+        context.caller, day, zone=context.zone, event_type_id=event_type_id, now=context.now
     )
     answer = await context.availability.check(
         AvailabilityRequest(
             day=day,
             zone=context.zone,
-            event_type_id=context.event_type,
+            event_type_id=event_type_id,
             start=start,
         )
     )
@@ -150,7 +153,7 @@ def _last_day(text: str, day: date) -> date:
 
 
 async def _range(
-    day: date, last_day: date, part: PartOfDay | None, context: ToolContext
+    day: date, last_day: date, part: PartOfDay | None, event_type_id: int, context: ToolContext
 ) -> ToolResult:
     """The soonest free starts from ``day`` to ``last_day`` in ``part`` (one slots read).
 
@@ -161,14 +164,14 @@ async def _range(
         day,
         last_day=last_day,
         zone=context.zone,
-        event_type_id=context.event_type,
+        event_type_id=event_type_id,
         now=context.now,
     )
     answer = await context.availability.check(
         AvailabilityRequest(
             day=day,
             zone=context.zone,
-            event_type_id=context.event_type,
+            event_type_id=event_type_id,
             last_day=last_day,
             part_of_day=part,
         )

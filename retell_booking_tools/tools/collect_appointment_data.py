@@ -15,9 +15,11 @@ from retell_booking_tools.tools.base import (
     ToolArgs,
     ToolContext,
     ToolResult,
+    chosen_event_type,
     invalid_result,
     offered_slots,
     outcome_result,
+    service_field,
 )
 from retell_booking_tools.tools.dates import requested_start
 
@@ -67,9 +69,7 @@ class CollectAppointmentDataArgs(ToolArgs):
             "call carries no number and they give no email)."
         ),
     )
-    service: str | None = Field(
-        default=None, max_length=200, description="What the appointment is for, if said."
-    )
+    service: str | None = service_field()
     notes: str | None = Field(
         default=None, max_length=1000, description="Anything else the caller wants noted."
     )
@@ -102,6 +102,9 @@ async def collect_appointment_data(
         )
     except InvalidArguments as error:
         return invalid_result(error, context)
+    event_type_id = chosen_event_type(context, service)
+    if isinstance(event_type_id, ToolResult):
+        return event_type_id
     notes = "\n".join(part for part in (service, extra) if part) or None
     outcome = await context.core.bookings.book(
         BookingRequest(
@@ -115,7 +118,7 @@ async def collect_appointment_data(
             language=context.language,
             notes=notes,
             resumed=context.resumed,
-            event_type_id=context.event_type_id,
+            event_type_id=event_type_id,
             timezone=context.zone.key,
             offered=await offered_slots(context),
         )

@@ -1,10 +1,17 @@
-"""``reschedule_appointment``: move the caller's own appointment to another start."""
+"""``reschedule_appointment``: move the caller's own appointment to another start.
+
+A move keeps the appointment's service (its Cal.com event type). ``service``, when said,
+must name a service of the business (else ``invalid`` listing them); naming another
+service than the appointment's is ``invalid`` on field ``service`` too, saying that a move
+keeps the service (the caller can book the other service and cancel this one).
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from retell_booking_tools.booking.lifecycle import RescheduleRequest
+from retell_booking_tools.businesses.services import ServiceMatch, ServiceRefusal
 from retell_booking_tools.domain import ToolStatus
 from retell_booking_tools.errors import InvalidArguments, SameStart
 from retell_booking_tools.messages import render
@@ -18,6 +25,8 @@ from retell_booking_tools.tools.base import (
     invalid_result,
     offered_slots,
     owned_result,
+    refused_service,
+    service_field,
 )
 from retell_booking_tools.tools.dates import requested_start
 
@@ -28,6 +37,7 @@ class RescheduleAppointmentArgs(AppointmentArgs):
     date: str = Field(max_length=40, description="New day, YYYY-MM-DD, business time zone.")
     time: str = Field(max_length=40, description="New start, HH:MM (24-hour), business time zone.")
     email: str | None = caller_email_field()
+    service: str | None = service_field()
 
 
 async def reschedule_appointment(
@@ -41,6 +51,10 @@ async def reschedule_appointment(
     if isinstance(acting, ToolResult):
         return acting
     booking_uid, customer = acting
+    if args.service:
+        kept = await _service_kept(args.service, booking_uid, customer.id, context)
+        if kept is not None:
+            return kept
     try:
         outcome = await context.lifecycle.reschedule(
             RescheduleRequest(
@@ -60,6 +74,35 @@ async def reschedule_appointment(
             field=error.field,
         )
     return owned_result(outcome, context)
+
+
+async def _service_kept(
+    spoken: str, booking_uid: str, customer_id: int, context: ToolContext
+) -> ToolResult | None:
+    """None when ``spoken`` names the service of the caller's appointment (or the business
+    books any service as one); else the ``invalid`` answer on field ``service``."""
+    business = context.business
+    if business is None or business.implicit:
+        return None
+    choice = business.service(spoken)
+    if isinstance(choice, ServiceRefusal):
+        return refused_service(choice, context)
+    assert isinstance(choice, ServiceMatch)
+    appointment = await context.core.store.get_appointment_by_uid(booking_uid)
+    if appointment is None or appointment.customer_id != customer_id:
+        return None  # not theirs: the move answers not_found, revealing nothing
+    if appointment.event_type_id == choice.service.event_type_id:
+        return None
+    return ToolResult(
+        status=ToolStatus.INVALID,
+        message=render(
+            "invalid.service.kept",
+            context.language,
+            zone=context.zone,
+            services=(choice.service.name,),
+        ),
+        field="service",
+    )
 
 
 TOOL = Tool(

@@ -32,6 +32,12 @@ Which invocation a delivery belongs to (``Repository.claim_invocation``):
     answer from the store and Cal.com (``booked`` again for the booking this call made,
     never a second booking).
 
+Each delivery is served by the business its call belongs to (``businesses``): that
+business's booking core, Cal.com key, time zone, language and view of the store (so its
+tool-call records are its own). A call that belongs to no business is answered ``error``
+("this line cannot take bookings") before anything is stored, with one WARNING naming the
+agent id and the masked number.
+
 Every delivery answers within ``budget_seconds``: past it, the caller hears ``pending``
 while the started work finishes in the background; a later delivery replays its result.
 Every result is kept under :data:`MAX_RESULT_CHARS` (:func:`within_result_limit`) before
@@ -55,6 +61,8 @@ import attrs
 from pydantic import ValidationError
 
 from retell_booking_tools.booking.core import BookingCore
+from retell_booking_tools.businesses.model import Business
+from retell_booking_tools.businesses.served import ServedBusiness, ServedBusinesses
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
@@ -73,10 +81,11 @@ from retell_booking_tools.errors import (
     RepositoryError,
     UnknownTool,
 )
+from retell_booking_tools.ops.history import masked_number
 from retell_booking_tools.ops.logs import set_tool_status, tool_call_context
 from retell_booking_tools.repository.protocol import ToolCallLedger
 from retell_booking_tools.retell.models import RetellCall
-from retell_booking_tools.retell.overrides import overrides_for
+from retell_booking_tools.retell.overrides import EVENT_TYPE_VARIABLE, overrides_for
 from retell_booking_tools.tools.base import (
     MAX_RESULT_CHARS,
     Tool,
@@ -117,10 +126,14 @@ class ToolRunner:
         busy_wait_seconds: float = 20.0,
         observer: ToolObserver | None = None,
         budget_seconds: float = DEFAULT_TOOL_BUDGET_SECONDS,
+        businesses: ServedBusinesses | None = None,
     ) -> None:
+        """Without ``businesses``, every call is the business ``default``'s, served by
+        ``core`` over ``ledger`` in ``language`` and ``timezone``."""
         self._tools = {tool.name: tool for tool in tools}
         self._core = core
         self._repository = ledger
+        self._businesses = businesses
         self._language = language
         self._timezone = timezone
         self._phone_region = phone_region
@@ -144,17 +157,37 @@ class ToolRunner:
         digest = args_digest(args)
         key = ToolCallKey(call_id=call.call_id, tool=name, args_digest=digest)
         with tool_call_context(call.call_id, name):
+            served = self._served(call)
+            if served is None:
+                set_tool_status(ToolStatus.ERROR.value)
+                logger.warning(
+                    "call of no business (agent %s, number %s): nothing booked",
+                    call.agent_id,
+                    masked_number(call.business_number),
+                )
+                return status_result(
+                    ToolStatus.ERROR, self._no_business_context(call), variant="no_business"
+                )
             try:
                 invocation = call.invocation_of(name, digest)
                 if name in READ_ONLY_TOOLS:
                     invocation = attrs.evolve(invocation, read_only=True)
-                return await self._run_tool(tool, key, invocation, call, args, budget_ends)
+                return await self._run_tool(tool, key, invocation, call, args, budget_ends, served)
             except RepositoryError as exc:
                 # The store failed outside the tool (claiming, recording): nothing is
                 # confirmed to the caller, and a retry resumes whatever was started.
                 set_tool_status(ToolStatus.ERROR.value)
                 logger.warning("the store failed; answering error: %s", exc)
-                return self._status_result(ToolStatus.ERROR, call)
+                return self._status_result(ToolStatus.ERROR, call, served)
+
+    def _served(self, call: RetellCall) -> _Served | None:
+        """The business serving ``call``: its core, store view, and policy; None for none."""
+        if self._businesses is None:
+            return _Served(None, self._core, self._repository)
+        served = self._businesses.for_call(call)
+        if served is None:
+            return None
+        return _Served(served, served.core, served.store)
 
     async def _run_tool(
         self,
@@ -164,7 +197,9 @@ class ToolRunner:
         call: RetellCall,
         args: Mapping[str, Any],
         budget_ends: float,
+        served: _Served,
     ) -> ToolResult:
+        ledger = served.ledger
         loop = asyncio.get_running_loop()
         record: Call | None = Call(
             call_id=call.call_id,
@@ -174,7 +209,7 @@ class ToolRunner:
         )
         deadline = min(loop.time() + self._busy_wait_seconds, budget_ends)
         while True:
-            key, claim = await self._repository.claim_invocation(
+            key, claim = await ledger.claim_invocation(
                 key, invocation, now=self._clock(), lease=self._lease, call=record
             )
             record = None  # stored with the first claim; polling again need not repeat it
@@ -193,11 +228,11 @@ class ToolRunner:
                 # Another delivery is still at work on it: nothing is confirmed yet.
                 set_tool_status(ToolStatus.PENDING.value)
                 logger.warning("another delivery of this call is still running")
-                return self._status_result(ToolStatus.PENDING, call)
+                return self._status_result(ToolStatus.PENDING, call, served)
             # Whatever the running invocation answers is this delivery's answer too.
             invocation = attrs.evolve(invocation, joined=key.seq)
             await asyncio.sleep(0.05)
-        task = asyncio.create_task(self._run_claimed(tool, key, call, args, claim.resumed))
+        task = asyncio.create_task(self._run_claimed(tool, key, call, args, claim.resumed, served))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         try:
@@ -212,7 +247,7 @@ class ToolRunner:
                 "tool is over its budget; it finishes in the background",
                 extra=_fields(key, ToolStatus.PENDING),
             )
-            return self._status_result(ToolStatus.PENDING, call)
+            return self._status_result(ToolStatus.PENDING, call, served)
 
     async def wait_idle(self) -> None:
         """Wait for started tool calls to finish (e.g. before shutdown)."""
@@ -226,28 +261,30 @@ class ToolRunner:
         call: RetellCall,
         args: Mapping[str, Any],
         resumed: bool,
+        served: _Served,
     ) -> ToolResult:
-        context = self._context(call, resumed)
+        context = self._context(call, resumed, served)
+        ledger = served.ledger
         started = time.perf_counter()
         try:
             result = within_result_limit(await self._invoke(tool, args, context))
         except Exception:
             set_tool_status(ToolStatus.ERROR.value)
             logger.exception("tool failed", extra=_fields(key, ToolStatus.ERROR))
-            await self._repository.abandon_tool_call(key)
+            await ledger.abandon_tool_call(key)
             await self._observe(key, ToolStatus.ERROR, started)
-            return self._status_result(ToolStatus.ERROR, call)
+            return self._status_result(ToolStatus.ERROR, call, served)
         set_tool_status(result.status.value)
         if result.status.is_final:
             try:
-                await self._repository.finish_tool_call(
+                await ledger.finish_tool_call(
                     key, result.to_json(), now=self._clock(), facts=result.facts(key.tool)
                 )
             except RepositoryError as exc:
                 # The tool's change happened: say so. A retry resumes and looks it up.
                 logger.warning("could not record the result; a retry looks it up: %s", exc)
         else:
-            await self._repository.abandon_tool_call(key)
+            await ledger.abandon_tool_call(key)
         logger.info("tool answered", extra=_fields(key, result.status))
         await self._observe(key, result.status, started)
         return result
@@ -272,22 +309,57 @@ class ToolRunner:
             return invalid_result(InvalidArguments(field, first["msg"]), context)
         return await tool.invoke(parsed, context)
 
-    def _context(self, call: RetellCall, resumed: bool) -> ToolContext:
+    def _context(self, call: RetellCall, resumed: bool, served: _Served) -> ToolContext:
         overrides = overrides_for(call)
+        business = served.business
+        event_type_id = overrides.event_type_id
+        if (
+            event_type_id is not None
+            and business is not None
+            and not business.implicit
+            and business.service_for_event_type(event_type_id) is None
+        ):
+            # Never another business's event type: the call books its own business's.
+            logger.warning(
+                "ignoring %s: not an event type of business %s", EVENT_TYPE_VARIABLE, business.id
+            )
+            event_type_id = None
+        language = overrides.language or (business.language if business else self._language)
+        timezone = overrides.timezone or (business.timezone if business else self._timezone)
         return ToolContext(
             call=call,
-            core=self._core,
-            ledger=self._repository,
-            language=overrides.language or self._language,
-            zone=ZoneInfo(overrides.timezone or self._timezone),
-            event_type_id=overrides.event_type_id,
+            core=served.core,
+            ledger=served.ledger,
+            language=language,
+            zone=ZoneInfo(timezone),
+            event_type_id=event_type_id,
             phone_region=self._phone_region,
             now=self._clock(),
             resumed=resumed,
+            business=business,
         )
 
-    def _status_result(self, status: ToolStatus, call: RetellCall) -> ToolResult:
-        return status_result(status, self._context(call, resumed=False))
+    def _no_business_context(self, call: RetellCall) -> ToolContext:
+        """The context a call of no business is answered in: its own language, else the
+        configured one."""
+        return self._context(call, False, _Served(None, self._core, self._repository))
+
+    def _status_result(self, status: ToolStatus, call: RetellCall, served: _Served) -> ToolResult:
+        return status_result(status, self._context(call, resumed=False, served=served))
+
+
+@attrs.frozen
+class _Served:
+    """What serves one delivery: the business (None without a businesses model), its core
+    and its view of the store."""
+
+    served: ServedBusiness | None
+    core: BookingCore
+    ledger: ToolCallLedger
+
+    @property
+    def business(self) -> Business | None:
+        return None if self.served is None else self.served.business
 
 
 def _fields(key: ToolCallKey, status: ToolStatus) -> dict[str, str]:
