@@ -49,6 +49,7 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` (the default): one worker per core and one more, at most four.
 
