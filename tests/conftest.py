@@ -17,6 +17,8 @@ fails the run.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import itertools
 import os
@@ -51,16 +53,16 @@ POSTGRES_URL = os.environ.get(
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` (the default): one worker per core and one more, at most four.
+    """``-n auto`` (the default): one worker per core the run may use, at most four.
 
-    Many tests wait on PostgreSQL or a child process, so a spare worker keeps the cores busy;
-    each worker holds PostgreSQL connections, hence the cap. ``PYTEST_XDIST_AUTO_NUM_WORKERS``
-    still decides when set.
+    Not more: the load, lease and time-budget tests need the cores they measure, and each
+    worker holds PostgreSQL connections. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides
+    when set.
     """
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min((cores or 1) + 1, 4)
+    return min(cores or 1, 4)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -234,34 +236,57 @@ class MigratedTemplates:
     def _sqlite_template(self) -> Path:
         if self._sqlite is None:
             template = self._directory / "template.db"
-            upgrade_database(f"sqlite:///{template}")
+            with _exclusive(self._directory / "template.db.lock"):
+                if not template.exists():
+                    building = template.with_suffix(".building")
+                    upgrade_database(f"sqlite:///{building}")
+                    building.replace(template)
             self._sqlite = template
         return self._sqlite
 
     def _postgres_template(self) -> str:
         if self._postgres_script is None:
-            url = self._postgres_url()
-            _run_postgres(url, f'DROP SCHEMA IF EXISTS "{_TEMPLATE_SCHEMA}" CASCADE')
-            _run_postgres(url, f'CREATE SCHEMA "{_TEMPLATE_SCHEMA}"')
-            try:
-                upgrade_database(url, schema=_TEMPLATE_SCHEMA)
-                options = ["--no-owner", "--no-privileges", "--inserts"]
-                dump = subprocess.run(
-                    ["pg_dump", *options, "--schema", _TEMPLATE_SCHEMA, url],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-            finally:
-                _run_postgres(url, f'DROP SCHEMA IF EXISTS "{_TEMPLATE_SCHEMA}" CASCADE')
-            # psql meta-commands (``\restrict``) are not SQL; everything else is.
-            self._postgres_script = "\n".join(
-                line for line in dump.splitlines() if not line.startswith("\\")
-            )
+            saved = self._directory / "postgres-template.sql"
+            with _exclusive(self._directory / "postgres-template.lock"):
+                if not saved.exists():
+                    saved.write_text(self._dump_migrated_postgres())
+            self._postgres_script = saved.read_text()
         return self._postgres_script
 
+    def _dump_migrated_postgres(self) -> str:
+        """``pg_dump`` of a schema migrated to head, its name replaced by ``_TEMPLATE_SCHEMA``."""
+        url = self._postgres_url()
+        schema = f"rbt_template_{uuid.uuid4().hex}"
+        _run_postgres(url, f'CREATE SCHEMA "{schema}"')
+        try:
+            upgrade_database(url, schema=schema)
+            options = ["--no-owner", "--no-privileges", "--inserts"]
+            dump = subprocess.run(
+                ["pg_dump", *options, "--schema", schema, url],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        finally:
+            _run_postgres(url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        # psql meta-commands (``\restrict``) are not SQL; everything else is.
+        script = "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
+        return script.replace(schema, _TEMPLATE_SCHEMA)
 
-_TEMPLATE_SCHEMA = f"rbt_template_{uuid.uuid4().hex}"
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold ``lock`` (a file) against the other xdist workers, which share the templates."""
+    with lock.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+_TEMPLATE_SCHEMA = "__rbt_template_schema__"
+"""Stands for the schema's name in the saved template script."""
 _COPIES_AHEAD = 2
 
 
@@ -343,8 +368,13 @@ def _run_postgres(url: str, statement: str) -> None:
 def fixture_migrated_templates(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[MigratedTemplates]:
+    # xdist workers of one run share the run's base directory, and with it one set of templates.
+    shared = tmp_path_factory.getbasetemp().parent
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    directory = shared / "templates" if worker else tmp_path_factory.mktemp("templates")
+    directory.mkdir(exist_ok=True)
     templates = MigratedTemplates(
-        tmp_path_factory.mktemp("templates"),
+        directory,
         lambda: str(request.getfixturevalue("postgres_url")),
     )
     yield templates
