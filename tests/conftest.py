@@ -10,17 +10,23 @@ Stores on every backend:
 
 PostgreSQL tests run against ``RETELL_BOOKING_TEST_POSTGRES_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``), each in a schema of its own that is dropped
-afterwards, so concurrent runs never see each other. Without a server they are skipped,
-except when ``CI`` is set: there a missing PostgreSQL fails the run.
+afterwards, so concurrent runs (and the xdist workers of one run) never see each other.
+Without a server they are skipped, except when ``CI`` is set: there a missing PostgreSQL
+fails the run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import gc
 import itertools
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -43,6 +49,29 @@ set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "retell-booking-tools-
 POSTGRES_URL = os.environ.get(
     "RETELL_BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (the default): one worker per core the run may use, at most four.
+
+    Not more: the load, lease and time-budget tests need the cores they measure, and each
+    worker holds PostgreSQL connections. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides
+    when set.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, 4)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Leave what collection built (modules, test items) out of every later GC pass.
+
+    Only the garbage collector's work shrinks: objects made by tests are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
@@ -109,15 +138,13 @@ class Databases:
             return Database(kind, f"memory://test-{number}")
         if kind == "sqlite":
             database = Database(kind, f"sqlite:///{self._tmp_path / f'store-{number}.db'}")
-        else:
-            schema = f"rbt_test_{uuid.uuid4().hex}"
-            self._schemas.append(schema)
-            database = Database(kind, self._request.getfixturevalue("postgres_url"), schema)
-            if not upgraded:
-                self._postgres(f'CREATE SCHEMA "{schema}"')
-        if upgraded:
-            self._templates().copy_to(database)
-        return database
+            if upgraded:
+                self._templates().copy_to(database)
+            return database
+        url = self._request.getfixturevalue("postgres_url")
+        schema = self._templates().postgres_schema(upgraded=upgraded)
+        self._schemas.append(schema)
+        return Database(kind, url, schema)
 
     def _templates(self) -> MigratedTemplates:
         templates: MigratedTemplates = self._request.getfixturevalue("migrated_templates")
@@ -141,10 +168,7 @@ class Databases:
                 await repository.close()
         finally:
             for schema in self._schemas:
-                self._postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-    def _postgres(self, statement: str) -> None:
-        _run_postgres(self._request.getfixturevalue("postgres_url"), statement)
+                self._templates().drop_postgres_schema(schema)
 
 
 class MigratedTemplates:
@@ -154,6 +178,10 @@ class MigratedTemplates:
     copy is what the migrations made: a SQLite file copied byte for byte, and a PostgreSQL
     schema rebuilt from ``pg_dump`` of a migrated one (with its ``alembic_version`` row).
     ``tests/repository/test_sql_specific.py`` still runs the real migrations from empty.
+
+    Most of a PostgreSQL copy's time is the server committing its DDL, so copies are made
+    a little ahead and dropped after their test by :class:`_SchemaWorker` threads, while
+    tests run. Every test still gets a schema of its own, used by nobody before.
     """
 
     def __init__(self, directory: Path, postgres_url: Callable[[], str]) -> None:
@@ -161,47 +189,172 @@ class MigratedTemplates:
         self._postgres_url = postgres_url
         self._sqlite: Path | None = None
         self._postgres_script: str | None = None
+        self._copies: _SchemaWorker | None = None
+        self._drops: _SchemaWorker | None = None
 
     def copy_to(self, database: Database) -> None:
-        if database.kind == "sqlite":
-            target = Path(database.url.removeprefix("sqlite:///"))
-            shutil.copyfile(self._sqlite_template(), target)
-            return
-        assert database.schema is not None
-        script = self._postgres_template().replace(_TEMPLATE_SCHEMA, database.schema)
-        _run_postgres(self._postgres_url(), script)
+        """Put a copy of the SQLite template at ``database``'s path."""
+        assert database.kind == "sqlite"
+        target = Path(database.url.removeprefix("sqlite:///"))
+        shutil.copyfile(self._sqlite_template(), target)
+
+    def postgres_schema(self, *, upgraded: bool) -> str:
+        """A new schema: a copy of the migrated template, or empty unless ``upgraded``."""
+        if not upgraded:
+            schema = f"rbt_test_{uuid.uuid4().hex}"
+            _run_postgres(self._postgres_url(), f'CREATE SCHEMA "{schema}"')
+            return schema
+        if self._copies is None:
+            script = self._postgres_template()
+            self._copies = _SchemaWorker(
+                self._postgres_url(),
+                lambda schema: script.replace(_TEMPLATE_SCHEMA, schema),
+                ahead=_COPIES_AHEAD,
+            )
+            self._drops = _SchemaWorker(
+                self._postgres_url(), lambda schema: f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'
+            )
+        return self._copies.take()
+
+    def drop_postgres_schema(self, schema: str) -> None:
+        """Drop ``schema`` soon (its test has closed its connections)."""
+        if self._drops is None:
+            _run_postgres(self._postgres_url(), f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        else:
+            self._drops.give(schema)
+
+    def close(self) -> None:
+        """Drop the copies made ahead and wait for every drop; raise what went wrong."""
+        try:
+            if self._copies is not None:
+                for schema in self._copies.stop():
+                    self.drop_postgres_schema(schema)
+        finally:
+            if self._drops is not None:
+                self._drops.stop()
 
     def _sqlite_template(self) -> Path:
         if self._sqlite is None:
             template = self._directory / "template.db"
-            upgrade_database(f"sqlite:///{template}")
+            with _exclusive(self._directory / "template.db.lock"):
+                if not template.exists():
+                    building = template.with_suffix(".building")
+                    upgrade_database(f"sqlite:///{building}")
+                    building.replace(template)
             self._sqlite = template
         return self._sqlite
 
     def _postgres_template(self) -> str:
         if self._postgres_script is None:
-            url = self._postgres_url()
-            _run_postgres(url, f'DROP SCHEMA IF EXISTS "{_TEMPLATE_SCHEMA}" CASCADE')
-            _run_postgres(url, f'CREATE SCHEMA "{_TEMPLATE_SCHEMA}"')
-            try:
-                upgrade_database(url, schema=_TEMPLATE_SCHEMA)
-                options = ["--no-owner", "--no-privileges", "--inserts"]
-                dump = subprocess.run(
-                    ["pg_dump", *options, "--schema", _TEMPLATE_SCHEMA, url],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-            finally:
-                _run_postgres(url, f'DROP SCHEMA IF EXISTS "{_TEMPLATE_SCHEMA}" CASCADE')
-            # psql meta-commands (``\restrict``) are not SQL; everything else is.
-            self._postgres_script = "\n".join(
-                line for line in dump.splitlines() if not line.startswith("\\")
-            )
+            saved = self._directory / "postgres-template.sql"
+            with _exclusive(self._directory / "postgres-template.lock"):
+                if not saved.exists():
+                    saved.write_text(self._dump_migrated_postgres())
+            self._postgres_script = saved.read_text()
         return self._postgres_script
 
+    def _dump_migrated_postgres(self) -> str:
+        """``pg_dump`` of a schema migrated to head, its name replaced by ``_TEMPLATE_SCHEMA``."""
+        url = self._postgres_url()
+        schema = f"rbt_template_{uuid.uuid4().hex}"
+        _run_postgres(url, f'CREATE SCHEMA "{schema}"')
+        try:
+            upgrade_database(url, schema=schema)
+            options = ["--no-owner", "--no-privileges", "--inserts"]
+            dump = subprocess.run(
+                ["pg_dump", *options, "--schema", schema, url],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        finally:
+            _run_postgres(url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        # psql meta-commands (``\restrict``) are not SQL; everything else is.
+        script = "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
+        return script.replace(schema, _TEMPLATE_SCHEMA)
 
-_TEMPLATE_SCHEMA = f"rbt_template_{uuid.uuid4().hex}"
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold ``lock`` (a file) against the other xdist workers, which share the templates."""
+    with lock.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+_TEMPLATE_SCHEMA = "__rbt_template_schema__"
+"""Stands for the schema's name in the saved template script."""
+_COPIES_AHEAD = 2
+
+
+class _SchemaWorker:
+    """A thread with a connection of its own that runs one statement per schema.
+
+    With ``ahead``, it makes schemas: it keeps up to ``ahead`` new ones ready for
+    :meth:`take`. Without, it runs the statement (a drop) for each schema passed to
+    :meth:`give`. An error in the thread is raised by the next call.
+    """
+
+    def __init__(self, url: str, statement: Callable[[str], str], *, ahead: int = 0) -> None:
+        self._url = url
+        self._statement = statement
+        self._room = threading.Semaphore(ahead) if ahead else None
+        self._ready: queue.Queue[str | BaseException] = queue.Queue()
+        self._given: queue.Queue[str | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="postgres-schemas", daemon=True)
+        self._thread.start()
+
+    def take(self) -> str:
+        """The next schema made ahead, waiting for it if none is ready yet."""
+        assert self._room is not None
+        item = self._ready.get()
+        if isinstance(item, BaseException):
+            self._ready.put(item)
+            raise item
+        self._room.release()
+        return item
+
+    def give(self, schema: str) -> None:
+        if self._error is not None:
+            raise self._error
+        self._given.put(schema)
+
+    def stop(self) -> list[str]:
+        """End the thread once what was given is done; return the schemas made, untaken."""
+        self._stopping.set()
+        self._given.put(None)
+        self._thread.join()
+        made: list[str] = []
+        while not self._ready.empty():
+            item = self._ready.get()
+            if isinstance(item, str):
+                made.append(item)
+        if self._error is not None:
+            raise self._error
+        return made
+
+    def _work(self) -> None:
+        import psycopg
+
+        try:
+            with psycopg.connect(self._url, autocommit=True) as connection:
+                if self._room is None:
+                    while (schema := self._given.get()) is not None:
+                        connection.execute(self._statement(schema).encode())
+                    return
+                while not self._stopping.is_set():
+                    if self._room.acquire(timeout=0.1):
+                        schema = f"rbt_test_{uuid.uuid4().hex}"
+                        connection.execute(self._statement(schema).encode())
+                        self._ready.put(schema)
+        except BaseException as exc:
+            self._error = exc
+            self._ready.put(exc)
 
 
 def _run_postgres(url: str, statement: str) -> None:
@@ -214,11 +367,18 @@ def _run_postgres(url: str, statement: str) -> None:
 @pytest.fixture(name="migrated_templates", scope="session")
 def fixture_migrated_templates(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> MigratedTemplates:
-    return MigratedTemplates(
-        tmp_path_factory.mktemp("templates"),
+) -> Iterator[MigratedTemplates]:
+    # xdist workers of one run share the run's base directory, and with it one set of templates.
+    shared = tmp_path_factory.getbasetemp().parent
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    directory = shared / "templates" if worker else tmp_path_factory.mktemp("templates")
+    directory.mkdir(exist_ok=True)
+    templates = MigratedTemplates(
+        directory,
         lambda: str(request.getfixturevalue("postgres_url")),
     )
+    yield templates
+    templates.close()
 
 
 @pytest.fixture(name="databases")

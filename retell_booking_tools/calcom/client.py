@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import partial
+from functools import cache, partial
 from importlib import metadata
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeGuard, TypeVar
@@ -105,7 +105,9 @@ _SLOTS_BY_DAY: Final = TypeAdapter(dict[str, list[_SlotStart]])
 _BOOKINGS: Final = TypeAdapter(list[Booking])
 
 
+@cache
 def _user_agent() -> str:
+    """Read from the installed metadata once: a scan of ``sys.path`` per client adds up."""
     try:
         version = metadata.version("retell-booking-tools")
     except metadata.PackageNotFoundError:

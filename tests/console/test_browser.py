@@ -30,6 +30,9 @@ CHROMIUM_ARGS = [
 SERVER = Path(__file__).with_name("console_server.py")
 PASSWORD = "correct horse battery staple"
 
+# One server and one browser for the module: its tests run on one xdist worker.
+pytestmark = pytest.mark.xdist_group("console-browser")
+
 
 @attrs.frozen
 class Served:

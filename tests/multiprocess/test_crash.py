@@ -13,7 +13,8 @@ from retell_booking_tools.domain import Relationship
 from retell_booking_tools.repository import Repository
 from retell_booking_tools.testing import Fault, FaultKind
 
-pytestmark = pytest.mark.postgres
+# Server processes each hold a pool of connections: one cluster at a time, on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("multiprocess")]
 
 PHONE = "+4915112345678"
 

@@ -23,7 +23,8 @@ from retell_booking_tools.testing import (
 if TYPE_CHECKING:
     from conftest import Database
 
-pytestmark = pytest.mark.postgres
+# Server processes each hold a pool of connections: one cluster at a time, on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("multiprocess")]
 
 EVENT_TYPE_ID = 2563193
 CALCOM_KEY = "cal_test_emulator_key"

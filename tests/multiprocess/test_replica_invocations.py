@@ -12,7 +12,8 @@ from retell_booking_tools.domain import Relationship
 from retell_booking_tools.repository import PostgresRepository, Repository
 from retell_booking_tools.testing import SimulatedCall
 
-pytestmark = pytest.mark.postgres
+# Server processes each hold a pool of connections: one cluster at a time, on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("multiprocess")]
 
 PHONE = "+4915112345678"
 TOOL = "collect_appointment_data"

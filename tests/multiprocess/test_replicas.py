@@ -21,7 +21,8 @@ from retell_booking_tools.repository import PostgresRepository, Repository
 if TYPE_CHECKING:
     pass
 
-pytestmark = pytest.mark.postgres
+# Server processes each hold a pool of connections: one cluster at a time, on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("multiprocess")]
 
 IDENTICAL_DELIVERIES = 20
 SAME_CALLER_PAIRS = 4

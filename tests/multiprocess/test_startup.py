@@ -11,7 +11,8 @@ from replicas import Replica, replica_environment
 if TYPE_CHECKING:
     from conftest import Databases
 
-pytestmark = pytest.mark.postgres
+# Server processes each hold a pool of connections: one cluster at a time, on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("multiprocess")]
 
 
 def test_a_replica_on_a_schema_that_was_never_upgraded_exits_naming_db_upgrade(
