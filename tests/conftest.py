@@ -8,6 +8,10 @@ Stores on every backend:
 - ``databases``: fresh databases that can be opened more than once (two "processes")
   or left un-upgraded.
 
+The whole backend on each of them: ``world`` (``agent_backend.World``: the app, the
+Cal.com emulator, a Retell simulator and a test clock), with ``requires_confirmation`` and
+``language`` for a test module to override.
+
 PostgreSQL tests run against ``RETELL_BOOKING_TEST_POSTGRES_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``), each in a schema of its own that is dropped
 afterwards, so concurrent runs (and the xdist workers of one run) never see each other.
@@ -35,6 +39,7 @@ from typing import Any, Literal
 import attrs
 import pytest
 import stamina
+from agent_backend import World, open_world
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
@@ -409,3 +414,24 @@ async def fixture_repository(
     """A fresh store on each backend in turn."""
     kind: Backend = request.param
     return await make_repository(kind)
+
+
+@pytest.fixture(name="requires_confirmation")
+def fixture_requires_confirmation() -> bool:
+    """Instant-confirm event type unless a test overrides this fixture."""
+    return False
+
+
+@pytest.fixture(name="language")
+def fixture_language() -> str:
+    return "en"
+
+
+@pytest.fixture(name="world")
+async def fixture_world(
+    repository: Repository, requires_confirmation: bool, language: str
+) -> AsyncIterator[World]:
+    async with open_world(
+        repository, requires_confirmation=requires_confirmation, language=language
+    ) as world:
+        yield world

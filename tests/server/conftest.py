@@ -14,7 +14,7 @@ from agent_backend import World, open_world
 from retell_booking_tools.repository.memory import InMemoryRepository
 
 
-@pytest.fixture(name="world")
+@pytest.fixture(name="edge_world")
 async def fixture_world() -> AsyncIterator[World]:
     async with open_world(InMemoryRepository()) as world:
         yield world

@@ -22,19 +22,19 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 class TestLongCalls:
     """A call object as long as an hour of talk is answered like any other."""
 
-    async def test_sixty_minute_call_books_through_a_function_call(self, world: World) -> None:
+    async def test_sixty_minute_call_books_through_a_function_call(self, edge_world: World) -> None:
         """An hour of transcript in every form Retell sends still books."""
         call = RetellSimulator.long_call_object("call_long", minutes=60, from_number=CALLER)
-        body = world.retell.body("collect_appointment_data", ARGS, call)
+        body = edge_world.retell.body("collect_appointment_data", ARGS, call)
         assert len(body) > 1.5 * 1024 * 1024  # an hour of talk, far over the old 256 KiB
 
-        response = await world.retell.post("collect_appointment_data", body)
+        response = await edge_world.retell.post("collect_appointment_data", body)
 
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "booked"
-        assert world.booking_posts() == 1
+        assert edge_world.booking_posts() == 1
 
-    async def test_sixty_minute_call_analyzed_event_is_stored(self, world: World) -> None:
+    async def test_sixty_minute_call_analyzed_event_is_stored(self, edge_world: World) -> None:
         """``call_analyzed`` of a long call is stored, not lost to a 413."""
         call = RetellSimulator.long_call_object(
             "call_long",
@@ -45,51 +45,53 @@ class TestLongCalls:
         )
         body = json.dumps({"event": "call_analyzed", "call": call}).encode()
 
-        response = await world.retell.post_event(body)
+        response = await edge_world.retell.post_event(body)
 
         assert response.status_code == 204
-        stored = await world.repository.get_call("call_long")
+        stored = await edge_world.repository.get_call("call_long")
         assert stored is not None
         assert stored.disconnection_reason == "user_hangup"
 
     async def test_body_over_the_configured_limit_is_413(self) -> None:
         """``RETELL_BOOKING_MAX_BODY_BYTES`` bounds what is read."""
-        async with open_world(InMemoryRepository(), max_body_bytes=1024 * 1024) as world:
+        async with open_world(InMemoryRepository(), max_body_bytes=1024 * 1024) as edge_world:
             call = RetellSimulator.long_call_object("call_long", minutes=60, from_number=CALLER)
-            body = world.retell.body("collect_appointment_data", ARGS, call)
+            body = edge_world.retell.body("collect_appointment_data", ARGS, call)
 
-            response = await world.retell.post("collect_appointment_data", body)
-            event = await world.retell.post_event(
+            response = await edge_world.retell.post("collect_appointment_data", body)
+            event = await edge_world.retell.post_event(
                 json.dumps({"event": "call_ended", "call": call}).encode()
             )
 
             assert response.status_code == event.status_code == 413
-            assert world.calcom.requests == []
-            assert await world.repository.get_call("call_long") is None
+            assert edge_world.calcom.requests == []
+            assert await edge_world.repository.get_call("call_long") is None
 
 
 class TestArgsOnly:
     """A tool with "Payload: args only" gets an error that says which setting to change."""
 
-    async def test_args_only_body_is_400_naming_the_setting(self, world: World) -> None:
+    async def test_args_only_body_is_400_naming_the_setting(self, edge_world: World) -> None:
         """The error names ``args_at_root`` as Retell's dashboard shows it, and the fix."""
-        response = await world.retell.post("collect_appointment_data", json.dumps(ARGS).encode())
+        response = await edge_world.retell.post(
+            "collect_appointment_data", json.dumps(ARGS).encode()
+        )
 
         assert response.status_code == 400
         error = response.json()["error"]
         assert "args_at_root" in error
         assert "Payload: args only" in error
         assert "turn it off" in error
-        assert world.calcom.requests == []
+        assert edge_world.calcom.requests == []
 
     async def test_args_only_warns_once_per_tool(
-        self, world: World, caplog: pytest.LogCaptureFixture
+        self, edge_world: World, caplog: pytest.LogCaptureFixture
     ) -> None:
         """However often it comes, each tool's args-only setting is one WARNING line."""
         caplog.set_level(logging.WARNING)
         for _ in range(3):
-            await world.retell.post("collect_appointment_data", json.dumps(ARGS).encode())
-        await world.retell.post("find_appointments", b"{}")
+            await edge_world.retell.post("collect_appointment_data", json.dumps(ARGS).encode())
+        await edge_world.retell.post("find_appointments", b"{}")
 
         warnings = _warnings(caplog)
         assert len(warnings) == 2
@@ -107,36 +109,38 @@ class TestToolNameInTheBody:
         ids=["without-name", "other-tool"],
     )
     async def test_body_for_another_tool_is_400_and_runs_nothing(
-        self, world: World, body_fields: dict[str, Any], named: str
+        self, edge_world: World, body_fields: dict[str, Any], named: str
     ) -> None:
         """A ``confirm_existing`` body (or one naming no tool) posted to cancel runs nothing."""
-        await world.book("call_1")
-        requests_before = len(world.calcom.requests)
-        call = world.retell.call_object("call_2", from_number=CALLER)
+        await edge_world.book("call_1")
+        requests_before = len(edge_world.calcom.requests)
+        call = edge_world.retell.call_object("call_2", from_number=CALLER)
         body = json.dumps({"call": call, "args": {}, **body_fields}).encode()
 
-        response = await world.retell.post("cancel_appointment", body)
+        response = await edge_world.retell.post("cancel_appointment", body)
 
         assert response.status_code == 400
         error = response.json()["error"]
         assert named in error
         assert "'cancel_appointment'" in error
         assert "tools sync" in error
-        assert len(world.calcom.requests) == requests_before
-        assert await world.repository.get_call("call_2") is None
+        assert len(edge_world.calcom.requests) == requests_before
+        assert await edge_world.repository.get_call("call_2") is None
 
 
 class TestChatEvents:
     """An account-level webhook's chat events are acknowledged and stored nowhere."""
 
     @pytest.mark.parametrize("event", ["chat_started", "chat_ended", "chat_analyzed"])
-    async def test_chat_event_is_204_and_stores_nothing(self, world: World, event: str) -> None:
+    async def test_chat_event_is_204_and_stores_nothing(
+        self, edge_world: World, event: str
+    ) -> None:
         """Retell gets its 2xx, so it does not retry; no call record appears."""
         chat = {"chat_id": "chat_1", "agent_id": "agent_chat", "chat_status": "ongoing"}
         body = json.dumps({"event": event, "chat": chat}).encode()
 
-        response = await world.retell.post_event(body)
+        response = await edge_world.retell.post_event(body)
 
         assert response.status_code == 204
-        assert await world.repository.get_call("chat_1") is None
-        assert await world.repository.tool_call_records() == []
+        assert await edge_world.repository.get_call("chat_1") is None
+        assert await edge_world.repository.tool_call_records() == []

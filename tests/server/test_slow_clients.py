@@ -18,12 +18,12 @@ ARGS = {"customer_name": "Max Mustermann", "date": "2025-10-10", "time": "11:00"
 PATH = "/retell/functions/collect_appointment_data"
 
 
-def _signed_body(world: World) -> tuple[bytes, dict[str, str]]:
-    call = world.retell.call_object("call_slow", from_number=CALLER)
-    body = world.retell.body("collect_appointment_data", ARGS, call)
+def _signed_body(edge_world: World) -> tuple[bytes, dict[str, str]]:
+    call = edge_world.retell.call_object("call_slow", from_number=CALLER)
+    body = edge_world.retell.body("collect_appointment_data", ARGS, call)
     headers = {
         "content-type": "application/json",
-        SIGNATURE_HEADER: sign(body, RETELL_KEY, at=world.clock()),
+        SIGNATURE_HEADER: sign(body, RETELL_KEY, at=edge_world.clock()),
     }
     return body, headers
 
@@ -33,8 +33,8 @@ class TestStalledBody:
 
     async def test_stalled_body_is_408_closes_the_connection_and_runs_nothing(self) -> None:
         """Headers and five bytes, then silence: 408 with ``connection: close``."""
-        async with open_world(InMemoryRepository(), body_timeout_seconds=0.2) as world:
-            body, headers = _signed_body(world)
+        async with open_world(InMemoryRepository(), body_timeout_seconds=0.2) as edge_world:
+            body, headers = _signed_body(edge_world)
 
             async def stalled() -> AsyncIterator[bytes]:
                 yield body[:5]
@@ -42,25 +42,25 @@ class TestStalledBody:
                 yield body[5:]
 
             response = await asyncio.wait_for(
-                world.http.post(PATH, content=stalled(), headers=headers), timeout=10
+                edge_world.http.post(PATH, content=stalled(), headers=headers), timeout=10
             )
 
             assert response.status_code == 408
             assert response.headers["connection"] == "close"
-            assert world.calcom.requests == []
-            assert await world.repository.get_call("call_slow") is None
+            assert edge_world.calcom.requests == []
+            assert await edge_world.repository.get_call("call_slow") is None
 
     async def test_slow_but_complete_body_is_answered(self) -> None:
         """A body that arrives in pieces within the timeout is served as usual."""
-        async with open_world(InMemoryRepository(), body_timeout_seconds=5) as world:
-            body, headers = _signed_body(world)
+        async with open_world(InMemoryRepository(), body_timeout_seconds=5) as edge_world:
+            body, headers = _signed_body(edge_world)
 
             async def trickle() -> AsyncIterator[bytes]:
                 for start in range(0, len(body), 64):
                     await asyncio.sleep(0.001)
                     yield body[start : start + 64]
 
-            response = await world.http.post(PATH, content=trickle(), headers=headers)
+            response = await edge_world.http.post(PATH, content=trickle(), headers=headers)
 
             assert response.status_code == 200
             assert response.json()["status"] == "booked"
@@ -70,12 +70,12 @@ class TestDisconnectMidBody:
     """A client that goes away mid-body is one INFO line, answered nothing."""
 
     async def test_disconnect_mid_body_logs_one_info_line_and_sends_nothing(
-        self, world: World, caplog: pytest.LogCaptureFixture
+        self, edge_world: World, caplog: pytest.LogCaptureFixture
     ) -> None:
         """No tool runs, no response is sent, no ERROR and no traceback are logged."""
         caplog.set_level(logging.DEBUG)
-        body, headers = _signed_body(world)
-        app = create_app(runtime=world.runtime, clock=world.clock)
+        body, headers = _signed_body(edge_world)
+        app = create_app(runtime=edge_world.runtime, clock=edge_world.clock)
         incoming: list[dict[str, Any]] = [
             {"type": "http.request", "body": body[:10], "more_body": True},
             {"type": "http.disconnect"},
@@ -107,8 +107,8 @@ class TestDisconnectMidBody:
         await app(scope, receive, send)
 
         assert sent == []
-        assert world.calcom.requests == []
-        assert await world.repository.get_call("call_slow") is None
+        assert edge_world.calcom.requests == []
+        assert await edge_world.repository.get_call("call_slow") is None
         lines = [r for r in caplog.records if r.name.startswith("retell_booking_tools")]
         assert [r.levelno for r in lines] == [logging.INFO]
         assert "disconnected" in lines[0].getMessage()
