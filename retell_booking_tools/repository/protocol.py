@@ -32,7 +32,8 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
   business of their call;
 - the read-only listings (``find_customer``, ``list_appointments``, ``list_links``,
   ``tool_call_records``, ``tool_outcome_counts``) serve reports (``doctor``, ``stats``,
-  metrics) and change nothing.
+  metrics) and change nothing; they list every business's rows, each carrying its
+  ``business_id`` (a tool-call record its call's, ``default`` while the call is unknown).
 """
 
 from __future__ import annotations
@@ -263,8 +264,11 @@ class Reports(Protocol):
         """
         ...
 
-    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
-        """How many function calls ended with each (tool, status), over all time.
+    async def tool_outcome_counts(
+        self, *, business_id: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """How many function calls ended with each (tool, status), over all time: of every
+        business, or of the calls of ``business_id`` only.
 
         A finished call counts under its result's status; an abandoned, unfinished one under
         ``error``; one still running is not counted.
