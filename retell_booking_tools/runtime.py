@@ -111,6 +111,7 @@ async def build_runtime(
         duplicate_alert_threshold=settings.duplicate_alert_threshold,
         clock=clock,
         shared=RedisCounters(settings.redis_url.get_secret_value()) if settings.redis_url else None,
+        businesses={business.id: business.timezone for business in businesses},
     )
     budgets = budget_store(settings, repository) if settings.calcom_rate_limit else None
     slots = shared_slots(repository)
@@ -121,7 +122,7 @@ async def build_runtime(
             base_url=business.calcom_api_url,
             timeout=settings.calcom_timeout_seconds,
             transport=calcom_transport,
-            on_request=telemetry.on_calcom_request,
+            on_request=telemetry.calcom_hook(business.id),
             budget=rate_budget(settings, keys[business.id], repository, clock, store=budgets),
         )
         store = store_for_business(repository, business.id)

@@ -177,7 +177,12 @@ class InMemoryRepository:
         self._misses.append((call_id, number, at))
 
     async def reference_misses(
-        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+        self,
+        *,
+        since: datetime,
+        call_id: str | None = None,
+        number: str | None = None,
+        business_id: str | None = None,
     ) -> int:
         return sum(
             1
@@ -185,6 +190,7 @@ class InMemoryRepository:
             if at >= since
             and (call_id is None or missed_call == call_id)
             and (number is None or missed_number == number)
+            and (business_id is None or self._business_of_call(missed_call) == business_id)
         )
 
     async def list_customers(self) -> list[Customer]:

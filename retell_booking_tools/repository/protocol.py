@@ -149,9 +149,15 @@ class AppointmentStore(Protocol):
         ...
 
     async def reference_misses(
-        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+        self,
+        *,
+        since: datetime,
+        call_id: str | None = None,
+        number: str | None = None,
+        business_id: str | None = None,
     ) -> int:
-        """How many wrong references since ``since``, of that call and/or that number."""
+        """How many wrong references since ``since``, of that call and/or that number and/or
+        the calls of that business (``default`` for a call not stored)."""
         ...
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:

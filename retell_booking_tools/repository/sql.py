@@ -201,12 +201,10 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
     )
 
 
-def _business_of_tool_call() -> sa.ColumnElement[str]:
-    """The business of a tool call's call (``default`` while the call is not stored)."""
+def _business_of_call(call_id: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """The business of the call ``call_id`` names (``default`` while it is not stored)."""
     return sa.func.coalesce(
-        sa.select(calls.c.business_id)
-        .where(calls.c.call_id == tool_calls.c.call_id)
-        .scalar_subquery(),
+        sa.select(calls.c.business_id).where(calls.c.call_id == call_id).scalar_subquery(),
         sa.literal(DEFAULT_BUSINESS_ID),
     )
 
@@ -506,7 +504,12 @@ class SqlRepository(abc.ABC):
         await self._transact("record_reference_miss", lambda conn: conn.execute(statement))
 
     async def reference_misses(
-        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+        self,
+        *,
+        since: datetime,
+        call_id: str | None = None,
+        number: str | None = None,
+        business_id: str | None = None,
     ) -> int:
         query = (
             sa.select(sa.func.count())
@@ -517,6 +520,8 @@ class SqlRepository(abc.ABC):
             query = query.where(reference_misses.c.call_id == call_id)
         if number is not None:
             query = query.where(reference_misses.c.number == number)
+        if business_id is not None:
+            query = query.where(_business_of_call(reference_misses.c.call_id) == business_id)
         return await self._transact(
             "reference_misses", lambda conn: int(conn.execute(query).scalar_one())
         )
@@ -845,9 +850,9 @@ class SqlRepository(abc.ABC):
         self, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[ToolCallRecord]:
         at = sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
-        query = sa.select(tool_calls, _business_of_tool_call().label("business_id")).order_by(
-            at, *_TOOL_CALL_KEY
-        )
+        query = sa.select(
+            tool_calls, _business_of_call(tool_calls.c.call_id).label("business_id")
+        ).order_by(at, *_TOOL_CALL_KEY)
         if since is not None:
             query = query.where(at >= since)
         if until is not None:
@@ -870,7 +875,7 @@ class SqlRepository(abc.ABC):
             tool_calls.c.tool, status
         )
         if business_id is not None:
-            query = query.where(_business_of_tool_call() == business_id)
+            query = query.where(_business_of_call(tool_calls.c.call_id) == business_id)
 
         def work(conn: sa.Connection) -> dict[tuple[str, str], int]:
             rows = conn.execute(query).all()
