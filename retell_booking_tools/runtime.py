@@ -21,6 +21,7 @@ from retell_booking_tools.businesses.served import ServedBusiness, ServedBusines
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
 from retell_booking_tools.ops.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository, store_for_business
@@ -114,7 +115,6 @@ async def build_runtime(
         businesses={business.id: business.timezone for business in businesses},
     )
     budgets = budget_store(settings, repository) if settings.calcom_rate_limit else None
-    slots = shared_slots(repository)
     served = []
     for business in businesses:
         calcom = CalcomClient(
@@ -136,7 +136,7 @@ async def build_runtime(
                 slots_reuse_seconds=settings.slots_reuse_seconds,
             ),
             clock=clock,
-            shared_slots=slots,
+            shared_slots=shared_slots(repository, business.id),
         )
         served.append(ServedBusiness(business, core, store))
     cores = ServedBusinesses(businesses, tuple(served))
@@ -209,11 +209,14 @@ def budget_store(settings: Settings, repository: Repository) -> BudgetStore:
     return InProcessBudgetStore()
 
 
-def shared_slots(repository: Repository) -> SharedSlots | None:
-    """Slot reads shared by every replica on a PostgreSQL store; None elsewhere."""
+def shared_slots(
+    repository: Repository, business_id: str = DEFAULT_BUSINESS_ID
+) -> SharedSlots | None:
+    """Business ``business_id``'s slot reads, shared by every replica on a PostgreSQL store
+    (never with another business's); None elsewhere."""
     engine = getattr(repository, "engine", None)
     if engine is None or engine.dialect.name != "postgresql":
         return None
     from retell_booking_tools.repository.slot_cache import PostgresSlotCache
 
-    return PostgresSlotCache(engine)
+    return PostgresSlotCache(engine, business_id=business_id)
