@@ -220,6 +220,43 @@ async def test_upstream_errors_in_redis_add_up_across_replicas_and_restarts(
 
 
 @pytest.mark.parametrize("repository", ["memory"], indirect=True)
+async def test_upstream_errors_in_redis_are_kept_per_business_and_earlier_ones_are_defaults(
+    world: World, redis_prefix: str
+) -> None:
+    """Each business's failures are its own series; a count from before businesses (a
+    bare kind) stays in the series of ``default``."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    await client.hincrby(f"{redis_prefix}:upstream_errors", "CalcomNotFound", 3)
+    await client.aclose()
+    telemetry = Telemetry(
+        world.repository,
+        shared=RedisCounters(REDIS_URL, prefix=redis_prefix),
+        businesses={"default": "UTC", "salon-ana": "America/New_York"},
+    )
+    for business_id in ("default", "salon-ana"):
+        async with CalcomClient(
+            api_key=CALCOM_KEY,
+            transport=world.calcom.transport,
+            on_request=telemetry.calcom_hook(business_id),
+        ) as calcom:
+            with pytest.raises(CalcomNotFound):
+                await calcom.get_booking("no-such-booking")
+
+    text = (await telemetry.render()).decode()
+    await telemetry.aclose()
+
+    assert (
+        'retell_booking_upstream_errors_total{business="default",kind="CalcomNotFound"} 4.0' in text
+    )
+    assert (
+        'retell_booking_upstream_errors_total{business="salon-ana",kind="CalcomNotFound"} 1.0'
+        in text
+    )
+
+
+@pytest.mark.parametrize("repository", ["memory"], indirect=True)
 async def test_measurements_reach_an_opentelemetry_meter_provider(world: World) -> None:
     """With a MeterProvider configured, tool outcomes and Cal.com failures are recorded there."""
     from opentelemetry.sdk.metrics import MeterProvider
