@@ -16,11 +16,11 @@ import typer
 
 from retell_booking_tools.config import Language, Settings
 from retell_booking_tools.errors import ConfigurationError, RetellBookingError
-from retell_booking_tools.ops.history import appointment_history, call_history
+from retell_booking_tools.ops.history import appointment_history, call_history, find_history
 from retell_booking_tools.ops.logs import configure_logging
 
 if TYPE_CHECKING:
-    from retell_booking_tools.businesses import Businesses
+    from retell_booking_tools.businesses import Business, Businesses
     from retell_booking_tools.repository.protocol import Repository
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -39,6 +39,14 @@ app.add_typer(businesses_app, name="businesses")
 
 T = TypeVar("T")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+BusinessOption = Annotated[
+    str | None,
+    typer.Option(
+        "--business",
+        help="Only this business (an id of RETELL_BOOKING_BUSINESSES); default: every one.",
+        metavar="ID",
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -60,6 +68,24 @@ def _businesses(settings: Settings) -> Businesses:
         return Businesses.from_settings(settings)
     except RetellBookingError as exc:
         raise _fail(str(exc), 2) from None
+
+
+def _chosen(settings: Settings, business_id: str | None) -> list[Business]:
+    """Every business, or the one ``--business`` names (an unknown id fails, naming the ids)."""
+    registry = _businesses(settings)
+    if business_id is None:
+        return list(registry)
+    business = registry.get(business_id)
+    if business is None:
+        raise _fail(f"no business {business_id!r}; businesses: {', '.join(registry.ids)}", 2)
+    return [business]
+
+
+def _views(repository: Repository, businesses: list[Business]) -> dict[str, Repository]:
+    """Each business's view of the store, by id, in the order of the businesses."""
+    from retell_booking_tools.repository.protocol import store_for_business
+
+    return {business.id: store_for_business(repository, business.id) for business in businesses}
 
 
 def _with_repository(action: Callable[[Repository], Awaitable[T]]) -> T:
@@ -126,16 +152,18 @@ _CALL_LINES = (
 
 
 @calls_app.command("show")
-def calls_show(call_id: str, as_json: JsonFlag = False) -> None:
-    """A call and every appointment it touched."""
+def calls_show(call_id: str, as_json: JsonFlag = False, business_id: BusinessOption = None) -> None:
+    """A call and every appointment it touched, in whichever business holds it."""
+    chosen = _chosen(_settings(), business_id)
     found = _shown(
-        _with_repository(lambda repo: call_history(repo, call_id)),
+        _with_repository(lambda repo: find_history(_views(repo, chosen), call_history, call_id)),
         as_json,
-        missing=f"no call {call_id!r}",
+        missing=f"no call {call_id!r}{_in_business(business_id)}",
     )
     if found is None:
         return
     typer.echo(f"call {found['call_id']}")
+    typer.echo(f"  business: {found['business_id']}")
     for label, key in _CALL_LINES:
         if found.get(key) is not None:
             typer.echo(f"  {label}: {found[key]}")
@@ -159,19 +187,28 @@ def _shown(found: dict[str, Any] | None, as_json: bool, *, missing: str) -> dict
     return found
 
 
+def _in_business(business_id: str | None) -> str:
+    return "" if business_id is None else f" in business {business_id!r}"
+
+
 def _reference(reference: str | None) -> str:
     """The reference part of a line that names an appointment (", reference K7F2QX")."""
     return f", reference {reference}" if reference else ""
 
 
 @appointments_app.command("show")
-def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
+def appointments_show(
+    reference: str, as_json: JsonFlag = False, business_id: BusinessOption = None
+) -> None:
     """An appointment (by id, Cal.com booking uid or booking reference) and every call linked
-    to it."""
+    to it, in whichever business holds it."""
+    chosen = _chosen(_settings(), business_id)
     found = _shown(
-        _with_repository(lambda repo: appointment_history(repo, reference)),
+        _with_repository(
+            lambda repo: find_history(_views(repo, chosen), appointment_history, reference)
+        ),
         as_json,
-        missing=f"no appointment {reference!r}",
+        missing=f"no appointment {reference!r}{_in_business(business_id)}",
     )
     if found is None:
         return
@@ -182,6 +219,7 @@ def appointments_show(reference: str, as_json: JsonFlag = False) -> None:
         f"{appointment['status']}, {appointment['start']} to {appointment['end']} "
         f"[{appointment['timezone']}]"
     )
+    typer.echo(f"  business: {found['business_id']}")
     for link in found["links"]:
         typer.echo(
             f"  call {link['call_id']}: {link['relationship']} at {link['linked_at']} "
@@ -231,40 +269,53 @@ def doctor(
     ] = None,
     as_json: JsonFlag = False,
     fix: Annotated[bool, typer.Option("--fix", help="Repair what can be repaired.")] = False,
+    business_id: BusinessOption = None,
 ) -> None:
-    """Find calls, appointments and Cal.com bookings that disagree; exit 1 if any remain."""
-    from retell_booking_tools.calcom.client import CalcomClient
-    from retell_booking_tools.ops.doctor import Doctor, DoctorReport
+    """Find calls, appointments and Cal.com bookings that disagree, each business with its own
+    Cal.com key; exit 1 if any remain."""
+    from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
+    from retell_booking_tools.ops.doctor import DoctorReports, examine_businesses
     from retell_booking_tools.ops.stats import day_start
 
     settings = _settings()
-    try:
-        api_key, _ = settings.require_calcom()
-    except RetellBookingError as exc:
-        raise _fail(str(exc), 2) from None
-    first_day = _parse_day(since) if since else _today(settings) - timedelta(days=30)
-
-    async def run(repository: Repository) -> DoctorReport:
-        async with CalcomClient(
-            api_key=api_key,
-            base_url=settings.calcom_api_url,
-            timeout=settings.calcom_timeout_seconds,
-        ) as calcom:
-            with _progress_bar() as progress:
-                checkup = Doctor.configured(
-                    settings, repository=repository, calcom=calcom, progress=progress
-                )
-                return await checkup.run(since=day_start(first_day, settings.zone), fix=fix)
-
-    report = _with_repository(run)
-    if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
+    chosen = _chosen(settings, business_id)
+    if settings.businesses is None:
+        try:
+            api_key, _ = settings.require_calcom()
+        except RetellBookingError as exc:
+            raise _fail(str(exc), 2) from None
+        keys = {DEFAULT_BUSINESS_ID: api_key}
     else:
-        _print_problems("fixed", report.fixed)
-        _print_problems("problems", report.problems)
-        if report.healthy:
-            typer.echo("no problems found")
-    if not report.healthy:
+        keys = {b.id: key for b in chosen if (key := b.calcom_api_key()) is not None}
+    first_day = _parse_day(since) if since else None
+
+    def start(business: Business) -> datetime:
+        today = datetime.now(business.zone).date()
+        return day_start(first_day or today - timedelta(days=30), business.zone)
+
+    async def run(repository: Repository) -> DoctorReports:
+        with _progress_bar() as progress:
+            return await examine_businesses(
+                chosen,
+                settings=settings,
+                repository=repository,
+                keys=keys,
+                since=start,
+                fix=fix,
+                progress=progress,
+            )
+
+    reports = _with_repository(run)
+    if as_json:
+        typer.echo(json.dumps(reports.to_json(), indent=2))
+    else:
+        for entry in reports.businesses:
+            typer.echo(f"business {entry.business_id}")
+            _print_problems("fixed", entry.report.fixed)
+            _print_problems("problems", entry.report.problems)
+            if entry.report.healthy:
+                typer.echo("no problems found")
+    if not reports.healthy:
         raise typer.Exit(1)
 
 
@@ -272,25 +323,57 @@ def doctor(
 def stats(
     days: Annotated[int, typer.Option(min=1, help="How many days, ending today.")] = 7,
     as_json: JsonFlag = False,
+    business_id: BusinessOption = None,
 ) -> None:
-    """Calls, bookings, duplicates, conflicts, errors and orphaned calls per business day."""
-    from retell_booking_tools.ops.stats import daily_stats
+    """Calls, bookings, duplicates, conflicts, errors and orphaned calls per business day, for
+    each business in its own time zone."""
+    from retell_booking_tools.ops.stats import DayStats, daily_stats
 
     settings = _settings()
-    now = datetime.now(settings.zone)
-    found = _with_repository(lambda repo: daily_stats(repo, days=days, zone=settings.zone, now=now))
+    chosen = _chosen(settings, business_id)
+
+    async def run(repository: Repository) -> list[tuple[Business, list[DayStats]]]:
+        views = _views(repository, chosen)
+        return [
+            (
+                business,
+                await daily_stats(
+                    views[business.id],
+                    days=days,
+                    zone=business.zone,
+                    now=datetime.now(business.zone),
+                    business_id=business.id,
+                ),
+            )
+            for business in chosen
+        ]
+
+    found = _with_repository(run)
     if as_json:
-        typer.echo(json.dumps({"days": [day.to_json() for day in found]}, indent=2))
+        entries = [
+            {
+                "business_id": business.id,
+                "timezone": business.timezone,
+                "days": [day.to_json() for day in per_day],
+            }
+            for business, per_day in found
+        ]
+        typer.echo(
+            json.dumps(entries[0] if len(entries) == 1 else {"businesses": entries}, indent=2)
+        )
         return
     from rich.console import Console
     from rich.table import Table
 
     columns = ("calls", "bookings", "duplicates", "conflicts", "errors", "orphaned_calls")
-    table = Table("date", *columns, "duplicate_rate", title=f"per day ({settings.timezone})")
-    for day in found:
-        row = day.to_json()
-        table.add_row(row["date"], *(str(row[c]) for c in columns), f"{day.duplicate_rate:.1%}")
-    Console(width=140).print(table)
+    for business, per_day in found:
+        table = Table(
+            "date", *columns, "duplicate_rate", title=f"{business.id} per day ({business.timezone})"
+        )
+        for day in per_day:
+            row = day.to_json()
+            table.add_row(row["date"], *(str(row[c]) for c in columns), f"{day.duplicate_rate:.1%}")
+        Console(width=140).print(table)
 
 
 def _print_problems(title: str, problems: Any) -> None:
@@ -338,10 +421,6 @@ def _parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise _fail(f"not a date (YYYY-MM-DD): {text!r}", 2) from None
-
-
-def _today(settings: Settings) -> date:
-    return datetime.now(settings.zone).date()
 
 
 BaseUrl = Annotated[

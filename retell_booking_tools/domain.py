@@ -393,6 +393,8 @@ class ToolCallRecord:
     abandoned: bool = False
     result: dict[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
     booking_uid: str | None = None
+    business_id: str = attrs.field(default=DEFAULT_BUSINESS_ID, eq=False)
+    """The business of its call (``default`` while the call itself is not stored)."""
 
     @property
     def at(self) -> datetime:

@@ -21,6 +21,7 @@ from retell_booking_tools.businesses.served import ServedBusiness, ServedBusines
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
 from retell_booking_tools.ops.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.factory import open_repository
 from retell_booking_tools.repository.protocol import Repository, store_for_business
@@ -111,9 +112,9 @@ async def build_runtime(
         duplicate_alert_threshold=settings.duplicate_alert_threshold,
         clock=clock,
         shared=RedisCounters(settings.redis_url.get_secret_value()) if settings.redis_url else None,
+        businesses={business.id: business.timezone for business in businesses},
     )
     budgets = budget_store(settings, repository) if settings.calcom_rate_limit else None
-    slots = shared_slots(repository)
     served = []
     for business in businesses:
         calcom = CalcomClient(
@@ -121,7 +122,7 @@ async def build_runtime(
             base_url=business.calcom_api_url,
             timeout=settings.calcom_timeout_seconds,
             transport=calcom_transport,
-            on_request=telemetry.on_calcom_request,
+            on_request=telemetry.calcom_hook(business.id),
             budget=rate_budget(settings, keys[business.id], repository, clock, store=budgets),
         )
         store = store_for_business(repository, business.id)
@@ -135,7 +136,7 @@ async def build_runtime(
                 slots_reuse_seconds=settings.slots_reuse_seconds,
             ),
             clock=clock,
-            shared_slots=slots,
+            shared_slots=shared_slots(repository, business.id),
         )
         served.append(ServedBusiness(business, core, store))
     cores = ServedBusinesses(businesses, tuple(served))
@@ -208,11 +209,14 @@ def budget_store(settings: Settings, repository: Repository) -> BudgetStore:
     return InProcessBudgetStore()
 
 
-def shared_slots(repository: Repository) -> SharedSlots | None:
-    """Slot reads shared by every replica on a PostgreSQL store; None elsewhere."""
+def shared_slots(
+    repository: Repository, business_id: str = DEFAULT_BUSINESS_ID
+) -> SharedSlots | None:
+    """Business ``business_id``'s slot reads, shared by every replica on a PostgreSQL store
+    (never with another business's); None elsewhere."""
     engine = getattr(repository, "engine", None)
     if engine is None or engine.dialect.name != "postgresql":
         return None
     from retell_booking_tools.repository.slot_cache import PostgresSlotCache
 
-    return PostgresSlotCache(engine)
+    return PostgresSlotCache(engine, business_id=business_id)

@@ -100,7 +100,8 @@ class OfferedSlots:
 
 
 class SharedSlots(Protocol):
-    """Slot reads kept where every replica sees them (the PostgreSQL store)."""
+    """Slot reads kept where every replica sees them (the PostgreSQL store): one business's
+    (one Cal.com account's) reads, never shared with another business's."""
 
     async def get(
         self, key: str, *, fresh_after: datetime

@@ -361,15 +361,23 @@ class Console:
         )
 
     async def _scan(self, runtime: Runtime) -> tuple[Problem, ...]:
+        """Each business checked with its own Cal.com client and view of the store."""
         from retell_booking_tools.ops.doctor import Doctor
 
-        settings = self._settings
-        doctor = Doctor.configured(
-            settings, repository=runtime.repository, calcom=runtime.calcom, clock=self._clock
-        )
-        today = self._clock().astimezone(settings.zone).date()
-        since = day_start(today - timedelta(days=STATS_DAYS), settings.zone)
-        return await doctor.scan(since=since)
+        problems: list[Problem] = []
+        for served in runtime.served:
+            business = served.business
+            doctor = Doctor.of_business(
+                business,
+                self._settings,
+                repository=runtime.repository,
+                calcom=served.core.calcom,
+                clock=self._clock,
+            )
+            today = self._clock().astimezone(business.zone).date()
+            since = day_start(today - timedelta(days=STATS_DAYS), business.zone)
+            problems.extend(await doctor.scan(since=since))
+        return tuple(problems)
 
 
 async def _posted_password(request: Request) -> str:

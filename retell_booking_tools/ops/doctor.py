@@ -15,6 +15,12 @@ Six kinds of problem, each with the booking uid and call id it concerns:
   phone placeholder ``tel-<digits>@<domain>``, which Cal.com e-mails (so its confirmations
   bounce). Still recognised everywhere; reported only, never changed.
 
+A doctor checks one business: its Cal.com key and URL, its event types, its view of the
+store. :func:`examine_businesses` runs one per business, each with its own key; a
+business it cannot check says so as its own problem (``missing_calcom_key``: its key
+variable is unset; ``calcom_unavailable``: its Cal.com refused or did not answer) and the
+others still run.
+
 :meth:`Doctor.run` is a dry run unless ``fix`` is true; repairs are idempotent, mark every
 link they make with ``backfilled`` and ``backfilled_at``, and never touch ``foreign_link``\\ s,
 ``unverified_identity``\\ s or ``legacy_attendee_email``\\ s, which need a person to decide.
@@ -23,9 +29,9 @@ Details never contain names, emails or phone numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -40,19 +46,33 @@ from retell_booking_tools.booking.records import (
     booking_status,
 )
 from retell_booking_tools.calcom.client import CalcomClient
-from retell_booking_tools.calcom.errors import CalcomNotFound
+from retell_booking_tools.calcom.errors import CalcomError, CalcomNotFound
 from retell_booking_tools.calcom.models import Booking
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import Settings
 from retell_booking_tools.domain import (
+    DEFAULT_BUSINESS_ID,
     Appointment,
     Customer,
     Relationship,
 )
 from retell_booking_tools.errors import InvalidArguments
-from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.repository.protocol import Repository, store_for_business
 
-__all__ = ["Doctor", "DoctorReport", "Problem", "ProblemKind"]
+if TYPE_CHECKING:
+    import httpx
+
+    from retell_booking_tools.businesses.model import Business
+
+__all__ = [
+    "BusinessDoctorReport",
+    "Doctor",
+    "DoctorReport",
+    "DoctorReports",
+    "Problem",
+    "ProblemKind",
+    "examine_businesses",
+]
 
 ProblemKind = Literal[
     "unlinked_call",
@@ -61,6 +81,8 @@ ProblemKind = Literal[
     "foreign_link",
     "unverified_identity",
     "legacy_attendee_email",
+    "missing_calcom_key",
+    "calcom_unavailable",
 ]
 
 _REPAIR_ORDER: dict[ProblemKind, int] = {
@@ -70,6 +92,8 @@ _REPAIR_ORDER: dict[ProblemKind, int] = {
     "foreign_link": 3,
     "unverified_identity": 4,
     "legacy_attendee_email": 5,
+    "missing_calcom_key": 6,
+    "calcom_unavailable": 7,
 }
 _LISTED_STATUSES = ("upcoming", "unconfirmed", "past", "cancelled")
 _RELATIONSHIP_BY_STATUS = {
@@ -125,6 +149,36 @@ class DoctorReport:
         }
 
 
+@attrs.frozen
+class BusinessDoctorReport:
+    """One business's report."""
+
+    business_id: str
+    report: DoctorReport
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"business_id", "problems": [...], "fixed": [...]}``."""
+        return {"business_id": self.business_id, **self.report.to_json()}
+
+
+@attrs.frozen
+class DoctorReports:
+    """Every business's report, in the order of the businesses."""
+
+    businesses: tuple[BusinessDoctorReport, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return all(entry.report.healthy for entry in self.businesses)
+
+    def to_json(self) -> dict[str, Any]:
+        """One business: its report (``{"business_id", "problems", "fixed"}``); several:
+        ``{"businesses": [that, ...]}``."""
+        if len(self.businesses) == 1:
+            return self.businesses[0].to_json()
+        return {"businesses": [entry.to_json() for entry in self.businesses]}
+
+
 class Doctor:
     """Compares the store with itself and with Cal.com, and repairs what it safely can."""
 
@@ -139,7 +193,11 @@ class Doctor:
         phone_region: str = "US",
         clock: Clock = system_clock,
         progress: Progress | None = None,
+        business_id: str = DEFAULT_BUSINESS_ID,
     ) -> None:
+        """``repository`` is business ``business_id``'s view of the store, ``calcom`` its
+        account: only that business's appointments, calls and customers are checked."""
+        self._business_id = business_id
         self._repository = repository
         self._calcom = calcom
         self._event_type_ids = tuple(dict.fromkeys(event_type_ids))
@@ -183,6 +241,31 @@ class Doctor:
             progress=progress,
         )
 
+    @classmethod
+    def of_business(
+        cls,
+        business: Business,
+        settings: Settings,
+        *,
+        repository: Repository,
+        calcom: CalcomClient,
+        clock: Clock = system_clock,
+        progress: Progress | None = None,
+    ) -> Doctor:
+        """The doctor of one business: its event types and zone, its view of ``repository``
+        (the whole store), and ``calcom``, which must be its own account."""
+        return cls(
+            repository=store_for_business(repository, business.id),
+            calcom=calcom,
+            event_type_ids=business.event_type_ids,
+            timezone=business.timezone,
+            attendee_email_domain=settings.attendee_email_domain,
+            phone_region=settings.phone_region,
+            clock=clock,
+            progress=progress,
+            business_id=business.id,
+        )
+
     async def run(self, *, since: datetime, fix: bool = False) -> DoctorReport:
         """Scan everything from ``since`` on; with ``fix``, repair and scan again."""
         found = await self.scan(since=since)
@@ -216,7 +299,7 @@ class Doctor:
 
     async def _calcom_bookings(self, since: datetime) -> dict[str, Booking]:
         event_type_ids = {*self._event_type_ids}
-        for appointment in await self._repository.list_appointments(ending_after=since):
+        for appointment in await self._appointments(since):
             event_type_ids.add(appointment.event_type_id)
         bookings: dict[str, Booking] = {}
         for event_type_id in sorted(event_type_ids):
@@ -232,6 +315,8 @@ class Doctor:
     async def _unlinked_calls(self, since: datetime, bookings: dict[str, Booking]) -> list[Problem]:
         named: dict[tuple[str, str], tuple[str, str | None]] = {}
         for record in await self._repository.tool_call_records(since=since):
+            if record.business_id != self._business_id:
+                continue
             if record.booking_uid is not None:
                 seen = (record.key.call_id, record.booking_uid)
                 if record.status in _RELATIONSHIP_BY_STATUS or seen not in named:
@@ -310,11 +395,7 @@ class Doctor:
     async def _stale_appointments(
         self, since: datetime, bookings: dict[str, Booking]
     ) -> list[Problem]:
-        held = [
-            a
-            for a in await self._repository.list_appointments(ending_after=since)
-            if a.status.holds_slot
-        ]
+        held = [a for a in await self._appointments(since) if a.status.holds_slot]
         problems = []
         for done, appointment in enumerate(held, start=1):
             self._report("appointments", done, len(held))
@@ -330,6 +411,8 @@ class Doctor:
         """Customers without an identity key but with an email: it was said, never vouched for."""
         problems = []
         for customer in await self._repository.list_customers():
+            if customer.business_id != self._business_id:
+                continue
             if customer.identity_key is not None or customer.email is None:
                 continue
             held = len(await self._repository.appointments_for_customer(customer.id))
@@ -437,6 +520,11 @@ class Doctor:
 
     # -- helpers -------------------------------------------------------------------------
 
+    async def _appointments(self, since: datetime) -> list[Appointment]:
+        """This business's appointments ending after ``since``."""
+        listed = await self._repository.list_appointments(ending_after=since)
+        return [a for a in listed if a.business_id == self._business_id]
+
     async def _fetch(self, uid: str) -> Booking | None:
         try:
             return await self._calcom.get_booking(uid)
@@ -504,3 +592,84 @@ def _staleness(appointment: Appointment, booking: Booking | None) -> str | None:
             f"the store at {appointment.start.isoformat()}"
         )
     return None
+
+
+async def examine_businesses(
+    businesses: Iterable[Business],
+    *,
+    settings: Settings,
+    repository: Repository,
+    keys: Mapping[str, str],
+    since: datetime | Callable[[Business], datetime],
+    fix: bool = False,
+    calcom_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = system_clock,
+    progress: Progress | None = None,
+) -> DoctorReports:
+    """:meth:`Doctor.run` for each business in turn, with its own Cal.com key (``keys`` by
+    business id) and URL, from ``since`` (an instant, or each business's own, e.g. a local
+    midnight in its zone). A business without a key in ``keys`` is reported as
+    ``missing_calcom_key``, one whose Cal.com fails as ``calcom_unavailable``; neither
+    stops the others.
+
+    ``calcom_transport`` replaces the HTTP transport of every Cal.com client (tests).
+    """
+    reports = []
+    for business in businesses:
+        start = since if isinstance(since, datetime) else since(business)
+        reports.append(
+            BusinessDoctorReport(
+                business.id,
+                await _examine(
+                    business,
+                    keys.get(business.id),
+                    settings=settings,
+                    repository=repository,
+                    since=start,
+                    fix=fix,
+                    calcom_transport=calcom_transport,
+                    clock=clock,
+                    progress=progress,
+                ),
+            )
+        )
+    return DoctorReports(tuple(reports))
+
+
+async def _examine(
+    business: Business,
+    api_key: str | None,
+    *,
+    settings: Settings,
+    repository: Repository,
+    since: datetime,
+    fix: bool,
+    calcom_transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
+    progress: Progress | None,
+) -> DoctorReport:
+    if api_key is None:
+        detail = (
+            f"{business.calcom_api_key_env} is not set: the Cal.com API key of business "
+            f"{business.id!r}; nothing of it was checked"
+        )
+        return DoctorReport(problems=(Problem("missing_calcom_key", None, None, detail),))
+    async with CalcomClient(
+        api_key=api_key,
+        base_url=business.calcom_api_url,
+        timeout=settings.calcom_timeout_seconds,
+        transport=calcom_transport,
+    ) as calcom:
+        checkup = Doctor.of_business(
+            business,
+            settings,
+            repository=repository,
+            calcom=calcom,
+            clock=clock,
+            progress=progress,
+        )
+        try:
+            return await checkup.run(since=since, fix=fix)
+        except CalcomError as error:
+            detail = f"Cal.com of business {business.id!r} failed ({error.kind}): {error.message}"
+            return DoctorReport(problems=(Problem("calcom_unavailable", None, None, detail),))

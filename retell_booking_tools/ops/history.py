@@ -1,12 +1,17 @@
 """Read models for support: a call's appointments, an appointment's calls. JSON shapes are a
-public contract (``calls show --json``, ``appointments show --json``)."""
+public contract (``calls show --json``, ``appointments show --json``).
+
+Each read is one business's (the store view it is given); :func:`find_history` asks every
+business in turn and answers with the first that holds the call or appointment.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from retell_booking_tools.domain import Appointment, Call, CallLink
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID, Appointment, Call, CallLink
 from retell_booking_tools.repository.protocol import Repository
 
 
@@ -58,27 +63,33 @@ def call_fields(call: Call | None) -> dict[str, Any]:
     }
 
 
-async def call_history(repository: Repository, call_id: str) -> dict[str, Any] | None:
-    """``{"call_id", "customer_id", "agent_id", "from_number", "to_number", "started_at",
-    "ended_at", "disconnection_reason", "links": [{"appointment_id", "booking_uid", ...}]}``,
-    None if unknown. Phone numbers are masked to their last four digits."""
+async def call_history(
+    repository: Repository, call_id: str, *, business_id: str = DEFAULT_BUSINESS_ID
+) -> dict[str, Any] | None:
+    """``{"call_id", "business_id", "customer_id", "agent_id", "from_number", "to_number",
+    "started_at", "ended_at", "disconnection_reason", "links": [{"appointment_id",
+    "booking_uid", ...}]}``, None if business ``business_id`` (whose view ``repository`` is)
+    knows neither the call nor an appointment linked to it. Phone numbers are masked to
+    their last four digits."""
     call = await repository.get_call(call_id)
-    links = await repository.links_for_call(call_id)
-    if call is None and not links:
-        return None
     entries = []
-    for link in links:
+    for link in await repository.links_for_call(call_id):
         appointment = await repository.get_appointment(link.appointment_id)
+        if appointment is None:
+            continue  # another business's appointment: not this business's to show
         entries.append(
             {
                 "appointment_id": link.appointment_id,
-                "booking_uid": appointment.booking_uid if appointment else None,
-                "booking_reference": appointment.booking_reference if appointment else None,
+                "booking_uid": appointment.booking_uid,
+                "booking_reference": appointment.booking_reference,
                 **_link_fields(link),
             }
         )
+    if call is None and not entries:
+        return None
     return {
         "call_id": call_id,
+        "business_id": call.business_id if call and call.business_id else business_id,
         "customer_id": call.customer_id if call else None,
         "agent_id": call.agent_id if call else None,
         **call_fields(call),
@@ -86,9 +97,12 @@ async def call_history(repository: Repository, call_id: str) -> dict[str, Any] |
     }
 
 
-async def appointment_history(repository: Repository, reference: str) -> dict[str, Any] | None:
-    """``{"appointment": {...}, "links": [{"call_id", ..., "call": {...}}]}`` by id, booking
-    uid or booking reference; ``call`` holds what Retell told us about that call (see
+async def appointment_history(
+    repository: Repository, reference: str, *, business_id: str = DEFAULT_BUSINESS_ID
+) -> dict[str, Any] | None:
+    """``{"business_id", "appointment": {...}, "links": [{"call_id", ..., "call": {...}}]}``
+    by id, booking uid or booking reference, among the appointments of the business whose
+    view ``repository`` is; ``call`` holds what Retell told us about that call (see
     ``call_fields``)."""
     appointment = await repository.get_appointment_by_uid(reference)
     if appointment is None:
@@ -108,4 +122,22 @@ async def appointment_history(repository: Repository, reference: str) -> dict[st
                 "call": {"agent_id": call.agent_id if call else None, **call_fields(call)},
             }
         )
-    return {"appointment": appointment_fields(appointment), "links": entries}
+    return {
+        "business_id": appointment.business_id,
+        "appointment": appointment_fields(appointment),
+        "links": entries,
+    }
+
+
+async def find_history(
+    stores: Mapping[str, Repository],
+    read: Callable[..., Awaitable[dict[str, Any] | None]],
+    reference: str,
+) -> dict[str, Any] | None:
+    """``read(store, reference, business_id=...)`` for each business's store view in order;
+    the first history found (its ``business_id`` says whose), else None."""
+    for business_id, store in stores.items():
+        found = await read(store, reference, business_id=business_id)
+        if found is not None:
+            return found
+    return None

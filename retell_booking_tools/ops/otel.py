@@ -33,17 +33,20 @@ class OpenTelemetryInstruments:
             description="Failed Cal.com requests",
         )
 
-    def tool_finished(self, tool: str, status: str, elapsed_seconds: float) -> None:
-        attributes = {"tool": tool, "status": status}
+    def tool_finished(
+        self, tool: str, status: str, elapsed_seconds: float, business_id: str = "default"
+    ) -> None:
+        attributes = {"tool": tool, "status": status, "business": business_id}
         self._tool_results.add(1, attributes)
         self._tool_duration.record(elapsed_seconds, attributes)
 
-    def calcom_request(self, event: CalcomRequestEvent) -> None:
+    def calcom_request(self, event: CalcomRequestEvent, business_id: str = "default") -> None:
         self._calcom_duration.record(
-            event.elapsed_seconds, {"method": event.method, "endpoint": event.endpoint}
+            event.elapsed_seconds,
+            {"method": event.method, "endpoint": event.endpoint, "business": business_id},
         )
         if event.error_kind is not None:
-            self._upstream_errors.add(1, {"kind": event.error_kind})
+            self._upstream_errors.add(1, {"kind": event.error_kind, "business": business_id})
 
 
 def open_telemetry_instruments(meter_provider: Any = None) -> OpenTelemetryInstruments | None:

@@ -11,6 +11,8 @@ never finished):
 - ``orphaned_calls``: distinct calls whose result that day names a booking the call is not
   linked to (the incident's gap; ``doctor --fix`` repairs them, so this should be 0);
 - ``duplicate_rate``: ``duplicates / (bookings + duplicates)``, 0 when both are 0.
+
+The numbers are one business's (the calls that are its own), in its time zone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from retell_booking_tools.domain import ToolCallRecord, ToolStatus
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID, ToolCallRecord, ToolStatus
 from retell_booking_tools.repository.protocol import Repository
 
 __all__ = ["DayStats", "daily_stats", "day_start"]
@@ -65,9 +67,15 @@ def day_start(day: date, zone: ZoneInfo) -> datetime:
 
 
 async def daily_stats(
-    repository: Repository, *, days: int, zone: ZoneInfo, now: datetime
+    repository: Repository,
+    *,
+    days: int,
+    zone: ZoneInfo,
+    now: datetime,
+    business_id: str = DEFAULT_BUSINESS_ID,
 ) -> list[DayStats]:
-    """The last ``days`` business days up to today, oldest first, days without calls as 0."""
+    """The last ``days`` business days up to today, oldest first, days without calls as 0:
+    the calls of business ``business_id``, whose view of the store ``repository`` is."""
     if days < 1:
         raise ValueError("days must be at least 1")
     today = now.astimezone(zone).date()
@@ -75,7 +83,8 @@ async def daily_stats(
     records = await repository.tool_call_records(since=day_start(first, zone))
     by_day: defaultdict[date, list[ToolCallRecord]] = defaultdict(list)
     for record in records:
-        by_day[record.at.astimezone(zone).date()].append(record)
+        if record.business_id == business_id:
+            by_day[record.at.astimezone(zone).date()].append(record)
     wanted = [first + timedelta(days=offset) for offset in range(days)]
     return [await _day(repository, day, by_day[day]) for day in wanted]
 

@@ -177,7 +177,12 @@ class InMemoryRepository:
         self._misses.append((call_id, number, at))
 
     async def reference_misses(
-        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+        self,
+        *,
+        since: datetime,
+        call_id: str | None = None,
+        number: str | None = None,
+        business_id: str | None = None,
     ) -> int:
         return sum(
             1
@@ -185,6 +190,7 @@ class InMemoryRepository:
             if at >= since
             and (call_id is None or missed_call == call_id)
             and (number is None or missed_number == number)
+            and (business_id is None or self._business_of_call(missed_call) == business_id)
         )
 
     async def list_customers(self) -> list[Customer]:
@@ -388,6 +394,7 @@ class InMemoryRepository:
                 abandoned=row.abandoned and row.result is None,
                 result=dict(row.result) if row.result is not None else None,
                 booking_uid=row.booking_uid if row.result is not None else None,
+                business_id=self._business_of_call(key.call_id),
             )
             for key, row in self._tool_calls.items()
         ]
@@ -400,9 +407,17 @@ class InMemoryRepository:
             chosen, key=lambda r: (r.at, r.key.call_id, r.key.tool, r.key.args_digest, r.key.seq)
         )
 
-    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
+    def _business_of_call(self, call_id: str) -> str:
+        call = self._calls.get(call_id)
+        return (call.business_id if call else None) or DEFAULT_BUSINESS_ID
+
+    async def tool_outcome_counts(
+        self, *, business_id: str | None = None
+    ) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
         for record in await self.tool_call_records():
+            if business_id is not None and record.business_id != business_id:
+                continue
             if record.status is not None:
                 outcome = (record.key.tool, record.status)
                 counts[outcome] = counts.get(outcome, 0) + 1

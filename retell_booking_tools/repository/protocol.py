@@ -32,7 +32,8 @@ Contract (checked by ``tests/repository/test_contract.py`` for every implementat
   business of their call;
 - the read-only listings (``find_customer``, ``list_appointments``, ``list_links``,
   ``tool_call_records``, ``tool_outcome_counts``) serve reports (``doctor``, ``stats``,
-  metrics) and change nothing.
+  metrics) and change nothing; they list every business's rows, each carrying its
+  ``business_id`` (a tool-call record its call's, ``default`` while the call is unknown).
 """
 
 from __future__ import annotations
@@ -148,9 +149,15 @@ class AppointmentStore(Protocol):
         ...
 
     async def reference_misses(
-        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+        self,
+        *,
+        since: datetime,
+        call_id: str | None = None,
+        number: str | None = None,
+        business_id: str | None = None,
     ) -> int:
-        """How many wrong references since ``since``, of that call and/or that number."""
+        """How many wrong references since ``since``, of that call and/or that number and/or
+        the calls of that business (``default`` for a call not stored)."""
         ...
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
@@ -263,8 +270,11 @@ class Reports(Protocol):
         """
         ...
 
-    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
-        """How many function calls ended with each (tool, status), over all time.
+    async def tool_outcome_counts(
+        self, *, business_id: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """How many function calls ended with each (tool, status), over all time: of every
+        business, or of the calls of ``business_id`` only.
 
         A finished call counts under its result's status; an abandoned, unfinished one under
         ``error``; one still running is not counted.

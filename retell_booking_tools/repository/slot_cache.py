@@ -1,6 +1,8 @@
 """Free slots read from Cal.com, shared by every replica on one PostgreSQL store.
 
-One row per (event type, local day or range of days asked about, time zone): the window
+One row per (business, event type, local day or range of days asked about, time zone): each
+business reads its own Cal.com account, so two businesses never share a read, even of
+an event type id they both use (the row's key starts with the business id). The window
 read, when, the free starts, and the bookings made since through any replica (their starts
 are left out). A change that cannot be applied that way (a refusal, a cancellation, a
 reschedule, a webhook) deletes the rows whose window it touches. Used by
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
 from retell_booking_tools.repository.schema import calcom_slot_reads
 
 __all__ = ["PostgresSlotCache"]
@@ -30,10 +33,19 @@ def _instant(value: float) -> datetime:
 
 
 class PostgresSlotCache:
-    """The shared half of :class:`~retell_booking_tools.availability.SlotReads`."""
+    """The shared half of :class:`~retell_booking_tools.availability.SlotReads`, for the
+    reads of business ``business_id`` (its Cal.com account) only."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, business_id: str = DEFAULT_BUSINESS_ID) -> None:
         self._engine = engine
+        self._prefix = f"{business_id}|"
+        self.business_id = business_id
+
+    def _row(self, key: str) -> str:
+        return self._prefix + key
+
+    def _own(self) -> sa.ColumnElement[bool]:
+        return calcom_slot_reads.c.key.startswith(self._prefix, autoescape=True)
 
     async def get(
         self, key: str, *, fresh_after: datetime
@@ -43,7 +55,7 @@ class PostgresSlotCache:
             row = (
                 await conn.execute(
                     sa.select(calcom_slot_reads.c.slots, calcom_slot_reads.c.taken).where(
-                        calcom_slot_reads.c.key == key,
+                        calcom_slot_reads.c.key == self._row(key),
                         calcom_slot_reads.c.fetched_at > _ts(fresh_after),
                     )
                 )
@@ -64,7 +76,7 @@ class PostgresSlotCache:
         fetched_at: datetime,
     ) -> None:
         values = {
-            "key": key,
+            "key": self._row(key),
             "event_type_id": event_type_id,
             "window_start": _ts(window[0]),
             "window_end": _ts(window[1]),
@@ -87,6 +99,7 @@ class PostgresSlotCache:
             await conn.execute(
                 sa.update(calcom_slot_reads)
                 .where(
+                    self._own(),
                     calcom_slot_reads.c.event_type_id == event_type_id,
                     calcom_slot_reads.c.window_start - (_ts(end) - _ts(start)) <= _ts(start),
                     calcom_slot_reads.c.window_end >= _ts(start),
@@ -102,6 +115,7 @@ class PostgresSlotCache:
     async def touched(self, instant: datetime, event_type_id: int | None) -> None:
         """Forget every shared read whose window holds ``instant`` (a day's margin before)."""
         conditions = [
+            self._own(),
             calcom_slot_reads.c.window_start - timedelta(days=1).total_seconds() <= _ts(instant),
             calcom_slot_reads.c.window_end >= _ts(instant),
         ]

@@ -197,6 +197,15 @@ def _tool_call_record(row: sa.Row[Any]) -> ToolCallRecord:
         abandoned=bool(row.abandoned) and row.finished_at is None,
         result=row.result if row.finished_at is not None else None,
         booking_uid=row.booking_uid if row.finished_at is not None else None,
+        business_id=row._mapping.get("business_id") or DEFAULT_BUSINESS_ID,
+    )
+
+
+def _business_of_call(call_id: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """The business of the call ``call_id`` names (``default`` while it is not stored)."""
+    return sa.func.coalesce(
+        sa.select(calls.c.business_id).where(calls.c.call_id == call_id).scalar_subquery(),
+        sa.literal(DEFAULT_BUSINESS_ID),
     )
 
 
@@ -495,7 +504,12 @@ class SqlRepository(abc.ABC):
         await self._transact("record_reference_miss", lambda conn: conn.execute(statement))
 
     async def reference_misses(
-        self, *, since: datetime, call_id: str | None = None, number: str | None = None
+        self,
+        *,
+        since: datetime,
+        call_id: str | None = None,
+        number: str | None = None,
+        business_id: str | None = None,
     ) -> int:
         query = (
             sa.select(sa.func.count())
@@ -506,6 +520,8 @@ class SqlRepository(abc.ABC):
             query = query.where(reference_misses.c.call_id == call_id)
         if number is not None:
             query = query.where(reference_misses.c.number == number)
+        if business_id is not None:
+            query = query.where(_business_of_call(reference_misses.c.call_id) == business_id)
         return await self._transact(
             "reference_misses", lambda conn: int(conn.execute(query).scalar_one())
         )
@@ -834,7 +850,9 @@ class SqlRepository(abc.ABC):
         self, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[ToolCallRecord]:
         at = sa.func.coalesce(tool_calls.c.finished_at, tool_calls.c.claimed_at)
-        query = sa.select(tool_calls).order_by(at, *_TOOL_CALL_KEY)
+        query = sa.select(
+            tool_calls, _business_of_call(tool_calls.c.call_id).label("business_id")
+        ).order_by(at, *_TOOL_CALL_KEY)
         if since is not None:
             query = query.where(at >= since)
         if until is not None:
@@ -845,7 +863,9 @@ class SqlRepository(abc.ABC):
 
         return await self._transact("tool_call_records", work)
 
-    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
+    async def tool_outcome_counts(
+        self, *, business_id: str | None = None
+    ) -> dict[tuple[str, str], int]:
         status = sa.case(
             (tool_calls.c.finished_at.is_not(None), tool_calls.c.result["status"].as_string()),
             (tool_calls.c.abandoned, sa.literal(ToolStatus.ERROR.value)),
@@ -854,6 +874,8 @@ class SqlRepository(abc.ABC):
         query = sa.select(tool_calls.c.tool, status, sa.func.count().label("n")).group_by(
             tool_calls.c.tool, status
         )
+        if business_id is not None:
+            query = query.where(_business_of_call(tool_calls.c.call_id) == business_id)
 
         def work(conn: sa.Connection) -> dict[tuple[str, str], int]:
             rows = conn.execute(query).all()

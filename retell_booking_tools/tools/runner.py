@@ -66,6 +66,7 @@ from retell_booking_tools.businesses.served import ServedBusiness, ServedBusines
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.config import DEFAULT_TOOL_BUDGET_SECONDS, Language
 from retell_booking_tools.domain import (
+    DEFAULT_BUSINESS_ID,
     READ_ONLY_TOOLS,
     Call,
     Invocation,
@@ -102,8 +103,15 @@ class ToolObserver(Protocol):
     """Told about every function call this process answered (metrics, alerts)."""
 
     async def tool_finished(
-        self, key: ToolCallKey, status: ToolStatus, elapsed_seconds: float
-    ) -> None: ...
+        self,
+        key: ToolCallKey,
+        status: ToolStatus,
+        elapsed_seconds: float,
+        *,
+        business_id: str = DEFAULT_BUSINESS_ID,
+    ) -> None:
+        """``business_id``: the business the call belongs to."""
+        ...
 
 
 __all__ = ["ToolObserver", "ToolRunner", "UnknownTool", "args_digest", "within_result_limit"]
@@ -272,7 +280,7 @@ class ToolRunner:
             set_tool_status(ToolStatus.ERROR.value)
             logger.exception("tool failed", extra=_fields(key, ToolStatus.ERROR))
             await ledger.abandon_tool_call(key)
-            await self._observe(key, ToolStatus.ERROR, started)
+            await self._observe(key, ToolStatus.ERROR, started, served)
             return self._status_result(ToolStatus.ERROR, call, served)
         set_tool_status(result.status.value)
         if result.status.is_final:
@@ -286,14 +294,22 @@ class ToolRunner:
         else:
             await ledger.abandon_tool_call(key)
         logger.info("tool answered", extra=_fields(key, result.status))
-        await self._observe(key, result.status, started)
+        await self._observe(key, result.status, started, served)
         return result
 
-    async def _observe(self, key: ToolCallKey, status: ToolStatus, started: float) -> None:
+    async def _observe(
+        self, key: ToolCallKey, status: ToolStatus, started: float, served: _Served
+    ) -> None:
         if self._observer is None:
             return
+        business = served.business
         try:
-            await self._observer.tool_finished(key, status, time.perf_counter() - started)
+            await self._observer.tool_finished(
+                key,
+                status,
+                time.perf_counter() - started,
+                business_id=DEFAULT_BUSINESS_ID if business is None else business.id,
+            )
         except Exception:
             # Measuring must never change what the caller hears.
             logger.exception("tool observer failed")

@@ -294,7 +294,10 @@ class TestGuessing:
 
         samples = await scrape(world)
 
-        assert samples[("retell_booking_reference_misses_total", frozenset())] == 2
+        assert (
+            samples[("retell_booking_reference_misses_total", frozenset({("business", "default")}))]
+            == 2
+        )
 
 
 class TestTheNameOnTheBooking:
@@ -511,7 +514,12 @@ class TestTheCallersOwnSlot:
         samples = await scrape(world)
         report = await doctor_for(world).run(since=SINCE)
 
-        assert samples[("retell_booking_duplicate_attempts_total", frozenset())] == 0
+        assert (
+            samples[
+                ("retell_booking_duplicate_attempts_total", frozenset({("business", "default")}))
+            ]
+            == 0
+        )
         assert report.problems == ()
 
     async def test_another_caller_hears_that_the_time_is_not_available(self, world: World) -> None:

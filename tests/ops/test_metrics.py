@@ -26,6 +26,8 @@ from retell_booking_tools.server import create_app
 from retell_booking_tools.testing import Fault, FaultKind, RetellSimulator
 
 TOOL = "collect_appointment_data"
+DEFAULT = ("business", "default")
+"""A deployment without a businesses file counts everything as the business ``default``."""
 
 
 async def get_metrics(runtime: Runtime) -> httpx.Response:
@@ -50,7 +52,8 @@ async def scrape(world: World) -> dict[tuple[str, frozenset[tuple[str, str]]], f
 
 
 def result_count(samples: dict[Any, float], status: str, tool: str = TOOL) -> float:
-    key = ("retell_booking_tool_results_total", frozenset({("tool", tool), ("status", status)}))
+    labels = frozenset({("tool", tool), ("status", status), DEFAULT})
+    key = ("retell_booking_tool_results_total", labels)
     return samples.get(key, 0.0)
 
 
@@ -64,11 +67,11 @@ async def test_metrics_count_the_booking_and_the_duplicate_attempt(world: World)
 
     assert result_count(samples, "booked") == 1
     assert result_count(samples, "existing") == 1
-    assert samples[("retell_booking_duplicate_attempts_total", frozenset())] == 1
-    assert samples[("retell_booking_conflicts_total", frozenset())] == 0
-    post = frozenset({("method", "POST"), ("endpoint", "/bookings")})
+    assert samples[("retell_booking_duplicate_attempts_total", frozenset({DEFAULT}))] == 1
+    assert samples[("retell_booking_conflicts_total", frozenset({DEFAULT}))] == 0
+    post = frozenset({("method", "POST"), ("endpoint", "/bookings"), DEFAULT})
     assert samples[("retell_booking_calcom_request_duration_seconds_count", post)] == 1
-    tool_latency = frozenset({("tool", TOOL), ("status", "existing")})
+    tool_latency = frozenset({("tool", TOOL), ("status", "existing"), DEFAULT})
     assert samples[("retell_booking_tool_duration_seconds_count", tool_latency)] == 1
 
 
@@ -82,8 +85,11 @@ async def test_outcome_counters_survive_a_restart(world: World) -> None:
     text = (await get_metrics(restarted)).text
     await restarted.calcom.aclose()
 
-    assert f'retell_booking_tool_results_total{{status="existing",tool="{TOOL}"}} 1.0' in text
-    assert "retell_booking_duplicate_attempts_total 1.0" in text
+    assert (
+        f'retell_booking_tool_results_total{{business="default",status="existing",tool="{TOOL}"}}'
+        " 1.0" in text
+    )
+    assert 'retell_booking_duplicate_attempts_total{business="default"} 1.0' in text
 
 
 async def test_upstream_errors_are_counted_by_kind(world: World) -> None:
@@ -94,7 +100,7 @@ async def test_upstream_errors_are_counted_by_kind(world: World) -> None:
 
     samples = await scrape(world)
     assert result_count(samples, "error") == 1
-    kind = frozenset({("kind", "CalcomUnavailable")})
+    kind = frozenset({("kind", "CalcomUnavailable"), DEFAULT})
     assert samples[("retell_booking_upstream_errors_total", kind)] == 1
 
 
@@ -208,7 +214,46 @@ async def test_upstream_errors_in_redis_add_up_across_replicas_and_restarts(
     text = (await restarted.render()).decode()
     await restarted.aclose()
 
-    assert 'retell_booking_upstream_errors_total{kind="CalcomNotFound"} 2.0' in text
+    assert (
+        'retell_booking_upstream_errors_total{business="default",kind="CalcomNotFound"} 2.0' in text
+    )
+
+
+@pytest.mark.parametrize("repository", ["memory"], indirect=True)
+async def test_upstream_errors_in_redis_are_kept_per_business_and_earlier_ones_are_defaults(
+    world: World, redis_prefix: str
+) -> None:
+    """Each business's failures are its own series; a count from before businesses (a
+    bare kind) stays in the series of ``default``."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    await client.hincrby(f"{redis_prefix}:upstream_errors", "CalcomNotFound", 3)
+    await client.aclose()
+    telemetry = Telemetry(
+        world.repository,
+        shared=RedisCounters(REDIS_URL, prefix=redis_prefix),
+        businesses={"default": "UTC", "salon-ana": "America/New_York"},
+    )
+    for business_id in ("default", "salon-ana"):
+        async with CalcomClient(
+            api_key=CALCOM_KEY,
+            transport=world.calcom.transport,
+            on_request=telemetry.calcom_hook(business_id),
+        ) as calcom:
+            with pytest.raises(CalcomNotFound):
+                await calcom.get_booking("no-such-booking")
+
+    text = (await telemetry.render()).decode()
+    await telemetry.aclose()
+
+    assert (
+        'retell_booking_upstream_errors_total{business="default",kind="CalcomNotFound"} 4.0' in text
+    )
+    assert (
+        'retell_booking_upstream_errors_total{business="salon-ana",kind="CalcomNotFound"} 1.0'
+        in text
+    )
 
 
 @pytest.mark.parametrize("repository", ["memory"], indirect=True)
@@ -237,16 +282,19 @@ async def test_measurements_reach_an_opentelemetry_meter_provider(world: World) 
         for metric in scope.metrics
         for point in metric.data.data_points
     }
-    existing = (("status", "existing"), ("tool", TOOL))
+    existing = (DEFAULT, ("status", "existing"), ("tool", TOOL))
     assert points[("retell_booking.tool.results", existing)].value == 1
     assert points[("retell_booking.tool.duration", existing)].count == 1
-    assert points[("retell_booking.upstream.errors", (("kind", "CalcomNotFound"),))].value == 1
+    failed = (DEFAULT, ("kind", "CalcomNotFound"))
+    assert points[("retell_booking.upstream.errors", failed)].value == 1
 
 
 class UnreachableStore(InMemoryRepository):
     """A store whose counter queries fail as a lost connection does."""
 
-    async def tool_outcome_counts(self) -> dict[tuple[str, str], int]:
+    async def tool_outcome_counts(
+        self, *, business_id: str | None = None
+    ) -> dict[tuple[str, str], int]:
         raise RepositoryError("tool_outcome_counts failed: OperationalError: connection lost")
 
 

@@ -12,6 +12,7 @@ from retell_booking_tools.domain import (
     AppointmentStatus,
     Call,
     NewAppointment,
+    ToolCallKey,
 )
 from retell_booking_tools.repository import Repository
 from retell_booking_tools.repository.protocol import BusinessScoped, store_for_business
@@ -137,3 +138,50 @@ async def test_a_lock_of_one_business_excludes_itself(repository: Repository) ->
         assert not entered.is_set()
     await asyncio.wait_for(waiter, 5)
     assert entered.is_set()
+
+
+async def test_reports_tell_each_function_call_and_outcome_by_its_calls_business(
+    repository: Repository,
+) -> None:
+    """A record carries its call's business (``default`` for a call not stored); outcome
+    counts and reference misses can be asked for one business."""
+    praxis, salon = _views(repository)
+    lease = timedelta(minutes=1)
+    for store, call_id, status in (
+        (praxis, "call_p", "booked"),
+        (salon, "call_s", "booked"),
+        (salon, "call_s2", "existing"),
+        (repository, "call_d", "conflict"),
+    ):
+        key = ToolCallKey(call_id, "collect_appointment_data", "digest")
+        await store.claim_tool_call(key, now=TEN, lease=lease, call=Call(call_id=call_id))
+        await store.finish_tool_call(key, {"status": status}, now=TEN)
+    unstored = ToolCallKey("call_unstored", "check_availability", "digest")
+    await repository.claim_tool_call(unstored, now=TEN, lease=lease)
+    await repository.finish_tool_call(unstored, {"status": "available"}, now=TEN)
+    await salon.record_reference_miss(call_id="call_s", number=CALLER, at=TEN)
+    await repository.record_reference_miss(call_id="call_unstored", number=CALLER, at=TEN)
+
+    records = await repository.tool_call_records()
+
+    assert sorted((r.key.call_id, r.business_id) for r in records) == [
+        ("call_d", DEFAULT_BUSINESS_ID),
+        ("call_p", "praxis-spitzer"),
+        ("call_s", "salon-ana"),
+        ("call_s2", "salon-ana"),
+        ("call_unstored", DEFAULT_BUSINESS_ID),
+    ]
+    assert await repository.tool_outcome_counts(business_id="salon-ana") == {
+        ("collect_appointment_data", "booked"): 1,
+        ("collect_appointment_data", "existing"): 1,
+    }
+    assert await repository.tool_outcome_counts(business_id=DEFAULT_BUSINESS_ID) == {
+        ("collect_appointment_data", "conflict"): 1,
+        ("check_availability", "available"): 1,
+    }
+    assert sum((await repository.tool_outcome_counts()).values()) == 5
+    since = TEN - timedelta(days=1)
+    assert await repository.reference_misses(since=since, business_id="salon-ana") == 1
+    assert await repository.reference_misses(since=since, business_id="praxis-spitzer") == 0
+    assert await repository.reference_misses(since=since, business_id=DEFAULT_BUSINESS_ID) == 1
+    assert await repository.reference_misses(since=since) == 2
