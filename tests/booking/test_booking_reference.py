@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from agent_backend import CALLER, OTHER_CALLER, World
-from test_doctor import SINCE, doctor_for
-from test_metrics import scrape
+from ops_readings import SINCE, doctor_for, scrape
 
 from retell_booking_tools.domain import REFERENCE_ALPHABET
 from retell_booking_tools.ops.history import appointment_history, call_history

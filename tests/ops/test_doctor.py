@@ -5,24 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from agent_backend import CALLER, EVENT_TYPE_ID, OTHER_CALLER, World
+from ops_readings import SINCE, doctor_for
 
 from retell_booking_tools.booking.attendees import attendee_email
 from retell_booking_tools.domain import Call, CallLink, Relationship, ResultFacts, ToolCallKey
-from retell_booking_tools.ops.doctor import Doctor, DoctorReport
-
-SINCE = datetime(2025, 10, 1, tzinfo=UTC)
-
-
-def doctor_for(world: World) -> Doctor:
-    return Doctor(
-        repository=world.repository,
-        calcom=world.runtime.calcom,
-        event_type_ids=[EVENT_TYPE_ID],
-        timezone="Europe/Berlin",
-        attendee_email_domain="phone.invalid",
-        phone_region="DE",
-        clock=world.clock,
-    )
+from retell_booking_tools.ops.doctor import DoctorReport
 
 
 def kinds(report: DoctorReport) -> list[tuple[str, str | None, str | None]]:

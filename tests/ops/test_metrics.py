@@ -12,7 +12,7 @@ import attrs
 import httpx
 import pytest
 from agent_backend import CALCOM_KEY, RETELL_KEY, World, make_settings, open_world
-from prometheus_client.parser import text_string_to_metric_families
+from ops_readings import get_metrics, scrape
 
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.errors import CalcomNotFound
@@ -21,34 +21,13 @@ from retell_booking_tools.errors import RepositoryError
 from retell_booking_tools.ops.metrics import RedisCounters, Telemetry
 from retell_booking_tools.repository.memory import InMemoryRepository
 from retell_booking_tools.repository.protocol import Repository
-from retell_booking_tools.runtime import Runtime, build_runtime
+from retell_booking_tools.runtime import build_runtime
 from retell_booking_tools.server import create_app
 from retell_booking_tools.testing import Fault, FaultKind, RetellSimulator
 
 TOOL = "collect_appointment_data"
 DEFAULT = ("business", "default")
 """A deployment without a businesses file counts everything as the business ``default``."""
-
-
-async def get_metrics(runtime: Runtime) -> httpx.Response:
-    """``GET /metrics`` from an app serving ``runtime``."""
-    app = create_app(runtime=runtime)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        return await client.get("/metrics")
-
-
-async def scrape(world: World) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of ``GET /metrics``, by name and labels."""
-    response = await get_metrics(world.runtime)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
 
 
 def result_count(samples: dict[Any, float], status: str, tool: str = TOOL) -> float:
