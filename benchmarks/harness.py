@@ -217,13 +217,13 @@ async def served_app(
     extra_env: dict[str, str] | None = None,
     *,
     factory: str = APP_FACTORY,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> AsyncIterator[ServedApp]:
     """The app in a uvicorn process of its own, configured by environment like in production
     (``extra_env`` adds or overrides variables). ``factory`` serves another app factory on
     the same server and flags (a ``module:function`` in ``benchmarks/``, say the baseline);
-    ``workers`` above 1 runs ``retell-booking-tools serve --workers N`` instead, whose
-    processes share one socket (``pid`` is then uvicorn's supervisor)."""
+    ``workers`` runs ``retell-booking-tools serve --workers N`` instead, whose processes
+    share one socket (above 1, ``pid`` is uvicorn's supervisor: see :func:`children`)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -239,7 +239,7 @@ async def served_app(
         # The emulator has no limit here; the key's budget would be the bottleneck measured.
         "RETELL_BOOKING_CALCOM_RATE_LIMIT": "0",
     }
-    if workers > 1:
+    if workers is not None:
         command = [
             *(sys.executable, "-m", "retell_booking_tools", "serve"),
             *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
@@ -350,10 +350,10 @@ async def running_backend(
     connections: int = 10,
     extra_env: dict[str, str] | None = None,
     baseline: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     slot_minutes: int = SLOT_MINUTES,
 ) -> AsyncIterator[Backend]:
-    """The emulator, the app process (``workers`` processes behind one socket) and a signing
+    """The emulator, the app process (or ``serve --workers N``) and a signing
     client, torn down in order; with ``baseline`` also the baseline app (``baseline.py``) in
     a process of its own on the same emulator, server and flags."""
     emulator = make_emulator(latency_seconds, slot_minutes)
