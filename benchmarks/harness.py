@@ -218,12 +218,14 @@ async def served_app(
     *,
     factory: str = APP_FACTORY,
     workers: int | None = None,
+    wrapper: Sequence[str] = (),
 ) -> AsyncIterator[ServedApp]:
     """The app in a uvicorn process of its own, configured by environment like in production
     (``extra_env`` adds or overrides variables). ``factory`` serves another app factory on
     the same server and flags (a ``module:function`` in ``benchmarks/``, say the baseline);
     ``workers`` runs ``retell-booking-tools serve --workers N`` instead, whose processes
-    share one socket (above 1, ``pid`` is uvicorn's supervisor: see :func:`children`)."""
+    share one socket (above 1, ``pid`` is uvicorn's supervisor: see :func:`children`).
+    ``wrapper`` goes before the command (``valgrind ...``), which then may start slowly."""
     port = _free_port()
     env = {
         **os.environ,
@@ -250,10 +252,12 @@ async def served_app(
             *(factory, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
             *("--no-access-log", "--timeout-keep-alive", "75"),
         ]
+    if wrapper:
+        command = [*wrapper, *command]
     process = await asyncio.create_subprocess_exec(*command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_healthy(url, process)
+        await _wait_healthy(url, process, within=600 if wrapper else 60)
         yield ServedApp(url, process.pid)
     finally:
         if process.returncode is None:
@@ -261,8 +265,10 @@ async def served_app(
             await process.wait()
 
 
-async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
+async def _wait_healthy(
+    url: str, process: asyncio.subprocess.Process, *, within: float = 60
+) -> None:
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient(base_url=url) as client:
         while time.monotonic() < deadline:
             if process.returncode is not None:
@@ -271,7 +277,7 @@ async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
                 if (await client.get("/healthz")).status_code == 200:
                     return
             await asyncio.sleep(0.05)
-    raise BenchmarkBroken("the app did not become healthy within 60 s")
+    raise BenchmarkBroken(f"the app did not become healthy within {within:g} s")
 
 
 def covered_seconds(intervals: Sequence[tuple[float, float]]) -> float:
@@ -320,6 +326,8 @@ class Backend:
     app: ServedApp
     baseline: RetellSimulator | None = None
     """Signs calls to the baseline app (``baseline.py``), when it runs."""
+    calcom_url: str = ""
+    """Where the emulator listens."""
 
     async def open_store(self) -> Repository:
         """A second connection to the app's store, to check what it holds."""
@@ -352,6 +360,8 @@ async def running_backend(
     baseline: bool = False,
     workers: int | None = None,
     slot_minutes: int = SLOT_MINUTES,
+    factory: str = APP_FACTORY,
+    wrapper: Sequence[str] = (),
 ) -> AsyncIterator[Backend]:
     """The emulator, the app process (or ``serve --workers N``) and a signing
     client, torn down in order; with ``baseline`` also the baseline app (``baseline.py``) in
@@ -362,7 +372,14 @@ async def running_backend(
         async with contextlib.AsyncExitStack() as stack:
             calcom_url = await stack.enter_async_context(serve_asgi(upstream))
             app = await stack.enter_async_context(
-                served_app(calcom_url, database_url, extra_env, workers=workers)
+                served_app(
+                    calcom_url,
+                    database_url,
+                    extra_env,
+                    workers=workers,
+                    factory=factory,
+                    wrapper=wrapper,
+                )
             )
             retell = await stack.enter_async_context(
                 RetellSimulator(_app_client(app.url, connections), api_key=RETELL_KEY)
@@ -375,7 +392,9 @@ async def running_backend(
                 baseline_retell = await stack.enter_async_context(
                     RetellSimulator(_app_client(served.url, connections), api_key=RETELL_KEY)
                 )
-            yield Backend(emulator, retell, database_url, upstream, app, baseline_retell)
+            yield Backend(
+                emulator, retell, database_url, upstream, app, baseline_retell, calcom_url
+            )
         emulator.close()
 
 

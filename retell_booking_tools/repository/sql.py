@@ -323,6 +323,13 @@ class SqlRepository(abc.ABC):
     async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """Run ``work`` in one transaction, committed if it returns; errors translated."""
 
+    async def _single(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """Run ``work``, which executes exactly one statement that changes nothing or whose
+        repetition changes nothing more (a read, an idempotent upsert): a backend may run
+        it without a transaction of its own, which alone is atomic, and repeat it after a
+        lost connection. By default it is one transaction like any other."""
+        return await self._transact(action, work)
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Close every pooled connection; the repository cannot be used afterwards."""
@@ -383,7 +390,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(query).one_or_none()
             return None if row is None else _customer(row)
 
-        return await self._transact("get_customer", work)
+        return await self._single("get_customer", work)
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         def work(conn: sa.Connection) -> tuple[Appointment, bool]:
@@ -425,7 +432,7 @@ class SqlRepository(abc.ABC):
         def work(conn: sa.Connection) -> list[Appointment]:
             return [_appointment(row) for row in conn.execute(query, parameters)]
 
-        return await self._transact(action, work)
+        return await self._single(action, work)
 
     async def get_appointment(self, appointment_id: int) -> Appointment | None:
         query = sa.select(appointments).where(appointments.c.id == appointment_id)
@@ -520,7 +527,7 @@ class SqlRepository(abc.ABC):
         return _appointment(row)
 
     async def upsert_call(self, call: Call) -> Call:
-        return await self._transact("upsert_call", lambda conn: self._upsert_call(conn, call))
+        return await self._single("upsert_call", lambda conn: self._upsert_call(conn, call))
 
     def _upsert_call(self, conn: sa.Connection, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
@@ -532,7 +539,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(sa.select(calls).where(calls.c.call_id == call_id)).one_or_none()
             return None if row is None else _call(row)
 
-        return await self._transact("get_call", work)
+        return await self._single("get_call", work)
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
         def work(conn: sa.Connection) -> tuple[CallLink, bool]:
@@ -556,7 +563,7 @@ class SqlRepository(abc.ABC):
         query = (
             sa.select(call_appointment_links).where(condition).order_by(call_appointment_links.c.id)
         )
-        return await self._transact(action, lambda conn: _links_of(conn, query))
+        return await self._single(action, lambda conn: _links_of(conn, query))
 
     async def links_for_call(self, call_id: str) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
@@ -565,7 +572,7 @@ class SqlRepository(abc.ABC):
     async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
         parameters = {"appointment_id": appointment_id}
-        return await self._transact(
+        return await self._single(
             "links_for_appointment",
             lambda conn: _links_of(conn, _LINKS_OF_APPOINTMENT, parameters),
         )
@@ -720,7 +727,7 @@ class SqlRepository(abc.ABC):
             "abandoned": False,
             "result": result,
         }
-        await self._transact(
+        await self._single(
             "finish_tool_call", lambda conn: conn.execute(self._finish_claim, parameters)
         )
 
@@ -731,7 +738,7 @@ class SqlRepository(abc.ABC):
             rows = conn.execute(_TOOL_CALL_RESULTS, parameters)
             return [dict(row.result) for row in rows if row.result is not None]
 
-        return await self._transact("tool_call_results", work)
+        return await self._single("tool_call_results", work)
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         statement = (
@@ -745,7 +752,7 @@ class SqlRepository(abc.ABC):
         self, *, phone: str | None, email: str | None, key: str | None = None
     ) -> Customer | None:
         key = key or customer_key(phone, email.lower() if email else None)
-        return await self._transact("find_customer", lambda conn: _find_customer(conn, key))
+        return await self._single("find_customer", lambda conn: _find_customer(conn, key))
 
     async def list_appointments(self, *, ending_after: datetime | None = None) -> list[Appointment]:
         query = sa.select(appointments).order_by(appointments.c.start_at, appointments.c.id)
