@@ -57,6 +57,7 @@ __all__ = [
     "import_driver",
     "pool_sizes",
     "postgres_url",
+    "retrying_statement",
     "retrying_transaction",
 ]
 
@@ -192,6 +193,35 @@ async def retrying_transaction(
             _describe(exc),
         )
     return await _one_transaction(engine, work, _Attempt())
+
+
+async def retrying_statement(
+    engine: AsyncEngine, action: str, work: Callable[[AsyncConnection], Awaitable[_T]]
+) -> _T:
+    """``work``, one statement whose repetition does no harm, in autocommit on a pooled
+    connection of ``engine``: its row locks last as long as the statement, not until a
+    ``COMMIT`` sent by a process that may be busy, and it is tried once more after any
+    failure a new attempt can heal."""
+    attempt = _Attempt()
+    try:
+        return await _autocommitted_statement(engine, work, attempt)
+    except sa_exc.DBAPIError as exc:
+        if not _heals_on_retry(exc, connecting=not attempt.connected):
+            raise
+        logger.warning(
+            "%s: the store failed (%s); retrying once on a fresh connection",
+            action,
+            _describe(exc),
+        )
+    return await _autocommitted_statement(engine, work, _Attempt())
+
+
+async def _autocommitted_statement(
+    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[_T]], attempt: _Attempt
+) -> _T:
+    async with engine.connect() as conn:
+        attempt.connected = True
+        return await work(await conn.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 async def _one_transaction(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from retell_booking_tools.repository.postgres import retrying_transaction
+from retell_booking_tools.repository.postgres import retrying_statement
 from retell_booking_tools.repository.schema import calcom_slot_reads
 
 __all__ = ["PostgresSlotCache"]
@@ -48,7 +48,7 @@ class PostgresSlotCache:
         async def read(conn: AsyncConnection) -> Any:
             return (await conn.execute(query)).one_or_none()
 
-        row = await retrying_transaction(self._engine, "read shared slots", read)
+        row = await retrying_statement(self._engine, "read shared slots", read)
         if row is None:
             return None
         slots = tuple(_instant(value) for value in json.loads(row.slots))
@@ -110,7 +110,11 @@ class PostgresSlotCache:
         await self._execute("forget shared slots", sa.delete(calcom_slot_reads).where(*conditions))
 
     async def _execute(self, action: str, statement: sa.Executable) -> None:
+        """One statement in autocommit: every booking of the event type updates the reads
+        whose window holds it, so their row locks must not wait for a ``COMMIT`` round trip
+        (a repeated statement adds a start already left out, or deletes nothing more)."""
+
         async def work(conn: AsyncConnection) -> None:
             await conn.execute(statement)
 
-        await retrying_transaction(self._engine, action, work)
+        await retrying_statement(self._engine, action, work)
