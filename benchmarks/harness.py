@@ -3,7 +3,9 @@
 The backend is the real thing over loopback: the ASGI app in its own uvicorn process
 (``uvicorn --factory retell_booking_tools.server:create_app``, one worker, access log off)
 and the Cal.com emulator served by uvicorn in the benchmark's process, optionally with a
-fixed round-trip time on every request. The benchmark's process plays Retell.
+fixed round-trip time on every request. The benchmark's process plays Retell. The same
+server and flags can serve another factory from ``benchmarks/`` (the baseline, the profiled
+app), or the app can run as ``retell-booking-tools serve --workers N`` (scale-out).
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -46,7 +45,7 @@ from retell_booking_tools.domain import (
 )
 from retell_booking_tools.errors import ConfigurationError
 from retell_booking_tools.repository.schema import tool_calls
-from retell_booking_tools.repository.sql import SqlRepository, parse_url
+from retell_booking_tools.repository.sql import NamedLocks, SqlRepository, parse_url
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -419,7 +418,7 @@ class PostgresRepository(SqlRepository):
             pool_timeout=pool_timeout,
             **autocommit,
         )
-        self._local_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._local_locks = NamedLocks()
         self._lock_namespace: str | None = None
         self._claims_engine = create_async_engine(async_url, poolclass=NullPool, **autocommit)
         self._claims = _ClaimOwnership(self._claims_engine, self._advisory_key)
@@ -542,7 +541,7 @@ class PostgresRepository(SqlRepository):
         If acquiring or releasing is interrupted, the connection is closed instead of
         returned to the pool, since ending the session is what surely frees the lock.
         """
-        async with self._local_locks[name]:
+        async with self._local_locks.hold(name):
             conn, key = await self._acquire(name)
             try:
                 yield
