@@ -10,6 +10,8 @@ at zero latency, then audited the same way (5xx, double bookings, lost links). R
 per N: throughput, throughput per process, p50/p99, the app's CPU per call (all its
 processes together) and the peak of PostgreSQL connections the processes held (counted
 in ``pg_stat_activity`` by an application name of the run's own), per process too.
+``--quick`` sets the pool size to 2 (9 connections per process), so that four processes fit
+a PostgreSQL that other work uses too.
 
 The benchmark's own process (Retell's side and the emulator) and PostgreSQL share the
 machine with the app, so on a small machine the total levels off once its cores are busy:
@@ -41,25 +43,28 @@ from harness import (
 from load import LoadRun, audit
 
 
-async def _connections(application_name: str) -> int:
+async def _peak(application_name: str, peak: list[int]) -> None:
+    """Keeps ``peak[0]`` at the most connections seen, every 200 ms until cancelled, on one
+    connection of its own (a sample the server refuses, when it is full, is skipped)."""
     import psycopg
 
-    async with await psycopg.AsyncConnection.connect(
-        DEFAULT_POSTGRES_URL, autocommit=True
-    ) as connection:
-        cursor = await connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-            (application_name,),
-        )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-
-async def _peak(application_name: str, peak: list[int]) -> None:
-    """Keeps ``peak[0]`` at the most connections seen, every 200 ms until cancelled."""
-    while True:
-        peak[0] = max(peak[0], await _connections(application_name))
-        await asyncio.sleep(0.2)
+    query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+    connection: psycopg.AsyncConnection[Any] | None = None
+    try:
+        while True:
+            try:
+                if connection is None:
+                    connection = await psycopg.AsyncConnection.connect(
+                        DEFAULT_POSTGRES_URL, autocommit=True
+                    )
+                row = await (await connection.execute(query, (application_name,))).fetchone()
+                peak[0] = max(peak[0], int(row[0]) if row else 0)
+            except psycopg.OperationalError:
+                connection = None
+            await asyncio.sleep(0.2)
+    finally:
+        if connection is not None:
+            await connection.close()
 
 
 def _app_cpu(pid: int) -> float | None:
@@ -70,13 +75,18 @@ def _app_cpu(pid: int) -> float | None:
     return sum(value for value in values if value is not None)
 
 
-async def run_one(processes: int, calls: int, concurrency: int, seed: int) -> dict[str, Any]:
+async def run_one(
+    processes: int, calls: int, concurrency: int, seed: int, pool_size: int | None
+) -> dict[str, Any]:
     application_name = f"rbt-scale-{uuid.uuid4().hex[:12]}"
+    env = {"PGAPPNAME": application_name}
+    if pool_size is not None:
+        env["RETELL_BOOKING_DATABASE_POOL_SIZE"] = str(pool_size)
     async with running_backend(
         latency_seconds=0.0,
         database_kind="postgres",
         connections=concurrency * 2,
-        extra_env={"PGAPPNAME": application_name},
+        extra_env=env,
         workers=processes,
     ) as backend:
         availability = await serves_tool(backend.retell, "check_availability")
@@ -118,10 +128,13 @@ async def run_one(processes: int, calls: int, concurrency: int, seed: int) -> di
     }
 
 
-async def run(counts: list[int], calls: int, concurrency: int, seed: int) -> dict[str, Any]:
-    runs = [await run_one(n, calls, concurrency, seed) for n in counts]
+async def run(
+    counts: list[int], calls: int, concurrency: int, seed: int, pool_size: int | None
+) -> dict[str, Any]:
+    runs = [await run_one(n, calls, concurrency, seed, pool_size) for n in counts]
     return {
         "database": "postgres",
+        "pool_size": pool_size,
         "concurrency": concurrency,
         "calls_per_run": calls,
         "machine": machine(),
@@ -159,14 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=8, help="seed of the call mix")
     parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
     parser.add_argument(
-        "--quick", action="store_true", help="150 calls per run: checks it still runs"
+        "--pool-size", type=int, help="RETELL_BOOKING_DATABASE_POOL_SIZE (default: the app's)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="150 calls per run, pool size 2: checks it runs"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on a 5xx or a loss")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.concurrency = 150, 16
+        args.pool_size = args.pool_size or 2
     counts = [int(n) for n in args.processes.split(",")]
-    summary = asyncio.run(run(counts, args.calls, args.concurrency, args.seed))
+    summary = asyncio.run(run(counts, args.calls, args.concurrency, args.seed, args.pool_size))
     print_table(summary)
     write_json(args.json, summary)
     return 1 if args.strict and not all(row["ok"] for row in summary["runs"]) else 0
