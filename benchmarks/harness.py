@@ -3,7 +3,9 @@
 The backend is the real thing over loopback: the ASGI app in its own uvicorn process
 (``uvicorn --factory retell_booking_tools.server:create_app``, one worker, access log off)
 and the Cal.com emulator served by uvicorn in the benchmark's process, optionally with a
-fixed round-trip time on every request. The benchmark's process plays Retell.
+fixed round-trip time on every request. The benchmark's process plays Retell. The same
+server and flags can serve another factory from ``benchmarks/`` (the baseline, the profiled
+app), or the app can run as ``retell-booking-tools serve --workers N`` (scale-out).
 """
 
 from __future__ import annotations
@@ -44,8 +46,12 @@ RETELL_KEY = "retell_benchmark_key"
 DEFAULT_POSTGRES_URL = os.environ.get(
     "RETELL_BOOKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+APP_FACTORY = "retell_booking_tools.server:create_app"
+BENCHMARKS = Path(__file__).resolve().parent
 SLOT_MINUTES = 30
 MAX_DAYS = 360
+OPEN_MINUTES = 23 * 60 + 30
+"""The event type is open from midnight to 23:30 every day."""
 
 
 class BenchmarkBroken(RuntimeError):
@@ -69,6 +75,26 @@ def cpu_seconds(pid: int) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory of a process now (``VmRSS``), where Linux tells (``/proc``)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (uvicorn's workers under its supervisor)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -96,13 +122,13 @@ def verdict(ok: bool) -> str:
 class Slots:
     """Distinct free starts, handed out one by one: every booking gets a slot of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, slot_minutes: int = SLOT_MINUTES) -> None:
         first_day = datetime.now(UTC).date() + timedelta(days=1)
         self._starts = (
             datetime.combine(first_day + timedelta(days=day), clock_time(0), tzinfo=UTC)
-            + timedelta(minutes=SLOT_MINUTES * index)
+            + timedelta(minutes=slot_minutes * index)
             for day in range(MAX_DAYS)
-            for index in range(24 * 60 // SLOT_MINUTES - 1)
+            for index in range(OPEN_MINUTES // slot_minutes)
         )
 
     def take(self) -> datetime:
@@ -127,8 +153,9 @@ class Callers:
         return f"+49151{self._next:08d}"
 
 
-def make_emulator(latency_seconds: float) -> CalcomEmulator:
-    """One event type open around the clock, every day; no rate limit to get in the way."""
+def make_emulator(latency_seconds: float, slot_minutes: int = SLOT_MINUTES) -> CalcomEmulator:
+    """One event type open around the clock, every day; no rate limit to get in the way
+    (``slot_minutes`` short for a run that needs more distinct slots than a year of 30)."""
     emulator = CalcomEmulator(
         api_key=CALCOM_KEY, rate_limit_per_minute=10**9, latency_seconds=latency_seconds
     )
@@ -136,7 +163,7 @@ def make_emulator(latency_seconds: float) -> CalcomEmulator:
         EventTypeSpec(
             id=EVENT_TYPE_ID,
             title="Consultation",
-            length_minutes=SLOT_MINUTES,
+            length_minutes=slot_minutes,
             business_hours=BusinessHours(
                 weekdays=frozenset(range(7)), opens=clock_time(0), closes=clock_time(23, 30)
             ),
@@ -187,10 +214,20 @@ class ServedApp:
 
 @contextlib.asynccontextmanager
 async def served_app(
-    calcom_url: str, database_url: str, extra_env: dict[str, str] | None = None
+    calcom_url: str,
+    database_url: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    factory: str = APP_FACTORY,
+    workers: int | None = None,
+    wrapper: Sequence[str] = (),
 ) -> AsyncIterator[ServedApp]:
     """The app in a uvicorn process of its own, configured by environment like in production
-    (``extra_env`` adds or overrides variables)."""
+    (``extra_env`` adds or overrides variables). ``factory`` serves another app factory on
+    the same server and flags (a ``module:function`` in ``benchmarks/``, say the baseline);
+    ``workers`` runs ``retell-booking-tools serve --workers N`` instead, whose processes
+    share one socket (above 1, ``pid`` is uvicorn's supervisor: see :func:`children`).
+    ``wrapper`` goes before the command (``valgrind ...``), which then may start slowly."""
     port = _free_port()
     env = {
         **os.environ,
@@ -206,26 +243,23 @@ async def served_app(
         # The emulator has no limit here; the key's budget would be the bottleneck measured.
         "RETELL_BOOKING_CALCOM_RATE_LIMIT": "0",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "retell_booking_tools.server:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--timeout-keep-alive",
-        "75",
-        env=env,
-    )
+    if workers is not None:
+        command = [
+            *(sys.executable, "-m", "retell_booking_tools", "serve"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        ]
+    else:
+        command = [
+            *(sys.executable, "-m", "uvicorn", "--app-dir", str(BENCHMARKS), "--factory"),
+            *(factory, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            *("--no-access-log", "--timeout-keep-alive", "75"),
+        ]
+    if wrapper:
+        command = [*wrapper, *command]
+    process = await asyncio.create_subprocess_exec(*command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_healthy(url, process)
+        await _wait_healthy(url, process, within=600 if wrapper else 60)
         yield ServedApp(url, process.pid)
     finally:
         if process.returncode is None:
@@ -233,8 +267,10 @@ async def served_app(
             await process.wait()
 
 
-async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
+async def _wait_healthy(
+    url: str, process: asyncio.subprocess.Process, *, within: float = 60
+) -> None:
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient(base_url=url) as client:
         while time.monotonic() < deadline:
             if process.returncode is not None:
@@ -243,7 +279,7 @@ async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
                 if (await client.get("/healthz")).status_code == 200:
                     return
             await asyncio.sleep(0.05)
-    raise BenchmarkBroken("the app did not become healthy within 60 s")
+    raise BenchmarkBroken(f"the app did not become healthy within {within:g} s")
 
 
 def covered_seconds(intervals: Sequence[tuple[float, float]]) -> float:
@@ -290,6 +326,10 @@ class Backend:
     database_url: str
     upstream: TimedApp
     app: ServedApp
+    baseline: RetellSimulator | None = None
+    """Signs calls to the baseline app (``baseline.py``), when it runs."""
+    calcom_url: str = ""
+    """Where the emulator listens."""
 
     async def open_store(self) -> Repository:
         """A second connection to the app's store, to check what it holds."""
@@ -319,19 +359,45 @@ async def running_backend(
     database_kind: str,
     connections: int = 10,
     extra_env: dict[str, str] | None = None,
+    baseline: bool = False,
+    workers: int | None = None,
+    slot_minutes: int = SLOT_MINUTES,
+    factory: str = APP_FACTORY,
+    wrapper: Sequence[str] = (),
 ) -> AsyncIterator[Backend]:
-    """The emulator, the app process and a signing client, torn down in order."""
-    emulator = make_emulator(latency_seconds)
+    """The emulator, the app process (or ``serve --workers N``) and a signing
+    client, torn down in order; with ``baseline`` also the baseline app (``baseline.py``) in
+    a process of its own on the same emulator, server and flags."""
+    emulator = make_emulator(latency_seconds, slot_minutes)
     upstream = TimedApp(emulator.asgi_app)
     with database(database_kind) as database_url:
-        async with (
-            serve_asgi(upstream) as calcom_url,
-            served_app(calcom_url, database_url, extra_env) as app,
-        ):
-            client = _app_client(app.url, connections)
-            async with RetellSimulator(client, api_key=RETELL_KEY) as retell:
-                yield Backend(emulator, retell, database_url, upstream, app)
-            emulator.close()
+        async with contextlib.AsyncExitStack() as stack:
+            calcom_url = await stack.enter_async_context(serve_asgi(upstream))
+            app = await stack.enter_async_context(
+                served_app(
+                    calcom_url,
+                    database_url,
+                    extra_env,
+                    workers=workers,
+                    factory=factory,
+                    wrapper=wrapper,
+                )
+            )
+            retell = await stack.enter_async_context(
+                RetellSimulator(_app_client(app.url, connections), api_key=RETELL_KEY)
+            )
+            baseline_retell = None
+            if baseline:
+                served = await stack.enter_async_context(
+                    served_app(calcom_url, database_url, factory="baseline:create_app")
+                )
+                baseline_retell = await stack.enter_async_context(
+                    RetellSimulator(_app_client(served.url, connections), api_key=RETELL_KEY)
+                )
+            yield Backend(
+                emulator, retell, database_url, upstream, app, baseline_retell, calcom_url
+            )
+        emulator.close()
 
 
 async def serves_tool(retell: RetellSimulator, tool: str) -> bool:

@@ -1,10 +1,15 @@
-"""Latency per tool path: what a caller waits, how many Cal.com round trips, our overhead.
+"""Latency per tool path beside the least any backend can do, on SQLite or PostgreSQL.
 
-    python benchmarks/latency.py [--rtt-ms 80] [--iterations 100] [--json PATH] [--quick]
+    python benchmarks/latency.py [--database sqlite|postgres] [--rtt-ms 80]
+                                 [--iterations 100] [--json PATH] [--quick]
 
-The app runs in its own uvicorn process on loopback with SQLite (the embedded default) and
+The app runs in its own uvicorn process on loopback with the store of ``--database`` and
 talks to the Cal.com emulator, which waits ``--rtt-ms`` on every request (a round trip to
-Cal.com). Each path is measured on fresh callers and slots, interleaved, after a warm-up:
+Cal.com). Beside it, on the same server, flags, emulator and RTT, runs the baseline
+(``benchmarks/baseline.py``): a stateless handler that verifies the signature and forwards
+one POST to Cal.com over an HTTP client built like the app's, or answers at once for a
+path whose floor is no request. Each path is measured on fresh callers and slots,
+interleaved with baseline samples, after a warm-up:
 
 - ``booked_after_availability``: ``check_availability`` then ``collect_appointment_data``
   for the slot it offered, in one call (the booking call is measured; the availability
@@ -16,14 +21,20 @@ Cal.com). Each path is measured on fresh callers and slots, interleaved, after a
 - ``confirmed``: ``confirm_existing`` after ``existing``;
 - ``retried_delivery``: Retell re-sends a delivery that was already answered.
 
-Overhead = end-to-end time minus the upstream time: how long the emulator held the
-call's Cal.com requests (the injected RTT plus its own work, which a real Cal.com round
-trip contains too and which runs in the benchmark's process, not the app's); requests
-that overlap are waited for once, so their union counts, not their sum. What is left
-is our code, the store and HTTP on loopback. ``overhead_vs_rtt_p99_ms`` subtracts only
-the injected RTT (again as a union), counting the emulator's work as ours.
-Targets (printed, not enforced): overhead p99 < 15 ms on every path; at most 1 Cal.com
-request for ``booked_after_availability`` and ``existing``; none for ``retried_delivery``.
+Every path is compared with the baseline of its floor (``FLOOR``: one Cal.com round trip
+for the first four, none for the last two). ``ratio_p50``/``ratio_p99`` divide the path's
+end-to-end percentiles by the baseline's. A sample's own time is its end-to-end time
+minus how long the emulator held its Cal.com requests (overlapping requests counted
+once: the injected RTT plus the emulator's own work, which a real round trip contains
+too); ``overhead_p50_ms``/``overhead_p99_ms`` are the path's own-time percentiles minus
+the baseline's, so a second round trip does not count as overhead (it counts in the
+ratio and in ``calcom_requests``). ``e2e_minus_baseline_p50_ms`` is the plain difference.
+
+Targets (printed; ``--strict`` exits 1 when one is missed): overhead p50 at most 2 ms and
+p99 at most 8 ms on every path; ``booked_*`` and ``existing`` end-to-end p50 at most
+1.03 times the baseline's; at most 1 Cal.com request for ``booked_after_availability``
+and ``existing``, 2 for ``unavailable`` (the refused create and one more), none for
+``retried_delivery``.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from datetime import timedelta
 from typing import Any
 
 import attrs
+from baseline import FORWARD
 from harness import (
     EVENT_TYPE_ID,
     Backend,
@@ -65,8 +77,26 @@ PATHS = (
     "confirmed",
     "retried_delivery",
 )
-OVERHEAD_P99_TARGET_MS = 15.0
-MAX_CALCOM_REQUESTS = {"booked_after_availability": 1, "existing": 1, "retried_delivery": 0}
+BASELINES = ("baseline_1", "baseline_0")
+FLOOR = {
+    "booked_after_availability": 1,
+    "booked_cold": 1,
+    "existing": 1,
+    "unavailable": 1,
+    "confirmed": 0,
+    "retried_delivery": 0,
+}
+"""Cal.com round trips the least any backend needs on each path: its baseline."""
+OVERHEAD_P50_TARGET_MS = 2.0
+OVERHEAD_P99_TARGET_MS = 8.0
+RATIO_P50_TARGET = 1.03
+RATIO_PATHS = ("booked_after_availability", "booked_cold", "existing")
+MAX_CALCOM_REQUESTS = {
+    "booked_after_availability": 1,
+    "existing": 1,
+    "unavailable": 2,
+    "retried_delivery": 0,
+}
 BOOK = "collect_appointment_data"
 
 
@@ -86,22 +116,13 @@ class Path:
     samples: list[Sample] = attrs.Factory(list)
     skipped: str | None = None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, baseline: Path | None) -> dict[str, Any]:
         if self.skipped is not None:
-            return {
-                "skipped": self.skipped,
-                "calcom_requests": None,
-                "p50_ms": None,
-                "p95_ms": None,
-                "p99_ms": None,
-                "overhead_p50_ms": None,
-                "overhead_p99_ms": None,
-                "overhead_vs_rtt_p99_ms": None,
-            }
+            return {"skipped": self.skipped, "calcom_requests": None}
         elapsed = [s.elapsed_ms for s in self.samples]
-        overhead = [s.elapsed_ms - s.upstream_ms for s in self.samples]
+        own = [s.elapsed_ms - s.upstream_ms for s in self.samples]
         overhead_vs_rtt = [s.elapsed_ms - s.round_trips_ms for s in self.samples]
-        return {
+        summary: dict[str, Any] = {
             "calcom_requests": max(s.calcom_requests for s in self.samples),
             "calcom_requests_mean": rounded(
                 sum(s.calcom_requests for s in self.samples) / len(self.samples)
@@ -110,10 +131,23 @@ class Path:
             "p50_ms": rounded(percentile(elapsed, 50)),
             "p95_ms": rounded(percentile(elapsed, 95)),
             "p99_ms": rounded(percentile(elapsed, 99)),
-            "overhead_p50_ms": rounded(percentile(overhead, 50)),
-            "overhead_p99_ms": rounded(percentile(overhead, 99)),
+            "own_p50_ms": rounded(percentile(own, 50)),
+            "own_p99_ms": rounded(percentile(own, 99)),
             "overhead_vs_rtt_p99_ms": rounded(percentile(overhead_vs_rtt, 99)),
         }
+        if baseline is not None:
+            base = baseline.summary(None)
+            summary.update(
+                baseline=baseline.name,
+                baseline_p50_ms=base["p50_ms"],
+                baseline_p99_ms=base["p99_ms"],
+                ratio_p50=round(summary["p50_ms"] / base["p50_ms"], 3),
+                ratio_p99=round(summary["p99_ms"] / base["p99_ms"], 3),
+                overhead_p50_ms=rounded(summary["own_p50_ms"] - base["own_p50_ms"]),
+                overhead_p99_ms=rounded(summary["own_p99_ms"] - base["own_p99_ms"]),
+                e2e_minus_baseline_p50_ms=rounded(summary["p50_ms"] - base["p50_ms"]),
+            )
+        return summary
 
 
 class LatencyRun:
@@ -132,16 +166,25 @@ class LatencyRun:
         return self._backend.retell
 
     async def _call(
-        self, tool: str, args: dict[str, Any], *, call_id: str, caller: str, expect: str
+        self,
+        tool: str,
+        args: dict[str, Any],
+        *,
+        call_id: str,
+        caller: str,
+        expect: str,
+        to: RetellSimulator | None = None,
     ) -> tuple[dict[str, Any], Sample]:
         call = RetellSimulator.call_object(call_id, from_number=caller)
-        return await self._send(tool, self._retell.body(tool, args, call), expect=expect)
+        return await self._send(tool, self._retell.body(tool, args, call), expect=expect, to=to)
 
-    async def _send(self, tool: str, body: bytes, *, expect: str) -> tuple[dict[str, Any], Sample]:
+    async def _send(
+        self, tool: str, body: bytes, *, expect: str, to: RetellSimulator | None = None
+    ) -> tuple[dict[str, Any], Sample]:
         before = len(self._backend.calcom.requests)
         held_before = len(self._backend.upstream.held)
         started = time.perf_counter()
-        response = await self._retell.post(tool, body)
+        response = await (to or self._retell).post(tool, body)
         elapsed_ms = (time.perf_counter() - started) * 1000
         requests = len(self._backend.calcom.requests) - before
         held = self._backend.upstream.held[held_before:]
@@ -220,8 +263,22 @@ class LatencyRun:
         _, sample = await self._send(BOOK, body, expect="booked")
         return sample
 
+    async def baseline(self, round_trips: int) -> Sample:
+        """The baseline app, forwarding one booking to Cal.com or (0) answering at once."""
+        assert self._backend.baseline is not None
+        _, sample = await self._call(
+            FORWARD if round_trips else "answer",
+            self._booking_args(),
+            call_id=self._call_id(),
+            caller=self._callers.take(),
+            expect="booked",
+            to=self._backend.baseline,
+        )
+        return sample
+
     async def round(self, paths: dict[str, Path]) -> None:
-        """One sample of every path, in a fixed order."""
+        """One sample of every path and of both baselines, in a fixed order."""
+        paths["baseline_1"].samples.append(await self.baseline(1))
         steps: list[tuple[str, Callable[[], Awaitable[Sample]]]] = [
             ("booked_cold", self.booked_cold),
             ("unavailable", self.unavailable),
@@ -234,16 +291,19 @@ class LatencyRun:
         existing, confirmed = await self.existing_then_confirmed()
         paths["existing"].samples.append(existing)
         paths["confirmed"].samples.append(confirmed)
+        paths["baseline_0"].samples.append(await self.baseline(0))
 
 
-async def run(rtt_ms: float, iterations: int, warmup: int) -> dict[str, Any]:
-    async with running_backend(latency_seconds=rtt_ms / 1000, database_kind="sqlite") as backend:
+async def run(rtt_ms: float, iterations: int, warmup: int, database: str) -> dict[str, Any]:
+    async with running_backend(
+        latency_seconds=rtt_ms / 1000, database_kind=database, baseline=True
+    ) as backend:
         with_availability = await serves_tool(backend.retell, "check_availability")
         bench = LatencyRun(backend, rtt_ms=rtt_ms, with_availability=with_availability)
-        discarded = {name: Path(name) for name in PATHS}
+        discarded = {name: Path(name) for name in PATHS + BASELINES}
         for _ in range(warmup):
             await bench.round(discarded)
-        paths = {name: Path(name) for name in PATHS}
+        paths = {name: Path(name) for name in PATHS + BASELINES}
         if not with_availability:
             paths[
                 "booked_after_availability"
@@ -252,7 +312,7 @@ async def run(rtt_ms: float, iterations: int, warmup: int) -> dict[str, Any]:
         for _ in range(iterations):
             await bench.round(paths)
         duration = timedelta(seconds=time.perf_counter() - started)
-    summaries = {name: path.summary() for name, path in paths.items()}
+    summaries = {name: paths[name].summary(paths[f"baseline_{FLOOR[name]}"]) for name in PATHS}
     if with_availability:
         checked = bench.availability_samples[-iterations:]
         summaries["booked_after_availability"].update(
@@ -262,52 +322,69 @@ async def run(rtt_ms: float, iterations: int, warmup: int) -> dict[str, Any]:
         )
     return {
         "rtt_ms": rtt_ms,
-        "database": "sqlite",
+        "database": database,
         "iterations": iterations,
         "duration_s": rounded(duration.total_seconds()),
         "machine": machine(),
         "paths": summaries,
+        "baselines": {name: paths[name].summary(None) for name in BASELINES},
         "targets": targets(summaries),
     }
 
 
 def targets(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per path: each target's verdict (``None`` for a skipped path)."""
     results: dict[str, Any] = {}
     for name, summary in summaries.items():
         if summary.get("skipped"):
             results[name] = None
             continue
-        ok = summary["overhead_p99_ms"] < OVERHEAD_P99_TARGET_MS
+        checks = {
+            "overhead_p50": summary["overhead_p50_ms"] <= OVERHEAD_P50_TARGET_MS,
+            "overhead_p99": summary["overhead_p99_ms"] <= OVERHEAD_P99_TARGET_MS,
+        }
+        if name in RATIO_PATHS:
+            checks["ratio_p50"] = summary["ratio_p50"] <= RATIO_P50_TARGET
         if name in MAX_CALCOM_REQUESTS:
-            ok = ok and summary["calcom_requests"] <= MAX_CALCOM_REQUESTS[name]
-        results[name] = ok
+            checks["calcom_requests"] = summary["calcom_requests"] <= MAX_CALCOM_REQUESTS[name]
+        results[name] = checks
     return results
 
 
 def print_table(summary: dict[str, Any]) -> None:
     print(
-        f"latency: RTT {summary['rtt_ms']:g} ms, SQLite, {summary['iterations']} samples per "
-        f"path, {summary['machine']['cpus']} CPUs"
+        f"latency: RTT {summary['rtt_ms']:g} ms, {summary['database']}, "
+        f"{summary['iterations']} samples per path, {summary['machine']['cpus']} CPUs, "
+        f"load average {summary['machine']['load_average']}"
     )
-    header = ("path", "calcom", "p50 ms", "p95 ms", "p99 ms", "overhead p50/p99", "target")
+    for name, base in summary["baselines"].items():
+        print(
+            f"  {name}: p50 {base['p50_ms']:.1f} ms, p99 {base['p99_ms']:.1f} ms, own time "
+            f"p50 {base['own_p50_ms']:.1f} ms, p99 {base['own_p99_ms']:.1f} ms"
+        )
+    header = ("path", "calcom", "p50 ms", "p99 ms", "x base p50/p99", "overhead p50/p99")
     print(
-        f"{header[0]:<27}{header[1]:>7}{header[2]:>9}{header[3]:>9}{header[4]:>9}"
-        f"{header[5]:>18}  {header[6]}"
+        f"{header[0]:<27}{header[1]:>7}{header[2]:>9}{header[3]:>9}{header[4]:>17}"
+        f"{header[5]:>18}  target"
     )
     for name, path in summary["paths"].items():
         if path.get("skipped"):
             print(f"{name:<27}  skipped: {path['skipped']}")
             continue
-        target = summary["targets"][name]
+        checks = summary["targets"][name]
+        missed = [check for check, ok in checks.items() if not ok]
+        target = verdict(not missed) + (f" ({', '.join(missed)})" if missed else "")
+        ratio = f"{path['ratio_p50']:.3f} / {path['ratio_p99']:.3f}"
         overhead = f"{path['overhead_p50_ms']:.1f} / {path['overhead_p99_ms']:.1f}"
         print(
-            f"{name:<27}{path['calcom_requests']:>7}{path['p50_ms']:>9.1f}{path['p95_ms']:>9.1f}"
-            f"{path['p99_ms']:>9.1f}{overhead:>18}  {verdict(target)}"
+            f"{name:<27}{path['calcom_requests']:>7}{path['p50_ms']:>9.1f}"
+            f"{path['p99_ms']:>9.1f}{ratio:>17}{overhead:>18}  {target}"
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rtt-ms", type=float, default=80.0, help="Cal.com round trip (ms)")
     parser.add_argument("--iterations", type=int, default=100, help="samples per path")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured rounds first")
@@ -319,10 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.rtt_ms, args.iterations, args.warmup = 5.0, 3, 1
-    summary = asyncio.run(run(args.rtt_ms, args.iterations, args.warmup))
+    summary = asyncio.run(run(args.rtt_ms, args.iterations, args.warmup, args.database))
     print_table(summary)
     write_json(args.json, summary)
-    missed = [name for name, ok in summary["targets"].items() if ok is False]
+    missed = [
+        name for name, checks in summary["targets"].items() if checks and not all(checks.values())
+    ]
     return 1 if args.strict and missed else 0
 
 

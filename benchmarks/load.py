@@ -2,6 +2,7 @@
 
     python benchmarks/load.py [--calls 2000] [--concurrency 64] [--database sqlite|postgres]
                               [--json PATH] [--quick]
+    python benchmarks/load.py --memory [--database sqlite|postgres] [--quick]
 
 The app runs in one uvicorn process (one worker) on loopback; the Cal.com emulator
 answers at zero latency, so the figure is the app's own throughput. Workers play Retell
@@ -20,8 +21,15 @@ calls from a realistic mix, each a few function calls:
 store are compared: ``double_bookings`` counts starts Cal.com holds more than once;
 ``lost_links`` counts answers naming an appointment the call is not linked to (with the
 right relationship) plus Cal.com bookings we created that have no stored appointment with
-an ``original`` link. Targets (printed, not enforced): zero 5xx, zero double bookings,
-zero lost links, at least 300 function calls per second.
+an ``original`` link. Targets (printed; ``--strict`` exits 1 when one is missed): zero
+5xx, zero double bookings, zero lost links; at least 400 function calls per second per
+process on SQLite; on PostgreSQL at least 300 per second at no more than 2.5 ms of the
+app's CPU per call.
+
+``--memory`` runs the same mix for 100,000 function calls (``--quick``: 2,000) and reads
+the app process's resident memory after the first tenth and at the end; target: the end
+within 10 % of the first reading (no growth per call). It books on 5-minute slots, so a
+year holds enough of them.
 
 The benchmark's own process (Retell's side and the emulator) needs CPU too, so on a small
 machine the throughput can be capped by it rather than the app. ``app_cpu_ms_per_call``
@@ -44,6 +52,7 @@ from typing import Any
 import attrs
 import httpx
 from harness import (
+    SLOT_MINUTES,
     Backend,
     Callers,
     Slots,
@@ -51,6 +60,7 @@ from harness import (
     machine,
     percentile,
     rounded,
+    rss_bytes,
     running_backend,
     serves_tool,
     slot_args,
@@ -64,7 +74,10 @@ from retell_booking_tools.testing import RetellSimulator
 BOOK = "collect_appointment_data"
 _worker_retell: ContextVar[RetellSimulator] = ContextVar("worker_retell")
 """The client of the worker task running (each gathered worker runs in its own context)."""
-THROUGHPUT_TARGET = 300.0
+THROUGHPUT_TARGET = {"sqlite": 400.0, "postgres": 300.0}
+CPU_MS_PER_CALL_TARGET = {"postgres": 2.5}
+MEMORY_GROWTH_TARGET = 0.10
+MEMORY_SLOT_MINUTES = 5
 EXPECTED_LINK = {
     "booked": Relationship.ORIGINAL,
     "existing": Relationship.DUPLICATE_ATTEMPT,
@@ -94,11 +107,21 @@ class Tally:
 
 
 class LoadRun:
-    def __init__(self, backend: Backend, *, calls: int, seed: int, availability: bool) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        calls: int,
+        seed: int,
+        availability: bool,
+        slot_minutes: int = SLOT_MINUTES,
+        keep_answers: bool = True,
+    ) -> None:
         self._backend = backend
         self._budget = calls
         self._random = random.Random(seed)
-        self._slots = Slots()
+        self._slots = Slots(slot_minutes)
+        self._keep_answers = keep_answers
         self._callers = Callers()
         self._holdings: list[Holding] = []
         self._availability = availability
@@ -107,6 +130,9 @@ class LoadRun:
     @property
     def _retell(self) -> RetellSimulator:
         return _worker_retell.get(self._backend.retell)
+
+    def add_calls(self, calls: int) -> None:
+        self._budget += calls
 
     async def worker(self) -> None:
         """One simulated Retell connection at a time; its client is its own (see harness)."""
@@ -149,7 +175,7 @@ class LoadRun:
         self.tally.statuses[status] += 1
         if status != expect:
             self.tally.unexpected[f"{tool}: {status} (expected {expect})"] += 1
-        if "appointment" in answer:
+        if "appointment" in answer and self._keep_answers:
             self.tally.answers.append((call_id, answer))
         return answer
 
@@ -281,18 +307,89 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
         "duration_s": rounded(elapsed),
         "app_cpu_ms_per_call": None,
         "app_calls_per_cpu_second": None,
+        "processes": 1,
         "machine": machine(),
     }
     if cpu_before is not None and cpu_after is not None and done and cpu_after > cpu_before:
         summary["app_cpu_ms_per_call"] = rounded((cpu_after - cpu_before) * 1000 / done)
         summary["app_calls_per_cpu_second"] = rounded(done / (cpu_after - cpu_before))
+    summary["throughput_per_process_per_s"] = summary["throughput_per_s"]
     summary["targets"] = {
         "zero_5xx": summary["errors_5xx"] == 0 and summary["errors_transport"] == 0,
         "zero_double_bookings": summary["double_bookings"] == 0,
         "zero_lost_links": summary["lost_links"] == 0,
-        "throughput": summary["throughput_per_s"] >= THROUGHPUT_TARGET,
+        "throughput": summary["throughput_per_s"] >= THROUGHPUT_TARGET[database],
     }
+    if database in CPU_MS_PER_CALL_TARGET:
+        cpu = summary["app_cpu_ms_per_call"]
+        summary["targets"]["app_cpu"] = cpu is not None and cpu <= CPU_MS_PER_CALL_TARGET[database]
     return summary
+
+
+async def run_memory(calls: int, concurrency: int, database: str, seed: int) -> dict[str, Any]:
+    """The mix for ``calls`` function calls; the app's RSS after a tenth of them and at the end."""
+    first = calls // 10
+    async with running_backend(
+        latency_seconds=0.0,
+        database_kind=database,
+        connections=concurrency * 2,
+        slot_minutes=MEMORY_SLOT_MINUTES,
+    ) as backend:
+        availability = await serves_tool(backend.retell, "check_availability")
+        bench = LoadRun(
+            backend,
+            calls=first,
+            seed=seed,
+            availability=availability,
+            slot_minutes=MEMORY_SLOT_MINUTES,
+            keep_answers=False,
+        )
+        started = time.perf_counter()
+        await asyncio.gather(*(bench.worker() for _ in range(concurrency)))
+        rss_first = rss_bytes(backend.app.pid)
+        bench.add_calls(calls - first)
+        await asyncio.gather(*(bench.worker() for _ in range(concurrency)))
+        rss_last = rss_bytes(backend.app.pid)
+        elapsed = time.perf_counter() - started
+    tally = bench.tally
+    done = len(tally.latencies_ms)
+    growth = None
+    if rss_first and rss_last:
+        growth = round(rss_last / rss_first - 1, 4)
+    errors = sum(n for code, n in tally.http_statuses.items() if code >= 500)
+    errors += sum(tally.transport_errors.values())
+    return {
+        "mode": "memory",
+        "calls": done,
+        "first_reading_after": first,
+        "database": database,
+        "concurrency": concurrency,
+        "rss_first_mib": None if rss_first is None else rounded(rss_first / 2**20),
+        "rss_last_mib": None if rss_last is None else rounded(rss_last / 2**20),
+        "growth": growth,
+        "errors_5xx": errors,
+        "duration_s": rounded(elapsed),
+        "statuses": dict(tally.statuses),
+        "machine": machine(),
+        "targets": {
+            "steady_memory": growth is not None and growth <= MEMORY_GROWTH_TARGET,
+            "zero_5xx": errors == 0,
+        },
+    }
+
+
+def print_memory(summary: dict[str, Any]) -> None:
+    targets = summary["targets"]
+    print(
+        f"memory: {summary['calls']} function calls, {summary['database']}, concurrency "
+        f"{summary['concurrency']}, load average {summary['machine']['load_average']}"
+    )
+    print(
+        f"  RSS after {summary['first_reading_after']}: {summary['rss_first_mib']} MiB; after "
+        f"{summary['calls']}: {summary['rss_last_mib']} MiB (growth {summary['growth']:+.1%})  "
+        f"{verdict(targets['steady_memory'])}"
+    )
+    print(f"  5xx: {summary['errors_5xx']}  {verdict(targets['zero_5xx'])}")
 
 
 def print_table(summary: dict[str, Any]) -> None:
@@ -303,14 +400,15 @@ def print_table(summary: dict[str, Any]) -> None:
     )
     rows = [
         ("throughput", f"{summary['throughput_per_s']:.0f}/s", targets["throughput"]),
+        ("per process", f"{summary['throughput_per_process_per_s']:.0f}/s", None),
         ("p50 / p99", f"{summary['p50_ms']:.1f} / {summary['p99_ms']:.1f} ms", None),
         ("5xx", str(summary["errors_5xx"] + summary["errors_transport"]), targets["zero_5xx"]),
         ("double bookings", str(summary["double_bookings"]), targets["zero_double_bookings"]),
         ("lost links", str(summary["lost_links"]), targets["zero_lost_links"]),
     ]
     if summary["app_cpu_ms_per_call"] is not None:
-        cpu = f"{summary['app_cpu_ms_per_call']:.1f} ms/call"
-        rows.append(("app CPU", cpu, None))
+        cpu = f"{summary['app_cpu_ms_per_call']:.2f} ms/call"
+        rows.append(("app CPU", cpu, targets.get("app_cpu")))
     for name, value, ok in rows:
         print(f"  {name:<16}{value:>20}  {'' if ok is None else verdict(ok)}")
     print(f"  statuses: {summary['statuses']}")
@@ -327,8 +425,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=8, help="seed of the call mix")
     parser.add_argument("--json", metavar="PATH", help="write the summary as JSON")
     parser.add_argument("--quick", action="store_true", help="200 calls: checks it still runs")
+    parser.add_argument(
+        "--memory", action="store_true", help="RSS after 10,000 and 100,000 calls (steady memory)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
+    if args.memory:
+        calls = 2_000 if args.quick else 100_000
+        summary = asyncio.run(run_memory(calls, args.concurrency, args.database, args.seed))
+        print_memory(summary)
+        write_json(args.json, summary)
+        return 1 if args.strict and not all(summary["targets"].values()) else 0
     if args.quick:
         args.calls, args.concurrency = 200, 16
     summary = asyncio.run(run(args.calls, args.concurrency, args.database, args.seed))

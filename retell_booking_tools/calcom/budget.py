@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from retell_booking_tools.calcom.errors import CalcomBudgetExhausted
 from retell_booking_tools.repository.schema import calcom_rate_blocks, calcom_rate_budget
@@ -114,7 +114,9 @@ class PostgresBudgetStore:
         self._engine = engine
 
     async def take(self, key: str, *, now: float, window: float, cap: int, write: bool) -> float:
-        async with self._engine.begin() as conn:
+        from retell_booking_tools.repository.postgres import retrying_transaction
+
+        async def work(conn: AsyncConnection) -> float:
             await conn.execute(
                 sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
                 {"name": f"calcom-budget:{key}"},
@@ -148,16 +150,23 @@ class PostgresBudgetStore:
                 return 0.0
             return _wait_for(ats, cap, now, window)
 
+        return await retrying_transaction(self._engine, "spend the Cal.com budget", work)
+
     async def block(self, key: str, *, until: float) -> None:
         from sqlalchemy.dialects import postgresql
+
+        from retell_booking_tools.repository.postgres import retrying_transaction
 
         statement = postgresql.insert(calcom_rate_blocks).values(key=key, until=until)
         statement = statement.on_conflict_do_update(
             index_elements=[calcom_rate_blocks.c.key],
             set_={"until": sa.func.greatest(calcom_rate_blocks.c.until, statement.excluded.until)},
         )
-        async with self._engine.begin() as conn:
+
+        async def work(conn: AsyncConnection) -> None:
             await conn.execute(statement)
+
+        await retrying_transaction(self._engine, "block the Cal.com budget", work)
 
     async def close(self) -> None:
         return None

@@ -9,6 +9,12 @@ psycopg is imported only when an engine is created, so the package imports witho
 A schema other than the default is chosen by ``search_path``: pass ``schema=`` (it is added
 to the libpq ``options`` of every connection) or put ``?options=-csearch_path%3Dname`` in
 the URL. Tests use this to give each test a schema of its own.
+
+Pooled connections are not pinged when checked out (a round trip per transaction): a
+connection the server ended while it was idle fails on the transaction's first statement,
+before anything was done, and the transaction (or the lock) is tried once more on a
+fresh connection. SQLAlchemy then renews every connection of the pool that is older
+than the failure, so after a restart the retry does not meet another dead one.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -43,7 +48,7 @@ from retell_booking_tools.domain import (
 from retell_booking_tools.errors import ConfigurationError
 from retell_booking_tools.repository.protocol import business_lock_name
 from retell_booking_tools.repository.schema import tool_calls
-from retell_booking_tools.repository.sql import SqlRepository, parse_url
+from retell_booking_tools.repository.sql import NamedLocks, SqlRepository, parse_url
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -54,6 +59,8 @@ __all__ = [
     "import_driver",
     "pool_sizes",
     "postgres_url",
+    "retrying_statement",
+    "retrying_transaction",
 ]
 
 logger = logging.getLogger(__name__)
@@ -164,6 +171,70 @@ class _Attempt:
 
     connected = False
     committing = False
+
+
+async def retrying_transaction(
+    engine: AsyncEngine, action: str, work: Callable[[AsyncConnection], Awaitable[_T]]
+) -> _T:
+    """``work`` in one transaction on a pooled connection of ``engine``, tried once more on
+    a fresh one when it failed before its commit for a reason a new attempt can heal (a
+    connection the server ended while it was pooled, say); a failed commit is not repeated.
+
+    For the store's own tables beside the repository (the shared slot reads, the Cal.com
+    budget), whose connections are not pinged on checkout either.
+    """
+    attempt = _Attempt()
+    try:
+        return await _one_transaction(engine, work, attempt)
+    except sa_exc.DBAPIError as exc:
+        if attempt.committing or not _heals_on_retry(exc, connecting=not attempt.connected):
+            raise
+        logger.warning(
+            "%s: the store failed (%s); retrying once on a fresh connection",
+            action,
+            _describe(exc),
+        )
+    return await _one_transaction(engine, work, _Attempt())
+
+
+async def retrying_statement(
+    engine: AsyncEngine, action: str, work: Callable[[AsyncConnection], Awaitable[_T]]
+) -> _T:
+    """``work``, one statement whose repetition does no harm, in autocommit on a pooled
+    connection of ``engine``: its row locks last as long as the statement, not until a
+    ``COMMIT`` sent by a process that may be busy, and it is tried once more after any
+    failure a new attempt can heal."""
+    attempt = _Attempt()
+    try:
+        return await _autocommitted_statement(engine, work, attempt)
+    except sa_exc.DBAPIError as exc:
+        if not _heals_on_retry(exc, connecting=not attempt.connected):
+            raise
+        logger.warning(
+            "%s: the store failed (%s); retrying once on a fresh connection",
+            action,
+            _describe(exc),
+        )
+    return await _autocommitted_statement(engine, work, _Attempt())
+
+
+async def _autocommitted_statement(
+    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[_T]], attempt: _Attempt
+) -> _T:
+    async with engine.connect() as conn:
+        attempt.connected = True
+        return await work(await conn.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+async def _one_transaction(
+    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[_T]], attempt: _Attempt
+) -> _T:
+    async with engine.connect() as conn:
+        attempt.connected = True
+        async with conn.begin():
+            result = await work(conn)
+            attempt.committing = True
+        return result
 
 
 def _heals_on_retry(error: sa_exc.DBAPIError, *, connecting: bool = False) -> bool:
@@ -330,11 +401,7 @@ class PostgresRepository(SqlRepository):
     ) -> None:
         async_url, connect_args = postgres_url(url, schema=schema)
         import_driver()
-        options: dict[str, Any] = {
-            "connect_args": connect_args,
-            "pool_pre_ping": True,
-            "hide_parameters": True,
-        }
+        options: dict[str, Any] = {"connect_args": connect_args, "hide_parameters": True}
         self.pool = PoolSizes(queries=pool_size, overflow=max_overflow, locks=lock_pool_size)
         super().__init__(async_url)
         self._engine = create_async_engine(
@@ -354,7 +421,7 @@ class PostgresRepository(SqlRepository):
             pool_timeout=pool_timeout,
             **autocommit,
         )
-        self._local_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._local_locks = NamedLocks()
         self._lock_namespace: str | None = None
         self._claims_engine = create_async_engine(async_url, poolclass=NullPool, **autocommit)
         self._claims = _ClaimOwnership(self._claims_engine, self._advisory_key)
@@ -431,6 +498,30 @@ class PostgresRepository(SqlRepository):
                 )
             return await self._transaction(work, _Attempt())
 
+    async def _single(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """In autocommit: the statement is its own transaction, which spares the round
+        trips of ``BEGIN`` and ``COMMIT``. Repeating it changes nothing, so it runs once
+        more on a fresh connection after any failure a new attempt can heal."""
+        with self._translate(action):
+            attempt = _Attempt()
+            try:
+                return await self._autocommitted(work, attempt)
+            except sa_exc.DBAPIError as exc:
+                if not _heals_on_retry(exc, connecting=not attempt.connected):
+                    raise
+                logger.warning(
+                    "%s: the store failed (%s); retrying once on a fresh connection",
+                    action,
+                    _describe(exc),
+                )
+            return await self._autocommitted(work, _Attempt())
+
+    async def _autocommitted(self, work: Callable[[sa.Connection], _T], attempt: _Attempt) -> _T:
+        async with self._engine.connect() as conn:
+            attempt.connected = True
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await autocommit.run_sync(work)
+
     async def _transaction(self, work: Callable[[sa.Connection], _T], attempt: _Attempt) -> _T:
         async with self._engine.connect() as conn:
             attempt.connected = True
@@ -454,22 +545,40 @@ class PostgresRepository(SqlRepository):
         returned to the pool, since ending the session is what surely frees the lock.
         """
         name = business_lock_name(self.business_id, name)
-        async with self._local_locks[name]:
-            with self._translate("lock"):
-                conn = await self._lock_engine.connect()
-            try:
-                with self._translate("lock"):
-                    key = await self._advisory_key(conn, name)
-                    lock = sa.func.pg_advisory_lock(sa.cast(key, sa.BigInteger))
-                    await conn.execute(sa.select(lock))
-                    await conn.commit()
-            except BaseException:
-                await asyncio.shield(_discard(conn))
-                raise
+        async with self._local_locks.hold(name):
+            conn, key = await self._acquire(name)
             try:
                 yield
             finally:
                 await asyncio.shield(_unlock(conn, key))
+
+    async def _acquire(self, name: str) -> tuple[AsyncConnection, int]:
+        """The lock's connection and key once the lock is held; a pooled connection the
+        server ended meanwhile is given up and the lock asked for once more on another."""
+        retried = False
+        while True:
+            with self._translate("lock"):
+                conn = await self._lock_engine.connect()
+            try:
+                key = await self._advisory_key(conn, name)
+                lock = sa.func.pg_advisory_lock(sa.cast(key, sa.BigInteger))
+                await conn.execute(sa.select(lock))
+                await conn.commit()
+            except sa_exc.DBAPIError as exc:
+                await asyncio.shield(_discard(conn))
+                if retried or not _heals_on_retry(exc):
+                    with self._translate("lock"):
+                        raise
+                logger.warning(
+                    "lock: the store failed (%s); retrying once on a fresh connection",
+                    _describe(exc),
+                )
+                retried = True
+                continue
+            except BaseException:
+                await asyncio.shield(_discard(conn))
+                raise
+            return conn, key
 
     async def claim_tool_call(
         self, key: ToolCallKey, *, now: datetime, lease: timedelta, call: Call | None = None

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
+from retell_booking_tools.repository.postgres import retrying_statement
 from retell_booking_tools.repository.schema import calcom_slot_reads
 
 __all__ = ["PostgresSlotCache"]
@@ -51,15 +53,15 @@ class PostgresSlotCache:
         self, key: str, *, fresh_after: datetime
     ) -> tuple[tuple[datetime, ...], list[tuple[datetime, datetime]]] | None:
         """The free starts read for ``key`` after ``fresh_after`` and the bookings since."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(calcom_slot_reads.c.slots, calcom_slot_reads.c.taken).where(
-                        calcom_slot_reads.c.key == self._row(key),
-                        calcom_slot_reads.c.fetched_at > _ts(fresh_after),
-                    )
-                )
-            ).one_or_none()
+        query = sa.select(calcom_slot_reads.c.slots, calcom_slot_reads.c.taken).where(
+            calcom_slot_reads.c.key == self._row(key),
+            calcom_slot_reads.c.fetched_at > _ts(fresh_after),
+        )
+
+        async def read(conn: AsyncConnection) -> Any:
+            return (await conn.execute(query)).one_or_none()
+
+        row = await retrying_statement(self._engine, "read shared slots", read)
         if row is None:
             return None
         slots = tuple(_instant(value) for value in json.loads(row.slots))
@@ -89,28 +91,27 @@ class PostgresSlotCache:
             index_elements=[calcom_slot_reads.c.key],
             set_={name: statement.excluded[name] for name in values if name != "key"},
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(statement)
+        await self._execute("share slots", statement)
 
     async def booked(self, start: datetime, end: datetime, event_type_id: int) -> None:
         """Leave ``[start, end)`` out of every shared read of the event type that holds it."""
         entry = sa.bindparam("entry", [[_ts(start), _ts(end)]], type_=postgresql.JSONB)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(calcom_slot_reads)
-                .where(
-                    self._own(),
-                    calcom_slot_reads.c.event_type_id == event_type_id,
-                    calcom_slot_reads.c.window_start - (_ts(end) - _ts(start)) <= _ts(start),
-                    calcom_slot_reads.c.window_end >= _ts(start),
-                )
-                .values(
-                    taken=sa.cast(
-                        sa.cast(calcom_slot_reads.c.taken, postgresql.JSONB).op("||")(entry),
-                        sa.Text,
-                    )
+        statement = (
+            sa.update(calcom_slot_reads)
+            .where(
+                self._own(),
+                calcom_slot_reads.c.event_type_id == event_type_id,
+                calcom_slot_reads.c.window_start - (_ts(end) - _ts(start)) <= _ts(start),
+                calcom_slot_reads.c.window_end >= _ts(start),
+            )
+            .values(
+                taken=sa.cast(
+                    sa.cast(calcom_slot_reads.c.taken, postgresql.JSONB).op("||")(entry),
+                    sa.Text,
                 )
             )
+        )
+        await self._execute("mark a shared slot booked", statement)
 
     async def touched(self, instant: datetime, event_type_id: int | None) -> None:
         """Forget every shared read whose window holds ``instant`` (a day's margin before)."""
@@ -121,5 +122,14 @@ class PostgresSlotCache:
         ]
         if event_type_id is not None:
             conditions.append(calcom_slot_reads.c.event_type_id == event_type_id)
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.delete(calcom_slot_reads).where(*conditions))
+        await self._execute("forget shared slots", sa.delete(calcom_slot_reads).where(*conditions))
+
+    async def _execute(self, action: str, statement: sa.Executable) -> None:
+        """One statement in autocommit: every booking of the event type updates the reads
+        whose window holds it, so their row locks must not wait for a ``COMMIT`` round trip
+        (a repeated statement adds a start already left out, or deletes nothing more)."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(statement)
+
+        await retrying_statement(self._engine, action, work)

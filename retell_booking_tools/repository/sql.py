@@ -9,11 +9,12 @@ supply only the dialect's ``INSERT`` construct, the named lock and the engine.
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
 import copy
 import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self, TypeAlias, TypeVar
@@ -60,7 +61,14 @@ from retell_booking_tools.repository.schema import (
     tool_calls,
 )
 
-__all__ = ["SqlRepository", "UpsertInsert", "masked_url", "parse_url", "translate_errors"]
+__all__ = [
+    "NamedLocks",
+    "SqlRepository",
+    "UpsertInsert",
+    "masked_url",
+    "parse_url",
+    "translate_errors",
+]
 
 UpsertInsert: TypeAlias = postgresql.Insert | sqlite.Insert
 """An ``INSERT`` that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
@@ -95,6 +103,35 @@ _ADD_APPOINTMENT_ATTEMPTS = 5
 
 _URL_PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@?#]*):[^/?#]*@")
 _QUERY_PASSWORD = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
+
+
+class NamedLocks:
+    """In-process locks by name, each kept only while a task holds or awaits it.
+
+    Names are many (one per slot booked, one per appointment changed): a lock kept for
+    every name ever used would grow a long-running process by one lock per booking.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._entries[name] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._entries[name]
 
 
 def masked_url(url: str) -> str:
@@ -372,6 +409,13 @@ class SqlRepository(abc.ABC):
     async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """Run ``work`` in one transaction, committed if it returns; errors translated."""
 
+    async def _single(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """Run ``work``, which executes exactly one statement that changes nothing or whose
+        repetition changes nothing more (a read, an idempotent upsert): a backend may run
+        it without a transaction of its own, which alone is atomic, and repeat it after a
+        lost connection. By default it is one transaction like any other."""
+        return await self._transact(action, work)
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Close every pooled connection; the repository cannot be used afterwards."""
@@ -433,7 +477,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(query).one_or_none()
             return None if row is None else _customer(row)
 
-        return self._own(await self._transact("get_customer", work))
+        return self._own(await self._single("get_customer", work))
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         def work(conn: sa.Connection) -> tuple[Appointment, bool]:
@@ -476,7 +520,7 @@ class SqlRepository(abc.ABC):
         def work(conn: sa.Connection) -> list[Appointment]:
             return [_appointment(row) for row in conn.execute(query, parameters)]
 
-        return await self._transact(action, work)
+        return await self._single(action, work)
 
     async def get_appointment(self, appointment_id: int) -> Appointment | None:
         query = sa.select(appointments).where(appointments.c.id == appointment_id)
@@ -579,7 +623,7 @@ class SqlRepository(abc.ABC):
         return _appointment(row)
 
     async def upsert_call(self, call: Call) -> Call:
-        return await self._transact("upsert_call", lambda conn: self._upsert_call(conn, call))
+        return await self._single("upsert_call", lambda conn: self._upsert_call(conn, call))
 
     def _upsert_call(self, conn: sa.Connection, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
@@ -597,7 +641,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(sa.select(calls).where(calls.c.call_id == call_id)).one_or_none()
             return None if row is None else _call(row)
 
-        return self._own(await self._transact("get_call", work))
+        return self._own(await self._single("get_call", work))
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
         def work(conn: sa.Connection) -> tuple[CallLink, bool]:
@@ -621,7 +665,7 @@ class SqlRepository(abc.ABC):
         query = (
             sa.select(call_appointment_links).where(condition).order_by(call_appointment_links.c.id)
         )
-        return await self._transact(action, lambda conn: _links_of(conn, query))
+        return await self._single(action, lambda conn: _links_of(conn, query))
 
     async def links_for_call(self, call_id: str) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
@@ -630,7 +674,7 @@ class SqlRepository(abc.ABC):
     async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
         parameters = {"appointment_id": appointment_id}
-        return await self._transact(
+        return await self._single(
             "links_for_appointment",
             lambda conn: _links_of(conn, _LINKS_OF_APPOINTMENT, parameters),
         )
@@ -796,11 +840,15 @@ class SqlRepository(abc.ABC):
             {"call_id": key.call_id, "start_at": start, "listed_whole": facts.listed_whole}
             for start in dict.fromkeys(facts.offered)
         ]
+        if not offered:
+            await self._single(
+                "finish_tool_call", lambda conn: conn.execute(self._finish_claim, parameters)
+            )
+            return
 
         def work(conn: sa.Connection) -> None:
             conn.execute(self._finish_claim, parameters)
-            if offered:
-                conn.execute(self._insert_offered, offered)
+            conn.execute(self._insert_offered, offered)
 
         await self._transact("finish_tool_call", work)
 
@@ -809,7 +857,7 @@ class SqlRepository(abc.ABC):
             rows = conn.execute(_OFFERED_STARTS, {"call_id": call_id})
             return [OfferedStart(row.start_at, bool(row.listed_whole)) for row in rows]
 
-        return await self._transact("offered_starts", work)
+        return await self._single("offered_starts", work)
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
         parameters = {"call_id": call_id, "tool": tool}
@@ -818,7 +866,7 @@ class SqlRepository(abc.ABC):
             rows = conn.execute(_TOOL_CALL_RESULTS, parameters)
             return [dict(row.result) for row in rows if row.result is not None]
 
-        return await self._transact("tool_call_results", work)
+        return await self._single("tool_call_results", work)
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         statement = (
@@ -832,7 +880,7 @@ class SqlRepository(abc.ABC):
         self, *, phone: str | None, email: str | None, key: str | None = None
     ) -> Customer | None:
         key = key or customer_key(phone, email.lower() if email else None)
-        return await self._transact(
+        return await self._single(
             "find_customer", lambda conn: _find_customer(conn, key, self.business_id)
         )
 

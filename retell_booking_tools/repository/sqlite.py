@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -32,7 +31,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
 from retell_booking_tools.repository.protocol import business_lock_name
-from retell_booking_tools.repository.sql import SqlRepository, parse_url
+from retell_booking_tools.repository.sql import NamedLocks, SqlRepository, parse_url
 
 __all__ = ["SqliteRepository", "sqlite_url"]
 
@@ -96,7 +95,7 @@ class SqliteRepository(SqlRepository):
         most of the transactions."""
         self._busy_timeout_ms: int | None = None
         self._closed = False
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = NamedLocks()
 
     def _insert(self, table: sa.Table) -> sqlite.Insert:
         return sqlite.insert(table)
@@ -145,7 +144,7 @@ class SqliteRepository(SqlRepository):
     async def lock(self, name: str) -> AsyncIterator[None]:
         """Excludes other tasks of this process only (see the module docstring)."""
         name = business_lock_name(self.business_id, name)
-        async with self._locks[name]:
+        async with self._locks.hold(name):
             yield
 
     async def close(self) -> None:

@@ -41,6 +41,7 @@ from retell_booking_tools.repository import (
 from retell_booking_tools.repository.factory import alembic_config, head_revision
 from retell_booking_tools.repository.postgres import advisory_key, claim_lock_name, postgres_url
 from retell_booking_tools.repository.schema import metadata
+from retell_booking_tools.repository.sql import NamedLocks
 from retell_booking_tools.repository.sqlite import sqlite_url
 
 if TYPE_CHECKING:
@@ -870,3 +871,27 @@ else:
 def test_the_repository_package_works_without_psycopg_until_postgres_is_used() -> None:
     """psycopg is the optional ``postgres`` extra: SQLite users must not need it."""
     subprocess.run([sys.executable, "-c", _WITHOUT_PSYCOPG], check=True)
+
+
+async def test_named_locks_exclude_per_name_and_forget_every_name_released() -> None:
+    """A lock per slot booked would grow a long-running server by one lock per booking."""
+    locks = NamedLocks()
+    order: list[str] = []
+
+    async def hold(name: str, tag: str, seconds: float) -> None:
+        async with locks.hold(name):
+            order.append(f"{tag} in")
+            await asyncio.sleep(seconds)
+            order.append(f"{tag} out")
+
+    await asyncio.gather(hold("a", "first", 0.02), hold("a", "second", 0), hold("b", "other", 0))
+    for index in range(1000):
+        async with locks.hold(f"slot:{index}"):
+            pass
+    with pytest.raises(RuntimeError):
+        async with locks.hold("failing"):
+            raise RuntimeError("inside")
+
+    assert order.index("first out") < order.index("second in")
+    assert order.index("other in") < order.index("first out")
+    assert len(locks) == 0

@@ -154,6 +154,48 @@ class TestTerminatedSessions:
         assert world.calcom.created_bookings_count() == len(slots)
         assert all(answer["status"] in ("booked", "error", "pending") for answer in first)
 
+    async def test_sessions_ended_while_pooled_still_book_the_next_call_at_once(
+        self, databases: Any, postgres_url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The server ends every idle session (a restart, an idle timeout): the next call
+        books at its first delivery, its store work tried once more on fresh connections."""
+        database = databases.create("postgres")
+        application = f"rbt_idle_{uuid.uuid4().hex[:12]}"
+        repository = PostgresRepository.pooled(
+            f"{database.url}?application_name={application}", schema=database.schema
+        )
+        try:
+            async with open_world(repository) as world:
+                before = await _book(world, 0, WEEKDAYS[0], HOURS[0])
+                ended = await _terminate_idle_sessions(postgres_url, application)
+                with caplog.at_level("WARNING"):
+                    after = await _book(world, 1, WEEKDAYS[0], HOURS[1])
+                uid = after.get("appointment", {}).get("booking_uid", "")
+                stored = await repository.get_appointment_by_uid(uid)
+        finally:
+            await repository.close()
+
+        assert before["status"] == "booked"
+        assert ended >= 2  # the query pool's connection and the lock pool's at least
+        assert after["status"] == "booked", after
+        assert stored is not None
+        assert world.calcom.created_bookings_count() == 2
+        assert any("retrying once on a fresh connection" in m for m in caplog.messages)
+
+
+async def _terminate_idle_sessions(postgres_url: str, application: str) -> int:
+    """``pg_terminate_backend`` once on every session of the app, waiting until each ended."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin:
+        cursor = await admin.execute(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application,),
+        )
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
 
 async def _book(world: World, index: int, day: str, hour: str) -> dict[str, Any]:
     response = await world.call_tool(
