@@ -185,23 +185,10 @@ class Settings(BaseSettings):
         return self.calcom_api_key.get_secret_value(), self.calcom_event_type_id
 
     def secrets(self) -> tuple[str, ...]:
-        """The configured credentials, for log masking."""
+        """The credentials set in these settings, for log masking (the businesses file's
+        keys: :func:`retell_booking_tools.businesses.file.deployment_secrets`)."""
         keys = (self.calcom_api_key, self.retell_api_key, self.console_password)
-        configured = tuple(key.get_secret_value() for key in keys if key is not None)
-        return configured + self._business_keys()
-
-    def _business_keys(self) -> tuple[str, ...]:
-        """The Cal.com keys the businesses file's key variables hold (none without a file,
-        or for a file that cannot be read: serving refuses that one anyway)."""
-        if self.businesses is None:
-            return ()
-        from retell_booking_tools.businesses.file import load_businesses
-
-        try:
-            businesses = load_businesses(self.businesses)
-        except Exception:
-            return ()
-        return tuple(key for b in businesses if (key := b.calcom_api_key()) is not None)
+        return tuple(key.get_secret_value() for key in keys if key is not None)
 
     def require_retell_api_key(self) -> str:
         """The key that signs Retell requests, or a message naming the variable."""

@@ -58,7 +58,7 @@ from retell_booking_tools.errors import (
     NotStarted,
     RepositoryError,
 )
-from retell_booking_tools.ops.logs import configure_logging
+from retell_booking_tools.ops.logs import configure_logging, deployment_secrets
 from retell_booking_tools.retell.events import CallEvent, call_record, is_chat_event
 from retell_booking_tools.retell.models import FunctionCallRequest
 from retell_booking_tools.retell.signature import SIGNATURE_HEADER
@@ -429,7 +429,7 @@ def create_app(
     if settings is None and runtime is None:
         # Served from the environment (``serve``, uvicorn --factory): own the log output.
         settings = Settings.from_env()
-        configure_logging(settings.log_format, secrets=settings.secrets())
+        configure_logging(settings.log_format, secrets=deployment_secrets(settings))
     return RetellEndpoints(settings, runtime=runtime, clock=clock).app
 
 

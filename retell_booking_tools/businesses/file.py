@@ -287,3 +287,13 @@ class _Lines:
             if candidate in self.starts:
                 return self.starts[candidate]
         return self.starts.get((business, None, None))
+
+
+def business_keys(path: Path) -> tuple[str, ...]:
+    """The Cal.com keys the key variables of the businesses file at ``path`` hold (none for
+    a file that cannot be read: serving refuses that one anyway)."""
+    try:
+        businesses = load_businesses(path)
+    except Exception:
+        return ()
+    return tuple(key for b in businesses if (key := b.calcom_api_key()) is not None)

@@ -27,7 +27,10 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from retell_booking_tools.config import Settings
 
 __all__ = [
     "UVICORN_LOGGERS",
@@ -37,6 +40,7 @@ __all__ = [
     "ToolCallContextFilter",
     "build_handler",
     "configure_logging",
+    "deployment_secrets",
     "handler_from_environment",
     "mask",
     "mask_path",
@@ -272,10 +276,20 @@ def handler_from_environment(log_format: LogFormat = "text") -> logging.Handler:
     from retell_booking_tools.errors import ConfigurationError
 
     try:
-        secrets = Settings.from_env().secrets()
+        secrets = deployment_secrets(Settings.from_env())
     except ConfigurationError:
         secrets = ()
     return build_handler(log_format, secrets=secrets)
+
+
+def deployment_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every credential a deployment holds, to mask: the settings' own, and with a
+    businesses file the Cal.com keys its key variables hold."""
+    if settings.businesses is None:
+        return settings.secrets()
+    from retell_booking_tools.businesses.file import business_keys
+
+    return settings.secrets() + business_keys(settings.businesses)
 
 
 def uvicorn_log_config(log_format: LogFormat = "text") -> dict[str, Any]:
