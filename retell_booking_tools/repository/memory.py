@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import copy
 import itertools
@@ -35,6 +34,7 @@ from retell_booking_tools.domain import (
     customer_key,
     new_booking_reference,
 )
+from retell_booking_tools.repository.locks import NamedLocks
 from retell_booking_tools.repository.protocol import (
     CallCursor,
     CallEntry,
@@ -81,7 +81,7 @@ class InMemoryRepository:
         self._offered: defaultdict[str, set[OfferedStart]] = defaultdict(set)
         self._misses: list[tuple[str, str | None, datetime]] = []
         self._ids = itertools.count(1)
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = NamedLocks()
 
     async def upsert_customer(
         self,
@@ -425,7 +425,7 @@ class InMemoryRepository:
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        async with self._locks[business_lock_name(self.business_id, name)]:
+        async with self._locks.hold(business_lock_name(self.business_id, name)):
             yield
 
     async def close(self) -> None:

@@ -46,9 +46,10 @@ from retell_booking_tools.domain import (
     ToolCallKey,
 )
 from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.repository.locks import NamedLocks
 from retell_booking_tools.repository.protocol import business_lock_name
 from retell_booking_tools.repository.schema import tool_calls
-from retell_booking_tools.repository.sql import NamedLocks, SqlRepository, parse_url
+from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
 __all__ = [
     "DEFAULT_POOL_SIZE",

@@ -9,12 +9,11 @@ supply only the dialect's ``INSERT`` construct, the named lock and the engine.
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 import copy
 import itertools
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self, TypeAlias, TypeVar
@@ -62,7 +61,6 @@ from retell_booking_tools.repository.schema import (
 )
 
 __all__ = [
-    "NamedLocks",
     "SqlRepository",
     "UpsertInsert",
     "masked_url",
@@ -103,35 +101,6 @@ _ADD_APPOINTMENT_ATTEMPTS = 5
 
 _URL_PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@?#]*):[^/?#]*@")
 _QUERY_PASSWORD = re.compile(r"(password=)[^&\s]*", re.IGNORECASE)
-
-
-class NamedLocks:
-    """In-process locks by name, each kept only while a task holds or awaits it.
-
-    Names are many (one per slot booked, one per appointment changed): a lock kept for
-    every name ever used would grow a long-running process by one lock per booking.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[asyncio.Lock, list[int]]] = {}
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @contextlib.asynccontextmanager
-    async def hold(self, name: str) -> AsyncIterator[None]:
-        entry = self._entries.get(name)
-        if entry is None:
-            entry = self._entries[name] = (asyncio.Lock(), [0])
-        lock, users = entry
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._entries[name]
 
 
 def masked_url(url: str) -> str:

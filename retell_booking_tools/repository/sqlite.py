@@ -30,8 +30,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
+from retell_booking_tools.repository.locks import NamedLocks
 from retell_booking_tools.repository.protocol import business_lock_name
-from retell_booking_tools.repository.sql import NamedLocks, SqlRepository, parse_url
+from retell_booking_tools.repository.sql import SqlRepository, parse_url
 
 __all__ = ["SqliteRepository", "sqlite_url"]
 

@@ -39,9 +39,9 @@ from retell_booking_tools.repository import (
     upgrade_database,
 )
 from retell_booking_tools.repository.factory import alembic_config, head_revision
+from retell_booking_tools.repository.locks import NamedLocks
 from retell_booking_tools.repository.postgres import advisory_key, claim_lock_name, postgres_url
 from retell_booking_tools.repository.schema import metadata
-from retell_booking_tools.repository.sql import NamedLocks
 from retell_booking_tools.repository.sqlite import sqlite_url
 
 if TYPE_CHECKING:
