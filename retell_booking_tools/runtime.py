@@ -16,7 +16,7 @@ import httpx
 
 from retell_booking_tools.booking.core import BookingCore
 from retell_booking_tools.booking.records import BookingPolicy
-from retell_booking_tools.businesses.model import Businesses, require_businesses
+from retell_booking_tools.businesses.model import require_businesses
 from retell_booking_tools.businesses.served import ServedBusiness, ServedBusinesses
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.clock import Clock, system_clock
@@ -38,16 +38,22 @@ class Runtime:
     """Everything that serves tool calls; close it when done."""
 
     settings: Settings
-    calcom: CalcomClient
-    """The first business's Cal.com client (the only one without a businesses file)."""
     repository: Repository
-    core: BookingCore
-    """The first business's booking core (the only one without a businesses file)."""
+    businesses: ServedBusinesses
+    """Every business served, each with its own core (one, ``default``, without a file)."""
     runner: ToolRunner
     telemetry: Telemetry | None = None
     """Metrics and the duplicate alert; ``/metrics`` serves it unless metrics are off."""
-    businesses: ServedBusinesses | None = None
-    """Every business served, each with its own core; None only for a hand-built runtime."""
+
+    @property
+    def core(self) -> BookingCore:
+        """The first business's booking core (the only one without a businesses file)."""
+        return self.businesses.first.core
+
+    @property
+    def calcom(self) -> CalcomClient:
+        """The first business's Cal.com client."""
+        return self.core.calcom
 
     async def call_tool(
         self, name: str, args: Mapping[str, Any], *, call: RetellCall | Mapping[str, Any]
@@ -68,11 +74,8 @@ class Runtime:
 
     @property
     def served(self) -> tuple[ServedBusiness, ...]:
-        """Every business served (for a hand-built runtime, its one core as ``default``)."""
-        if self.businesses is not None:
-            return self.businesses.served
-        business = Businesses.single(self.settings).businesses[0]
-        return (ServedBusiness(business, self.core, self.repository),)
+        """Every business served, in file order."""
+        return self.businesses.served
 
     async def aclose(self) -> None:
         await self.runner.wait_idle()
@@ -142,8 +145,7 @@ async def build_runtime(
     cores = ServedBusinesses(businesses, tuple(served))
     runner = ToolRunner(
         tools=tools,
-        core=cores.first.core,
-        ledger=repository,
+        businesses=cores,
         language=settings.language,
         timezone=settings.timezone,
         phone_region=settings.phone_region,
@@ -151,16 +153,13 @@ async def build_runtime(
         observer=telemetry,
         budget_seconds=settings.tool_budget_seconds,
         lease=timedelta(seconds=settings.tool_call_lease_seconds),
-        businesses=cores,
     )
     return Runtime(
         settings=settings,
-        calcom=cores.first.core.calcom,
         repository=repository,
-        core=cores.first.core,
+        businesses=cores,
         runner=runner,
         telemetry=telemetry,
-        businesses=cores,
     )
 
 

@@ -272,13 +272,10 @@ class RetellEndpoints:
             record = call_record(event.call)
         except (ValueError, ValidationError, InvalidArguments):
             return _problem(400, "body is not a Retell call event")
-        served = self.runtime.served[0]
-        if self.runtime.businesses is not None:
-            found = self.runtime.businesses.for_call(event.call)
-            if found is None:
-                logger.info("call event of no business; nothing stored")
-                return Response(status_code=204)
-            served = found
+        served = self.runtime.businesses.for_call(event.call)
+        if served is None:
+            logger.info("call event of no business; nothing stored")
+            return Response(status_code=204)
         try:
             await served.store.upsert_call(record)
         except RepositoryError as exc:
@@ -323,10 +320,7 @@ class RetellEndpoints:
     async def _business_of(self, event: BookingEvent) -> ServedBusiness | None:
         """The business whose Cal.com account sent ``event``: the one whose services book
         its event type, else the one whose store holds the booking (or the one it replaced)."""
-        runtime = self.runtime
-        if runtime.businesses is None:
-            return runtime.served[0]
-        return await runtime.businesses.for_booking(
+        return await self.runtime.businesses.for_booking(
             event.event_type_id, (event.uid, event.previous_uid)
         )
 

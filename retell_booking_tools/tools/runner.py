@@ -124,8 +124,7 @@ class ToolRunner:
         self,
         *,
         tools: Iterable[Tool[Any]],
-        core: BookingCore,
-        ledger: ToolCallLedger,
+        businesses: ServedBusinesses,
         language: Language,
         timezone: str,
         phone_region: str = "US",
@@ -134,13 +133,9 @@ class ToolRunner:
         busy_wait_seconds: float = 20.0,
         observer: ToolObserver | None = None,
         budget_seconds: float = DEFAULT_TOOL_BUDGET_SECONDS,
-        businesses: ServedBusinesses | None = None,
     ) -> None:
-        """Without ``businesses``, every call is the business ``default``'s, served by
-        ``core`` over ``ledger`` in ``language`` and ``timezone``."""
+        """``language`` and ``timezone`` are the deployment's, for a call of no business."""
         self._tools = {tool.name: tool for tool in tools}
-        self._core = core
-        self._repository = ledger
         self._businesses = businesses
         self._language = language
         self._timezone = timezone
@@ -190,8 +185,6 @@ class ToolRunner:
 
     def _served(self, call: RetellCall) -> _Served | None:
         """The business serving ``call``: its core, store view, and policy; None for none."""
-        if self._businesses is None:
-            return _Served(None, self._core, self._repository)
         served = self._businesses.for_call(call)
         if served is None:
             return None
@@ -358,7 +351,8 @@ class ToolRunner:
     def _no_business_context(self, call: RetellCall) -> ToolContext:
         """The context a call of no business is answered in: its own language, else the
         configured one."""
-        return self._context(call, False, _Served(None, self._core, self._repository))
+        first = self._businesses.first
+        return self._context(call, False, _Served(None, first.core, first.store))
 
     def _status_result(self, status: ToolStatus, call: RetellCall, served: _Served) -> ToolResult:
         return status_result(status, self._context(call, resumed=False, served=served))
@@ -366,8 +360,8 @@ class ToolRunner:
 
 @attrs.frozen
 class _Served:
-    """What serves one delivery: the business (None without a businesses model), its core
-    and its view of the store."""
+    """What serves one delivery: the business (None for a call of no business, answered
+    in the deployment's words), its core and its view of the store."""
 
     served: ServedBusiness | None
     core: BookingCore
