@@ -115,6 +115,10 @@ class InvalidWebhook(RetellBookingError):
 class CalcomError(RetellBookingError):
     """Cal.com did not do what was asked."""
 
+    busy = False
+    """Stopped by the API key's request budget or Cal.com's rate limit: the caller hears
+    that the booking system is busy and nothing was done, not that it broke."""
+
     def __init__(
         self,
         message: str,
@@ -183,6 +187,7 @@ class CalcomRateLimited(CalcomError):
     """Too many requests; ``retry_after`` is seconds to wait when Cal.com told us."""
 
     retryable = True
+    busy = True
 
     def __init__(
         self,

@@ -334,6 +334,8 @@ class Availability:
     slots: tuple[datetime, ...] = ()
     alternatives: tuple[datetime, ...] = ()
     error_kind: str | None = None
+    busy: bool = False
+    """The error is the request budget's or Cal.com's rate limit (:attr:`CalcomError.busy`)."""
     other_parts: int = 0
 
 
@@ -366,7 +368,7 @@ class AvailabilityService:
             )
         except CalcomError as exc:
             logger.warning("could not fetch slots: %s", exc.kind)
-            return Availability(ToolStatus.ERROR, error_kind=exc.kind)
+            return Availability(ToolStatus.ERROR, error_kind=exc.kind, busy=exc.busy)
         free = sorted({slot.astimezone(UTC) for slot in found if slot > now})
         if request.is_range:
             return self._in_range(free, request)

@@ -25,7 +25,7 @@ import attrs
 
 from retell_booking_tools.booking.attendees import SMS_DOMAIN
 from retell_booking_tools.booking.availability import OfferedSlots, SlotReads, nearest
-from retell_booking_tools.calcom.errors import CalcomError, CalcomRateLimited
+from retell_booking_tools.calcom.errors import CalcomError
 from retell_booking_tools.calcom.models import ACTIVE_BOOKING_STATUSES, Booking
 from retell_booking_tools.calcom.refusals import Refusal
 from retell_booking_tools.clock import Clock
@@ -308,7 +308,7 @@ def error_outcome(exc: CalcomError) -> BookingOutcome:
     Cal.com's rate limit stopped it: the caller hears that the booking system is busy and
     nothing was done, not a breakdown."""
     logger.warning("Cal.com error: %s (status %s)", exc.kind, exc.status_code)
-    variant = "busy" if isinstance(exc, CalcomRateLimited) else None
+    variant = "busy" if exc.busy else None
     return BookingOutcome(ToolStatus.ERROR, error_kind=exc.kind, variant=variant)
 
 

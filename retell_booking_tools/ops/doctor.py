@@ -219,29 +219,6 @@ class Doctor:
         """Repairs write as the booking core does: one mapping, forward-only, one link."""
 
     @classmethod
-    def configured(
-        cls,
-        settings: Settings,
-        *,
-        repository: Repository,
-        calcom: CalcomClient,
-        clock: Clock = system_clock,
-        progress: Progress | None = None,
-    ) -> Doctor:
-        """The doctor of a deployment's settings (its event type, zone and identities)."""
-        event_type_id = settings.calcom_event_type_id
-        return cls(
-            repository=repository,
-            calcom=calcom,
-            event_type_ids=[event_type_id] if event_type_id else [],
-            timezone=settings.timezone,
-            attendee_email_domain=settings.attendee_email_domain,
-            phone_region=settings.phone_region,
-            clock=clock,
-            progress=progress,
-        )
-
-    @classmethod
     def of_business(
         cls,
         business: Business,

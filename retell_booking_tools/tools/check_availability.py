@@ -99,19 +99,13 @@ async def check_availability(args: CheckAvailabilityArgs, context: ToolContext) 
         return event_type_id
     if start is None and (args.part_of_day is not None or (last_day or day) > day):
         return await _range(day, last_day or day, args.part_of_day, event_type_id, context)
-    held = await context.core.callers.held_on(
-        context.caller, day, zone=context.zone, event_type_id=event_type_id, now=context.now
+    read = await _read(
+        AvailabilityRequest(day=day, zone=context.zone, event_type_id=event_type_id, start=start),
+        context,
     )
-    answer = await context.availability.check(
-        AvailabilityRequest(
-            day=day,
-            zone=context.zone,
-            event_type_id=event_type_id,
-            start=start,
-        )
-    )
-    if answer.status is ToolStatus.ERROR:
-        return _error(answer, context)
+    if isinstance(read, ToolResult):
+        return read
+    held, answer = read
     slots = [slot for slot in answer.slots if not any(a.start == slot for a in held)]
     own = next((a for a in held if a.start == start), None) if start is not None else None
     if own is not None or (start is None and held):
@@ -159,25 +153,19 @@ async def _range(
 
     The caller's own appointments on those days are named, as a day's are, and their
     starts never offered as free (nor called "not available")."""
-    held = await context.core.callers.held_on(
-        context.caller,
-        day,
-        last_day=last_day,
-        zone=context.zone,
-        event_type_id=event_type_id,
-        now=context.now,
-    )
-    answer = await context.availability.check(
+    read = await _read(
         AvailabilityRequest(
             day=day,
             zone=context.zone,
             event_type_id=event_type_id,
             last_day=last_day,
             part_of_day=part,
-        )
+        ),
+        context,
     )
-    if answer.status is ToolStatus.ERROR:
-        return _error(answer, context)
+    if isinstance(read, ToolResult):
+        return read
+    held, answer = read
     free = tuple(slot for slot in answer.slots if not any(a.start == slot for a in held))
     several = last_day > day
     if several:
@@ -241,9 +229,25 @@ def _midnight(day: date, context: ToolContext) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=context.zone)
 
 
-def _error(answer: Availability, context: ToolContext) -> ToolResult:
-    busy = answer.error_kind in ("CalcomRateLimited", "CalcomBudgetExhausted")
-    return status_result(ToolStatus.ERROR, context, variant="busy" if busy else None)
+async def _read(
+    request: AvailabilityRequest, context: ToolContext
+) -> tuple[list[Appointment], Availability] | ToolResult:
+    """The caller's held appointments on the days asked about, then what is free on them
+    (in that order: an appointment Cal.com dropped frees its start before slots are read),
+    or the ``error`` answer when Cal.com cannot be asked."""
+    held = await context.core.callers.held_on(
+        context.caller,
+        request.day,
+        last_day=request.last_day,
+        zone=context.zone,
+        event_type_id=request.event_type_id,
+        now=context.now,
+    )
+    answer = await context.availability.check(request)
+    if answer.status is ToolStatus.ERROR:
+        variant = "busy" if answer.busy else None
+        return status_result(ToolStatus.ERROR, context, variant=variant)
+    return held, answer
 
 
 def _own_appointment(
