@@ -30,7 +30,7 @@ from retell_booking_tools.booking.records import (
 )
 from retell_booking_tools.calcom.client import CalcomClient
 from retell_booking_tools.calcom.webhooks import BookingEvent
-from retell_booking_tools.domain import AppointmentStatus, Relationship
+from retell_booking_tools.domain import Appointment, AppointmentStatus, Relationship
 from retell_booking_tools.repository.protocol import AppointmentStore, CallRecords
 
 logger = logging.getLogger(__name__)
@@ -72,33 +72,33 @@ class CalcomSync:
     async def apply(self, event: BookingEvent) -> SyncOutcome:
         """Apply one event; a failed read-back raises :class:`CalcomError` (deliver again).
 
-        When it changes something, the free slots read around its days are dropped.
+        The booking and the one it replaced are read from the store once; when the event
+        changes something, the free slots read around their days are dropped.
         """
+        stored = await self._repository.get_appointment_by_uid(event.uid)
         previous = (
             await self._repository.get_appointment_by_uid(event.previous_uid)
             if event.previous_uid is not None
             else None
         )
-        outcome = await self._apply(event)
+        outcome = await self._apply(event, stored, previous)
         if outcome is not SyncOutcome.UNCHANGED:
             await self._slots.touched(event.start, event.event_type_id)
             if previous is not None:
                 await self._slots.touched(previous.start, previous.event_type_id)
         return outcome
 
-    async def _apply(self, event: BookingEvent) -> SyncOutcome:
+    async def _apply(
+        self, event: BookingEvent, stored: Appointment | None, previous: Appointment | None
+    ) -> SyncOutcome:
         if event.trigger == "BOOKING_CANCELLED":
-            return await self._change(event.uid, AppointmentStatus.CANCELLED, event)
+            return await self._change(stored, AppointmentStatus.CANCELLED, event)
         if event.trigger == "BOOKING_REJECTED":
-            return await self._change(event.uid, AppointmentStatus.REJECTED, event)
+            return await self._change(stored, AppointmentStatus.REJECTED, event)
         if event.previous_uid is not None or event.trigger == "BOOKING_RESCHEDULED":
-            return await self._rescheduled(event)
-        return await self._created(event)
-
-    async def _created(self, event: BookingEvent) -> SyncOutcome:
-        stored = await self._repository.get_appointment_by_uid(event.uid)
+            return await self._rescheduled(event, stored, previous)
         if stored is not None:
-            return await self._change(event.uid, _reported(event), event)
+            return await self._change(stored, _reported(event), event)
         owner = await self._owner(event)
         if owner is None:
             return SyncOutcome.IGNORED
@@ -107,20 +107,16 @@ class CalcomSync:
             event, customer_id, rescheduled_from_uid=None, maker_call_id=maker_call_id
         )
 
-    async def _rescheduled(self, event: BookingEvent) -> SyncOutcome:
-        """The event names the new booking; the one it replaced is ``previous_uid``."""
-        old = (
-            await self._repository.get_appointment_by_uid(event.previous_uid)
-            if event.previous_uid
-            else None
-        )
+    async def _rescheduled(
+        self, event: BookingEvent, stored: Appointment | None, old: Appointment | None
+    ) -> SyncOutcome:
+        """The event names the new booking (``stored`` when we hold it); the one it replaced
+        is ``previous_uid`` (``old``)."""
         outcomes = []
         if old is not None:
-            outcomes.append(
-                await self._change(old.booking_uid, AppointmentStatus.RESCHEDULED, event)
-            )
-        if await self._repository.get_appointment_by_uid(event.uid) is not None:
-            outcomes.append(await self._change(event.uid, _reported(event), event))
+            outcomes.append(await self._change(old, AppointmentStatus.RESCHEDULED, event))
+        if stored is not None:
+            outcomes.append(await self._change(stored, _reported(event), event))
         else:
             customer_id = old.customer_id if old is not None else await self._owner_id(event)
             if customer_id is not None:
@@ -134,11 +130,10 @@ class CalcomSync:
         return _combined(outcomes)
 
     async def _change(
-        self, booking_uid: str, status: AppointmentStatus, event: BookingEvent
+        self, stored: Appointment | None, status: AppointmentStatus, event: BookingEvent
     ) -> SyncOutcome:
-        """Apply the status an event reports, forward or newer only (see
-        :meth:`Records.advance`)."""
-        stored = await self._repository.get_appointment_by_uid(booking_uid)
+        """Apply the status an event reports to a stored appointment, forward or newer only
+        (see :meth:`Records.advance`, which reads it again under its lock)."""
         if stored is None:
             return SyncOutcome.IGNORED
         changed, moved = await self._records.advance(stored, status, event_at=event.occurred_at)
@@ -177,7 +172,7 @@ class CalcomSync:
             )
         )
         if not created:
-            return await self._change(event.uid, booking_status(booking), event)
+            return await self._change(appointment, booking_status(booking), event)
         await self._records.advance(appointment, appointment.status, event_at=event.occurred_at)
         if maker_call_id is not None and booking.rescheduled_from_uid is None:
             await self._records.link(
