@@ -4,139 +4,58 @@ the call and appointment histories, for two businesses on two Cal.com accounts."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
-from two_businesses import TWO_BUSINESSES
+from two_businesses import (
+    ANA,
+    ANA_AGENT,
+    ANA_KEY,
+    BERATUNG,
+    HAIRCUT,
+    NACHBERATUNG,
+    NOW,
+    SPITZER,
+    SPITZER_AGENT,
+    SPITZER_KEY,
+    Agency,
+    open_agency,
+)
 
 from retell_booking_tools.booking.attendees import attendee_email
-from retell_booking_tools.businesses import Businesses
-from retell_booking_tools.config import Settings
 from retell_booking_tools.ops.doctor import DoctorReports, examine_businesses
 from retell_booking_tools.ops.history import appointment_history, call_history, find_history
 from retell_booking_tools.ops.stats import daily_stats
 from retell_booking_tools.repository.protocol import Repository, store_for_business
-from retell_booking_tools.runtime import Runtime, build_runtime
 from retell_booking_tools.server import create_app
-from retell_booking_tools.testing import (
-    BusinessHours,
-    CalcomEmulator,
-    EventTypeSpec,
-    FakeClock,
-    RetellSimulator,
-)
 
-SPITZER_KEY = "cal_test_spitzer_key"
-ANA_KEY = "cal_test_ana_key"
-RETELL_KEY = "retell_test_key"
-SPITZER_AGENT = "agent_6f0c1d2e"
-ANA_AGENT = "agent_9a8b7c6d"
-CALLER = "+4915112345678"
-SPITZER, ANA = "praxis-spitzer", "salon-ana"
-BERATUNG, NACHBERATUNG, HAIRCUT = 2563193, 2563194, 7001
-NOW = datetime(2025, 10, 8, 20, 21, tzinfo=UTC)
-FRIDAY = "2025-10-10"
 TOOL = "collect_appointment_data"
 
 
-def _event_type(event_type_id: int, title: str, minutes: int, zone: str) -> EventTypeSpec:
-    return EventTypeSpec(
-        id=event_type_id,
-        title=title,
-        length_minutes=minutes,
-        timezone=zone,
-        business_hours=BusinessHours(weekdays=frozenset(range(5)), opens=time(9), closes=time(17)),
+async def doctor(
+    agency: Agency, *, fix: bool = False, keys: dict[str, str] | None = None
+) -> DoctorReports:
+    """``doctor`` over every business of the agency, each with its own key."""
+    return await examine_businesses(
+        agency.businesses,
+        settings=agency.settings,
+        repository=agency.repository,
+        keys={SPITZER: SPITZER_KEY, ANA: ANA_KEY} if keys is None else keys,
+        since=NOW - timedelta(days=30),
+        fix=fix,
+        calcom_transport=agency.calcom.transport,
+        clock=agency.clock,
     )
-
-
-@attrs.define
-class Agency:
-    """Two businesses on two Cal.com accounts behind one deployment."""
-
-    calcom: CalcomEmulator
-    repository: Repository
-    runtime: Runtime
-    retell: RetellSimulator
-    clock: FakeClock
-
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
-    @property
-    def businesses(self) -> Businesses:
-        assert self.runtime.businesses is not None
-        return self.runtime.businesses.businesses
-
-    async def book(self, agent_id: str, call_id: str, **args: Any) -> dict[str, Any]:
-        call = self.retell.call_object(call_id, from_number=CALLER, agent_id=agent_id)
-        response = await self.retell.function_call(
-            TOOL, {"customer_name": "Max Mustermann", "date": FRIDAY, **args}, call=call
-        )
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def host(self, api_key: str) -> str:
-        return self.calcom.host(api_key).username
-
-    async def doctor(
-        self, *, fix: bool = False, keys: dict[str, str] | None = None
-    ) -> DoctorReports:
-        return await examine_businesses(
-            self.businesses,
-            settings=self.settings,
-            repository=self.repository,
-            keys={SPITZER: SPITZER_KEY, ANA: ANA_KEY} if keys is None else keys,
-            since=NOW - timedelta(days=30),
-            fix=fix,
-            calcom_transport=self.calcom.transport,
-            clock=self.clock,
-        )
 
 
 @pytest.fixture(name="agency")
-async def _agency(
-    repository: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Agency]:
-    path = tmp_path / "businesses.toml"
-    path.write_text(TWO_BUSINESSES, encoding="utf-8")
-    monkeypatch.setenv("CALCOM_API_KEY_SPITZER", SPITZER_KEY)
-    monkeypatch.setenv("CALCOM_API_KEY_ANA", ANA_KEY)
-    clock = FakeClock(NOW)
-    calcom = CalcomEmulator(api_key=SPITZER_KEY, clock=clock)
-    calcom.add_event_type(_event_type(BERATUNG, "Beratung", 60, "Europe/Berlin"))
-    calcom.add_event_type(_event_type(NACHBERATUNG, "Nachberatung", 30, "Europe/Berlin"))
-    calcom.add_account(
-        ANA_KEY,
-        event_types=[_event_type(HAIRCUT, "Haircut", 45, "America/New_York")],
-        host_name="Salon Ana",
-    )
-    settings = Settings(
-        businesses=path,
-        retell_api_key=SecretStr(RETELL_KEY),
-        database_url="memory://",
-        phone_region="DE",
-    )
-    runtime = await build_runtime(
-        settings, repository=repository, calcom_transport=calcom.transport, clock=clock
-    )
-    retell = RetellSimulator.for_app(
-        create_app(runtime=runtime, clock=clock), api_key=RETELL_KEY, clock=clock
-    )
-    try:
-        yield Agency(calcom, repository, runtime, retell, clock)
-    finally:
-        await retell.aclose()
-        await runtime.runner.wait_idle()
-        for served in runtime.served:
-            await served.core.calcom.aclose()
+async def _agency(repository: Repository, businesses_file: Path) -> AsyncIterator[Agency]:
+    async with open_agency(repository, businesses_file) as agency:
+        yield agency
 
 
 async def _both_booked(agency: Agency) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -157,7 +76,7 @@ class TestDoctorPerBusiness:
         await _both_booked(agency)
         before = len(agency.calcom.requests)
 
-        reports = await agency.doctor()
+        reports = await doctor(agency)
 
         assert reports.healthy
         assert [entry.business_id for entry in reports.businesses] == [SPITZER, ANA]
@@ -186,7 +105,7 @@ class TestDoctorPerBusiness:
             attendee_email=attendee_email("+4917098765432"),
         )
 
-        found = await agency.doctor()
+        found = await doctor(agency)
 
         praxis, salon = found.businesses
         assert praxis.report.healthy
@@ -195,7 +114,7 @@ class TestDoctorPerBusiness:
         ]
         assert found.to_json()["businesses"][1]["business_id"] == ANA
 
-        fixed = await agency.doctor(fix=True)
+        fixed = await doctor(agency, fix=True)
 
         assert fixed.healthy
         assert [p.booking_uid for p in fixed.businesses[1].report.fixed] == [seeded.uid]
@@ -218,7 +137,7 @@ class TestDoctorPerBusiness:
         await _both_booked(agency)
         before = len(agency.calcom.requests)
 
-        reports = await agency.doctor(keys={SPITZER: SPITZER_KEY})
+        reports = await doctor(agency, keys={SPITZER: SPITZER_KEY})
 
         praxis, salon = reports.businesses
         assert praxis.report.healthy

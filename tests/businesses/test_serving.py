@@ -5,147 +5,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import pytest
-from pydantic import SecretStr
-from two_businesses import TWO_BUSINESSES
-
-from retell_booking_tools.config import Settings
-from retell_booking_tools.errors import ConfigurationError
-from retell_booking_tools.repository.protocol import Repository
-from retell_booking_tools.runtime import Runtime, build_runtime
-from retell_booking_tools.server import create_app
-from retell_booking_tools.testing import (
-    BusinessHours,
-    CalcomEmulator,
-    EventTypeSpec,
-    FakeClock,
-    RetellSimulator,
+from two_businesses import (
+    ANA_AGENT,
+    ANA_KEY,
+    ANA_LINE,
+    BERATUNG,
+    CALLER,
+    FRIDAY,
+    HAIRCUT,
+    NACHBERATUNG,
+    SPITZER_AGENT,
+    SPITZER_KEY,
+    WEBHOOK_SECRET,
+    Agency,
+    agency_settings,
+    open_agency,
 )
 
-SPITZER_KEY = "cal_test_spitzer_key"
-ANA_KEY = "cal_test_ana_key"
-RETELL_KEY = "retell_test_key"
-WEBHOOK_SECRET = "calcom_webhook_test_secret"
-SPITZER_AGENT = "agent_6f0c1d2e"
-ANA_AGENT = "agent_9a8b7c6d"
-SPITZER_LINE = "+4930123456"
-ANA_LINE = "+12125550123"
-CALLER = "+4915112345678"
-BERATUNG, NACHBERATUNG, HAIRCUT = 2563193, 2563194, 7001
-NOW = datetime(2025, 10, 8, 20, 21, tzinfo=UTC)
-FRIDAY = "2025-10-10"
-
-
-def _event_type(event_type_id: int, title: str, minutes: int, zone: str) -> EventTypeSpec:
-    return EventTypeSpec(
-        id=event_type_id,
-        title=title,
-        length_minutes=minutes,
-        timezone=zone,
-        business_hours=BusinessHours(weekdays=frozenset(range(5)), opens=time(9), closes=time(17)),
-    )
-
-
-@attrs.define
-class Agency:
-    """Two businesses on two Cal.com accounts behind one deployment."""
-
-    calcom: CalcomEmulator
-    repository: Repository
-    runtime: Runtime
-    retell: RetellSimulator
-    http: httpx.AsyncClient
-
-    async def tool(
-        self,
-        tool: str,
-        args: dict[str, Any],
-        *,
-        call_id: str,
-        agent_id: str,
-        to_number: str | None = None,
-        from_number: str | None = CALLER,
-        **fields: Any,
-    ) -> dict[str, Any]:
-        call = self.retell.call_object(
-            call_id, from_number=from_number, to_number=to_number, agent_id=agent_id, **fields
-        )
-        response = await self.retell.function_call(tool, args, call=call)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def spitzer(self, tool: str, call_id: str, **args: Any) -> dict[str, Any]:
-        return await self.tool(tool, args, call_id=call_id, agent_id=SPITZER_AGENT)
-
-    async def ana(self, tool: str, call_id: str, **args: Any) -> dict[str, Any]:
-        return await self.tool(tool, args, call_id=call_id, agent_id=ANA_AGENT)
-
-    def requests_of(self, host: str) -> list[str]:
-        return [f"{r.method} {r.path}" for r in self.calcom.requests if r.username == host]
-
-    def bookings_created(self) -> list[tuple[str | None, int]]:
-        """(account, event type) of every booking request, in order."""
-        return [
-            (r.username, r.json["eventTypeId"])
-            for r in self.calcom.requests
-            if r.method == "POST" and r.path == "/v2/bookings"
-        ]
-
-
-def _settings(path: Path) -> Settings:
-    return Settings(
-        businesses=path,
-        retell_api_key=SecretStr(RETELL_KEY),
-        database_url="memory://",
-        phone_region="DE",
-        calcom_webhook_secret=SecretStr(WEBHOOK_SECRET),
-    )
-
-
-@pytest.fixture(name="businesses_file")
-def _businesses_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "businesses.toml"
-    path.write_text(TWO_BUSINESSES, encoding="utf-8")
-    monkeypatch.setenv("CALCOM_API_KEY_SPITZER", SPITZER_KEY)
-    monkeypatch.setenv("CALCOM_API_KEY_ANA", ANA_KEY)
-    return path
+from retell_booking_tools.errors import ConfigurationError
+from retell_booking_tools.repository.protocol import Repository
+from retell_booking_tools.runtime import build_runtime
 
 
 @pytest.fixture(name="agency")
 async def _agency(repository: Repository, businesses_file: Path) -> AsyncIterator[Agency]:
-    clock = FakeClock(NOW)
-    calcom = CalcomEmulator(api_key=SPITZER_KEY, clock=clock)
-    calcom.add_event_type(_event_type(BERATUNG, "Beratung", 60, "Europe/Berlin"))
-    calcom.add_event_type(_event_type(NACHBERATUNG, "Nachberatung", 30, "Europe/Berlin"))
-    calcom.add_account(
-        ANA_KEY,
-        event_types=[_event_type(HAIRCUT, "Haircut", 45, "America/New_York")],
-        host_name="Salon Ana",
-    )
-    runtime = await build_runtime(
-        _settings(businesses_file),
-        repository=repository,
-        calcom_transport=calcom.transport,
-        clock=clock,
-    )
-    app = create_app(runtime=runtime, clock=clock)
-    retell = RetellSimulator.for_app(app, api_key=RETELL_KEY, clock=clock)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
-    try:
-        yield Agency(calcom, repository, runtime, retell, http)
-    finally:
-        await http.aclose()
-        await retell.aclose()
-        await runtime.runner.wait_idle()
-        for served in runtime.served:
-            await served.core.calcom.aclose()
+    async with open_agency(repository, businesses_file) as agency:
+        yield agency
 
 
 def _spitzer_host(agency: Agency) -> str:
@@ -478,7 +369,7 @@ class TestStartingUp:
         transport = httpx.MockTransport(lambda request: httpx.Response(500))
 
         with pytest.raises(ConfigurationError) as raised:
-            await build_runtime(_settings(businesses_file), calcom_transport=transport)
+            await build_runtime(agency_settings(businesses_file), calcom_transport=transport)
 
         assert "CALCOM_API_KEY_ANA" in str(raised.value)
         assert "salon-ana" in str(raised.value)
