@@ -154,6 +154,7 @@ class Profiler:
         counts = (await self._control.post("/_profile/stop", params={"name": name})).json()
         statements = counts.pop("statements")
         texts = counts.pop("texts")
+        collected = counts.pop("gc")
         result: dict[str, Any] = {
             "samples": samples,
             "calcom_requests_per_call": rounded(
@@ -166,6 +167,10 @@ class Profiler:
             "statements_by_text": {text: rounded(n / samples) for text, n in texts.items()},
             "transactions_per_call": rounded(counts.get("transactions", 0) / samples),
             "pool_checkouts_per_call": rounded(counts.get("pool_checkouts", 0) / samples),
+            "gc_ms_per_call": rounded(sum(collected["seconds"].values()) * 1000 / samples),
+            "gc_passes_per_call": {
+                generation: rounded(n / samples) for generation, n in collected["passes"].items()
+            },
         }
         if instructions is not None:
             result["instructions_per_call"] = instructions // samples
@@ -283,6 +288,9 @@ def print_table(summary: dict[str, Any]) -> None:
             f"{path['calcom_requests_per_call']:>8.1f}"
         )
         print(f"{'':<27}statements: {path['statements_by_kind']}")
+        print(
+            f"{'':<27}gc: {path['gc_ms_per_call']} ms per call, passes {path['gc_passes_per_call']}"
+        )
     for name, instructions in summary["baseline_instructions_per_call"].items():
         print(f"{name:<27}{instructions / 1e6:>12.2f} M  (the baseline app, baseline.py)")
 

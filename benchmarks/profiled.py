@@ -6,15 +6,18 @@
 cProfile); ``POST /_profile/stop?name=NAME`` stops and answers what the calls in between
 cost the store: SQL statements by their first word (psycopg's own ``BEGIN`` and ``COMMIT``
 included; by text, cut to 90 characters), transactions begun, pool checkouts
-(each a ``pool_pre_ping`` where that is on). cProfile's statistics go to ``DIR/NAME.prof``.
+(each a ``pool_pre_ping`` where that is on), and the garbage collector's passes by
+generation and the seconds they took (``gc``). cProfile's statistics go to ``DIR/NAME.prof``.
 Everything else is the app of ``retell_booking_tools.server:create_app``, unchanged.
 """
 
 from __future__ import annotations
 
 import cProfile
+import gc
 import json
 import os
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,19 @@ from retell_booking_tools.server import create_app as create_retell_app
 _statements: Counter[str] = Counter()
 _counts: Counter[str] = Counter()
 _texts: Counter[str] = Counter()
+_gc_passes: Counter[str] = Counter()
+_gc_seconds: dict[str, float] = {}
+_gc_started: list[float] = [0.0]
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+        return
+    generation = f"gen{info['generation']}"
+    _gc_passes[generation] += 1
+    elapsed = time.perf_counter() - _gc_started[0]
+    _gc_seconds[generation] = _gc_seconds.get(generation, 0.0) + elapsed
 
 
 def _on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -64,6 +80,7 @@ def create_app() -> Any:
     event.listen(sa.engine.Engine, "before_cursor_execute", _on_statement)
     event.listen(sa.engine.Engine, "begin", _on_begin)
     event.listen(sa.pool.Pool, "checkout", _on_checkout)
+    gc.callbacks.append(_on_gc)
     app = create_retell_app()
     directory = os.environ.get("RBT_PROFILE_CPROFILE")
     state: dict[str, cProfile.Profile] = {}
@@ -80,6 +97,8 @@ def create_app() -> Any:
             _statements.clear()
             _counts.clear()
             _texts.clear()
+            _gc_passes.clear()
+            _gc_seconds.clear()
             if directory:
                 state["profile"] = cProfile.Profile()
                 state["profile"].enable()
@@ -92,7 +111,9 @@ def create_app() -> Any:
                 name = scope["query_string"].decode().removeprefix("name=") or "profile"
                 profile.dump_stats(str(Path(str(directory)) / f"{name}.prof"))
             texts = dict(_texts.most_common())
-            await send_json(send, {"statements": dict(_statements), "texts": texts, **_counts})
+            collected = {"passes": dict(_gc_passes), "seconds": dict(_gc_seconds)}
+            body = {"statements": dict(_statements), "texts": texts, "gc": collected}
+            await send_json(send, {**body, **_counts})
             return
         await app(scope, receive, send)
 

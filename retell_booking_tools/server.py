@@ -58,6 +58,7 @@ from retell_booking_tools.errors import (
     NotStarted,
     RepositoryError,
 )
+from retell_booking_tools.ops.gc_pauses import PauseShortener
 from retell_booking_tools.ops.logs import configure_logging, deployment_secrets
 from retell_booking_tools.retell.events import CallEvent, call_record, is_chat_event
 from retell_booking_tools.retell.models import FunctionCallRequest
@@ -133,6 +134,7 @@ class RetellEndpoints:
         repository: Repository | None = None,
         calcom_transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = system_clock,
+        gc_pauses: PauseShortener | None = None,
     ) -> None:
         self.settings = settings or (runtime.settings if runtime else Settings.from_env())
         self._signatures = SignatureWatch(self.settings.require_retell_api_key())
@@ -147,6 +149,7 @@ class RetellEndpoints:
         self._clock = clock
         self._repository = repository
         self._calcom_transport = calcom_transport
+        self._gc_pauses = gc_pauses
         self._args_only_warned: set[str] = set()
         self._decoder: ThreadPoolExecutor | None = None
         self._unready: str | None = None
@@ -198,6 +201,8 @@ class RetellEndpoints:
 
             await check_pool_fits(runtime.repository, processes=_local_processes())
         self._runtime = runtime
+        if self._gc_pauses is not None:
+            self._gc_pauses.started()
         try:
             yield runtime
         finally:
@@ -255,6 +260,8 @@ class RetellEndpoints:
             result = await self.runtime.runner.run(tool_name, call_request.call, call_request.args)
         except UnknownTool:
             return _problem(404, f"no tool named {tool_name!r}")
+        if self._gc_pauses is not None:
+            self._gc_pauses.served()
         return JSONResponse(result.to_json())
 
     async def _call_event(self, request: Request) -> Response:
@@ -419,12 +426,17 @@ def create_app(
     clock: Clock = system_clock,
 ) -> Starlette:
     """The ASGI app. Without ``runtime`` it builds one from ``settings`` (or the environment)
-    at startup and refuses to start on missing settings or an outdated schema."""
+    at startup and refuses to start on missing settings or an outdated schema.
+
+    Served from the environment (``serve``, ``uvicorn --factory``), the app owns the process:
+    it owns the log output, and it keeps the garbage collector's pauses short
+    (:mod:`~retell_booking_tools.ops.gc_pauses`)."""
+    gc_pauses = None
     if settings is None and runtime is None:
-        # Served from the environment (``serve``, uvicorn --factory): own the log output.
         settings = Settings.from_env()
         configure_logging(settings.log_format, secrets=deployment_secrets(settings))
-    return RetellEndpoints(settings, runtime=runtime, clock=clock).app
+        gc_pauses = PauseShortener()
+    return RetellEndpoints(settings, runtime=runtime, clock=clock, gc_pauses=gc_pauses).app
 
 
 def _local_processes() -> int:

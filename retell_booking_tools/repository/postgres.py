@@ -503,6 +503,14 @@ class PostgresRepository(SqlRepository):
         """In autocommit: the statement is its own transaction, which spares the round
         trips of ``BEGIN`` and ``COMMIT``. Repeating it changes nothing, so it runs once
         more on a fresh connection after any failure a new attempt can heal."""
+        return await self._autocommitted_retrying(action, work)
+
+    async def _steps(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """In autocommit, as :meth:`_single`: each statement is its own transaction, and the
+        whole is repeated once after a failure a new attempt can heal."""
+        return await self._autocommitted_retrying(action, work)
+
+    async def _autocommitted_retrying(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         with self._translate(action):
             attempt = _Attempt()
             try:

@@ -385,6 +385,16 @@ class SqlRepository(abc.ABC):
         lost connection. By default it is one transaction like any other."""
         return await self._transact(action, work)
 
+    async def _steps(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """Run ``work``, whose statements are each atomic alone and right without a
+        transaction around them: every write is idempotent (an insert that does nothing on
+        a conflict, a merging upsert, a conditional update), and a step that reads relies
+        only on rows that are never deleted. A backend may run it without ``BEGIN`` and
+        ``COMMIT``, as :meth:`_single`, and repeat it whole after a lost connection. An
+        interrupted run leaves a first part of what a complete one writes, which must be
+        consistent alone. By default it is one transaction like any other."""
+        return await self._transact(action, work)
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Close every pooled connection; the repository cannot be used afterwards."""
@@ -438,7 +448,7 @@ class SqlRepository(abc.ABC):
                 # Another process inserted the same identity first: find theirs.
             raise RepositoryError("upsert_customer failed: the customer kept changing; try again")
 
-        return await self._transact("upsert_customer", work)
+        return await self._steps("upsert_customer", work)
 
     async def get_customer(self, customer_id: int) -> Customer | None:
         def work(conn: sa.Connection) -> Customer | None:
@@ -481,7 +491,7 @@ class SqlRepository(abc.ABC):
                     break
             raise RepositoryError("add_appointment failed: the booking reference is taken")
 
-        return await self._transact("add_appointment", work)
+        return await self._steps("add_appointment", work)
 
     async def _appointments(
         self, action: str, query: sa.Select[Any], parameters: dict[str, Any] | None = None
@@ -628,7 +638,7 @@ class SqlRepository(abc.ABC):
                 return _link(row), True
             return _link(conn.execute(_LINK_BY_KEY, key).one()), False
 
-        return await self._transact("link", work)
+        return await self._steps("link", work)
 
     async def _links(self, action: str, condition: sa.ColumnElement[bool]) -> list[CallLink]:
         query = (
@@ -671,6 +681,9 @@ class SqlRepository(abc.ABC):
         over if the condition holds; the ``WHERE`` makes the takeover atomic between processes.
 
         The condition is built only when a takeover is tried, which a fresh call never needs.
+        Every write is atomic alone, so no transaction is needed (:meth:`_steps`); a run
+        repeated after a lost connection that had already taken a claim over may find it
+        taken and answer busy, which books nothing.
         """
 
         def work(conn: sa.Connection) -> ToolCallClaim:
@@ -688,7 +701,7 @@ class SqlRepository(abc.ABC):
                 return ToolCallFinished(result=row.result)
             return ToolCallBusy()
 
-        return await self._transact("claim_tool_call", work)
+        return await self._steps("claim_tool_call", work)
 
     def _insert_row(
         self, conn: sa.Connection, key: ToolCallKey, *, now: datetime, tool_call_id: str | None
@@ -740,7 +753,8 @@ class SqlRepository(abc.ABC):
 
         A first invocation costs one ``INSERT``; otherwise the latest row decides, and a new
         row is inserted only if ``create`` (else the answer is busy, and the caller asks
-        again). A lost insert race reads the winner's row.
+        again). A lost insert race reads the winner's row. As :meth:`_claim_tool_call`, it
+        runs as :meth:`_steps`.
         """
         first = attrs.evolve(key, seq=0)
 
@@ -783,7 +797,7 @@ class SqlRepository(abc.ABC):
                     return following, ToolCallClaimed(resumed=False)
             return following, ToolCallBusy()
 
-        return await self._transact("claim_invocation", work)
+        return await self._steps("claim_invocation", work)
 
     async def finish_tool_call(
         self,
@@ -819,7 +833,7 @@ class SqlRepository(abc.ABC):
             conn.execute(self._finish_claim, parameters)
             conn.execute(self._insert_offered, offered)
 
-        await self._transact("finish_tool_call", work)
+        await self._steps("finish_tool_call", work)
 
     async def offered_starts(self, call_id: str) -> list[OfferedStart]:
         def work(conn: sa.Connection) -> list[OfferedStart]:
