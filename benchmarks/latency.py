@@ -18,6 +18,9 @@ interleaved with baseline samples, after a warm-up:
 - ``booked_cold``: ``collect_appointment_data`` for a free slot, nothing asked before;
 - ``existing``: the same caller asks again for the slot they already hold;
 - ``unavailable``: a slot Cal.com holds for someone the store does not know;
+- ``unavailable_after_availability``: ``check_availability`` showed the slot free, then
+  someone else booked it on Cal.com before the caller's booking (skipped like
+  ``booked_after_availability``): the alternatives come from what the call was shown;
 - ``confirmed``: ``confirm_existing`` after ``existing``;
 - ``retried_delivery``: Retell re-sends a delivery that was already answered.
 
@@ -74,6 +77,7 @@ PATHS = (
     "booked_cold",
     "existing",
     "unavailable",
+    "unavailable_after_availability",
     "confirmed",
     "retried_delivery",
 )
@@ -83,6 +87,7 @@ FLOOR = {
     "booked_cold": 1,
     "existing": 1,
     "unavailable": 1,
+    "unavailable_after_availability": 1,
     "confirmed": 0,
     "retried_delivery": 0,
 }
@@ -95,6 +100,7 @@ MAX_CALCOM_REQUESTS = {
     "booked_after_availability": 1,
     "existing": 1,
     "unavailable": 2,
+    "unavailable_after_availability": 2,
     "retried_delivery": 0,
 }
 BOOK = "collect_appointment_data"
@@ -256,6 +262,25 @@ class LatencyRun:
         )
         return sample
 
+    async def unavailable_after_availability(self) -> Sample:
+        start = self._slots.take()
+        args = {"customer_name": "Erika Mustermann", **slot_args(start)}
+        caller, call_id = self._callers.take(), self._call_id()
+        check = {"date": args["date"], "time": args["time"]}
+        await self._call(
+            "check_availability", check, call_id=call_id, caller=caller, expect="available"
+        )
+        self._backend.calcom.seed_booking(
+            event_type_id=EVENT_TYPE_ID,
+            start=start,
+            attendee_name="Someone Else",
+            attendee_email=f"other-{uuid.uuid4().hex}@example.com",
+        )
+        _, sample = await self._call(
+            BOOK, args, call_id=call_id, caller=caller, expect="unavailable"
+        )
+        return sample
+
     async def retried_delivery(self) -> Sample:
         call = RetellSimulator.call_object(self._call_id(), from_number=self._callers.take())
         body = self._retell.body(BOOK, self._booking_args(), call)
@@ -286,6 +311,7 @@ class LatencyRun:
         ]
         if self._with_availability:
             steps.insert(0, ("booked_after_availability", self.booked_after_availability))
+            steps.append(("unavailable_after_availability", self.unavailable_after_availability))
         for name, step in steps:
             paths[name].samples.append(await step())
         existing, confirmed = await self.existing_then_confirmed()
@@ -305,9 +331,8 @@ async def run(rtt_ms: float, iterations: int, warmup: int, database: str) -> dic
             await bench.round(discarded)
         paths = {name: Path(name) for name in PATHS + BASELINES}
         if not with_availability:
-            paths[
-                "booked_after_availability"
-            ].skipped = "the app serves no check_availability tool (404)"
+            for name in ("booked_after_availability", "unavailable_after_availability"):
+                paths[name].skipped = "the app serves no check_availability tool (404)"
         started = time.perf_counter()
         for _ in range(iterations):
             await bench.round(paths)
@@ -364,12 +389,12 @@ def print_table(summary: dict[str, Any]) -> None:
         )
     header = ("path", "calcom", "p50 ms", "p99 ms", "x base p50/p99", "overhead p50/p99")
     print(
-        f"{header[0]:<27}{header[1]:>7}{header[2]:>9}{header[3]:>9}{header[4]:>17}"
+        f"{header[0]:<32}{header[1]:>7}{header[2]:>9}{header[3]:>9}{header[4]:>17}"
         f"{header[5]:>18}  target"
     )
     for name, path in summary["paths"].items():
         if path.get("skipped"):
-            print(f"{name:<27}  skipped: {path['skipped']}")
+            print(f"{name:<32}  skipped: {path['skipped']}")
             continue
         checks = summary["targets"][name]
         missed = [check for check, ok in checks.items() if not ok]
@@ -377,7 +402,7 @@ def print_table(summary: dict[str, Any]) -> None:
         ratio = f"{path['ratio_p50']:.3f} / {path['ratio_p99']:.3f}"
         overhead = f"{path['overhead_p50_ms']:.1f} / {path['overhead_p99_ms']:.1f}"
         print(
-            f"{name:<27}{path['calcom_requests']:>7}{path['p50_ms']:>9.1f}"
+            f"{name:<32}{path['calcom_requests']:>7}{path['p50_ms']:>9.1f}"
             f"{path['p99_ms']:>9.1f}{ratio:>17}{overhead:>18}  {target}"
         )
 
