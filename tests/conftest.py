@@ -13,17 +13,20 @@ Cal.com emulator, a Retell simulator and a test clock), with ``requires_confirma
 ``language`` for a test module to override.
 
 PostgreSQL tests run against ``RETELL_BOOKING_TEST_POSTGRES_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/test``), each in a schema of its own that is dropped
-afterwards, so concurrent runs (and the xdist workers of one run) never see each other.
+``postgresql://postgres@127.0.0.1:5432/test``), each in a schema no other test is using: an
+upgraded one is emptied and reused by a later test of the same worker, others are dropped, so
+concurrent runs (and the xdist workers of one run) never see each other.
 Without a server they are skipped, except when ``CI`` is set: there a missing PostgreSQL
 fails the run.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import gc
+import graphlib
 import itertools
 import os
 import queue
@@ -34,7 +37,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import pytest
@@ -44,6 +47,10 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
 from retell_booking_tools.repository.sql import masked_url
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
 
 Backend = Literal["memory", "sqlite", "postgres"]
 MakeRepository = Callable[[Backend], Awaitable[Repository]]
@@ -134,7 +141,7 @@ class Databases:
         self._numbers = itertools.count(1)
         self._memory: dict[str, Repository] = {}
         self._opened: list[Repository] = []
-        self._schemas: list[str] = []
+        self._schemas: list[tuple[str, bool]] = []
 
     def create(self, kind: Backend, *, upgraded: bool = True) -> Database:
         """A new database of ``kind``, migrated to head unless ``upgraded`` is false."""
@@ -148,7 +155,7 @@ class Databases:
             return database
         url = self._request.getfixturevalue("postgres_url")
         schema = self._templates().postgres_schema(upgraded=upgraded)
-        self._schemas.append(schema)
+        self._schemas.append((schema, upgraded))
         return Database(kind, url, schema)
 
     def _templates(self) -> MigratedTemplates:
@@ -168,12 +175,13 @@ class Databases:
         return repository
 
     async def aclose(self) -> None:
+        """Close every repository first, then give the schemas back (for reuse or dropping)."""
         try:
             for repository in reversed(self._opened):
                 await repository.close()
         finally:
-            for schema in self._schemas:
-                self._templates().drop_postgres_schema(schema)
+            for schema, upgraded in self._schemas:
+                self._templates().give_back_postgres_schema(schema, upgraded=upgraded)
 
 
 class MigratedTemplates:
@@ -185,8 +193,14 @@ class MigratedTemplates:
     ``tests/repository/test_sql_specific.py`` still runs the real migrations from empty.
 
     Most of a PostgreSQL copy's time is the server committing its DDL, so copies are made
-    a little ahead and dropped after their test by :class:`_SchemaWorker` threads, while
-    tests run. Every test still gets a schema of its own, used by nobody before.
+    a little ahead by a :class:`_SchemaWorker` thread, and an upgraded schema is not dropped
+    after its test but reused: a :class:`_SchemaPool` thread checks that it is still
+    structurally the template (:func:`_fingerprint`), empties every table but
+    ``alembic_version``, restarts its sequences and keeps it for the next test of this
+    worker. So a test gets an upgraded schema no other test is using, with no rows and ids
+    starting at 1 as in a fresh copy, but maybe not a new name. One that a test changed
+    (DDL, a downgrade, another ``alembic_version``) is dropped, and so is every schema made
+    with ``upgraded=False``: those are always new.
     """
 
     def __init__(self, directory: Path, postgres_url: Callable[[], str]) -> None:
@@ -195,7 +209,7 @@ class MigratedTemplates:
         self._sqlite: Path | None = None
         self._postgres_script: str | None = None
         self._copies: _SchemaWorker | None = None
-        self._drops: _SchemaWorker | None = None
+        self._pool: _SchemaPool | None = None
 
     def copy_to(self, database: Database) -> None:
         """Put a copy of the SQLite template at ``database``'s path."""
@@ -204,39 +218,39 @@ class MigratedTemplates:
         shutil.copyfile(self._sqlite_template(), target)
 
     def postgres_schema(self, *, upgraded: bool) -> str:
-        """A new schema: a copy of the migrated template, or empty unless ``upgraded``."""
+        """A schema no other test is using: at head and empty (reused or a new copy) if
+        ``upgraded``, else new and without tables."""
         if not upgraded:
             schema = f"rbt_test_{uuid.uuid4().hex}"
             _run_postgres(self._postgres_url(), f'CREATE SCHEMA "{schema}"')
             return schema
-        if self._copies is None:
+        if self._copies is None or self._pool is None:
             script = self._postgres_template()
             self._copies = _SchemaWorker(
                 self._postgres_url(),
-                lambda schema: script.replace(_TEMPLATE_SCHEMA, schema),
+                lambda schema: _template_for(script, schema),
                 ahead=_COPIES_AHEAD,
             )
-            self._drops = _SchemaWorker(
-                self._postgres_url(), lambda schema: f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'
-            )
-        return self._copies.take()
+            self._pool = _SchemaPool(self._postgres_url(), script)
+        return self._pool.take() or self._copies.take()
 
-    def drop_postgres_schema(self, schema: str) -> None:
-        """Drop ``schema`` soon (its test has closed its connections)."""
-        if self._drops is None:
+    def give_back_postgres_schema(self, schema: str, *, upgraded: bool) -> None:
+        """Take ``schema`` back once its test has closed its connections: reused if it was
+        made ``upgraded`` and is still the template, dropped otherwise."""
+        if self._pool is None:
             _run_postgres(self._postgres_url(), f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         else:
-            self._drops.give(schema)
+            self._pool.give(schema, reuse=upgraded)
 
     def close(self) -> None:
-        """Drop the copies made ahead and wait for every drop; raise what went wrong."""
+        """Drop every schema made ahead or kept for reuse; raise what went wrong."""
         try:
             if self._copies is not None:
                 for schema in self._copies.stop():
-                    self.drop_postgres_schema(schema)
+                    self.give_back_postgres_schema(schema, upgraded=False)
         finally:
-            if self._drops is not None:
-                self._drops.stop()
+            if self._pool is not None:
+                self._pool.stop()
 
     def _sqlite_template(self) -> Path:
         if self._sqlite is None:
@@ -296,19 +310,17 @@ _COPIES_AHEAD = 2
 
 
 class _SchemaWorker:
-    """A thread with a connection of its own that runs one statement per schema.
+    """A thread with a connection of its own that makes schemas ahead.
 
-    With ``ahead``, it makes schemas: it keeps up to ``ahead`` new ones ready for
-    :meth:`take`. Without, it runs the statement (a drop) for each schema passed to
-    :meth:`give`. An error in the thread is raised by the next call.
+    It keeps up to ``ahead`` new ones, each made by ``statement``, ready for :meth:`take`.
+    An error in the thread is raised by the next call.
     """
 
-    def __init__(self, url: str, statement: Callable[[str], str], *, ahead: int = 0) -> None:
+    def __init__(self, url: str, statement: Callable[[str], str], *, ahead: int) -> None:
         self._url = url
         self._statement = statement
-        self._room = threading.Semaphore(ahead) if ahead else None
+        self._room = threading.Semaphore(ahead)
         self._ready: queue.Queue[str | BaseException] = queue.Queue()
-        self._given: queue.Queue[str | None] = queue.Queue()
         self._stopping = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="postgres-schemas", daemon=True)
@@ -316,7 +328,6 @@ class _SchemaWorker:
 
     def take(self) -> str:
         """The next schema made ahead, waiting for it if none is ready yet."""
-        assert self._room is not None
         item = self._ready.get()
         if isinstance(item, BaseException):
             self._ready.put(item)
@@ -324,15 +335,9 @@ class _SchemaWorker:
         self._room.release()
         return item
 
-    def give(self, schema: str) -> None:
-        if self._error is not None:
-            raise self._error
-        self._given.put(schema)
-
     def stop(self) -> list[str]:
-        """End the thread once what was given is done; return the schemas made, untaken."""
+        """End the thread; return the schemas made, untaken."""
         self._stopping.set()
-        self._given.put(None)
         self._thread.join()
         made: list[str] = []
         while not self._ready.empty():
@@ -348,10 +353,6 @@ class _SchemaWorker:
 
         try:
             with psycopg.connect(self._url, autocommit=True) as connection:
-                if self._room is None:
-                    while (schema := self._given.get()) is not None:
-                        connection.execute(self._statement(schema).encode())
-                    return
                 while not self._stopping.is_set():
                     if self._room.acquire(timeout=0.1):
                         schema = f"rbt_test_{uuid.uuid4().hex}"
@@ -360,6 +361,229 @@ class _SchemaWorker:
         except BaseException as exc:
             self._error = exc
             self._ready.put(exc)
+
+
+class _SchemaPool:
+    """A thread with a connection of its own that takes schemas back after their test.
+
+    A schema given with ``reuse`` (made upgraded) that is still the template is emptied in
+    one transaction and, once that has committed, kept for :meth:`take`; every other schema
+    is dropped. An error in the thread is raised by the next call.
+    """
+
+    def __init__(self, url: str, script: str) -> None:
+        self._url = url
+        self._script = script
+        self._given: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._changed = threading.Condition()
+        self._ready: collections.deque[str] = collections.deque()
+        self._emptying = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="postgres-pool", daemon=True)
+        self._thread.start()
+
+    def take(self) -> str | None:
+        """A schema emptied for reuse, after waiting for those being emptied; else ``None``."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._ready or not self._emptying or self._error)
+            if self._error is not None:
+                raise self._error
+            return self._ready.popleft() if self._ready else None
+
+    def give(self, schema: str, *, reuse: bool) -> None:
+        """Keep ``schema`` for reuse if ``reuse`` and it is still the template, else drop it."""
+        with self._changed:
+            if self._error is not None:
+                raise self._error
+            self._emptying += reuse
+        self._given.put((schema, reuse))
+
+    def stop(self) -> None:
+        """End the thread once what was given is done, dropping every schema it kept."""
+        self._given.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _work(self) -> None:
+        import psycopg
+
+        try:
+            with psycopg.connect(self._url, autocommit=True) as connection:
+                # Catalog text (defaults, index definitions) names every schema the same way.
+                connection.execute("SET search_path = ''")
+                connection.execute("SET jit = off")
+                template = _Template.of(connection, self._script)
+                while (given := self._given.get()) is not None:
+                    schema, reuse = given
+                    kept = reuse and template.empty_if_unchanged(connection, schema)
+                    if not kept:
+                        _drop(connection, schema)
+                    with self._changed:
+                        self._emptying -= reuse
+                        if kept:
+                            self._ready.append(schema)
+                        self._changed.notify_all()
+                with self._changed:
+                    kept_schemas, self._ready = list(self._ready), collections.deque()
+                for schema in kept_schemas:
+                    _drop(connection, schema)
+        except BaseException as exc:
+            with self._changed:
+                self._error = exc
+                self._changed.notify_all()
+
+
+@attrs.frozen
+class _Template:
+    """What a reusable schema must still be, and how to make it as new again."""
+
+    fingerprint: tuple[str, ...]
+    tables: tuple[str, ...]
+    """Every table but ``alembic_version``, each before the tables it references."""
+    sequences: tuple[tuple[str, int], ...]
+    """Every sequence with its start."""
+
+    @classmethod
+    def of(cls, connection: psycopg.Connection[Any], script: str) -> _Template:
+        """Read off a copy of ``script``'s schema, made in a transaction rolled back."""
+        schema = f"rbt_test_{uuid.uuid4().hex}"
+        with connection.transaction(force_rollback=True):
+            connection.execute(_template_for(script, schema).encode())
+            fingerprint = _fingerprint(connection, schema)
+            tables = _children_first(connection, schema)
+            sequences = connection.execute(_SEQUENCES, {"schema": schema}).fetchall()
+        return cls(
+            fingerprint,
+            tuple(table for table in tables if table != _VERSION_TABLE),
+            tuple((name, start) for name, start in sequences),
+        )
+
+    def empty_if_unchanged(self, connection: psycopg.Connection[Any], schema: str) -> bool:
+        """Whether ``schema`` is still the template; if so, empty it and restart its sequences,
+        in one transaction."""
+        with connection.transaction():
+            if _fingerprint(connection, schema) != self.fingerprint:
+                return False
+            connection.execute(self._emptying(connection, schema))
+        return True
+
+    def _emptying(self, connection: psycopg.Connection[Any], schema: str) -> sql.Composed:
+        """Lock, delete, restart. The locks wait for a write still under way (of a killed
+        subprocess's session that has not ended yet), so the deletes see its rows."""
+        from psycopg import sql
+
+        tables = [sql.Identifier(schema, table) for table in self.tables]
+        statements = [
+            sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(sql.SQL(", ").join(tables)),
+            *(sql.SQL("DELETE FROM {}").format(table) for table in tables),
+        ]
+        restarts = [
+            sql.SQL("setval({}::regclass, {}, false)").format(
+                sql.Literal(sql.Identifier(schema, name).as_string(connection)), sql.Literal(start)
+            )
+            for name, start in self.sequences
+        ]
+        if restarts:
+            statements.append(sql.SQL("SELECT {}").format(sql.SQL(", ").join(restarts)))
+        return sql.SQL("; ").join(statements)
+
+
+def _fingerprint(connection: psycopg.Connection[Any], schema: str) -> tuple[str, ...]:
+    """``schema``'s structure and ``alembic_version`` rows as sorted lines, its name replaced.
+
+    Equal fingerprints mean the same tables, columns (types, nullability, defaults),
+    indexes, constraints, sequences, triggers and other objects by name: schemas that
+    differ only in their rows and the positions of their sequences.
+    """
+    from psycopg import sql
+
+    lines = [line for (line,) in connection.execute(_STRUCTURE, {"schema": schema})]
+    if f"relation {_VERSION_TABLE} r p" in lines:
+        versions = sql.SQL("SELECT version_num FROM {}").format(
+            sql.Identifier(schema, _VERSION_TABLE)
+        )
+        lines += [f"version {version}" for (version,) in connection.execute(versions)]
+    return tuple(sorted(line.replace(schema, _TEMPLATE_SCHEMA) for line in lines))
+
+
+def _children_first(connection: psycopg.Connection[Any], schema: str) -> list[str]:
+    """``schema``'s tables, each before those its foreign keys reference: a safe order to
+    delete their rows in."""
+    referenced_by: dict[str, set[str]] = {}
+    for table, child in connection.execute(_REFERENCES, {"schema": schema}):
+        referenced_by.setdefault(table, set())
+        if child is not None and child != table:
+            referenced_by[table].add(child)
+    return list(graphlib.TopologicalSorter(referenced_by).static_order())
+
+
+def _template_for(script: str, schema: str) -> str:
+    return script.replace(_TEMPLATE_SCHEMA, schema)
+
+
+def _drop(connection: psycopg.Connection[Any], schema: str) -> None:
+    connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+_VERSION_TABLE = "alembic_version"
+
+_STRUCTURE = """
+WITH owned AS (
+    SELECT d.classid, d.objid FROM pg_depend d
+    WHERE d.refclassid = 'pg_namespace'::regclass AND d.deptype = 'n'
+      AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s)
+), relations AS (
+    SELECT c.* FROM owned o JOIN pg_class c ON c.oid = o.objid
+    WHERE o.classid = 'pg_class'::regclass
+)
+SELECT concat_ws(' ', 'relation', c.relname, c.relkind, c.relpersistence,
+                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END)
+FROM relations c
+UNION ALL
+SELECT concat_ws(' ', 'column', c.relname, a.attnum, a.attname,
+                 format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
+                 a.attgenerated, pg_get_expr(d.adbin, d.adrelid))
+FROM relations c
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+UNION ALL
+SELECT concat_ws(' ', 'index', pg_get_indexdef(i.indexrelid))
+FROM relations c JOIN pg_index i ON i.indrelid = c.oid
+UNION ALL
+SELECT concat_ws(' ', 'constraint', c.relname, k.conname, k.condeferrable, k.condeferred,
+                 pg_get_constraintdef(k.oid))
+FROM relations c JOIN pg_constraint k ON k.conrelid = c.oid
+UNION ALL
+SELECT concat_ws(' ', 'sequence', c.relname, format_type(s.seqtypid, NULL), s.seqstart,
+                 s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle)
+FROM relations c JOIN pg_sequence s ON s.seqrelid = c.oid
+UNION ALL
+SELECT concat_ws(' ', 'trigger', pg_get_triggerdef(t.oid))
+FROM relations c JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
+UNION ALL
+SELECT concat_ws(' ', 'other', o.classid::regclass, pg_describe_object(o.classid, o.objid, 0))
+FROM owned o WHERE o.classid <> 'pg_class'::regclass
+"""
+"""One line per table, view, sequence, column, index, constraint and trigger, and one per
+other object in the schema (a type, a function). Every lookup goes through an index: the
+catalogs of a server whose schemas come and go all day are large."""
+
+_REFERENCES = """
+SELECT c.relname, child.relname
+FROM pg_class c
+LEFT JOIN pg_constraint k ON k.confrelid = c.oid AND k.contype = 'f'
+LEFT JOIN pg_class child ON child.oid = k.conrelid
+WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s)
+  AND c.relkind IN ('r', 'p')
+"""
+"""Each table with every table whose foreign keys reference it (or ``NULL``)."""
+
+_SEQUENCES = """
+SELECT c.relname, s.seqstart
+FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s)
+"""
 
 
 def _run_postgres(url: str, statement: str) -> None:
