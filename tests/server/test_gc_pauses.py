@@ -1,6 +1,6 @@
 """A process served from its environment freezes its long-lived objects; a mounted app does not.
 
-Freezing is process-wide, so each case runs in a fresh interpreter of its own.
+Freezing is process-wide, so the cases run in fresh interpreters, never in the test process.
 """
 
 from __future__ import annotations
@@ -11,25 +11,24 @@ import subprocess
 import sys
 from typing import Any
 
-SERVE_FROM_ENVIRONMENT = """
-import gc, json
-from starlette.testclient import TestClient
-from retell_booking_tools.server import create_app
-before = gc.get_freeze_count()
-with TestClient(create_app()) as client:
-    assert client.get("/healthz").status_code == 200
-    print(json.dumps({"before": before, "serving": gc.get_freeze_count()}))
-"""
+import pytest
 
-MOUNTED = """
+APPS = """
 import gc, json
 from starlette.testclient import TestClient
 from retell_booking_tools.config import Settings
 from retell_booking_tools.server import create_app
+seen = {}
 with TestClient(create_app(Settings.from_env())) as client:
     assert client.get("/healthz").status_code == 200
-    print(json.dumps({"serving": gc.get_freeze_count()}))
+    seen["given_settings"] = gc.get_freeze_count()
+with TestClient(create_app()) as client:
+    assert client.get("/healthz").status_code == 200
+    seen["from_environment"] = gc.get_freeze_count()
+print(json.dumps(seen))
 """
+"""An app built from given settings first (nothing may be frozen by it), then one served
+from the environment, in one interpreter."""
 
 WARMING = """
 import gc, json
@@ -65,15 +64,22 @@ def _run(code: str) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_an_app_served_from_its_environment_freezes_what_its_startup_built() -> None:
-    seen = _run(SERVE_FROM_ENVIRONMENT)
+@pytest.fixture(name="frozen_by_apps", scope="module")
+def fixture_frozen_by_apps() -> dict[str, int]:
+    seen: dict[str, int] = _run(APPS)
+    return seen
 
-    assert seen["before"] == 0
-    assert seen["serving"] > 10_000
+
+def test_an_app_served_from_its_environment_freezes_what_its_startup_built(
+    frozen_by_apps: dict[str, int],
+) -> None:
+    assert frozen_by_apps["from_environment"] > 10_000
 
 
-def test_an_app_built_from_given_settings_leaves_the_collector_alone() -> None:
-    assert _run(MOUNTED) == {"serving": 0}
+def test_an_app_built_from_given_settings_leaves_the_collector_alone(
+    frozen_by_apps: dict[str, int],
+) -> None:
+    assert frozen_by_apps["given_settings"] == 0
 
 
 def test_what_was_built_while_warming_up_is_frozen_once_the_process_is_warm() -> None:
