@@ -34,6 +34,23 @@ def _instant(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
+def _locked_in_key_order(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """The rows matching ``conditions``, locked in the order of their keys first.
+
+    A booking updates every read whose window holds it, and a change deletes them: two such
+    statements locking overlapping rows in the orders they happened to find them in can
+    deadlock, which PostgreSQL notices only after ``deadlock_timeout`` (a second), holding
+    both connections meanwhile. Locked in one order, the later one simply waits.
+    """
+    locked = (
+        sa.select(calcom_slot_reads.c.key)
+        .where(*conditions)
+        .order_by(calcom_slot_reads.c.key)
+        .with_for_update()
+    )
+    return calcom_slot_reads.c.key.in_(locked.scalar_subquery())
+
+
 class PostgresSlotCache:
     """The shared half of :class:`~retell_booking_tools.availability.SlotReads`, for the
     reads of business ``business_id`` (its Cal.com account) only."""
@@ -99,10 +116,12 @@ class PostgresSlotCache:
         statement = (
             sa.update(calcom_slot_reads)
             .where(
-                self._own(),
-                calcom_slot_reads.c.event_type_id == event_type_id,
-                calcom_slot_reads.c.window_start - (_ts(end) - _ts(start)) <= _ts(start),
-                calcom_slot_reads.c.window_end >= _ts(start),
+                _locked_in_key_order(
+                    self._own(),
+                    calcom_slot_reads.c.event_type_id == event_type_id,
+                    calcom_slot_reads.c.window_start - (_ts(end) - _ts(start)) <= _ts(start),
+                    calcom_slot_reads.c.window_end >= _ts(start),
+                )
             )
             .values(
                 taken=sa.cast(
@@ -122,7 +141,8 @@ class PostgresSlotCache:
         ]
         if event_type_id is not None:
             conditions.append(calcom_slot_reads.c.event_type_id == event_type_id)
-        await self._execute("forget shared slots", sa.delete(calcom_slot_reads).where(*conditions))
+        statement = sa.delete(calcom_slot_reads).where(_locked_in_key_order(*conditions))
+        await self._execute("forget shared slots", statement)
 
     async def _execute(self, action: str, statement: sa.Executable) -> None:
         """One statement in autocommit: every booking of the event type updates the reads

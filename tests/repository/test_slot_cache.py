@@ -3,6 +3,7 @@ businesses on two Cal.com accounts book event types with the same id."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,3 +113,39 @@ async def test_two_businesses_with_one_event_type_id_on_two_accounts_each_hear_t
     assert friday(salon_starts) == ["14:00", "15:00"]
     assert sum(r.path == "/v2/slots" for r in early.requests) == 1
     assert sum(r.path == "/v2/slots" for r in late.requests) == 1
+
+
+async def test_concurrent_bookings_across_processes_never_deadlock_on_the_shared_reads(
+    databases: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every booking updates each read whose window holds it, and a change deletes them:
+    many at once from two processes lock the rows in one order, so none waits for a
+    deadlock to be detected (a second, seconds long, with the connection held) and every
+    booking is left out of every read that holds it."""
+    database = databases.create("postgres")
+    first, second = await databases.open(database), await databases.open(database)
+    caches = [PostgresSlotCache(repository.engine) for repository in (first, second)]
+    days = [FRIDAY + timedelta(days=offset) for offset in range(12)]
+    for day in days:
+        await caches[0].put(
+            f"{EVENT_TYPE}|{day.isoformat()}|Europe/Berlin",
+            event_type_id=EVENT_TYPE,
+            window=WINDOW,
+            slots=(NINE, TEN),
+            fetched_at=NOW,
+        )
+    starts = [NINE + timedelta(minutes=15 * index) for index in range(48)]
+
+    async def book(index: int, start: datetime) -> None:
+        await caches[index % 2].booked(start, start + timedelta(minutes=15), EVENT_TYPE)
+
+    with caplog.at_level("WARNING"):
+        await asyncio.gather(*(book(index, start) for index, start in enumerate(starts)))
+
+    assert not [r for r in caplog.records if "Deadlock" in r.getMessage()]
+    for day in days:
+        read = await caches[1].get(
+            f"{EVENT_TYPE}|{day.isoformat()}|Europe/Berlin", fresh_after=NOW - timedelta(1)
+        )
+        assert read is not None
+        assert sorted(start for start, _ in read[1]) == starts
