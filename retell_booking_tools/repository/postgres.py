@@ -15,6 +15,12 @@ connection the server ended while it was idle fails on the transaction's first s
 before anything was done, and the transaction (or the lock) is tried once more on a
 fresh connection. SQLAlchemy then renews every connection of the pool that is older
 than the failure, so after a restart the retry does not meet another dead one.
+
+Single statements, and the steps whose writes are each atomic and idempotent (claiming a
+tool call, the caller's customer, an appointment, a link, an answer; see
+:meth:`SqlRepository._steps`), run in autocommit: no ``BEGIN`` or ``COMMIT`` round trip
+is left on a booking's path, and such work is retried once on a fresh connection after a
+failure a new attempt can heal.
 """
 
 from __future__ import annotations
