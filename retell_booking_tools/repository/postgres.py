@@ -185,14 +185,37 @@ async def retrying_transaction(
 ) -> _T:
     """``work`` in one transaction on a pooled connection of ``engine``, tried once more on
     a fresh one when it failed before its commit for a reason a new attempt can heal (a
-    connection the server ended while it was pooled, say); a failed commit is not repeated.
+    terminated session, a failover, a serialization failure or deadlock, a full server,
+    a connection that could not be opened at all); a failed commit is never repeated: it
+    may have committed.
 
-    For the store's own tables beside the repository (the shared slot reads, the Cal.com
+    The repository's transactions, and the store's own tables beside it (the Cal.com
     budget), whose connections are not pinged on checkout either.
     """
+    return await _once_more_if_healable(
+        action, lambda attempt: _one_transaction(engine, work, attempt)
+    )
+
+
+async def retrying_statement(
+    engine: AsyncEngine, action: str, work: Callable[[AsyncConnection], Awaitable[_T]]
+) -> _T:
+    """``work``, whose repetition does no harm (one statement, or steps each atomic and
+    idempotent), in autocommit on a pooled connection of ``engine``: no ``BEGIN`` or
+    ``COMMIT`` round trip, its row locks last as long as each statement, not until a
+    ``COMMIT`` sent by a process that may be busy, and it is tried once more after any
+    failure a new attempt can heal."""
+    return await _once_more_if_healable(
+        action, lambda attempt: _autocommitted_statement(engine, work, attempt)
+    )
+
+
+async def _once_more_if_healable(action: str, run: Callable[[_Attempt], Awaitable[_T]]) -> _T:
+    """``run`` once, and once more on a fresh connection after a failure a new attempt can
+    heal, unless its commit had been sent."""
     attempt = _Attempt()
     try:
-        return await _one_transaction(engine, work, attempt)
+        return await run(attempt)
     except sa_exc.DBAPIError as exc:
         if attempt.committing or not _heals_on_retry(exc, connecting=not attempt.connected):
             raise
@@ -201,28 +224,7 @@ async def retrying_transaction(
             action,
             _describe(exc),
         )
-    return await _one_transaction(engine, work, _Attempt())
-
-
-async def retrying_statement(
-    engine: AsyncEngine, action: str, work: Callable[[AsyncConnection], Awaitable[_T]]
-) -> _T:
-    """``work``, one statement whose repetition does no harm, in autocommit on a pooled
-    connection of ``engine``: its row locks last as long as the statement, not until a
-    ``COMMIT`` sent by a process that may be busy, and it is tried once more after any
-    failure a new attempt can heal."""
-    attempt = _Attempt()
-    try:
-        return await _autocommitted_statement(engine, work, attempt)
-    except sa_exc.DBAPIError as exc:
-        if not _heals_on_retry(exc, connecting=not attempt.connected):
-            raise
-        logger.warning(
-            "%s: the store failed (%s); retrying once on a fresh connection",
-            action,
-            _describe(exc),
-        )
-    return await _autocommitted_statement(engine, work, _Attempt())
+    return await run(_Attempt())
 
 
 async def _autocommitted_statement(
@@ -482,68 +484,25 @@ class PostgresRepository(SqlRepository):
         return postgresql.insert(table)
 
     async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """One transaction on a pooled connection; ``work`` runs on its sync view, each
-        statement still awaiting the async driver.
-
-        A transaction that failed before its commit for a reason a new attempt can heal (a
-        terminated session, a failover, a serialization failure or deadlock, a full server)
-        was rolled back, so it runs once more on a fresh connection; so does one whose
-        connection could not be opened at all. A failed commit is
-        never repeated: it may have committed.
-        """
+        """One transaction on a pooled connection (:func:`retrying_transaction`); ``work``
+        runs on its sync view, each statement still awaiting the async driver."""
         with self._translate(action):
-            attempt = _Attempt()
-            try:
-                return await self._transaction(work, attempt)
-            except sa_exc.DBAPIError as exc:
-                if attempt.committing or not _heals_on_retry(exc, connecting=not attempt.connected):
-                    raise
-                logger.warning(
-                    "%s: the store failed (%s); retrying once on a fresh connection",
-                    action,
-                    _describe(exc),
-                )
-            return await self._transaction(work, _Attempt())
+            return await retrying_transaction(
+                self._engine, action, lambda conn: conn.run_sync(work)
+            )
 
     async def _single(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """In autocommit: the statement is its own transaction, which spares the round
-        trips of ``BEGIN`` and ``COMMIT``. Repeating it changes nothing, so it runs once
-        more on a fresh connection after any failure a new attempt can heal."""
-        return await self._autocommitted_retrying(action, work)
+        """In autocommit (:func:`retrying_statement`): the statement is its own
+        transaction, which spares the round trips of ``BEGIN`` and ``COMMIT``."""
+        return await self._autocommitted(action, work)
 
     async def _steps(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """In autocommit, as :meth:`_single`: each statement is its own transaction, and the
-        whole is repeated once after a failure a new attempt can heal."""
-        return await self._autocommitted_retrying(action, work)
+        """In autocommit, as :meth:`_single`: each statement is its own transaction."""
+        return await self._autocommitted(action, work)
 
-    async def _autocommitted_retrying(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+    async def _autocommitted(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         with self._translate(action):
-            attempt = _Attempt()
-            try:
-                return await self._autocommitted(work, attempt)
-            except sa_exc.DBAPIError as exc:
-                if not _heals_on_retry(exc, connecting=not attempt.connected):
-                    raise
-                logger.warning(
-                    "%s: the store failed (%s); retrying once on a fresh connection",
-                    action,
-                    _describe(exc),
-                )
-            return await self._autocommitted(work, _Attempt())
-
-    async def _autocommitted(self, work: Callable[[sa.Connection], _T], attempt: _Attempt) -> _T:
-        async with self._engine.connect() as conn:
-            attempt.connected = True
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await autocommit.run_sync(work)
-
-    async def _transaction(self, work: Callable[[sa.Connection], _T], attempt: _Attempt) -> _T:
-        async with self._engine.connect() as conn:
-            attempt.connected = True
-            async with conn.begin():
-                result = await conn.run_sync(work)
-                attempt.committing = True
-            return result
+            return await retrying_statement(self._engine, action, lambda conn: conn.run_sync(work))
 
     async def _advisory_key(self, conn: AsyncConnection, name: str) -> int:
         # Locks are per database; keying them by schema keeps separate stores apart.
