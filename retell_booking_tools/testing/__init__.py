@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     )
     from .calcom.store import SentEmail
     from .clock import FakeClock
-    from .http_server import serve_asgi
+    from .http_server import serve_asgi, serve_asgi_in_thread
     from .retell.api_emulator import RetellApiEmulator, RetellApiRequest
     from .retell.simulator import RetellSimulator, SimulatedCall, SimulatedInvocation
 else:
@@ -51,7 +51,7 @@ else:
                 "RecordedRequest",
             ),
             "retell_booking_tools.testing.calcom.store": ("SentEmail",),
-            "retell_booking_tools.testing.http_server": ("serve_asgi",),
+            "retell_booking_tools.testing.http_server": ("serve_asgi", "serve_asgi_in_thread"),
             "retell_booking_tools.testing.retell.api_emulator": (
                 "RetellApiEmulator",
                 "RetellApiRequest",
@@ -84,4 +84,5 @@ __all__ = [
     "SimulatedInvocation",
     "WebhookDelivery",
     "serve_asgi",
+    "serve_asgi_in_thread",
 ]

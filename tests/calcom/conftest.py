@@ -14,8 +14,6 @@ import contextlib
 import json
 import os
 import re
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
@@ -251,13 +249,13 @@ EMULATOR_API_KEY = "cal_test_emulator_key"
 @contextlib.contextmanager
 def serve_emulator() -> Iterator[str]:
     """A fresh emulated account served by uvicorn on 127.0.0.1; yields its API URL."""
-    import uvicorn
 
     from retell_booking_tools.testing import (
         BusinessHours,
         CalcomEmulator,
         EventTypeSpec,
         FakeClock,
+        serve_asgi_in_thread,
     )
 
     emulator = CalcomEmulator(api_key=EMULATOR_API_KEY, clock=FakeClock(EMULATOR_NOW))
@@ -270,24 +268,11 @@ def serve_emulator() -> Iterator[str]:
             business_hours=BusinessHours(),
         )
     )
-    config = uvicorn.Config(
-        emulator.asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the emulator server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}/v2"
+        with serve_asgi_in_thread(emulator.asgi_app) as url:
+            yield f"{url}/v2"
     finally:
         emulator.close()
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _package_version() -> str:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from retell_booking_tools.cli import app
-from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec
+from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec, serve_asgi_in_thread
 
 SPITZER_KEY = "cal_test_spitzer_0123456789abcdef"
 ANA_KEY = "cal_test_ana_fedcba9876543210"
@@ -25,22 +21,11 @@ BERATUNG, NACHBERATUNG, HAIRCUT = 2563193, 2563194, 7001
 @contextmanager
 def _served(emulator: CalcomEmulator) -> Iterator[str]:
     """The emulator over loopback HTTP from a thread, as a real Cal.com would be."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(emulator.asgi_app, log_level="critical", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/v2"
+        with serve_asgi_in_thread(emulator.asgi_app) as url:
+            yield f"{url}/v2"
     finally:
-        server.should_exit = True
         emulator.close()
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(name="spitzer")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from retell_booking_tools.booking.attendees import attendee_email
@@ -28,7 +24,7 @@ from retell_booking_tools.domain import (
     ToolCallKey,
 )
 from retell_booking_tools.repository import Repository, open_repository, upgrade_database
-from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec
+from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec, serve_asgi_in_thread
 
 CALCOM_KEY = "cal_test_cli_key"
 EVENT_TYPE_ID = 2563193
@@ -46,22 +42,11 @@ def fixture_emulator() -> CalcomEmulator:
 @pytest.fixture(name="calcom_url")
 def fixture_calcom_url(emulator: CalcomEmulator) -> Iterator[str]:
     """The emulator served over loopback HTTP from a thread, as a real Cal.com would be."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(emulator.asgi_app, log_level="critical", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/v2"
+        with serve_asgi_in_thread(emulator.asgi_app) as url:
+            yield f"{url}/v2"
     finally:
-        server.should_exit = True
         emulator.close()
-        thread.join(10)
-        sock.close()
 
 
 def _store(tmp_path: Path) -> str:
