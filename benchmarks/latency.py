@@ -48,7 +48,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -248,14 +248,18 @@ class LatencyRun:
         )
         return existing, confirmed
 
-    async def unavailable(self) -> Sample:
-        start = self._slots.take()
+    def _taken_by_someone_else(self, start: datetime) -> None:
+        """Cal.com holds ``start`` for an attendee the store does not know."""
         self._backend.calcom.seed_booking(
             event_type_id=EVENT_TYPE_ID,
             start=start,
             attendee_name="Someone Else",
             attendee_email=f"other-{uuid.uuid4().hex}@example.com",
         )
+
+    async def unavailable(self) -> Sample:
+        start = self._slots.take()
+        self._taken_by_someone_else(start)
         args = {"customer_name": "Erika Mustermann", **slot_args(start)}
         _, sample = await self._call(
             BOOK, args, call_id=self._call_id(), caller=self._callers.take(), expect="unavailable"
@@ -270,12 +274,7 @@ class LatencyRun:
         await self._call(
             "check_availability", check, call_id=call_id, caller=caller, expect="available"
         )
-        self._backend.calcom.seed_booking(
-            event_type_id=EVENT_TYPE_ID,
-            start=start,
-            attendee_name="Someone Else",
-            attendee_email=f"other-{uuid.uuid4().hex}@example.com",
-        )
+        self._taken_by_someone_else(start)
         _, sample = await self._call(
             BOOK, args, call_id=call_id, caller=caller, expect="unavailable"
         )
