@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import httpx
+from app_processes import app_environment
 
 from retell_booking_tools.domain import Relationship
 from retell_booking_tools.repository import Repository
@@ -144,8 +145,7 @@ def replica_environment(
     *, database_url: str, calcom_url: str, calcom_key: str, retell_key: str, event_type_id: int
 ) -> dict[str, str]:
     """The process environment of a replica: the parent's, plus the service settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CALCOM_", "RETELL_"))}
-    env.update(
+    return app_environment(
         {
             "CALCOM_API_KEY": calcom_key,
             "CALCOM_API_URL": f"{calcom_url}/v2",
@@ -162,7 +162,6 @@ def replica_environment(
             "RETELL_BOOKING_CALCOM_RATE_LIMIT": "0",
         }
     )
-    return env
 
 
 def retell_for(replica: Replica, api_key: str) -> RetellSimulator:

@@ -5,10 +5,7 @@ The time itself is measured by ``benchmarks/cold_start.py``; this checks the cau
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+from app_processes import run_snippet
 
 RUNTIME_ONLY_MODULES = (
     "alembic",
@@ -32,16 +29,7 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 
 
 def _top_level_modules_after(code: str) -> set[str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("CALCOM_", "RETELL_"))
-    }
-    env |= {"CALCOM_API_KEY": "cal_x", "CALCOM_EVENT_TYPE_ID": "1", "RETELL_API_KEY": "re_x"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+    return set(run_snippet(code))
 
 
 def test_building_the_app_from_the_environment_imports_no_runtime_only_module() -> None:

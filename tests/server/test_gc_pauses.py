@@ -5,13 +5,8 @@ Freezing is process-wide, so the cases run in fresh interpreters, never in the t
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from typing import Any
-
 import pytest
+from app_processes import MINIMAL_SETTINGS, run_snippet
 
 APPS = """
 import gc, json
@@ -30,6 +25,8 @@ print(json.dumps(seen))
 """An app built from given settings first (nothing may be frozen by it), then one served
 from the environment, in one interpreter."""
 
+SETTINGS = MINIMAL_SETTINGS | {"RETELL_BOOKING_DATABASE_URL": "memory://"}
+
 WARMING = """
 import gc, json
 from retell_booking_tools.ops.gc_pauses import PauseShortener
@@ -46,27 +43,9 @@ print(json.dumps(seen))
 """
 
 
-def _run(code: str) -> Any:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("CALCOM_", "RETELL_"))
-    }
-    env |= {
-        "CALCOM_API_KEY": "cal_x",
-        "CALCOM_EVENT_TYPE_ID": "1",
-        "RETELL_API_KEY": "re_x",
-        "RETELL_BOOKING_DATABASE_URL": "memory://",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(name="frozen_by_apps", scope="module")
 def fixture_frozen_by_apps() -> dict[str, int]:
-    seen: dict[str, int] = _run(APPS)
+    seen: dict[str, int] = run_snippet(APPS, SETTINGS)
     return seen
 
 
@@ -83,7 +62,7 @@ def test_an_app_built_from_given_settings_leaves_the_collector_alone(
 
 
 def test_what_was_built_while_warming_up_is_frozen_once_the_process_is_warm() -> None:
-    started, first, second, warm, later = _run(WARMING)
+    started, first, second, warm, later = run_snippet(WARMING)
 
     assert started > 0
     assert first == second == started
