@@ -18,7 +18,7 @@ than the failure, so after a restart the retry does not meet another dead one.
 
 Single statements, and the steps whose writes are each atomic and idempotent (claiming a
 tool call, the caller's customer, an appointment, a link, an answer; see
-:meth:`SqlRepository._steps`), run in autocommit: no ``BEGIN`` or ``COMMIT`` round trip
+:meth:`SqlRepository._idempotent`), run in autocommit: no ``BEGIN`` or ``COMMIT`` round trip
 is left on a booking's path, and such work is retried once on a fresh connection after a
 failure a new attempt can heal.
 """
@@ -491,16 +491,9 @@ class PostgresRepository(SqlRepository):
                 self._engine, action, lambda conn: conn.run_sync(work)
             )
 
-    async def _single(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """In autocommit (:func:`retrying_statement`): the statement is its own
+    async def _idempotent(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+        """In autocommit (:func:`retrying_statement`): each statement is its own
         transaction, which spares the round trips of ``BEGIN`` and ``COMMIT``."""
-        return await self._autocommitted(action, work)
-
-    async def _steps(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """In autocommit, as :meth:`_single`: each statement is its own transaction."""
-        return await self._autocommitted(action, work)
-
-    async def _autocommitted(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         with self._translate(action):
             return await retrying_statement(self._engine, action, lambda conn: conn.run_sync(work))
 

@@ -378,21 +378,14 @@ class SqlRepository(abc.ABC):
     async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """Run ``work`` in one transaction, committed if it returns; errors translated."""
 
-    async def _single(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """Run ``work``, which executes exactly one statement that changes nothing or whose
-        repetition changes nothing more (a read, an idempotent upsert): a backend may run
-        it without a transaction of its own, which alone is atomic, and repeat it after a
-        lost connection. By default it is one transaction like any other."""
-        return await self._transact(action, work)
-
-    async def _steps(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
+    async def _idempotent(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """Run ``work``, whose statements are each atomic alone and right without a
-        transaction around them: every write is idempotent (an insert that does nothing on
-        a conflict, a merging upsert, a conditional update), and a step that reads relies
-        only on rows that are never deleted. A backend may run it without ``BEGIN`` and
-        ``COMMIT``, as :meth:`_single`, and repeat it whole after a lost connection. An
-        interrupted run leaves a first part of what a complete one writes, which must be
-        consistent alone. By default it is one transaction like any other."""
+        transaction around them: a read, or writes that are each idempotent (an insert that
+        does nothing on a conflict, a merging upsert, a conditional update), a step that
+        reads relying only on rows that are never deleted. A backend may run it without
+        ``BEGIN`` and ``COMMIT`` and repeat it whole after a lost connection; an interrupted
+        run leaves a first part of what a complete one writes, which must be consistent
+        alone. By default it is one transaction like any other."""
         return await self._transact(action, work)
 
     @abc.abstractmethod
@@ -448,7 +441,7 @@ class SqlRepository(abc.ABC):
                 # Another process inserted the same identity first: find theirs.
             raise RepositoryError("upsert_customer failed: the customer kept changing; try again")
 
-        return await self._steps("upsert_customer", work)
+        return await self._idempotent("upsert_customer", work)
 
     async def get_customer(self, customer_id: int) -> Customer | None:
         def work(conn: sa.Connection) -> Customer | None:
@@ -456,7 +449,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(query).one_or_none()
             return None if row is None else _customer(row)
 
-        return self._own(await self._single("get_customer", work))
+        return self._own(await self._idempotent("get_customer", work))
 
     async def add_appointment(self, new: NewAppointment) -> tuple[Appointment, bool]:
         def work(conn: sa.Connection) -> tuple[Appointment, bool]:
@@ -491,7 +484,7 @@ class SqlRepository(abc.ABC):
                     break
             raise RepositoryError("add_appointment failed: the booking reference is taken")
 
-        return await self._steps("add_appointment", work)
+        return await self._idempotent("add_appointment", work)
 
     async def _appointments(
         self, action: str, query: sa.Select[Any], parameters: dict[str, Any] | None = None
@@ -499,7 +492,7 @@ class SqlRepository(abc.ABC):
         def work(conn: sa.Connection) -> list[Appointment]:
             return [_appointment(row) for row in conn.execute(query, parameters)]
 
-        return await self._single(action, work)
+        return await self._idempotent(action, work)
 
     async def get_appointment(self, appointment_id: int) -> Appointment | None:
         query = sa.select(appointments).where(appointments.c.id == appointment_id)
@@ -602,7 +595,7 @@ class SqlRepository(abc.ABC):
         return _appointment(row)
 
     async def upsert_call(self, call: Call) -> Call:
-        return await self._single("upsert_call", lambda conn: self._upsert_call(conn, call))
+        return await self._idempotent("upsert_call", lambda conn: self._upsert_call(conn, call))
 
     def _upsert_call(self, conn: sa.Connection, call: Call) -> Call:
         values = {name: getattr(call, name) for name in _CALL_FIELDS}
@@ -620,7 +613,7 @@ class SqlRepository(abc.ABC):
             row = conn.execute(sa.select(calls).where(calls.c.call_id == call_id)).one_or_none()
             return None if row is None else _call(row)
 
-        return self._own(await self._single("get_call", work))
+        return self._own(await self._idempotent("get_call", work))
 
     async def link(self, link: CallLink) -> tuple[CallLink, bool]:
         def work(conn: sa.Connection) -> tuple[CallLink, bool]:
@@ -638,13 +631,13 @@ class SqlRepository(abc.ABC):
                 return _link(row), True
             return _link(conn.execute(_LINK_BY_KEY, key).one()), False
 
-        return await self._steps("link", work)
+        return await self._idempotent("link", work)
 
     async def _links(self, action: str, condition: sa.ColumnElement[bool]) -> list[CallLink]:
         query = (
             sa.select(call_appointment_links).where(condition).order_by(call_appointment_links.c.id)
         )
-        return await self._single(action, lambda conn: _links_of(conn, query))
+        return await self._idempotent(action, lambda conn: _links_of(conn, query))
 
     async def links_for_call(self, call_id: str) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
@@ -653,7 +646,7 @@ class SqlRepository(abc.ABC):
     async def links_for_appointment(self, appointment_id: int) -> list[CallLink]:
         """Oldest first means in the order they were stored."""
         parameters = {"appointment_id": appointment_id}
-        return await self._single(
+        return await self._idempotent(
             "links_for_appointment",
             lambda conn: _links_of(conn, _LINKS_OF_APPOINTMENT, parameters),
         )
@@ -681,7 +674,7 @@ class SqlRepository(abc.ABC):
         over if the condition holds; the ``WHERE`` makes the takeover atomic between processes.
 
         The condition is built only when a takeover is tried, which a fresh call never needs.
-        Every write is atomic alone, so no transaction is needed (:meth:`_steps`); a run
+        Every write is atomic alone, so no transaction is needed (:meth:`_idempotent`); a run
         repeated after a lost connection that had already taken a claim over may find it
         taken and answer busy, which books nothing.
         """
@@ -701,7 +694,7 @@ class SqlRepository(abc.ABC):
                 return ToolCallFinished(result=row.result)
             return ToolCallBusy()
 
-        return await self._steps("claim_tool_call", work)
+        return await self._idempotent("claim_tool_call", work)
 
     def _insert_row(
         self, conn: sa.Connection, key: ToolCallKey, *, now: datetime, tool_call_id: str | None
@@ -754,7 +747,7 @@ class SqlRepository(abc.ABC):
         A first invocation costs one ``INSERT``; otherwise the latest row decides, and a new
         row is inserted only if ``create`` (else the answer is busy, and the caller asks
         again). A lost insert race reads the winner's row. As :meth:`_claim_tool_call`, it
-        runs as :meth:`_steps`.
+        runs as :meth:`_idempotent`.
         """
         first = attrs.evolve(key, seq=0)
 
@@ -797,7 +790,7 @@ class SqlRepository(abc.ABC):
                     return following, ToolCallClaimed(resumed=False)
             return following, ToolCallBusy()
 
-        return await self._steps("claim_invocation", work)
+        return await self._idempotent("claim_invocation", work)
 
     async def finish_tool_call(
         self,
@@ -824,7 +817,7 @@ class SqlRepository(abc.ABC):
             for start in dict.fromkeys(facts.offered)
         ]
         if not offered:
-            await self._single(
+            await self._idempotent(
                 "finish_tool_call", lambda conn: conn.execute(self._finish_claim, parameters)
             )
             return
@@ -833,14 +826,14 @@ class SqlRepository(abc.ABC):
             conn.execute(self._finish_claim, parameters)
             conn.execute(self._insert_offered, offered)
 
-        await self._steps("finish_tool_call", work)
+        await self._idempotent("finish_tool_call", work)
 
     async def offered_starts(self, call_id: str) -> list[OfferedStart]:
         def work(conn: sa.Connection) -> list[OfferedStart]:
             rows = conn.execute(_OFFERED_STARTS, {"call_id": call_id})
             return [OfferedStart(row.start_at, bool(row.listed_whole)) for row in rows]
 
-        return await self._single("offered_starts", work)
+        return await self._idempotent("offered_starts", work)
 
     async def tool_call_results(self, call_id: str, tool: str) -> list[dict[str, Any]]:
         parameters = {"call_id": call_id, "tool": tool}
@@ -849,7 +842,7 @@ class SqlRepository(abc.ABC):
             rows = conn.execute(_TOOL_CALL_RESULTS, parameters)
             return [dict(row.result) for row in rows if row.result is not None]
 
-        return await self._single("tool_call_results", work)
+        return await self._idempotent("tool_call_results", work)
 
     async def abandon_tool_call(self, key: ToolCallKey) -> None:
         statement = (
@@ -863,7 +856,7 @@ class SqlRepository(abc.ABC):
         self, *, phone: str | None, email: str | None, key: str | None = None
     ) -> Customer | None:
         key = key or customer_key(phone, email.lower() if email else None)
-        return await self._single(
+        return await self._idempotent(
             "find_customer", lambda conn: _find_customer(conn, key, self.business_id)
         )
 
