@@ -196,9 +196,11 @@ class MigratedTemplates:
     a little ahead by a :class:`_SchemaWorker` thread, and an upgraded schema is not dropped
     after its test but reused: a :class:`_SchemaPool` thread checks that it is still
     structurally the template (:func:`_fingerprint`), empties every table but
-    ``alembic_version``, restarts its sequences and keeps it for the next test of this
-    worker. So a test gets an upgraded schema no other test is using, with no rows and ids
-    starting at 1 as in a fresh copy, but maybe not a new name. One that a test changed
+    ``alembic_version``, restarts its sequences and keeps it for a later test of this
+    worker. A test takes whichever schema is ready, a reused one first, and waits only when
+    none is: not for the previous test's to be emptied. So a test gets an upgraded schema
+    no other test is using, with no rows and ids starting at 1 as in a fresh copy, but
+    maybe not a new name. One that a test changed
     (DDL, a downgrade, another ``alembic_version``) is dropped, and so is every schema made
     with ``upgraded=False``: those are always new.
     """
@@ -232,7 +234,9 @@ class MigratedTemplates:
                 ahead=_COPIES_AHEAD,
             )
             self._pool = _SchemaPool(self._postgres_url(), script)
-        return self._pool.take() or self._copies.take()
+        # A test waits only when no schema is ready: not for the last test's to be emptied.
+        ready = self._pool.take_ready() or self._copies.take_ready()
+        return ready or self._pool.take() or self._copies.take()
 
     def give_back_postgres_schema(self, schema: str, *, upgraded: bool) -> None:
         """Take ``schema`` back once its test has closed its connections: reused if it was
@@ -328,7 +332,16 @@ class _SchemaWorker:
 
     def take(self) -> str:
         """The next schema made ahead, waiting for it if none is ready yet."""
-        item = self._ready.get()
+        return self._handed(self._ready.get())
+
+    def take_ready(self) -> str | None:
+        """The next schema made ahead if one is ready, else ``None``."""
+        try:
+            return self._handed(self._ready.get_nowait())
+        except queue.Empty:
+            return None
+
+    def _handed(self, item: str | BaseException) -> str:
         if isinstance(item, BaseException):
             self._ready.put(item)
             raise item
@@ -386,9 +399,17 @@ class _SchemaPool:
         """A schema emptied for reuse, after waiting for those being emptied; else ``None``."""
         with self._changed:
             self._changed.wait_for(lambda: self._ready or not self._emptying or self._error)
-            if self._error is not None:
-                raise self._error
-            return self._ready.popleft() if self._ready else None
+            return self._taken()
+
+    def take_ready(self) -> str | None:
+        """A schema emptied for reuse if one is ready now, else ``None``."""
+        with self._changed:
+            return self._taken()
+
+    def _taken(self) -> str | None:
+        if self._error is not None:
+            raise self._error
+        return self._ready.popleft() if self._ready else None
 
     def give(self, schema: str, *, reuse: bool) -> None:
         """Keep ``schema`` for reuse if ``reuse`` and it is still the template, else drop it."""

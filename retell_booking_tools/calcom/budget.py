@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from retell_booking_tools.calcom.errors import CalcomBudgetExhausted
 from retell_booking_tools.repository.schema import calcom_rate_blocks, calcom_rate_budget
@@ -116,37 +116,31 @@ class PostgresBudgetStore:
     async def take(self, key: str, *, now: float, window: float, cap: int, write: bool) -> float:
         from retell_booking_tools.repository.postgres import retrying_transaction
 
-        async def work(conn: AsyncConnection) -> float:
-            await conn.execute(
+        def work(conn: sa.Connection) -> float:
+            conn.execute(
                 sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
                 {"name": f"calcom-budget:{key}"},
             )
-            blocked = (
-                await conn.execute(
-                    sa.select(calcom_rate_blocks.c.until).where(calcom_rate_blocks.c.key == key)
-                )
+            blocked = conn.execute(
+                sa.select(calcom_rate_blocks.c.until).where(calcom_rate_blocks.c.key == key)
             ).scalar_one_or_none()
             if blocked is not None and blocked > now:
                 return float(blocked - now)
-            await conn.execute(
+            conn.execute(
                 sa.delete(calcom_rate_budget).where(
                     calcom_rate_budget.c.key == key, calcom_rate_budget.c.at <= now - window
                 )
             )
             ats = [
                 float(at)
-                for at in (
-                    await conn.execute(
-                        sa.select(calcom_rate_budget.c.at)
-                        .where(calcom_rate_budget.c.key == key)
-                        .order_by(calcom_rate_budget.c.at)
-                    )
+                for at in conn.execute(
+                    sa.select(calcom_rate_budget.c.at)
+                    .where(calcom_rate_budget.c.key == key)
+                    .order_by(calcom_rate_budget.c.at)
                 ).scalars()
             ]
             if len(ats) < cap:
-                await conn.execute(
-                    sa.insert(calcom_rate_budget).values(key=key, at=now, write=write)
-                )
+                conn.execute(sa.insert(calcom_rate_budget).values(key=key, at=now, write=write))
                 return 0.0
             return _wait_for(ats, cap, now, window)
 
@@ -163,8 +157,8 @@ class PostgresBudgetStore:
             set_={"until": sa.func.greatest(calcom_rate_blocks.c.until, statement.excluded.until)},
         )
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(statement)
+        def work(conn: sa.Connection) -> None:
+            conn.execute(statement)
 
         await retrying_transaction(self._engine, "block the Cal.com budget", work)
 

@@ -111,9 +111,33 @@ def head_revision() -> str:
 
 
 def _current_revision(connection: sa.Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    """The revision ``alembic_version`` records (``None`` without the table or a row).
 
-    return MigrationContext.configure(connection).get_current_revision()
+    What alembic's ``MigrationContext.get_current_revision`` reads, without its catalog
+    reflection, which costs PostgreSQL more than the rest of opening a store. Several rows,
+    which this package's linear migrations never write, raise :class:`SchemaOutOfDate`.
+    """
+    if not _has_version_table(connection):
+        return None
+    query = sa.text("SELECT version_num FROM alembic_version ORDER BY version_num")
+    versions = [str(version) for version in connection.execute(query).scalars()]
+    if len(versions) > 1:
+        raise SchemaOutOfDate(
+            f"database schema records several revisions ({', '.join(versions)}) in "
+            "alembic_version, which retell-booking-tools never writes: keep the one the "
+            "schema is at"
+        )
+    return versions[0] if versions else None
+
+
+def _has_version_table(connection: sa.Connection) -> bool:
+    """Whether the connection's default schema (PostgreSQL's ``current_schema()``) holds
+    ``alembic_version``, where alembic looks for it."""
+    if connection.dialect.name != "postgresql":
+        return sa.inspect(connection).has_table("alembic_version")
+    qualified = sa.func.quote_ident(sa.func.current_schema()).concat(".alembic_version")
+    found = connection.execute(sa.select(sa.func.to_regclass(qualified).is_not(None)))
+    return bool(found.scalar_one())
 
 
 def _create_if_empty(connection: sa.Connection) -> str | None:
@@ -258,6 +282,8 @@ async def readiness(repository: Repository) -> Unready | None:
             current = await repository.run_sync("check readiness", _current_revision)
     except TimeoutError:
         return "store", f"the store did not answer within {READINESS_TIMEOUT_SECONDS:g} s"
+    except SchemaOutOfDate as exc:
+        return "schema", str(exc)
     except RepositoryError as exc:
         return "store", f"the store is unreachable: {exc}"
     head = head_revision()

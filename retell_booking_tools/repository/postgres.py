@@ -20,7 +20,10 @@ Single statements, and the steps whose writes are each atomic and idempotent (cl
 tool call, the caller's customer, an appointment, a link, an answer; see
 :meth:`SqlRepository._idempotent`), run in autocommit: no ``BEGIN`` or ``COMMIT`` round trip
 is left on a booking's path, and such work is retried once on a fresh connection after a
-failure a new attempt can heal.
+failure a new attempt can heal. Every session is opened in autocommit, so that work takes
+a connection as it is; a transaction switches its connection to the server's default
+isolation level for its duration. Each store operation (checkout, statements, return to
+the pool) runs on the connection's synchronous view inside one greenlet.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import greenlet_spawn
 
 from retell_booking_tools.domain import (
     NO_FACTS,
@@ -149,10 +153,23 @@ async def _discard(conn: AsyncConnection) -> None:
         logger.warning("could not close a lock connection cleanly", exc_info=True)
 
 
+async def _call_advisory(
+    conn: AsyncConnection, function: Callable[[sa.Cast[int]], sa.Function[Any]], key: int
+) -> Any:
+    """``function(key)`` (an advisory lock function) on a connection in autocommit, its
+    statement and commit in one trip to the driver's greenlet; its result."""
+
+    def call(sync: sa.Connection) -> Any:
+        value = sync.execute(sa.select(function(sa.cast(key, sa.BigInteger)))).scalar_one()
+        sync.commit()
+        return value
+
+    return await conn.run_sync(call)
+
+
 async def _unlock(conn: AsyncConnection, key: int) -> None:
     try:
-        await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.cast(key, sa.BigInteger))))
-        await conn.commit()
+        await _call_advisory(conn, sa.func.pg_advisory_unlock, key)
     except Exception:
         logger.warning("could not release an advisory lock; closing its session", exc_info=True)
         await _discard(conn)
@@ -181,7 +198,7 @@ class _Attempt:
 
 
 async def retrying_transaction(
-    engine: AsyncEngine, action: str, work: Callable[[AsyncConnection], Awaitable[_T]]
+    engine: AsyncEngine, action: str, work: Callable[[sa.Connection], _T]
 ) -> _T:
     """``work`` in one transaction on a pooled connection of ``engine``, tried once more on
     a fresh one when it failed before its commit for a reason a new attempt can heal (a
@@ -190,23 +207,26 @@ async def retrying_transaction(
     may have committed.
 
     The repository's transactions, and the store's own tables beside it (the Cal.com
-    budget), whose connections are not pinged on checkout either.
+    budget), whose connections are not pinged on checkout either. ``work`` runs on the
+    connection's synchronous view, each statement still awaiting the async driver, and
+    the checkout, the work and the return to the pool share one greenlet.
     """
     return await _once_more_if_healable(
-        action, lambda attempt: _one_transaction(engine, work, attempt)
+        action, lambda attempt: greenlet_spawn(_one_transaction, engine.sync_engine, work, attempt)
     )
 
 
 async def retrying_statement(
-    engine: AsyncEngine, action: str, work: Callable[[AsyncConnection], Awaitable[_T]]
+    engine: AsyncEngine, action: str, work: Callable[[sa.Connection], _T]
 ) -> _T:
     """``work``, whose repetition does no harm (one statement, or steps each atomic and
     idempotent), in autocommit on a pooled connection of ``engine``: no ``BEGIN`` or
     ``COMMIT`` round trip, its row locks last as long as each statement, not until a
     ``COMMIT`` sent by a process that may be busy, and it is tried once more after any
-    failure a new attempt can heal."""
+    failure a new attempt can heal. As :func:`retrying_transaction`, on one greenlet."""
     return await _once_more_if_healable(
-        action, lambda attempt: _autocommitted_statement(engine, work, attempt)
+        action,
+        lambda attempt: greenlet_spawn(_autocommitted_statement, engine.sync_engine, work, attempt),
     )
 
 
@@ -227,23 +247,37 @@ async def _once_more_if_healable(action: str, run: Callable[[_Attempt], Awaitabl
     return await run(_Attempt())
 
 
-async def _autocommitted_statement(
-    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[_T]], attempt: _Attempt
+def _autocommitted_statement(
+    engine: sa.Engine, work: Callable[[sa.Connection], _T], attempt: _Attempt
 ) -> _T:
-    async with engine.connect() as conn:
+    with engine.connect() as conn:
         attempt.connected = True
-        return await work(await conn.execution_options(isolation_level="AUTOCOMMIT"))
+        if not _in_autocommit(conn):
+            conn = conn.execution_options(isolation_level=_AUTOCOMMIT)
+        return work(conn)
 
 
-async def _one_transaction(
-    engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[_T]], attempt: _Attempt
+def _one_transaction(
+    engine: sa.Engine, work: Callable[[sa.Connection], _T], attempt: _Attempt
 ) -> _T:
-    async with engine.connect() as conn:
+    with engine.connect() as conn:
         attempt.connected = True
-        async with conn.begin():
-            result = await work(conn)
+        if _in_autocommit(conn):
+            conn = conn.execution_options(isolation_level=conn.dialect.default_isolation_level)
+        with conn.begin():
+            result = work(conn)
             attempt.committing = True
         return result
+
+
+_AUTOCOMMIT = "AUTOCOMMIT"
+
+
+def _in_autocommit(conn: sa.Connection) -> bool:
+    """Whether the connection's session commits each statement on its own: the
+    repository's engine is made so, which spares its autocommitted work a switch and a
+    switch back per checkout; its transactions take the switch instead."""
+    return bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
 
 
 def _heals_on_retry(error: sa_exc.DBAPIError, *, connecting: bool = False) -> bool:
@@ -319,9 +353,7 @@ class _ClaimOwnership:
             if advisory is None or self._conn is None:
                 return
             try:
-                unlock = sa.func.pg_advisory_unlock(sa.cast(advisory, sa.BigInteger))
-                await self._conn.execute(sa.select(unlock))
-                await self._conn.commit()
+                await _call_advisory(self._conn, sa.func.pg_advisory_unlock, advisory)
             except Exception:
                 logger.warning("could not release a tool-call claim lock", exc_info=True)
                 await self._lose_session()
@@ -356,9 +388,7 @@ class _ClaimOwnership:
             if self._conn is None:
                 self._conn = await self._engine.connect()
             advisory = await self._advisory_key(self._conn, claim_lock_name(key))
-            lock = sa.func.pg_try_advisory_lock(sa.cast(advisory, sa.BigInteger))
-            taken = bool((await self._conn.execute(sa.select(lock))).scalar_one())
-            await self._conn.commit()
+            taken = bool(await _call_advisory(self._conn, sa.func.pg_try_advisory_lock, advisory))
         except BaseException:
             await asyncio.shield(self._lose_session())
             raise
@@ -413,16 +443,18 @@ class PostgresRepository(SqlRepository):
         options: dict[str, Any] = {"connect_args": connect_args, "hide_parameters": True}
         self.pool = PoolSizes(queries=pool_size, overflow=max_overflow, locks=lock_pool_size)
         super().__init__(async_url)
+        # Sessions in autocommit: most work is single statements and idempotent steps
+        # (:meth:`_idempotent`); a transaction switches its connection for its duration.
+        # Advisory locks live in the session, not a transaction: autocommit spares each
+        # lock and unlock its BEGIN and COMMIT round trips.
+        autocommit = {**options, "isolation_level": _AUTOCOMMIT}
         self._engine = create_async_engine(
             async_url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
-            **options,
+            **autocommit,
         )
-        # Advisory locks live in the session, not a transaction: autocommit spares each
-        # lock and unlock its BEGIN and COMMIT round trips.
-        autocommit = {**options, "isolation_level": "AUTOCOMMIT"}
         self._lock_engine = create_async_engine(
             async_url,
             pool_size=lock_pool_size,
@@ -484,18 +516,15 @@ class PostgresRepository(SqlRepository):
         return postgresql.insert(table)
 
     async def _transact(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """One transaction on a pooled connection (:func:`retrying_transaction`); ``work``
-        runs on its sync view, each statement still awaiting the async driver."""
+        """One transaction on a pooled connection (:func:`retrying_transaction`)."""
         with self._translate(action):
-            return await retrying_transaction(
-                self._engine, action, lambda conn: conn.run_sync(work)
-            )
+            return await retrying_transaction(self._engine, action, work)
 
     async def _idempotent(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """In autocommit (:func:`retrying_statement`): each statement is its own
         transaction, which spares the round trips of ``BEGIN`` and ``COMMIT``."""
         with self._translate(action):
-            return await retrying_statement(self._engine, action, lambda conn: conn.run_sync(work))
+            return await retrying_statement(self._engine, action, work)
 
     async def _advisory_key(self, conn: AsyncConnection, name: str) -> int:
         # Locks are per database; keying them by schema keeps separate stores apart.
@@ -528,9 +557,7 @@ class PostgresRepository(SqlRepository):
                 conn = await self._lock_engine.connect()
             try:
                 key = await self._advisory_key(conn, name)
-                lock = sa.func.pg_advisory_lock(sa.cast(key, sa.BigInteger))
-                await conn.execute(sa.select(lock))
-                await conn.commit()
+                await _call_advisory(conn, sa.func.pg_advisory_lock, key)
             except sa_exc.DBAPIError as exc:
                 await asyncio.shield(_discard(conn))
                 if retried or not _heals_on_retry(exc):

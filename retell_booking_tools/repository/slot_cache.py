@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from retell_booking_tools.domain import DEFAULT_BUSINESS_ID
 from retell_booking_tools.repository.postgres import retrying_statement
@@ -75,8 +75,8 @@ class PostgresSlotCache:
             calcom_slot_reads.c.fetched_at > _ts(fresh_after),
         )
 
-        async def read(conn: AsyncConnection) -> Any:
-            return (await conn.execute(query)).one_or_none()
+        def read(conn: sa.Connection) -> Any:
+            return conn.execute(query).one_or_none()
 
         row = await retrying_statement(self._engine, "read shared slots", read)
         if row is None:
@@ -149,7 +149,7 @@ class PostgresSlotCache:
         whose window holds it, so their row locks must not wait for a ``COMMIT`` round trip
         (a repeated statement adds a start already left out, or deletes nothing more)."""
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(statement)
+        def work(conn: sa.Connection) -> None:
+            conn.execute(statement)
 
         await retrying_statement(self._engine, action, work)

@@ -625,6 +625,24 @@ async def test_a_sqlite_file_holding_other_tables_is_not_migrated_implicitly(
 
 
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
+async def test_a_schema_recording_two_revisions_is_refused_naming_both(
+    databases: Databases, kind: str
+) -> None:
+    """Linear migrations write one row; two are named, not taken for either."""
+    database = databases.create(kind)  # type: ignore[arg-type]
+    repository = await databases.open(database)
+    await repository.run_sync(
+        "add a revision",
+        lambda conn: conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0001')")),
+    )
+
+    with pytest.raises(SchemaOutOfDate) as raised:
+        await databases.open(database)
+
+    assert f"several revisions (0001, {head_revision()})" in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", SQL_BACKENDS)
 async def test_check_schema_false_opens_a_database_that_was_not_upgraded(
     databases: Databases, kind: str
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from agent_backend import open_world
 
 from retell_booking_tools.repository import open_repository, upgrade_database
@@ -36,6 +37,21 @@ class TestReadyz:
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable", "reason": "schema"}
         assert healthz.status_code == 200
+
+    async def test_a_version_table_with_two_revisions_is_503_schema(self, tmp_path: Path) -> None:
+        """A store recording two revisions is reachable but not at this version's schema."""
+        url = f"sqlite:///{tmp_path}/two.db"
+        upgrade_database(url)
+        repository = await open_repository(url)
+        await repository.run_sync(
+            "add a revision",
+            lambda conn: conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0001')")),
+        )
+        async with open_world(repository) as world:
+            response = await world.http.get("/readyz")
+
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "reason": "schema"}
 
     async def test_unreachable_store_is_503(self, caplog: pytest.LogCaptureFixture) -> None:
         """A PostgreSQL nobody listens on answers 503 ``store``, the detail only in the log."""
