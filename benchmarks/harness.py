@@ -330,6 +330,8 @@ class Backend:
     """Signs calls to the baseline app (``baseline.py``), when it runs."""
     calcom_url: str = ""
     """Where the emulator listens."""
+    baseline_pid: int | None = None
+    """The baseline app's process, when it runs."""
 
     async def open_store(self) -> Repository:
         """A second connection to the app's store, to check what it holds."""
@@ -386,7 +388,7 @@ async def running_backend(
             retell = await stack.enter_async_context(
                 RetellSimulator(_app_client(app.url, connections), api_key=RETELL_KEY)
             )
-            baseline_retell = None
+            baseline_retell, baseline_pid = None, None
             if baseline:
                 served = await stack.enter_async_context(
                     served_app(calcom_url, database_url, factory="baseline:create_app")
@@ -394,8 +396,16 @@ async def running_backend(
                 baseline_retell = await stack.enter_async_context(
                     RetellSimulator(_app_client(served.url, connections), api_key=RETELL_KEY)
                 )
+                baseline_pid = served.pid
             yield Backend(
-                emulator, retell, database_url, upstream, app, baseline_retell, calcom_url
+                emulator,
+                retell,
+                database_url,
+                upstream,
+                app,
+                baseline_retell,
+                calcom_url,
+                baseline_pid,
             )
         emulator.close()
 

@@ -26,6 +26,11 @@ an ``original`` link. Targets (printed; ``--strict`` exits 1 when one is missed)
 process on SQLite; on PostgreSQL at least 300 per second at no more than 2.5 ms of the
 app's CPU per call.
 
+After the mix, as many calls go to the baseline app (``baseline.py``, beside the app on
+the same emulator and server flags), each forwarded to Cal.com as one booking of a fresh
+start, at the same concurrency: ``baseline`` in the summary holds its throughput and the
+CPU its process spent per call, the least a backend can spend here.
+
 ``--memory`` runs the same mix for 100,000 function calls (``--quick``: 2,000) and reads
 the app process's resident memory after the first tenth and at the end; target: the end
 within 10 % of the first reading (no growth per call). It books on 5-minute slots, so a
@@ -51,9 +56,11 @@ from typing import Any
 
 import attrs
 import httpx
+from baseline import FORWARD
 from harness import (
     SLOT_MINUTES,
     Backend,
+    BenchmarkBroken,
     Callers,
     Slots,
     cpu_seconds,
@@ -120,7 +127,8 @@ class LoadRun:
         self._backend = backend
         self._budget = calls
         self._random = random.Random(seed)
-        self._slots = Slots(slot_minutes)
+        self.slots = Slots(slot_minutes)
+        """Every start this run books, and those the baseline books after it."""
         self._keep_answers = keep_answers
         self._callers = Callers()
         self._holdings: list[Holding] = []
@@ -189,7 +197,7 @@ class LoadRun:
         return await self._send(tool, body, call_id, expect)
 
     def _fresh(self) -> tuple[str, dict[str, str]]:
-        args = {"customer_name": "Erika Mustermann", **slot_args(self._slots.take())}
+        args = {"customer_name": "Erika Mustermann", **slot_args(self.slots.take())}
         return self._callers.take(), args
 
     async def _new_booking(self) -> None:
@@ -274,9 +282,45 @@ async def audit(backend: Backend, tally: Tally) -> dict[str, int]:
     return {"double_bookings": double_bookings, "lost_links": lost}
 
 
+async def baseline_load(
+    backend: Backend, slots: Slots, *, calls: int, concurrency: int
+) -> dict[str, Any]:
+    """The baseline app (``baseline.py``) forwarding ``calls`` bookings of fresh starts to
+    the same emulator, ``concurrency`` at a time: what the least a backend can do costs
+    per function call on this machine, beside the app's mix."""
+    assert backend.baseline is not None
+    assert backend.baseline_pid is not None
+    retell, callers, budget = backend.baseline, Callers(), [calls]
+
+    async def worker() -> None:
+        while budget[0] > 0:
+            budget[0] -= 1
+            call = RetellSimulator.call_object(
+                f"call_{uuid.uuid4().hex}", from_number=callers.take()
+            )
+            args = {"customer_name": "Erika Mustermann", **slot_args(slots.take())}
+            response = await retell.function_call(FORWARD, args, call=call)
+            if response.status_code != 200 or response.json()["status"] != "booked":
+                raise BenchmarkBroken(f"the baseline answered {response.text}")
+
+    cpu_before = cpu_seconds(backend.baseline_pid)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(backend.baseline_pid)
+    summary: dict[str, Any] = {
+        "calls": calls,
+        "throughput_per_s": rounded(calls / elapsed),
+        "cpu_ms_per_call": None,
+    }
+    if cpu_before is not None and cpu_after is not None and cpu_after > cpu_before:
+        summary["cpu_ms_per_call"] = rounded((cpu_after - cpu_before) * 1000 / calls)
+    return summary
+
+
 async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[str, Any]:
     async with running_backend(
-        latency_seconds=0.0, database_kind=database, connections=concurrency * 2
+        latency_seconds=0.0, database_kind=database, connections=concurrency * 2, baseline=True
     ) as backend:
         availability = await serves_tool(backend.retell, "check_availability")
         bench = LoadRun(backend, calls=calls, seed=seed, availability=availability)
@@ -286,6 +330,7 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
         elapsed = time.perf_counter() - started
         cpu_after = cpu_seconds(backend.app.pid)
         found = await audit(backend, bench.tally)
+        baseline = await baseline_load(backend, bench.slots, calls=calls, concurrency=concurrency)
     tally = bench.tally
     done = len(tally.latencies_ms)
     summary: dict[str, Any] = {
@@ -308,6 +353,7 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
         "app_cpu_ms_per_call": None,
         "app_calls_per_cpu_second": None,
         "processes": 1,
+        "baseline": baseline,
         "machine": machine(),
     }
     if cpu_before is not None and cpu_after is not None and done and cpu_after > cpu_before:
@@ -409,6 +455,11 @@ def print_table(summary: dict[str, Any]) -> None:
     if summary["app_cpu_ms_per_call"] is not None:
         cpu = f"{summary['app_cpu_ms_per_call']:.2f} ms/call"
         rows.append(("app CPU", cpu, targets.get("app_cpu")))
+    baseline = summary["baseline"]
+    if baseline["cpu_ms_per_call"] is not None:
+        cpu = f"{baseline['cpu_ms_per_call']:.2f} ms/call"
+        rows.append(("baseline CPU", cpu, None))
+    rows.append(("baseline", f"{baseline['throughput_per_s']:.0f}/s", None))
     for name, value, ok in rows:
         print(f"  {name:<16}{value:>20}  {'' if ok is None else verdict(ok)}")
     print(f"  statuses: {summary['statuses']}")
