@@ -212,6 +212,8 @@ class MigratedTemplates:
         self._postgres_script: str | None = None
         self._copies: _SchemaWorker | None = None
         self._pool: _SchemaPool | None = None
+        self._handed_out: set[str] = set()
+        """PostgreSQL schemas given to a caller and not given back yet."""
 
     def copy_to(self, database: Database) -> None:
         """Put a copy of the SQLite template at ``database``'s path."""
@@ -225,6 +227,7 @@ class MigratedTemplates:
         if not upgraded:
             schema = f"rbt_test_{uuid.uuid4().hex}"
             _run_postgres(self._postgres_url(), f'CREATE SCHEMA "{schema}"')
+            self._handed_out.add(schema)
             return schema
         if self._copies is None or self._pool is None:
             script = self._postgres_template()
@@ -236,19 +239,25 @@ class MigratedTemplates:
             self._pool = _SchemaPool(self._postgres_url(), script)
         # A test waits only when no schema is ready: not for the last test's to be emptied.
         ready = self._pool.take_ready() or self._copies.take_ready()
-        return ready or self._pool.take() or self._copies.take()
+        schema = ready or self._pool.take() or self._copies.take()
+        self._handed_out.add(schema)
+        return schema
 
     def give_back_postgres_schema(self, schema: str, *, upgraded: bool) -> None:
         """Take ``schema`` back once its test has closed its connections: reused if it was
         made ``upgraded`` and is still the template, dropped otherwise."""
+        self._handed_out.discard(schema)
         if self._pool is None:
             _run_postgres(self._postgres_url(), f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         else:
             self._pool.give(schema, reuse=upgraded)
 
     def close(self) -> None:
-        """Drop every schema made ahead or kept for reuse; raise what went wrong."""
+        """Drop every schema made ahead, kept for reuse, or handed out and never given
+        back; raise what went wrong."""
         try:
+            for schema in list(self._handed_out):
+                self.give_back_postgres_schema(schema, upgraded=False)
             if self._copies is not None:
                 for schema in self._copies.stop():
                     self.give_back_postgres_schema(schema, upgraded=False)
