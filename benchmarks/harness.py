@@ -77,6 +77,14 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ms_per_call(before: float | None, after: float | None, calls: int) -> float | None:
+    """Milliseconds of CPU per call between two :func:`cpu_seconds` readings, where both
+    were read and the process spent any."""
+    if before is None or after is None or not calls or after <= before:
+        return None
+    return rounded((after - before) * 1000 / calls)
+
+
 def rss_bytes(pid: int) -> int | None:
     """Resident memory of a process now (``VmRSS``), where Linux tells (``/proc``)."""
     try:

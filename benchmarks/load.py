@@ -63,6 +63,7 @@ from harness import (
     BenchmarkBroken,
     Callers,
     Slots,
+    cpu_ms_per_call,
     cpu_seconds,
     machine,
     percentile,
@@ -308,14 +309,11 @@ async def baseline_load(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     cpu_after = cpu_seconds(backend.baseline_pid)
-    summary: dict[str, Any] = {
+    return {
         "calls": calls,
         "throughput_per_s": rounded(calls / elapsed),
-        "cpu_ms_per_call": None,
+        "cpu_ms_per_call": cpu_ms_per_call(cpu_before, cpu_after, calls),
     }
-    if cpu_before is not None and cpu_after is not None and cpu_after > cpu_before:
-        summary["cpu_ms_per_call"] = rounded((cpu_after - cpu_before) * 1000 / calls)
-    return summary
 
 
 async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[str, Any]:
@@ -350,15 +348,14 @@ async def run(calls: int, concurrency: int, database: str, seed: int) -> dict[st
         "http_statuses": {str(code): n for code, n in sorted(tally.http_statuses.items())},
         "calcom_requests": len(backend.calcom.requests),
         "duration_s": rounded(elapsed),
-        "app_cpu_ms_per_call": None,
+        "app_cpu_ms_per_call": cpu_ms_per_call(cpu_before, cpu_after, done),
         "app_calls_per_cpu_second": None,
         "processes": 1,
         "baseline": baseline,
         "machine": machine(),
     }
-    if cpu_before is not None and cpu_after is not None and done and cpu_after > cpu_before:
-        summary["app_cpu_ms_per_call"] = rounded((cpu_after - cpu_before) * 1000 / done)
-        summary["app_calls_per_cpu_second"] = rounded(done / (cpu_after - cpu_before))
+    if summary["app_cpu_ms_per_call"] is not None:
+        summary["app_calls_per_cpu_second"] = rounded(1000 / summary["app_cpu_ms_per_call"])
     summary["throughput_per_process_per_s"] = summary["throughput_per_s"]
     summary["targets"] = {
         "zero_5xx": summary["errors_5xx"] == 0 and summary["errors_transport"] == 0,

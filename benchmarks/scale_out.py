@@ -31,6 +31,7 @@ from typing import Any
 from harness import (
     DEFAULT_POSTGRES_URL,
     children,
+    cpu_ms_per_call,
     cpu_seconds,
     machine,
     percentile,
@@ -107,9 +108,7 @@ async def run_one(
     errors = sum(n for code, n in tally.http_statuses.items() if code >= 500)
     errors += sum(tally.transport_errors.values())
     throughput = done / elapsed
-    cpu_ms = None
-    if cpu_before is not None and cpu_after is not None and done:
-        cpu_ms = rounded((cpu_after - cpu_before) * 1000 / done)
+    cpu_ms = cpu_ms_per_call(cpu_before, cpu_after, done)
     return {
         "processes": processes,
         "calls": done,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,15 +62,16 @@ def _exists(url: str, schema: str) -> bool:
 
 
 def _take_until(templates: MigratedTemplates, wanted: str) -> list[str]:
-    """Upgraded schemas taken until ``wanted`` comes back, the copies made ahead first."""
+    """Upgraded schemas taken until ``wanted`` comes back (new copies made ahead are handed
+    out while it is being emptied), or for ``_REUSED_WITHIN`` seconds."""
     taken: list[str] = []
-    while wanted not in taken and len(taken) < _ENOUGH_TAKES:
+    deadline = time.monotonic() + _REUSED_WITHIN
+    while wanted not in taken and time.monotonic() < deadline:
         taken.append(templates.postgres_schema(upgraded=True))
     return taken
 
 
-_ENOUGH_TAKES = 5
-"""More than the copies a pool makes ahead: a given-back schema comes back by then."""
+_REUSED_WITHIN = 10.0
 
 
 async def _fill(url: str, schema: str) -> int:
