@@ -651,6 +651,14 @@ async def fixture_databases(
         await databases.aclose()
 
 
+@pytest.fixture(name="sqlite_url")
+def fixture_sqlite_url(tmp_path: Path, migrated_templates: MigratedTemplates) -> str:
+    """The URL of a new SQLite file at head and empty, for code that opens it by URL."""
+    database = Database("sqlite", f"sqlite:///{tmp_path / 'store.db'}")
+    migrated_templates.copy_to(database)
+    return database.url
+
+
 @pytest.fixture(name="make_repository")
 def fixture_make_repository(databases: Databases) -> MakeRepository:
     """``await make_repository("sqlite")``: a fresh, upgraded, empty store of that backend."""

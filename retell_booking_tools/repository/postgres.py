@@ -440,7 +440,13 @@ class PostgresRepository(SqlRepository):
     ) -> None:
         async_url, connect_args = postgres_url(url, schema=schema)
         import_driver()
-        options: dict[str, Any] = {"connect_args": connect_args, "hide_parameters": True}
+        options: dict[str, Any] = {
+            "connect_args": connect_args,
+            "hide_parameters": True,
+            # The schema has no hstore column: spare each engine's first connection the
+            # catalog query that looks the type up.
+            "use_native_hstore": False,
+        }
         self.pool = PoolSizes(queries=pool_size, overflow=max_overflow, locks=lock_pool_size)
         super().__init__(async_url)
         # Sessions in autocommit: most work is single statements and idempotent steps

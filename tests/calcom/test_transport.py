@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from retell_booking_tools.calcom import (
     CreateBooking,
     NewAttendee,
 )
+from retell_booking_tools.calcom.transport import CalcomTransport
 from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec, serve_asgi
 
 API_KEY = "cal_transport_test_key"
@@ -121,3 +123,13 @@ async def test_the_default_transport_books_with_the_emulator_over_http() -> None
     assert again.uid == booking.uid
     assert again.start == start
     assert [b.uid for b in emulator.bookings] == [booking.uid]
+
+
+def test_default_transports_verify_tls_and_share_one_context() -> None:
+    """Certificates and host names are checked, and the CA bundle is read once per process."""
+    first, second = CalcomTransport(), CalcomTransport()
+
+    assert first.ssl_context is second.ssl_context
+    assert first.ssl_context.verify_mode is ssl.CERT_REQUIRED
+    assert first.ssl_context.check_hostname
+    assert CalcomTransport(verify=False).ssl_context.verify_mode is ssl.CERT_NONE

@@ -23,7 +23,7 @@ from retell_booking_tools.domain import (
     ResultFacts,
     ToolCallKey,
 )
-from retell_booking_tools.repository import Repository, open_repository, upgrade_database
+from retell_booking_tools.repository import Repository, open_repository
 from retell_booking_tools.repository.protocol import store_for_business
 from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec, serve_asgi_in_thread
 
@@ -138,11 +138,10 @@ async def _booked_call(
 
 
 @pytest.fixture(name="store")
-def fixture_store(tmp_path: Path, emulator: CalcomEmulator) -> tuple[str, dict[str, str]]:
+def fixture_store(sqlite_url: str, emulator: CalcomEmulator) -> tuple[str, dict[str, str]]:
     """A SQLite store where call_1 booked with the practice and call_2 with the salon; the
     booking reference of each business's appointment."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    upgrade_database(url)
+    url = sqlite_url
     references: dict[str, str] = {}
 
     async def seed() -> None:
@@ -349,10 +348,9 @@ class TestDoctor:
         assert json.loads(out) == {"business_id": SPITZER, "problems": [], "fixed": []}
 
 
-def test_without_a_businesses_file_the_json_names_the_business_default(tmp_path: Path) -> None:
+def test_without_a_businesses_file_the_json_names_the_business_default(sqlite_url: str) -> None:
     """Today's single-business keys stay, with ``business_id`` beside them."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    upgrade_database(url)
+    url = sqlite_url
     result = CliRunner().invoke(
         app, ["stats", "--days", "1", "--json"], env={"RETELL_BOOKING_DATABASE_URL": url}
     )

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from retell_booking_tools.cli import app
 from retell_booking_tools.domain import Call, CallLink, NewAppointment, Relationship
-from retell_booking_tools.repository import open_repository, upgrade_database
+from retell_booking_tools.repository import open_repository
 
 CALLER = "+4915112345678"
 STARTED = datetime(2025, 10, 8, 20, 21, 5, tzinfo=UTC)
@@ -20,10 +19,9 @@ ENDED = datetime(2025, 10, 8, 20, 24, 17, tzinfo=UTC)
 
 
 @pytest.fixture(name="database_url")
-def fixture_database_url(tmp_path: Path) -> str:
+def fixture_database_url(sqlite_url: str) -> str:
     """One ended call that booked one appointment, as events and the tool stored them."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    upgrade_database(url)
+    url = sqlite_url
 
     async def seed() -> None:
         repository = await open_repository(url)

@@ -14,16 +14,15 @@ from typer.testing import CliRunner
 
 from retell_booking_tools.cli import app
 from retell_booking_tools.domain import Call, CallLink, NewAppointment, Relationship
-from retell_booking_tools.repository import open_repository, upgrade_database
+from retell_booking_tools.repository import open_repository
 
 START = datetime(2025, 10, 10, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(name="database_url")
-def fixture_database_url(tmp_path: Path) -> str:
+def fixture_database_url(sqlite_url: str) -> str:
     """A SQLite store holding the incident after the fix: two calls, one appointment."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    upgrade_database(url)
+    url = sqlite_url
 
     async def seed() -> None:
         repository = await open_repository(url)

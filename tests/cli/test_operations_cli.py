@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from retell_booking_tools.domain import (
     ResultFacts,
     ToolCallKey,
 )
-from retell_booking_tools.repository import Repository, open_repository, upgrade_database
+from retell_booking_tools.repository import Repository, open_repository
 from retell_booking_tools.testing import CalcomEmulator, EventTypeSpec, serve_asgi_in_thread
 
 CALCOM_KEY = "cal_test_cli_key"
@@ -47,12 +46,6 @@ def fixture_calcom_url(emulator: CalcomEmulator) -> Iterator[str]:
             yield f"{url}/v2"
     finally:
         emulator.close()
-
-
-def _store(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    upgrade_database(url)
-    return url
 
 
 def _seed(url: str, seed: Any) -> None:
@@ -99,7 +92,7 @@ def _run(args: list[str], database_url: str, **env: str) -> tuple[int, str]:
 
 
 def test_doctor_reports_the_incidents_gap_fixes_it_and_then_finds_nothing(
-    tmp_path: Path, emulator: CalcomEmulator, calcom_url: str
+    sqlite_url: str, emulator: CalcomEmulator, calcom_url: str
 ) -> None:
     """Dry run exits 1 naming call B; --fix links it as duplicate_attempt; a rerun exits 0."""
     start = (datetime.now(UTC) + timedelta(days=10)).replace(
@@ -113,7 +106,7 @@ def test_doctor_reports_the_incidents_gap_fixes_it_and_then_finds_nothing(
         attendee_phone_number=CALLER,
         metadata={"retell_call_id": "call_682"},
     )
-    url = _store(tmp_path)
+    url = sqlite_url
 
     async def incident(repository: Repository) -> None:
         customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
@@ -175,18 +168,16 @@ def test_doctor_reports_the_incidents_gap_fixes_it_and_then_finds_nothing(
     assert "no problems found" in out
 
 
-def test_doctor_without_calcom_settings_names_the_variable(tmp_path: Path) -> None:
+def test_doctor_without_calcom_settings_names_the_variable(sqlite_url: str) -> None:
     """A missing CALCOM_API_KEY stops the command with exit 2 before anything is scanned."""
-    result = CliRunner().invoke(
-        app, ["doctor"], env={"RETELL_BOOKING_DATABASE_URL": _store(tmp_path)}
-    )
+    result = CliRunner().invoke(app, ["doctor"], env={"RETELL_BOOKING_DATABASE_URL": sqlite_url})
     assert result.exit_code == 2
     assert "CALCOM_API_KEY" in result.stderr
 
 
-def test_stats_json_counts_todays_outcomes_and_the_duplicate_rate(tmp_path: Path) -> None:
+def test_stats_json_counts_todays_outcomes_and_the_duplicate_rate(sqlite_url: str) -> None:
     """Bookings, duplicates, errors and an orphaned call of today, in the contract's shape."""
-    url = _store(tmp_path)
+    url = sqlite_url
 
     async def today(repository: Repository) -> None:
         customer = await repository.upsert_customer(name="Max", phone=CALLER, email=None)
@@ -243,11 +234,11 @@ def test_stats_json_counts_todays_outcomes_and_the_duplicate_rate(tmp_path: Path
     assert "66.7%" in out
 
 
-def test_doctor_refuses_a_since_that_is_not_a_date(tmp_path: Path) -> None:
+def test_doctor_refuses_a_since_that_is_not_a_date(sqlite_url: str) -> None:
     """--since takes YYYY-MM-DD; anything else is a usage error (exit 2)."""
     code, _ = _run(
         ["doctor", "--since", "last week"],
-        _store(tmp_path),
+        sqlite_url,
         CALCOM_API_KEY=CALCOM_KEY,
         CALCOM_EVENT_TYPE_ID=str(EVENT_TYPE_ID),
     )

@@ -28,7 +28,7 @@ __all__ = [
     "make_settings",
 ]
 
-SHORT_BUDGET_SECONDS = 0.2
+SHORT_BUDGET_SECONDS = 0.15
 """Short, so a delayed Cal.com answer crosses it within a fraction of a second."""
 
 LOCAL_STORES = pytest.mark.parametrize("repository", ["memory", "sqlite"], indirect=True)

@@ -41,8 +41,9 @@ request to a route fail, for the failures Retell gives no way to provoke.
 from __future__ import annotations
 
 import copy
+import functools
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 from starlette.applications import Starlette
@@ -52,6 +53,9 @@ from starlette.routing import Route
 
 from retell_booking_tools.clock import Clock, system_clock
 from retell_booking_tools.errors import RetellBookingError
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 ResourceKind = Literal["llm", "conversation-flow", "agent"]
 _READ_ONLY = frozenset(
@@ -474,13 +478,21 @@ def _flow_problem(flow: dict[str, Any]) -> str | None:
 def _invalid(shape: Any, value: Any, field: str) -> str | None:
     if value is None:
         return None
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import ValidationError
 
     try:
-        TypeAdapter(shape).validate_python(value)
+        _adapter(shape).validate_python(value)
     except ValidationError as exc:
         return f"invalid {field}: {exc.error_count()} problem(s)"
     return None
+
+
+@functools.cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    """The validator of ``shape``, built once: building one costs more than validating."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(shape)
 
 
 def _version_query(request: Request) -> int | None:
