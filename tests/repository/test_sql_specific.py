@@ -654,6 +654,13 @@ async def test_check_schema_false_opens_a_database_that_was_not_upgraded(
     assert isinstance(repository, SqliteRepository | PostgresRepository)
 
 
+def test_the_head_revision_is_the_newest_migration_script() -> None:
+    """Serving reads the head from the package, not the scripts: the two must agree."""
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 @pytest.mark.parametrize("kind", SQL_BACKENDS)
 def test_database_revision_reports_current_and_head_before_and_after_upgrading(
     databases: Databases, kind: str
