@@ -42,18 +42,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import pytest
 import stamina
-from agent_backend import World, open_world
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from retell_booking_tools.repository import Repository, open_repository, upgrade_database
-from retell_booking_tools.repository.sql import masked_url
-
+# The package and the backend are imported where they are used: the xdist controller loads
+# this file too, and every worker waits for it before it starts.
 if TYPE_CHECKING:
     import psycopg
+    from agent_backend import World
     from psycopg import sql
 
+    from retell_booking_tools.repository import Repository
+
 Backend = Literal["memory", "sqlite", "postgres"]
-MakeRepository = Callable[[Backend], Awaitable[Repository]]
+MakeRepository = Callable[[Backend], Awaitable["Repository"]]
 
 # Hypothesis keeps failing examples and its caches for the next run, outside the checkout.
 set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "retell-booking-tools-hypothesis"))
@@ -143,6 +144,8 @@ def fixture_postgres_url() -> str:
 
         psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
     except Exception as exc:
+        from retell_booking_tools.repository.sql import masked_url
+
         reason = f"PostgreSQL at {masked_url(POSTGRES_URL)} is unreachable: {exc}"
         if _on_ci():
             pytest.fail(f"{reason}\nCI is set: CI must not skip PostgreSQL tests.", pytrace=False)
@@ -191,6 +194,8 @@ class Databases:
 
     async def open(self, database: Database, *, check_schema: bool = True) -> Repository:
         """A repository on ``database``; ``memory`` databases give the same store each time."""
+        from retell_booking_tools.repository import open_repository
+
         if database.kind == "memory":
             if database.url not in self._memory:
                 self._memory[database.url] = await open_repository(database.url)
@@ -293,6 +298,8 @@ class MigratedTemplates:
                 self._pool.stop()
 
     def _sqlite_template(self) -> Path:
+        from retell_booking_tools.repository import upgrade_database
+
         if self._sqlite is None:
             template = self._directory / "template.db"
             with _exclusive(self._directory / "template.db.lock"):
@@ -314,6 +321,8 @@ class MigratedTemplates:
 
     def _dump_migrated_postgres(self) -> str:
         """``pg_dump`` of a schema migrated to head, its name replaced by ``_TEMPLATE_SCHEMA``."""
+        from retell_booking_tools.repository import upgrade_database
+
         url = self._postgres_url()
         schema = f"rbt_template_{uuid.uuid4().hex}"
         _run_postgres(url, f'CREATE SCHEMA "{schema}"')
@@ -720,6 +729,8 @@ def fixture_language() -> str:
 async def fixture_world(
     repository: Repository, requires_confirmation: bool, language: str
 ) -> AsyncIterator[World]:
+    from agent_backend import open_world
+
     async with open_world(
         repository, requires_confirmation=requires_confirmation, language=language
     ) as world:
