@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from retell_booking_tools.calcom.errors import CalcomBudgetExhausted
-from retell_booking_tools.repository.schema import calcom_rate_blocks, calcom_rate_budget
+from retell_booking_tools.repository.schema import calcom_rate_blocks
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -108,43 +108,34 @@ def _wait_for(ats: list[float], cap: int, now: float, window: float) -> float:
 
 class PostgresBudgetStore:
     """The log in the store's PostgreSQL (migration 0005), under a transaction-scoped
-    advisory lock per key, so every replica on that database shares one budget."""
+    advisory lock per key, so every replica on that database shares one budget.
+
+    A request is granted in one round trip: ``calcom_budget_take`` (migration 0009) takes
+    the lock, honours a block, forgets what left the window and records the request, as
+    :class:`InProcessBudgetStore` does in the process.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def take(self, key: str, *, now: float, window: float, cap: int, write: bool) -> float:
-        from retell_booking_tools.repository.postgres import retrying_transaction
+        from retell_booking_tools.repository.postgres import retrying_statement
+
+        statement = sa.select(
+            sa.func.calcom_budget_take(
+                sa.literal(key, sa.Text),
+                sa.literal(now, sa.Float),
+                sa.literal(window, sa.Float),
+                sa.literal(cap, sa.Integer),
+                sa.literal(write, sa.Boolean),
+                type_=sa.Float,
+            )
+        )
 
         def work(conn: sa.Connection) -> float:
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
-                {"name": f"calcom-budget:{key}"},
-            )
-            blocked = conn.execute(
-                sa.select(calcom_rate_blocks.c.until).where(calcom_rate_blocks.c.key == key)
-            ).scalar_one_or_none()
-            if blocked is not None and blocked > now:
-                return float(blocked - now)
-            conn.execute(
-                sa.delete(calcom_rate_budget).where(
-                    calcom_rate_budget.c.key == key, calcom_rate_budget.c.at <= now - window
-                )
-            )
-            ats = [
-                float(at)
-                for at in conn.execute(
-                    sa.select(calcom_rate_budget.c.at)
-                    .where(calcom_rate_budget.c.key == key)
-                    .order_by(calcom_rate_budget.c.at)
-                ).scalars()
-            ]
-            if len(ats) < cap:
-                conn.execute(sa.insert(calcom_rate_budget).values(key=key, at=now, write=write))
-                return 0.0
-            return _wait_for(ats, cap, now, window)
+            return float(conn.execute(statement).scalar_one())
 
-        return await retrying_transaction(self._engine, "spend the Cal.com budget", work)
+        return await retrying_statement(self._engine, "spend the Cal.com budget", work)
 
     async def block(self, key: str, *, until: float) -> None:
         from sqlalchemy.dialects import postgresql

@@ -99,7 +99,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 """The newest migration this version of the package ships (``migrations/versions``).
 
 Written out so that opening a store needs no alembic: importing it and reading the

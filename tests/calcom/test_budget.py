@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from retell_booking_tools.calcom.budget import (
+    BudgetStore,
     InProcessBudgetStore,
     PostgresBudgetStore,
     RateBudget,
@@ -201,3 +202,46 @@ async def test_two_replicas_on_redis_share_one_budget_and_its_blocks(redis_url: 
     assert reads == 8
     assert writes == [True, True, False]
     assert (blocked, after_the_block) == (False, True)
+
+
+@pytest.fixture(
+    name="store", params=["process", pytest.param("postgres", marks=pytest.mark.postgres), "redis"]
+)
+async def fixture_store(
+    request: pytest.FixtureRequest, databases: Databases
+) -> AsyncIterator[BudgetStore]:
+    """Each place a budget can live in."""
+    store: BudgetStore
+    if request.param == "process":
+        store = InProcessBudgetStore()
+    elif request.param == "postgres":
+        repository = await databases.open(databases.create("postgres"))
+        assert isinstance(repository, PostgresRepository)
+        store = PostgresBudgetStore(repository.engine)
+    else:
+        store = RedisBudgetStore(request.getfixturevalue("redis_url"))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_every_store_grants_waits_and_blocks_alike(store: BudgetStore) -> None:
+    """Three requests in a ten-second window: the fourth waits for the first to leave it,
+    a block is waited out to its end, and a cap of nothing waits a whole window."""
+
+    async def take(now: float, *, cap: int = 3) -> float:
+        return await store.take(key_id(API_KEY), now=now, window=10.0, cap=cap, write=True)
+
+    granted = [await take(now) for now in (100.0, 101.0, 103.0)]
+    full = await take(104.0)
+    after_the_first_left = await take(110.5)
+    await store.block(key_id(API_KEY), until=120.0)
+    blocked = await take(115.0)
+    nothing_allowed = await take(120.5, cap=0)
+
+    assert granted == [0.0, 0.0, 0.0]
+    assert full == pytest.approx(6.0)
+    assert after_the_first_left == 0.0
+    assert blocked == pytest.approx(5.0)
+    assert nothing_allowed == pytest.approx(10.0)
