@@ -11,6 +11,7 @@ import re
 from datetime import UTC
 from typing import Any
 
+import jsonschema
 from hypothesis import strategies as st
 
 _ANNOTATIONS = {"description", "default", "examples", "title"}
@@ -29,6 +30,14 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         pattern = pattern[:-1] + r"\Z"
     return re.compile(pattern)
+
+
+def schema_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator of ``schema`` for many values: ``jsonschema.validate`` checks the schema
+    itself against its metaschema on every call, which costs more than the value."""
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
 
 
 class UnsupportedSchema(Exception):

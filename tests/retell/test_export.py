@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from json_schema_strategy import ecma_pattern, from_schema
+from json_schema_strategy import ecma_pattern, from_schema, schema_validator
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from retell.types import conversation_flow_create_params, llm_response, llm_update_params
 from strict_mode_rules import is_nullable, strict_mode_problems
@@ -213,11 +213,12 @@ def test_schema_valid_arguments_validate_into_the_args_model(name: str) -> None:
     """Whatever the model generates within the exported schema, the tool accepts."""
     tool = _tool(name)
     parameters = _exported(name)["parameters"]
+    schema = schema_validator(parameters)
 
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(arguments=from_schema(parameters))
     def round_trip(arguments: dict[str, Any]) -> None:
-        jsonschema.validate(arguments, parameters)
+        schema.validate(arguments)
         parsed = tool.args_model.model_validate(arguments)
         for field in parameters["required"]:
             assert getattr(parsed, field) is not None
@@ -269,11 +270,12 @@ def test_strict_schema_valid_arguments_validate_into_the_args_model(name: str) -
     """Whatever a strict model generates, nulls included, the tool accepts as it is."""
     tool = _tool(name)
     parameters = _exported(name, strict=True)["parameters"]
+    schema = schema_validator(parameters)
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(arguments=from_schema(parameters))
     def round_trip(arguments: dict[str, Any]) -> None:
-        jsonschema.validate(arguments, parameters)
+        schema.validate(arguments)
         assert set(arguments) == set(parameters["properties"])
         parsed = tool.args_model.model_validate(arguments)
         for field, value in arguments.items():
