@@ -103,7 +103,7 @@ class Replica:
                                 return
                         except httpx.TransportError:
                             pass
-                        await asyncio.sleep(0.1)
+                        await asyncio.sleep(0.02)
             except TimeoutError:
                 raise AssertionError(f"{self.name} did not start:\n{self.output()}") from None
 

@@ -77,7 +77,7 @@ def test_every_line_of_serve_is_masked_json(
                 except httpx.TransportError:
                     pass
                 assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+                time.sleep(0.02)
             client.get(f"/healthz?phone=%2B{PHONE_DIGITS[0]}&email={EMAIL.replace('@', '%40')}")
             client.get(f"/retell/functions/+{PHONE_DIGITS[0]}/{EMAIL}")
             client.get(f"/lookup/{PHONE_DIGITS[1]}?key={CALCOM_KEY}&retell={RETELL_KEY}")
