@@ -7,6 +7,7 @@ build it live in each package's ``conftest.py``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time
 from typing import Any
@@ -123,6 +124,19 @@ def make_emulator(clock: FakeClock, *, requires_confirmation: bool = False) -> C
 
 
 def make_settings(**overrides: Any) -> Settings:
+    """The backend's settings, with ``overrides``; the defaults are made once (``Settings``
+    is frozen, and reading the environment for it costs more than most tests)."""
+    if not overrides:
+        return _default_settings()
+    return _settings(**overrides)
+
+
+@functools.cache
+def _default_settings() -> Settings:
+    return _settings()
+
+
+def _settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "calcom_api_key": SecretStr(CALCOM_KEY),
         "calcom_event_type_id": EVENT_TYPE_ID,

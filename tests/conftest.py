@@ -165,9 +165,10 @@ class Database:
 class Databases:
     """Creates databases for one test; closes and drops all of them at teardown."""
 
-    def __init__(self, sqlite_dir: Path, request: pytest.FixtureRequest) -> None:
-        self._sqlite_dir = sqlite_dir
+    def __init__(self, request: pytest.FixtureRequest) -> None:
         self._request = request
+        self._sqlite_dir: Path | None = None
+        self._made_sqlite_dir = False
         self._numbers = itertools.count(1)
         self._memory: dict[str, Repository] = {}
         self._opened: list[Repository] = []
@@ -179,7 +180,7 @@ class Databases:
         if kind == "memory":
             return Database(kind, f"memory://test-{number}")
         if kind == "sqlite":
-            database = Database(kind, f"sqlite:///{self._sqlite_dir / f'store-{number}.db'}")
+            database = Database(kind, f"sqlite:///{self._sqlite_files() / f'store-{number}.db'}")
             if upgraded:
                 self._templates().copy_to(database)
             return database
@@ -187,6 +188,13 @@ class Databases:
         schema = self._templates().postgres_schema(upgraded=upgraded)
         self._schemas.append((schema, upgraded))
         return Database(kind, url, schema)
+
+    def _sqlite_files(self) -> Path:
+        if self._sqlite_dir is None:
+            made = _memory_backed_dir()
+            self._made_sqlite_dir = made is not None
+            self._sqlite_dir = made or self._request.getfixturevalue("tmp_path")
+        return self._sqlite_dir
 
     def _templates(self) -> MigratedTemplates:
         templates: MigratedTemplates = self._request.getfixturevalue("migrated_templates")
@@ -207,13 +215,16 @@ class Databases:
         return repository
 
     async def aclose(self) -> None:
-        """Close every repository first, then give the schemas back (for reuse or dropping)."""
+        """Close every repository first, then give the schemas back (for reuse or dropping)
+        and remove the SQLite files."""
         try:
             for repository in reversed(self._opened):
                 await repository.close()
         finally:
             for schema, upgraded in self._schemas:
                 self._templates().give_back_postgres_schema(schema, upgraded=upgraded)
+            if self._made_sqlite_dir and self._sqlite_dir is not None:
+                shutil.rmtree(self._sqlite_dir, ignore_errors=True)
 
 
 class MigratedTemplates:
@@ -679,14 +690,23 @@ def fixture_migrated_templates(
 _MEMORY_BACKED = Path("/dev/shm")
 
 
-@pytest.fixture(name="sqlite_dir")
-def fixture_sqlite_dir(tmp_path: Path) -> Iterator[Path]:
-    """Where a test's SQLite files live: memory-backed storage where the machine has it, so
-    no test waits for a disk to flush its checkpoints; the test's own directory otherwise."""
+def _memory_backed_dir() -> Path | None:
+    """A new directory in memory-backed storage, or ``None`` where the machine has none.
+
+    SQLite test stores live there, so no test waits for a disk to flush its checkpoints.
+    """
     if not (_MEMORY_BACKED.is_dir() and os.access(_MEMORY_BACKED, os.W_OK)):
-        yield tmp_path
+        return None
+    return Path(tempfile.mkdtemp(prefix="retell-booking-tools-", dir=_MEMORY_BACKED))
+
+
+@pytest.fixture(name="sqlite_dir")
+def fixture_sqlite_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Where a test's SQLite files live (:func:`_memory_backed_dir`, else ``tmp_path``)."""
+    directory = _memory_backed_dir()
+    if directory is None:
+        yield request.getfixturevalue("tmp_path")
         return
-    directory = Path(tempfile.mkdtemp(prefix="retell-booking-tools-", dir=_MEMORY_BACKED))
     try:
         yield directory
     finally:
@@ -694,10 +714,8 @@ def fixture_sqlite_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(name="databases")
-async def fixture_databases(
-    sqlite_dir: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Databases]:
-    databases = Databases(sqlite_dir, request)
+async def fixture_databases(request: pytest.FixtureRequest) -> AsyncIterator[Databases]:
+    databases = Databases(request)
     try:
         yield databases
     finally:
