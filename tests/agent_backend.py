@@ -124,16 +124,18 @@ def make_emulator(clock: FakeClock, *, requires_confirmation: bool = False) -> C
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """The backend's settings, with ``overrides``; the defaults are made once (``Settings``
-    is frozen, and reading the environment for it costs more than most tests)."""
-    if not overrides:
-        return _default_settings()
-    return _settings(**overrides)
+    """The backend's settings, with ``overrides``; each set of overrides is made once
+    (``Settings`` is frozen, and reading the environment for it costs more than most tests)."""
+    chosen = tuple(sorted(overrides.items()))
+    try:
+        return _made_settings(chosen)
+    except TypeError:  # an override that cannot be a cache key
+        return _settings(**overrides)
 
 
-@functools.cache
-def _default_settings() -> Settings:
-    return _settings()
+@functools.lru_cache(maxsize=256)
+def _made_settings(overrides: tuple[tuple[str, Any], ...]) -> Settings:
+    return _settings(**dict(overrides))
 
 
 def _settings(**overrides: Any) -> Settings:
