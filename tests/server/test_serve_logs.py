@@ -89,7 +89,10 @@ def test_every_line_of_serve_is_masked_json(
                 content=json.dumps({"call": {"call_id": "c"}, "args": {"email": EMAIL}}),
             )
         _abort_mid_body(port, f"/retell/functions/collect_appointment_data?email={EMAIL}")
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while "disconnected" not in log.read_text():  # the server noticed the abort
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
