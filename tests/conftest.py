@@ -7,6 +7,10 @@ Stores on every backend:
 - ``make_repository(kind)``: the same as a factory, for tests that build their own world.
 - ``databases``: fresh databases that can be opened more than once (two "processes")
   or left un-upgraded.
+- ``sqlite_url``: the URL of a fresh, upgraded SQLite file, for code that opens it itself.
+
+SQLite files are copies of one migrated template, under ``/dev/shm`` where the machine has
+it (``sqlite_dir``).
 
 The whole backend on each of them: ``world`` (``agent_backend.World``: the app, the
 Cal.com emulator, a Retell simulator and a test clock), with ``requires_confirmation`` and

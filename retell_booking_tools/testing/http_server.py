@@ -5,6 +5,7 @@ on the current event loop (:func:`serve_asgi`) or on a thread of its own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -85,7 +86,9 @@ class _PromptServer(uvicorn.Server):
         """Ask the server to stop; safe from any thread."""
         self.should_exit = True
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+            # A loop already closed has stopped serving; nothing is left to wake.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stopping.set)
 
     async def main_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
