@@ -7,6 +7,7 @@ No handler writes to the store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
@@ -14,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode
 from zoneinfo import ZoneInfo
 
-from jinja2 import BytecodeCache, Environment, PackageLoader, select_autoescape
-from jinja2.bccache import Bucket
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -96,27 +96,19 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-class _ProcessBytecode(BytecodeCache):
-    """Templates compiled once per process and shared by every console in it.
-
-    Each console keeps its own environment (its time zone is one of its filters); compiling
-    the templates again for each one cost more than rendering a page. A bucket's key names
-    the template and its source's checksum, so a changed template is compiled anew.
-    """
-
-    def __init__(self) -> None:
-        self._compiled: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        compiled = self._compiled.get(bucket.key)
-        if compiled is not None:
-            bucket.bytecode_from_string(compiled)
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        self._compiled[bucket.key] = bucket.bytecode_to_string()
-
-
-_COMPILED_TEMPLATES = _ProcessBytecode()
+@functools.cache
+def _pages() -> Environment:
+    """The console's templates, one environment per process: each template is compiled once
+    and serves every console, whose time zone reaches ``when`` with the page's context."""
+    pages = Environment(
+        loader=PackageLoader("retell_booking_tools.console", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    pages.filters["path"] = lambda value: quote(str(value), safe="")
+    pages.filters["when"] = pass_context(lambda context, value: _when(value, context["zone"]))
+    return pages
 
 
 class Console:
@@ -145,15 +137,6 @@ class Console:
         self._throttle = LoginThrottle(clock=clock)
         self._checkup = Checkup(clock=clock)
         self._counted: tuple[datetime, list[DayStats]] | None = None
-        self._templates = Environment(
-            loader=PackageLoader("retell_booking_tools.console", "templates"),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-            bytecode_cache=_COMPILED_TEMPLATES,
-        )
-        self._templates.filters["path"] = lambda value: quote(str(value), safe="")
-        self._templates.filters["when"] = lambda value: _when(value, settings.zone)
         self._stylesheet_text = (
             resources.files("retell_booking_tools.console")
             .joinpath("static/console.css")
@@ -184,11 +167,16 @@ class Console:
         session: Session | None = None,
         **context: Any,
     ) -> HTMLResponse:
-        html = self._templates.get_template(template).render(
-            base=_base(request),
-            signed_in=session is not None,
-            timezone=self._settings.timezone,
-            **context,
+        html = (
+            _pages()
+            .get_template(template)
+            .render(
+                base=_base(request),
+                signed_in=session is not None,
+                timezone=self._settings.timezone,
+                zone=self._settings.zone,
+                **context,
+            )
         )
         response = HTMLResponse(html, status_code=status_code)
         if session is not None:
