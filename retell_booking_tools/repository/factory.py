@@ -12,6 +12,7 @@ Messages never contain the URL's password.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,18 +100,18 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
-HEAD_REVISION = "0009"
-"""The newest migration this version of the package ships (``migrations/versions``).
-
-Written out so that opening a store needs no alembic: importing it and reading the
-migration scripts cost a new process more than the rest of its schema check. A test holds
-it to what alembic reads from the scripts.
-"""
-
-
+@functools.cache
 def head_revision() -> str:
-    """The newest migration this version of the package ships."""
-    return HEAD_REVISION
+    """The newest migration this version of the package ships: the revision its newest
+    script is named after (``0009_budget_take.py`` holds revision ``0009``).
+
+    Read from the file names, not by alembic: importing alembic and reading the scripts
+    cost a new process more than the rest of its schema check. A test holds it to what
+    alembic reads from the scripts.
+    """
+    scripts = sorted(path.name for path in (_MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+    assert scripts, "the package ships no migrations"
+    return scripts[-1].split("_", 1)[0]
 
 
 def _current_revision(connection: sa.Connection) -> str | None:
