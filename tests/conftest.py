@@ -10,7 +10,7 @@ Stores on every backend:
 - ``sqlite_url``: the URL of a fresh, upgraded SQLite file, for code that opens it itself.
 
 SQLite files are copies of one migrated template, under ``/dev/shm`` where the machine has
-it (``sqlite_dir``).
+it (:func:`_memory_backed_dir`).
 
 The whole backend on each of them: ``world`` (``agent_backend.World``: the app, the
 Cal.com emulator, a Retell simulator and a test clock), with ``requires_confirmation`` and
@@ -704,19 +704,6 @@ def _memory_backed_dir() -> Path | None:
     return Path(tempfile.mkdtemp(prefix="retell-booking-tools-", dir=_MEMORY_BACKED))
 
 
-@pytest.fixture(name="sqlite_dir")
-def fixture_sqlite_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """Where a test's SQLite files live (:func:`_memory_backed_dir`, else ``tmp_path``)."""
-    directory = _memory_backed_dir()
-    if directory is None:
-        yield request.getfixturevalue("tmp_path")
-        return
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
 @pytest.fixture(name="databases")
 async def fixture_databases(request: pytest.FixtureRequest) -> AsyncIterator[Databases]:
     databases = Databases(request)
@@ -727,11 +714,9 @@ async def fixture_databases(request: pytest.FixtureRequest) -> AsyncIterator[Dat
 
 
 @pytest.fixture(name="sqlite_url")
-def fixture_sqlite_url(sqlite_dir: Path, migrated_templates: MigratedTemplates) -> str:
+def fixture_sqlite_url(databases: Databases) -> str:
     """The URL of a new SQLite file at head and empty, for code that opens it by URL."""
-    database = Database("sqlite", f"sqlite:///{sqlite_dir / 'store.db'}")
-    migrated_templates.copy_to(database)
-    return database.url
+    return databases.create("sqlite").url
 
 
 @pytest.fixture(name="make_repository")
