@@ -106,6 +106,19 @@ def _wait_for(ats: list[float], cap: int, now: float, window: float) -> float:
     return max(freeing + window - now, 0.001)
 
 
+_TAKE: Final = sa.select(
+    sa.func.calcom_budget_take(
+        sa.bindparam("key", type_=sa.Text),
+        sa.bindparam("now", type_=sa.Float),
+        sa.bindparam("window", type_=sa.Float),
+        sa.bindparam("cap", type_=sa.Integer),
+        sa.bindparam("write", type_=sa.Boolean),
+        type_=sa.Float,
+    )
+)
+"""One request against the key's budget (migration 0009), built once."""
+
+
 class PostgresBudgetStore:
     """The log in the store's PostgreSQL (migration 0005), under a transaction-scoped
     advisory lock per key, so every replica on that database shares one budget.
@@ -121,19 +134,10 @@ class PostgresBudgetStore:
     async def take(self, key: str, *, now: float, window: float, cap: int, write: bool) -> float:
         from retell_booking_tools.repository.postgres import retrying_statement
 
-        statement = sa.select(
-            sa.func.calcom_budget_take(
-                sa.literal(key, sa.Text),
-                sa.literal(now, sa.Float),
-                sa.literal(window, sa.Float),
-                sa.literal(cap, sa.Integer),
-                sa.literal(write, sa.Boolean),
-                type_=sa.Float,
-            )
-        )
+        parameters = {"key": key, "now": now, "window": window, "cap": cap, "write": write}
 
         def work(conn: sa.Connection) -> float:
-            return float(conn.execute(statement).scalar_one())
+            return float(conn.execute(_TAKE, parameters).scalar_one())
 
         return await retrying_statement(self._engine, "spend the Cal.com budget", work)
 
